@@ -1,0 +1,138 @@
+/** The `polyagent` command line (commander): serve, config check/print, version, ctl, … */
+import { Command, CommanderError, Option } from "commander";
+import {
+  type AgentConfig,
+  type AnyServiceDefinition,
+  CliExit,
+  ConfigError,
+  configToToml,
+  loadConfig,
+  UsageError,
+} from "../core/mod.ts";
+import { serve } from "./serve.ts";
+
+/** What the CLI needs from `main.ts`. */
+export interface CliOptions {
+  definitions: readonly AnyServiceDefinition[];
+  version: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function print(line: string): void {
+  console.log(line);
+}
+
+/** Builds the commander program. */
+export function buildProgram(options: CliOptions): Command {
+  const { definitions } = options;
+  const program = new Command("polyagent")
+    .description(
+      "One agent behind five control protocols: cryptoded, Quix WSI, sozu, Intervirt, MASQ",
+    )
+    .version(options.version, "-V, --version", "print the version number")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  const configOption = () =>
+    new Option(
+      "-c, --config <file>",
+      "config file (default /etc/polyagent/polyagent.toml if present)",
+    );
+  const setOption = () =>
+    new Option("--set <section.key=value>", "override a config value (repeatable)")
+      .argParser(collect).default([]);
+
+  const load = (file: string | undefined, sets: string[]) =>
+    loadConfig({ file, sets, definitions });
+
+  program.command("serve")
+    .description("run the agent: start every enabled service until SIGTERM or Ctrl-C")
+    .addOption(configOption())
+    .addOption(setOption())
+    .action(async (opts: { config?: string; set: string[] }) => {
+      const config = await load(opts.config, opts.set);
+      const code = await serve({ config, definitions });
+      if (code !== 0) throw new CliExit("", code);
+    });
+
+  const configCmd = program.command("config").description("check or print the configuration");
+  configCmd.command("check")
+    .description("validate a config file (exit status 2 when it is invalid)")
+    .argument("[file]", "the file to check (default: --config or /etc/polyagent/polyagent.toml)")
+    .addOption(setOption())
+    .action(async (file: string | undefined, opts: { set: string[] }) => {
+      const config = await load(file, opts.set);
+      print(`${config.source}: ok`);
+    });
+  configCmd.command("print")
+    .description("print the effective configuration as TOML, defaults filled in")
+    .addOption(configOption())
+    .addOption(setOption())
+    .action(async (opts: { config?: string; set: string[] }) => {
+      const config = await load(opts.config, opts.set);
+      Deno.stdout.writeSync(new TextEncoder().encode(configToToml(config)));
+    });
+
+  program.command("version")
+    .description("print polyagent, Deno and target versions and the services compiled in")
+    .action(() => {
+      print(`polyagent ${options.version}`);
+      print(
+        `deno ${Deno.version.deno} (v8 ${Deno.version.v8}, typescript ${Deno.version.typescript})`,
+      );
+      print(`target ${Deno.build.target}`);
+      print(`services ${definitions.map((d) => d.name).join(", ")}`);
+    });
+
+  const ctl = program.command("ctl")
+    .description("talk to a running agent's services with their own protocols")
+    .addOption(configOption())
+    .addOption(setOption());
+  let ctlConfig: Promise<AgentConfig> | null = null;
+  const ctlEnv = {
+    config: () => {
+      const opts = ctl.opts<{ config?: string; set: string[] }>();
+      ctlConfig ??= load(opts.config, opts.set);
+      return ctlConfig;
+    },
+    print,
+  };
+  for (const def of definitions) def.registerCtl?.(ctl, ctlEnv);
+  for (const def of definitions) def.registerCommands?.(program);
+  return program;
+}
+
+/** Runs the CLI; resolves with the process exit status. */
+export async function runCli(argv: readonly string[], options: CliOptions): Promise<number> {
+  const program = buildProgram(options);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
+        error.code === "commander.help"
+      ) return 0;
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      console.error(`polyagent: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof UsageError) {
+      console.error(`polyagent: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof CliExit) {
+      if (error.message) console.error(`polyagent: ${error.message}`);
+      return error.exitCode;
+    }
+    console.error(`polyagent: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,75 @@
+/** `polyagent serve`: load the config, start the services, stop them on SIGTERM/SIGINT. */
+import {
+  type AgentConfig,
+  type AnyServiceDefinition,
+  createLogger,
+  errorText,
+  runCommand,
+  ServiceStartError,
+  Supervisor,
+} from "../core/mod.ts";
+
+/** Options for {@linkcode serve}. */
+export interface ServeOptions {
+  config: AgentConfig;
+  definitions: readonly AnyServiceDefinition[];
+  /** Resolves with the supervisor once every enabled service has been started. */
+  onReady?: (supervisor: Supervisor) => void;
+}
+
+/** Runs the agent until a stop signal; resolves with the exit status. */
+export async function serve(options: ServeOptions): Promise<number> {
+  const { config } = options;
+  const log = createLogger("agent", {
+    level: config.agent.log_level,
+    format: config.agent.log_format,
+  });
+  const encoder = new TextEncoder();
+  const supervisor = new Supervisor({
+    config,
+    definitions: options.definitions,
+    log,
+    runner: runCommand,
+    onListening: (service, address) => {
+      Deno.stdout.writeSync(encoder.encode(`${service.padEnd(10)} ${address}\n`));
+    },
+  });
+  const stopped = Promise.withResolvers<number>();
+  let stopping = false;
+  const onSignal = (signal: Deno.Signal) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("stopping", { signal });
+    supervisor.stop("shutdown").then(
+      () => stopped.resolve(0),
+      (error) => {
+        log.error("stop failed", { error });
+        stopped.resolve(1);
+      },
+    );
+  };
+  const handlers: [Deno.Signal, () => void][] = [
+    ["SIGTERM", () => onSignal("SIGTERM")],
+    ["SIGINT", () => onSignal("SIGINT")],
+  ];
+  for (const [sig, fn] of handlers) Deno.addSignalListener(sig, fn);
+  log.info("starting", { config: config.source, pid: Deno.pid });
+  try {
+    await supervisor.start();
+  } catch (error) {
+    if (error instanceof ServiceStartError) {
+      log.error("fail_fast is set and a service failed; stopping", { error: errorText(error) });
+      await supervisor.stop("shutdown");
+      for (const [sig, fn] of handlers) Deno.removeSignalListener(sig, fn);
+      return 1;
+    }
+    throw error;
+  }
+  const running = supervisor.statuses().filter((s) => s.enabled);
+  log.info("ready", { services: running.map((s) => `${s.name}:${s.state}`).join(",") });
+  options.onReady?.(supervisor);
+  const code = await stopped.promise;
+  for (const [sig, fn] of handlers) Deno.removeSignalListener(sig, fn);
+  log.info("stopped");
+  return code;
+}

@@ -1,0 +1,185 @@
+/**
+ * Runs external commands: argv only (never a shell), a timeout that really kills (the whole
+ * process group), output captured up to a cap, and a typed error that carries the argv, exit
+ * status and the tail of stderr. Pure-logic tests inject their own {@linkcode CommandRunner}.
+ */
+
+/** Options for one command. */
+export interface RunOptions {
+  /** Kill the command (and its process group) after this long. @default {30000} */
+  timeoutMs?: number;
+  /** Bytes kept of each of stdout and stderr. @default {1048576} */
+  maxOutput?: number;
+  /** Text or bytes written to stdin, then closed. */
+  stdin?: string | Uint8Array;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Start from an empty environment (plus `env`). */
+  clearEnv?: boolean;
+  uid?: number;
+  gid?: number;
+  /** Throw {@linkcode CommandError} when the exit status is not 0. @default {true} */
+  check?: boolean;
+  /** Aborts the command early (it is killed). */
+  signal?: AbortSignal;
+}
+
+/** What a finished command produced. */
+export interface RunResult {
+  argv: readonly string[];
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+/** Runs argv; rejects with {@linkcode CommandError}. */
+export type CommandRunner = (argv: readonly string[], options?: RunOptions) => Promise<RunResult>;
+
+/** A command that could not run, failed, or timed out. */
+export class CommandError extends Error {
+  readonly argv: readonly string[];
+  readonly code: number | null;
+  readonly timedOut: boolean;
+  readonly stderrTail: string;
+  readonly stdout: string;
+
+  constructor(
+    message: string,
+    init: {
+      argv: readonly string[];
+      code: number | null;
+      timedOut: boolean;
+      stderr: string;
+      stdout?: string;
+    },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "CommandError";
+    this.argv = init.argv;
+    this.code = init.code;
+    this.timedOut = init.timedOut;
+    this.stderrTail = init.stderr.slice(-2000);
+    this.stdout = init.stdout ?? "";
+  }
+}
+
+/** Reads a stream to its end keeping at most `cap` bytes (the head). */
+export async function readCapped(stream: ReadableStream<Uint8Array>, cap: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  for await (const chunk of stream) {
+    if (kept >= cap) continue;
+    const take = chunk.subarray(0, cap - kept);
+    chunks.push(take);
+    kept += take.length;
+  }
+  const all = new Uint8Array(kept);
+  let offset = 0;
+  for (const c of chunks) {
+    all.set(c, offset);
+    offset += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** Sends a signal to a process group, ignoring one that is already gone. */
+export function killGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+  } catch {
+    try {
+      Deno.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function shortArgv(argv: readonly string[]): string {
+  const text = argv.join(" ");
+  return text.length > 200 ? text.slice(0, 197) + "..." : text;
+}
+
+/** The real runner. */
+export const runCommand: CommandRunner = async (argv, options = {}) => {
+  if (argv.length === 0 || !argv[0]) throw new TypeError("Cannot run an empty argv");
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const cap = options.maxOutput ?? 1 << 20;
+  const started = performance.now();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: options.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      ...(options.env !== undefined ? { env: options.env } : {}),
+      ...(options.clearEnv ? { clearEnv: true } : {}),
+      ...(options.uid !== undefined ? { uid: options.uid } : {}),
+      ...(options.gid !== undefined ? { gid: options.gid } : {}),
+    }).spawn();
+  } catch (error) {
+    throw new CommandError(`Cannot run "${argv[0]}": ${(error as Error).message}`, {
+      argv,
+      code: null,
+      timedOut: false,
+      stderr: "",
+    }, { cause: error });
+  }
+  let timedOut = false;
+  const kill = () => {
+    killGroup(child.pid, "SIGKILL");
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, timeoutMs);
+  const onAbort = () => kill();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    const data = typeof options.stdin === "string"
+      ? new TextEncoder().encode(options.stdin)
+      : options.stdin;
+    writer.write(data).then(() => writer.close()).catch(() => {});
+  }
+  const [stdout, stderr, status] = await Promise.all([
+    readCapped(child.stdout, cap),
+    readCapped(child.stderr, cap),
+    child.status,
+  ]);
+  clearTimeout(timer);
+  options.signal?.removeEventListener("abort", onAbort);
+  const result: RunResult = {
+    argv,
+    code: status.code,
+    signal: status.signal,
+    stdout,
+    stderr,
+    timedOut,
+    durationMs: performance.now() - started,
+  };
+  if (timedOut) {
+    throw new CommandError(`Command timed out after ${timeoutMs} ms: ${shortArgv(argv)}`, {
+      argv,
+      code: status.code,
+      timedOut,
+      stderr,
+      stdout,
+    });
+  }
+  if ((options.check ?? true) && status.code !== 0) {
+    const tail = stderr.trim().split("\n").slice(-3).join(" | ");
+    throw new CommandError(
+      `Command failed with status ${status.code}: ${shortArgv(argv)}${tail ? `: ${tail}` : ""}`,
+      { argv, code: status.code, timedOut, stderr, stdout },
+    );
+  }
+  return result;
+};

@@ -1,0 +1,19 @@
+/**
+ * The agent's core: configuration, service lifecycle and supervision, the state store, logging,
+ * the command runner, stream framing and Unix sockets. Core imports nothing from
+ * `lib/protocols` or `lib/backends`; they import it.
+ *
+ * @module
+ */
+export * from "./atomic_file.ts";
+export * from "./cli_errors.ts";
+export * from "./command_runner.ts";
+export * from "./config.ts";
+export * from "./config_types.ts";
+export * from "./framing.ts";
+export * from "./log.ts";
+export * from "./service.ts";
+export * from "./state_store.ts";
+export * from "./suggest.ts";
+export * from "./supervisor.ts";
+export * from "./unix_socket.ts";

@@ -1,0 +1,101 @@
+/**
+ * What a service is: a named part of the agent with a config section, started and stopped by the
+ * supervisor. Protocol modules export a {@linkcode ServiceDefinition}; `main.ts` hands the list to
+ * the supervisor and the CLI.
+ */
+import type { Command } from "commander";
+import type { z } from "zod";
+import type { CommandRunner } from "./command_runner.ts";
+import type { AgentConfig, AgentSection } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { JsonDocument, OpenDocumentOptions } from "./state_store.ts";
+
+/** Why a service is being stopped. */
+export type StopReason = "shutdown" | "restart" | "start-failed";
+
+/** Where a service is in its life, as /healthz shows it. */
+export type ServiceState = "starting" | "running" | "backoff" | "failed" | "stopping" | "stopped";
+
+/** A snapshot of one service, for /healthz, /metrics and the logs. */
+export interface ServiceStatus {
+  name: string;
+  enabled: boolean;
+  state: ServiceState;
+  /** Unix ms of the last successful start, or null. */
+  startedAt: number | null;
+  restarts: number;
+  lastError: string | null;
+  listeners: string[];
+  /** Anything the service wants operators to see (link state, counters). */
+  detail: Record<string, unknown>;
+}
+
+/** Filesystem places a service may use, already created. */
+export interface ServicePaths {
+  /** `<agent.state_dir>`; the service's own documents live here. */
+  state: string;
+  /** `<agent.run_dir>`, for sockets and pid files. */
+  run: string;
+  /** `<agent.log_dir>`. */
+  log: string;
+}
+
+/** Everything a service gets from the agent when it starts. */
+export interface ServiceContext<C> {
+  readonly name: string;
+  readonly config: C;
+  readonly agent: AgentSection;
+  readonly log: Logger;
+  readonly paths: ServicePaths;
+  readonly runner: CommandRunner;
+  /** Aborted when the supervisor stops this instance. */
+  readonly signal: AbortSignal;
+  /** Opens `<state_dir>/<file>.json` (defaults to the service name). */
+  openDocument<T>(options: OpenDocumentOptions<T>, file?: string): Promise<JsonDocument<T>>;
+  /** Announces a listener; the agent prints one line per listener. */
+  listening(address: string): void;
+  /** Reports that the running service has died; the supervisor restarts it with backoff. */
+  fail(error: unknown): void;
+  /** Replaces the service's status detail shown by /healthz. */
+  setDetail(detail: Record<string, unknown>): void;
+  /** Status of every service of the agent. */
+  statuses(): ServiceStatus[];
+  /** Extra Prometheus lines from every running service. */
+  metrics(): string;
+}
+
+/** A running instance. `stop` must work after a partial or failed `start`. */
+export interface Service<C> {
+  start(context: ServiceContext<C>): Promise<void>;
+  stop(reason: StopReason): Promise<void>;
+  /** Extra Prometheus exposition lines (without HELP/TYPE for the standard ones). */
+  metrics?(): string;
+}
+
+/** What `ctl` subcommands get from the CLI. */
+export interface CtlEnvironment {
+  /** The agent's effective configuration (honours `ctl --config` and `--set`). */
+  config(): Promise<AgentConfig>;
+  /** Writes a line to stdout. */
+  print(line: string): void;
+}
+
+/** A kind of service: its config section and how to make an instance. */
+export interface ServiceDefinition<C extends { enabled: boolean } = { enabled: boolean }> {
+  /** Config section name; also the service name in logs. */
+  readonly name: string;
+  /** One line for `polyagent version` and the README. */
+  readonly summary: string;
+  /** The section schema (see {@linkcode section}); fills every default. */
+  readonly configSchema: z.ZodType<C>;
+  /** A fresh instance; the supervisor makes a new one for each restart. */
+  create(): Service<C>;
+  /** Adds `ctl <name> …` subcommands to the given `ctl` group. */
+  registerCtl?(ctl: Command, env: CtlEnvironment): void;
+  /** Adds top-level subcommands (for example `masq-node`). */
+  registerCommands?(program: Command): void;
+}
+
+/** A service definition of any config type, as lists of them are held. */
+// deno-lint-ignore no-explicit-any
+export type AnyServiceDefinition = ServiceDefinition<any>;

@@ -1,0 +1,37 @@
+/** The admin HTTP API: /healthz and /metrics, as a Hono app that tests drive with `app.request()`. */
+import { Hono } from "hono";
+import type { ServiceStatus } from "../../core/mod.ts";
+import { type ProcessFigures, renderMetrics } from "./metrics.ts";
+
+/** What the admin app reads from the agent. */
+export interface AdminSources {
+  statuses(): ServiceStatus[];
+  process(): ProcessFigures;
+  extraMetrics(): string;
+}
+
+/** Builds the admin app. */
+export function createAdminApp(sources: AdminSources): Hono {
+  const app = new Hono();
+  app.get("/healthz", (c) => {
+    const now = Date.now();
+    const services = sources.statuses().filter((s) => s.enabled).map((s) => ({
+      name: s.name,
+      state: s.state,
+      up: s.state === "running",
+      uptimeSeconds: s.state === "running" && s.startedAt !== null ? (now - s.startedAt) / 1000 : 0,
+      restarts: s.restarts,
+      lastError: s.lastError,
+      listeners: s.listeners,
+      ...(Object.keys(s.detail).length > 0 ? { detail: s.detail } : {}),
+    }));
+    const healthy = services.every((s) => s.up);
+    return c.json({ status: healthy ? "ok" : "degraded", services }, healthy ? 200 : 503);
+  });
+  app.get("/metrics", (c) => {
+    const body = renderMetrics(sources.statuses(), sources.process(), sources.extraMetrics());
+    return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+  app.notFound((c) => c.json({ error: "not found" }, 404));
+  return app;
+}

@@ -1,0 +1,22 @@
+/**
+ * The `[admin]` service: GET /healthz (every enabled service's state, uptime and restarts; 503
+ * when any is not running) and GET /metrics (Prometheus text) on a loopback address.
+ *
+ * @module
+ */
+import type { ServiceDefinition } from "../../core/mod.ts";
+import { type AdminConfig, adminConfigSchema, AdminService } from "./service.ts";
+
+export { createAdminApp } from "./app.ts";
+export type { AdminSources } from "./app.ts";
+export { renderMetrics } from "./metrics.ts";
+export type { ProcessFigures } from "./metrics.ts";
+export { type AdminConfig, adminConfigSchema, AdminService } from "./service.ts";
+
+/** The `[admin]` service definition. */
+export const adminDefinition: ServiceDefinition<AdminConfig> = {
+  name: "admin",
+  summary: "health and Prometheus metrics over HTTP on loopback",
+  configSchema: adminConfigSchema,
+  create: () => new AdminService(),
+};

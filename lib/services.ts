@@ -1,0 +1,23 @@
+/**
+ * The list of services compiled into the agent, in start order. Adding a protocol means adding
+ * its definition here; nothing else in the agent needs to know about it.
+ *
+ * @module
+ */
+import type { AnyServiceDefinition } from "./core/mod.ts";
+import { adminDefinition } from "./protocols/admin/mod.ts";
+import { cryptodedDefinition } from "./protocols/cryptoded/mod.ts";
+import { intervirtDefinition } from "./protocols/intervirt/mod.ts";
+import { masqDefinition } from "./protocols/masq/mod.ts";
+import { quixDefinition } from "./protocols/quix/mod.ts";
+import { sozuDefinition } from "./protocols/sozu/mod.ts";
+
+/** Every service, in start order (admin first so health is visible while others start). */
+export const SERVICE_DEFINITIONS: readonly AnyServiceDefinition[] = [
+  adminDefinition,
+  cryptodedDefinition,
+  sozuDefinition,
+  intervirtDefinition,
+  masqDefinition,
+  quixDefinition,
+];
