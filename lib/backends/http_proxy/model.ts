@@ -1,0 +1,114 @@
+/**
+ * The contract between the sozu control plane (lib/protocols/sozu) and the HTTP data plane
+ * (this folder): normalised, protocol-independent descriptions of listeners, clusters
+ * (sozu "applications"), fronts and backends, and the orders that change them. The control plane
+ * validates consistency (a front's listener exists, …) before it sends an order; the data plane
+ * applies orders to every worker and reports back once all have.
+ */
+
+/** Load-balancing policies (part 1 implements round_robin; part 2 adds the rest). */
+export type LoadBalancing = "round_robin" | "random" | "least_loaded" | "power_of_two";
+
+/** An HTTP (or, in part 2, HTTPS) listener. */
+export interface ListenerSpec {
+  /** "ip:port" (IPv6 as "[::1]:8080"); the identity of the listener. */
+  address: string;
+  protocol: "http" | "https";
+  /** Address advertised in Forwarded/X-Forwarded-Port, when not the bound one. */
+  publicAddress?: string;
+  /** Full raw HTTP response sent when no front matches (sozu's answer_404). */
+  answer404?: string;
+  /** Full raw HTTP response sent when no backend is usable (sozu's answer_503). */
+  answer503?: string;
+  /** Sticky-session cookie name. Default "SOZUBALANCEID". */
+  stickyName?: string;
+  /** Idle keep-alive / head-read timeout on the client side, ms. Default 60000. */
+  frontTimeoutMs?: number;
+  /** Backend response timeout, ms. Default 30000. */
+  backTimeoutMs?: number;
+  /** Backend connect timeout, ms. Default 3000. */
+  connectTimeoutMs?: number;
+  /** Time allowed to read a request head, ms. Default 10000. */
+  requestTimeoutMs?: number;
+}
+
+/** A cluster (sozu 0.11–0.13 "application", 0.14 "cluster"). */
+export interface ClusterSpec {
+  id: string;
+  stickySession?: boolean;
+  httpsRedirect?: boolean;
+  loadBalancing?: LoadBalancing;
+  /** Cluster-level override of the listener's answer_503. */
+  answer503?: string;
+}
+
+/** A routing rule: requests on `listener` for `hostname` whose path starts with `pathBegin`. */
+export interface FrontSpec {
+  /** The listener's address ("ip:port"). */
+  listener: string;
+  clusterId: string;
+  /** Exact name, or a one-label wildcard "*.example.com". Lower case, no port. */
+  hostname: string;
+  /** Raw prefix of the request target ("" or "/" matches everything). */
+  pathBegin: string;
+}
+
+/** A backend server of a cluster. */
+export interface BackendSpec {
+  clusterId: string;
+  backendId: string;
+  /** "ip:port". */
+  address: string;
+  weight?: number;
+  backup?: boolean;
+  stickyId?: string;
+}
+
+/** One change to the data plane. Applying the same order twice is harmless. */
+export type ProxyOrder =
+  | { op: "add_listener"; listener: ListenerSpec }
+  | { op: "remove_listener"; address: string }
+  | { op: "activate_listener"; address: string }
+  | { op: "deactivate_listener"; address: string }
+  | { op: "add_cluster"; cluster: ClusterSpec }
+  | { op: "remove_cluster"; id: string }
+  | { op: "add_front"; front: FrontSpec }
+  | { op: "remove_front"; front: FrontSpec }
+  | { op: "add_backend"; backend: BackendSpec }
+  | { op: "remove_backend"; clusterId: string; backendId: string; address: string };
+
+/** A worker's run state as LIST_WORKERS reports it. */
+export type WorkerRunState = "RUNNING" | "STOPPING" | "STOPPED" | "NOT_ANSWERING";
+
+/** One proxy worker. */
+export interface WorkerInfo {
+  id: number;
+  pid: number;
+  runState: WorkerRunState;
+}
+
+/** Options for a data plane. */
+export interface DataPlaneOptions {
+  /** Number of proxy workers sharing each listening port (reusePort). */
+  workerCount: number;
+  /**
+   * The orders that rebuild the current state from nothing, in dependency order; used to feed a
+   * worker that replaces a crashed one.
+   */
+  currentOrders: () => ProxyOrder[];
+}
+
+/**
+ * The data plane as the control plane sees it. `apply` resolves once every worker has applied the
+ * order, and rejects (with a message fit for an ERROR reply) when any could not, for example when
+ * a listener cannot bind.
+ */
+export interface DataPlane {
+  start(): Promise<void>;
+  apply(order: ProxyOrder): Promise<void>;
+  workers(): WorkerInfo[];
+  /** Stop accepting, let in-flight requests finish, then stop the workers. */
+  softStop(): Promise<void>;
+  /** Drop everything now. */
+  hardStop(): Promise<void>;
+}
