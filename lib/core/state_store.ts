@@ -98,6 +98,15 @@ export class StateStore {
     this.#log = log;
   }
 
+  /** Removes temp files a killed writer left behind (they were never renamed into place). */
+  async #removeStaleTemps(prefix: string): Promise<void> {
+    for await (const entry of Deno.readDir(this.dir)) {
+      if (entry.isFile && entry.name.startsWith(prefix)) {
+        await Deno.remove(join(this.dir, entry.name)).catch(() => {});
+      }
+    }
+  }
+
   /** Opens `<dir>/<name>.json`, creating the directory when needed. */
   async open<T>(name: string, options: OpenDocumentOptions<T>): Promise<JsonDocument<T>> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/.test(name)) {
@@ -106,6 +115,7 @@ export class StateStore {
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const path = join(this.dir, `${name}.json`);
     const mode = options.mode ?? 0o600;
+    await this.#removeStaleTemps(`${name}.json.tmp-`);
     let text: string | null = null;
     try {
       text = await Deno.readTextFile(path);

@@ -15,11 +15,29 @@ export function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
 /** The known word closest to `word`, when it is close enough to be a likely typo. */
 export function nearest(word: string, known: Iterable<string>): string | undefined {
+  const candidates = [...known];
+  const lower = word.toLowerCase();
+  let bestShared = 0;
+  let byPrefix: string | undefined;
+  for (const candidate of candidates) {
+    const shared = commonPrefix(lower, candidate.toLowerCase());
+    if (shared > bestShared) {
+      bestShared = shared;
+      byPrefix = candidate;
+    }
+  }
+  if (bestShared >= 3 && bestShared >= Math.ceil(lower.length * 0.6)) return byPrefix;
   let best: string | undefined;
   let bestDistance = Infinity;
-  for (const candidate of known) {
+  for (const candidate of candidates) {
     const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) {
       best = candidate;

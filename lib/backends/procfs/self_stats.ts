@@ -1,4 +1,5 @@
-/** Figures about the agent's own process, from /proc. */
+/** Figures about the agent's own process. */
+import { listProcDirs } from "./read.ts";
 
 /** Resident set size of this process in bytes. */
 export function residentBytes(): number {
@@ -6,11 +7,12 @@ export function residentBytes(): number {
 }
 
 /** Number of open file descriptors of this process, or -1 when /proc is unavailable. */
-export function openFdCount(): number {
+export async function openFdCount(): Promise<number> {
   try {
-    let n = 0;
-    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
-    return n;
+    const dir = `/proc/${Deno.pid}/fd`;
+    const entries = await listProcDirs([dir], { timeoutMs: 2000 });
+    // The helper's own listing happens in another process, so every entry is the agent's.
+    return entries.length > 0 ? entries.length : -1;
   } catch {
     return -1;
   }

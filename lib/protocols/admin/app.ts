@@ -6,7 +6,7 @@ import { type ProcessFigures, renderMetrics } from "./metrics.ts";
 /** What the admin app reads from the agent. */
 export interface AdminSources {
   statuses(): ServiceStatus[];
-  process(): ProcessFigures;
+  process(): ProcessFigures | Promise<ProcessFigures>;
   extraMetrics(): string;
 }
 
@@ -28,8 +28,8 @@ export function createAdminApp(sources: AdminSources): Hono {
     const healthy = services.every((s) => s.up);
     return c.json({ status: healthy ? "ok" : "degraded", services }, healthy ? 200 : 503);
   });
-  app.get("/metrics", (c) => {
-    const body = renderMetrics(sources.statuses(), sources.process(), sources.extraMetrics());
+  app.get("/metrics", async (c) => {
+    const body = renderMetrics(sources.statuses(), await sources.process(), sources.extraMetrics());
     return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
   app.notFound((c) => c.json({ error: "not found" }, 404));

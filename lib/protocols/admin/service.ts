@@ -34,9 +34,9 @@ export class AdminService implements Service<AdminConfig> {
     const app = createAdminApp({
       statuses: () => ctx.statuses(),
       extraMetrics: () => ctx.metrics(),
-      process: () => ({
+      process: async () => ({
         rssBytes: residentBytes(),
-        openFds: openFdCount(),
+        openFds: await openFdCount(),
         loopLagSeconds: this.#lag.lastSeconds,
         loopLagMaxSeconds: this.#lag.maxSeconds,
         startTimeSeconds: processStart,
