@@ -88,8 +88,11 @@ export interface ServiceDefinition<C extends { enabled: boolean } = { enabled: b
   readonly summary: string;
   /** The section schema (see {@linkcode section}); fills every default. */
   readonly configSchema: z.ZodType<C>;
-  /** A fresh instance; the supervisor makes a new one for each restart. */
-  create(): Service<C>;
+  /**
+   * A fresh instance; the supervisor makes a new one for each restart. May load the
+   * implementation lazily (`await import(...)`) so a disabled service costs no memory.
+   */
+  create(): Service<C> | Promise<Service<C>>;
   /** Adds `ctl <name> …` subcommands to the given `ctl` group. */
   registerCtl?(ctl: Command, env: CtlEnvironment): void;
   /** Adds top-level subcommands (for example `masq-node`). */

@@ -183,14 +183,16 @@ export class Supervisor {
     slot.state = "starting";
     slot.listeners = [];
     slot.detail = {};
-    const instance = slot.def.create() as Service<unknown>;
-    slot.instance = instance;
+    let instance: Service<unknown> | null = null;
     try {
+      instance = await slot.def.create() as Service<unknown>;
+      slot.instance = instance;
       await instance.start(this.#context(slot, generation, abort));
     } catch (error) {
       slot.lastError = errorText(error);
       this.#log.error("service failed to start", { service: slot.def.name, error });
-      await this.#stopInstance(slot, instance, abort, "start-failed", 2000);
+      if (instance) await this.#stopInstance(slot, instance, abort, "start-failed", 2000);
+      else slot.state = "failed";
       if (slot.generation === generation && !this.#stopping) this.#scheduleRestart(slot);
       return false;
     }

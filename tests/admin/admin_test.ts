@@ -4,8 +4,8 @@ import {
   createLogger,
   flag,
   runCommand,
-  type ServiceDefinition,
   section,
+  type ServiceDefinition,
   Supervisor,
 } from "../../lib/core/mod.ts";
 import { adminDefinition, createAdminApp } from "../../lib/protocols/admin/mod.ts";
@@ -15,7 +15,10 @@ const broken: ServiceDefinition = {
   name: "broken",
   summary: "never starts",
   configSchema: section({ enabled: flag().default(true) }),
-  create: () => ({ start: () => Promise.reject(new Error("no backend")), stop: () => Promise.resolve() }),
+  create: () => ({
+    start: () => Promise.reject(new Error("no backend")),
+    stop: () => Promise.resolve(),
+  }),
 };
 
 async function withAgent(
@@ -28,7 +31,11 @@ async function withAgent(
   services.admin = { enabled: true, listen: `127.0.0.1:${port}` };
   const sup = new Supervisor({
     config: {
-      agent: agentSchema.parse({ state_dir: `${dir.path}/s`, run_dir: `${dir.path}/r`, log_dir: `${dir.path}/l` }),
+      agent: agentSchema.parse({
+        state_dir: `${dir.path}/s`,
+        run_dir: `${dir.path}/r`,
+        log_dir: `${dir.path}/l`,
+      }),
       services,
       source: "test",
     },
@@ -84,7 +91,11 @@ Deno.test("GET /metrics over HTTP is Prometheus text with service and process fi
     assert.match(text, /^process_open_fds \d+$/m);
     assert.match(text, /^polyagent_event_loop_lag_seconds [\d.e-]+$/m);
     for (const line of text.trim().split("\n")) {
-      assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+)$/, `valid exposition line: ${line}`);
+      assert.match(
+        line,
+        /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+-]+)$/,
+        `valid exposition line: ${line}`,
+      );
     }
   });
 });
@@ -92,7 +103,13 @@ Deno.test("GET /metrics over HTTP is Prometheus text with service and process fi
 Deno.test("createAdminApp() answers unknown paths with 404 JSON", async () => {
   const app = createAdminApp({
     statuses: () => [],
-    process: () => ({ rssBytes: 1, openFds: 1, loopLagSeconds: 0, loopLagMaxSeconds: 0, startTimeSeconds: 0 }),
+    process: () => ({
+      rssBytes: 1,
+      openFds: 1,
+      loopLagSeconds: 0,
+      loopLagMaxSeconds: 0,
+      startTimeSeconds: 0,
+    }),
     extraMetrics: () => "",
   });
   const res = await app.request("/nope");

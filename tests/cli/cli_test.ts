@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort, ROOT, spawnAgent, tempDir } from "../_helpers/mod.ts";
 
-async function polyagent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function polyagent(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-q", "-P=agent", join(ROOT, "main.ts"), ...args],
     cwd: ROOT,
@@ -10,13 +12,19 @@ async function polyagent(args: string[]): Promise<{ code: number; stdout: string
     stdout: "piped",
     stderr: "piped",
   }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
 }
 
 Deno.test("polyagent --help lists the commands", async () => {
   const r = await polyagent(["--help"]);
   assert.equal(r.code, 0);
-  for (const cmd of ["serve", "config", "version", "ctl"]) assert.match(r.stdout, new RegExp(`^  ${cmd}\\b`, "m"));
+  for (const cmd of ["serve", "config", "version", "ctl"]) {
+    assert.match(r.stdout, new RegExp(`^  ${cmd}\\b`, "m"));
+  }
 });
 
 Deno.test("polyagent <command> --help describes the command", async () => {
@@ -50,7 +58,10 @@ Deno.test("polyagent config check exits 2 with one message naming the key, no st
   await Deno.writeTextFile(file, "[admin]\nlisten = 9150\n");
   const r = await polyagent(["config", "check", file]);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr.trim(), `polyagent: ${file}: admin.listen: expected an address "host:port", got 9150`);
+  assert.equal(
+    r.stderr.trim(),
+    `polyagent: ${file}: admin.listen: expected an address "host:port", got 9150`,
+  );
   assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/);
   const ok = await polyagent(["config", "check", join(ROOT, "config/dev.toml")]);
   assert.equal(ok.code, 0);
@@ -58,7 +69,14 @@ Deno.test("polyagent config check exits 2 with one message naming the key, no st
 });
 
 Deno.test("polyagent config print shows the effective config with --set applied", async () => {
-  const r = await polyagent(["config", "print", "--config", join(ROOT, "config/dev.toml"), "--set", "admin.listen=127.0.0.1:9999"]);
+  const r = await polyagent([
+    "config",
+    "print",
+    "--config",
+    join(ROOT, "config/dev.toml"),
+    "--set",
+    "admin.listen=127.0.0.1:9999",
+  ]);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^\[admin\]\nenabled = true\nlisten = "127\.0\.0\.1:9999"$/m);
   assert.match(r.stdout, /^shutdown_timeout_ms = 2000$/m);
@@ -90,5 +108,8 @@ Deno.test("polyagent serve prints its listeners and exits 0 within 2 s of SIGTER
 Deno.test("polyagent serve with a bad config exits 2", async () => {
   const r = await polyagent(["serve", "--set", "agent.log_level=loud"]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /agent\.log_level: expected one of "debug", "info", "warn", "error", got "loud"/);
+  assert.match(
+    r.stderr,
+    /agent\.log_level: expected one of "debug", "info", "warn", "error", got "loud"/,
+  );
 });

@@ -5,14 +5,16 @@ import {
   configToToml,
   flag,
   loadConfig,
-  type ServiceDefinition,
   section,
+  type ServiceDefinition,
   text,
   wholeNumber,
 } from "../../lib/core/mod.ts";
 import { tempDir } from "../_helpers/mod.ts";
 
-const fakeSozu: ServiceDefinition<{ enabled: boolean; worker_count: number; command_socket: string }> = {
+const fakeSozu: ServiceDefinition<
+  { enabled: boolean; worker_count: number; command_socket: string }
+> = {
   name: "sozu",
   summary: "test",
   configSchema: section({
@@ -63,7 +65,10 @@ Deno.test("loadConfig() names the key path and what was expected for a wrong typ
   await using dir = await tempDir("cfg");
   const file = await configFile(dir.path, '[sozu]\nworker_count = "two"\n');
   const message = await loadError({ file, env: noEnv, definitions });
-  assert.equal(message, `${file}: sozu.worker_count: expected a whole number from 1 to 64, got "two"`);
+  assert.equal(
+    message,
+    `${file}: sozu.worker_count: expected a whole number from 1 to 64, got "two"`,
+  );
 });
 
 Deno.test("loadConfig() refuses an out-of-range value", async () => {
@@ -121,7 +126,12 @@ Deno.test("loadConfig() refuses a malformed --set and an unknown --set key", asy
 
 Deno.test("configToToml() round-trips through loadConfig()", async () => {
   await using dir = await tempDir("cfg");
-  const config = await loadConfig({ file: undefined, env: noEnv, sets: ["sozu.worker_count=7"], definitions });
+  const config = await loadConfig({
+    file: undefined,
+    env: noEnv,
+    sets: ["sozu.worker_count=7"],
+    definitions,
+  });
   const file = await configFile(dir.path, configToToml(config));
   const again = await loadConfig({ file, env: noEnv, definitions });
   assert.deepEqual(again.services, config.services);

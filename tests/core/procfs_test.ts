@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { listProcDirs, openFdCount, readProcFile, readProcFiles } from "../../lib/backends/procfs/mod.ts";
+import {
+  listProcDirs,
+  openFdCount,
+  readProcFile,
+  readProcFiles,
+} from "../../lib/backends/procfs/mod.ts";
 
 Deno.test("readProcFiles() reads several /proc files in one call, skipping missing ones", async () => {
   const stat = `/proc/${Deno.pid}/stat`;

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { CommandError, DelimitedFramer, lineFramer, nulFramer, runCommand } from "../../lib/core/mod.ts";
+import {
+  CommandError,
+  DelimitedFramer,
+  lineFramer,
+  nulFramer,
+  runCommand,
+} from "../../lib/core/mod.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -8,13 +14,20 @@ Deno.test("nulFramer() splits frames across chunk boundaries", () => {
   const f = nulFramer(100);
   assert.deepEqual(f.push(enc('{"a"')), []);
   const events = f.push(enc(':1}\0{"b":2}\0{"c"'));
-  assert.deepEqual(events.map((e) => e.kind === "frame" ? dec(e.data) : e.kind), ['{"a":1}', '{"b":2}']);
+  assert.deepEqual(events.map((e) => e.kind === "frame" ? dec(e.data) : e.kind), [
+    '{"a":1}',
+    '{"b":2}',
+  ]);
   assert.equal(f.buffered, 4);
 });
 
 Deno.test("DelimitedFramer reports an oversized frame once and stays usable", () => {
   const f = new DelimitedFramer({ delimiter: 0, maxFrame: 10 });
-  const events = [...f.push(enc("x".repeat(8))), ...f.push(enc("y".repeat(30))), ...f.push(enc("zz\0ok\0"))];
+  const events = [
+    ...f.push(enc("x".repeat(8))),
+    ...f.push(enc("y".repeat(30))),
+    ...f.push(enc("zz\0ok\0")),
+  ];
   assert.deepEqual(events.map((e) => e.kind === "frame" ? dec(e.data) : `${e.kind}:${e.size}`), [
     "oversized:40",
     "ok",
@@ -46,7 +59,9 @@ Deno.test("runCommand() throws CommandError with argv, status and stderr tail", 
 Deno.test("runCommand() kills the whole process group on timeout", async () => {
   const t0 = performance.now();
   // The grandchild would keep stdout open for 30 s if only the direct child were killed.
-  const error = await runCommand(["sh", "-c", "sleep 30 & sleep 30"], { timeoutMs: 200 }).catch((e) => e);
+  const error = await runCommand(["sh", "-c", "sleep 30 & sleep 30"], { timeoutMs: 200 }).catch((
+    e,
+  ) => e);
   assert.ok(error instanceof CommandError);
   assert.equal(error.timedOut, true);
   assert.ok(performance.now() - t0 < 5000, "returned promptly");

@@ -9,7 +9,10 @@ Deno.test("StateStore.open() returns the empty value, then what was written", as
   const doc = await store.open("svc", { version: 1, empty: () => ({ items: [] as string[] }) });
   assert.deepEqual(doc.value, { items: [] });
   await doc.write({ items: ["a"] });
-  const again = await new StateStore(dir.path, silentLogger()).open("svc", { version: 1, empty: () => ({ items: [] as string[] }) });
+  const again = await new StateStore(dir.path, silentLogger()).open("svc", {
+    version: 1,
+    empty: () => ({ items: [] as string[] }),
+  });
   assert.deepEqual(again.value, { items: ["a"] });
   const mode = (await Deno.stat(join(dir.path, "svc.json"))).mode! & 0o777;
   assert.equal(mode, 0o600);
@@ -21,7 +24,10 @@ Deno.test("StateStore.open() moves a corrupt document aside and starts empty", a
   const lines: string[] = [];
   const { createLogger } = await import("../../lib/core/mod.ts");
   const log = createLogger("t", { format: "json", sink: (l) => lines.push(l) });
-  const doc = await new StateStore(dir.path, log).open("svc", { version: 1, empty: () => ({ items: [] as string[] }) });
+  const doc = await new StateStore(dir.path, log).open("svc", {
+    version: 1,
+    empty: () => ({ items: [] as string[] }),
+  });
   assert.deepEqual(doc.value, { items: [] });
   const names = [...Deno.readDirSync(dir.path)].map((e) => e.name);
   assert.ok(names.some((n) => /^svc\.corrupt-\d{4}-/.test(n)), `moved aside: ${names}`);
@@ -48,7 +54,10 @@ Deno.test("StateStore.open() treats a failing parse() and a newer version as cor
 
 Deno.test("JsonDocument.write() coalesces concurrent writes and keeps the last value", async () => {
   await using dir = await tempDir("store");
-  const doc = await new StateStore(dir.path, silentLogger()).open("c", { version: 1, empty: () => 0 });
+  const doc = await new StateStore(dir.path, silentLogger()).open("c", {
+    version: 1,
+    empty: () => 0,
+  });
   await Promise.all(Array.from({ length: 200 }, (_, i) => doc.write(i + 1)));
   const stored = JSON.parse(await Deno.readTextFile(join(dir.path, "c.json")));
   assert.equal(stored.data, 200);
@@ -74,7 +83,10 @@ Deno.test("StateStore survives SIGKILL of a writer at random moments: never a to
     await child.stdout.cancel().catch(() => {});
     const text = await Deno.readTextFile(join(dir.path, "torture.json")).catch(() => null);
     if (text === null) continue; // killed before the first write
-    const { version, data } = JSON.parse(text) as { version: number; data: { n: number; body: string } };
+    const { version, data } = JSON.parse(text) as {
+      version: number;
+      data: { n: number; body: string };
+    };
     assert.equal(version, 1);
     assert.ok(data.n >= lastN, `document went back from ${lastN} to ${data.n}`);
     assert.equal(data.body, String(data.n % 10).repeat(20_000 + (data.n % 7) * 5000));

@@ -3,14 +3,14 @@ import {
   type AgentConfig,
   agentSchema,
   createLogger,
+  flag,
   runCommand,
+  section,
   type Service,
   type ServiceContext,
   type ServiceDefinition,
   ServiceStartError,
   Supervisor,
-  section,
-  flag,
 } from "../../lib/core/mod.ts";
 import { tempDir, waitFor } from "../_helpers/mod.ts";
 
@@ -41,9 +41,18 @@ function definition(
   };
 }
 
-async function config(dir: string, names: string[], agent: Record<string, unknown> = {}): Promise<AgentConfig> {
+function config(
+  dir: string,
+  names: string[],
+  agent: Record<string, unknown> = {},
+): AgentConfig {
   return {
-    agent: agentSchema.parse({ state_dir: `${dir}/state`, run_dir: `${dir}/run`, log_dir: `${dir}/log`, ...agent }),
+    agent: agentSchema.parse({
+      state_dir: `${dir}/state`,
+      run_dir: `${dir}/run`,
+      log_dir: `${dir}/log`,
+      ...agent,
+    }),
     services: Object.fromEntries(names.map((n) => [n, { enabled: true }])),
     source: "test",
   };
@@ -67,7 +76,14 @@ Deno.test("Supervisor starts in order and stops in reverse order", async () => {
   await sup.start();
   assert.deepEqual(sup.statuses().map((s) => s.state), ["running", "running", "running"]);
   await sup.stop();
-  assert.deepEqual(events, ["start a", "start b", "start c", "stop c shutdown", "stop b shutdown", "stop a shutdown"]);
+  assert.deepEqual(events, [
+    "start a",
+    "start b",
+    "start c",
+    "stop c shutdown",
+    "stop b shutdown",
+    "stop a shutdown",
+  ]);
   assert.deepEqual(sup.statuses().map((s) => s.state), ["stopped", "stopped", "stopped"]);
 });
 
@@ -75,7 +91,11 @@ Deno.test("Supervisor keeps other services running when one throws in start, and
   await using dir = await tempDir("sup");
   const events: Events = [];
   const lines: string[] = [];
-  const defs = [definition("a", events), definition("bad", events, { failStart: true }), definition("c", events)];
+  const defs = [
+    definition("a", events),
+    definition("bad", events, { failStart: true }),
+    definition("c", events),
+  ];
   const sup = supervisor(await config(dir.path, ["a", "bad", "c"]), defs, lines);
   await sup.start();
   const byName = Object.fromEntries(sup.statuses().map((s) => [s.name, s]));
@@ -120,7 +140,9 @@ Deno.test("Supervisor restarts a service that crashes later, with backoff, and l
   await sup.stop();
   const log = lines.map((l) => JSON.parse(l));
   assert.ok(log.some((l) => l.msg === "service crashed" && l.error === "boom"));
-  const delays = log.filter((l) => l.msg === "restarting service after backoff").map((l) => l.delayMs);
+  const delays = log.filter((l) => l.msg === "restarting service after backoff").map((l) =>
+    l.delayMs
+  );
   assert.deepEqual(delays, [20, 40], "exponential backoff");
   assert.equal(events.filter((e) => e === "start flaky").length, 3);
 });

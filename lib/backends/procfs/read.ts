@@ -52,7 +52,10 @@ export async function readProcFiles(
 }
 
 /** Reads one file; null when it does not exist. */
-export async function readProcFile(path: string, options: ProcReadOptions = {}): Promise<string | null> {
+export async function readProcFile(
+  path: string,
+  options: ProcReadOptions = {},
+): Promise<string | null> {
   return (await readProcFiles([path], options)).get(path) ?? null;
 }
 
@@ -65,7 +68,10 @@ export interface ProcEntry {
 }
 
 /** Lists the entries of directories (for example `/proc/<pid>/fd`), with symlink targets. */
-export async function listProcDirs(dirs: readonly string[], options: ProcReadOptions = {}): Promise<ProcEntry[]> {
+export async function listProcDirs(
+  dirs: readonly string[],
+  options: ProcReadOptions = {},
+): Promise<ProcEntry[]> {
   if (dirs.length === 0) return [];
   const runner = options.runner ?? runCommand;
   const result = await runner(

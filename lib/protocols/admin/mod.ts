@@ -5,18 +5,18 @@
  * @module
  */
 import type { ServiceDefinition } from "../../core/mod.ts";
-import { type AdminConfig, adminConfigSchema, AdminService } from "./service.ts";
+import { type AdminConfig, adminConfigSchema } from "./config.ts";
 
 export { createAdminApp } from "./app.ts";
 export type { AdminSources } from "./app.ts";
 export { renderMetrics } from "./metrics.ts";
 export type { ProcessFigures } from "./metrics.ts";
-export { type AdminConfig, adminConfigSchema, AdminService } from "./service.ts";
+export { type AdminConfig, adminConfigSchema } from "./config.ts";
 
 /** The `[admin]` service definition. */
 export const adminDefinition: ServiceDefinition<AdminConfig> = {
   name: "admin",
   summary: "health and Prometheus metrics over HTTP on loopback",
   configSchema: adminConfigSchema,
-  create: () => new AdminService(),
+  create: async () => new (await import("./service.ts")).AdminService(),
 };

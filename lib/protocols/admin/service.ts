@@ -1,25 +1,8 @@
 /** The `[admin]` service: serves the admin app on a loopback TCP address. */
-import type { z } from "zod";
-import {
-  flag,
-  listenAddress,
-  section,
-  type Service,
-  type ServiceContext,
-  splitHostPort,
-} from "../../core/mod.ts";
+import { type Service, type ServiceContext, splitHostPort } from "../../core/mod.ts";
+import type { AdminConfig } from "./config.ts";
 import { LoopLagMonitor, openFdCount, residentBytes } from "../../backends/procfs/mod.ts";
 import { createAdminApp } from "./app.ts";
-
-/** The `[admin]` section. */
-export const adminConfigSchema = section({
-  enabled: flag().default(true),
-  /** Address of the admin endpoint. */
-  listen: listenAddress().default("127.0.0.1:9150"),
-});
-
-/** The parsed `[admin]` section. */
-export type AdminConfig = z.infer<typeof adminConfigSchema>;
 
 const processStart = Date.now() / 1000 - performance.now() / 1000;
 

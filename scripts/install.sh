@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Install polyagent: the executable (or, from a source checkout without one, a launcher that runs
+# main.ts with the agent's permission set), a default config (only if absent), the state, run and
+# log directories with their modes, and a systemd unit (an OpenRC script where there is no systemd).
+# Safe to run again.
+#
+#   scripts/install.sh [--root DIR] [--prefix /usr/local] [--binary FILE] [--init auto|systemd|openrc]
+#
+# --root installs below DIR (a staging folder), as packaging tools do.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+root=""
+prefix="/usr/local"
+binary=""
+init="auto"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) root="${2%/}"; shift 2 ;;
+    --prefix) prefix="${2%/}"; shift 2 ;;
+    --binary) binary="$2"; shift 2 ;;
+    --init) init="$2"; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+case "$init" in auto|systemd|openrc) ;; *) echo "install.sh: --init must be auto, systemd or openrc" >&2; exit 2 ;; esac
+
+# FHS: a /usr or /usr/local install keeps its config in /etc; any other prefix in PREFIX/etc.
+case "$prefix" in /usr|/usr/local) sysconf="/etc" ;; *) sysconf="$prefix/etc" ;; esac
+bindir="$prefix/bin"
+config="$sysconf/polyagent/polyagent.toml"
+state_dir="/var/lib/polyagent"
+run_dir="/run/polyagent"
+log_dir="/var/log/polyagent"
+
+install -d -m 0755 "$root$bindir" "$root$sysconf/polyagent"
+install -d -m 0750 "$root$state_dir" "$root$log_dir"
+install -d -m 0755 "$root$run_dir"
+
+if [ -z "$binary" ]; then
+  target=$(deno eval -q 'console.log(Deno.build.target)' 2>/dev/null || true)
+  version=$(sed -n 's/^ *"version": *"\(.*\)",*$/\1/p' "$here/deno.json" | head -n 1)
+  candidate="$here/dist/polyagent-$version-$target"
+  [ -n "$target" ] && [ -x "$candidate" ] && binary="$candidate"
+fi
+if [ -n "$binary" ]; then
+  install -m 0755 "$binary" "$root$bindir/.polyagent.new"
+  mv -f "$root$bindir/.polyagent.new" "$root$bindir/polyagent"
+  echo "install.sh: installed $binary as $bindir/polyagent"
+else
+  cat > "$root$bindir/.polyagent.new" <<LAUNCHER
+#!/bin/sh
+# polyagent launcher for a source checkout: runs main.ts with the agent's permission set.
+exec deno run -q -P=agent --config "$here/deno.json" "$here/main.ts" "\$@"
+LAUNCHER
+  chmod 0755 "$root$bindir/.polyagent.new"
+  mv -f "$root$bindir/.polyagent.new" "$root$bindir/polyagent"
+  echo "install.sh: installed a launcher for $here/main.ts as $bindir/polyagent"
+fi
+
+if [ -e "$root$config" ]; then
+  echo "install.sh: kept the existing $config"
+else
+  cat > "$root$config" <<CONFIG
+# polyagent configuration. \`polyagent config print\` shows every key with its default;
+# \`polyagent config check\` validates this file.
+
+[agent]
+state_dir = "$state_dir"
+run_dir = "$run_dir"
+log_dir = "$log_dir"
+log_level = "info"
+
+[admin]
+enabled = true
+listen = "127.0.0.1:9150"
+
+# Enable the protocols this host serves:
+# [cryptoded]
+# enabled = true
+# [sozu]
+# enabled = true
+# [intervirt]
+# enabled = true
+# [masq]
+# enabled = true
+# [quix]
+# enabled = true
+CONFIG
+  chmod 0640 "$root$config"
+  echo "install.sh: wrote $config"
+fi
+
+if [ "$init" = "auto" ]; then
+  if command -v systemctl >/dev/null 2>&1 || [ -d /run/systemd/system ]; then init="systemd"
+  elif command -v openrc-run >/dev/null 2>&1; then init="openrc"
+  else init="systemd"; fi
+fi
+if [ "$init" = "systemd" ]; then
+  unit_dir="$root/etc/systemd/system"
+  install -d -m 0755 "$unit_dir"
+  cat > "$unit_dir/.polyagent.service.new" <<UNIT
+[Unit]
+Description=polyagent: the agent behind cryptoded, Quix WSI, sozu, Intervirt and MASQ
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart=$bindir/polyagent serve --config $config
+KillSignal=SIGTERM
+TimeoutStopSec=10
+Restart=on-failure
+RestartSec=2
+RuntimeDirectory=polyagent
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+StateDirectory=polyagent
+StateDirectoryMode=0750
+LogsDirectory=polyagent
+UMask=0077
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  mv -f "$unit_dir/.polyagent.service.new" "$unit_dir/polyagent.service"
+  echo "install.sh: installed /etc/systemd/system/polyagent.service (systemctl daemon-reload && systemctl enable --now polyagent)"
+else
+  install -d -m 0755 "$root/etc/init.d"
+  cat > "$root/etc/init.d/.polyagent.new" <<RC
+#!/sbin/openrc-run
+description="polyagent: the agent behind cryptoded, Quix WSI, sozu, Intervirt and MASQ"
+command="$bindir/polyagent"
+command_args="serve --config $config"
+command_background=true
+pidfile="/run/polyagent.pid"
+retry="SIGTERM/10/SIGKILL/5"
+
+depend() {
+  need net
+}
+
+start_pre() {
+  checkpath -d -m 0755 $run_dir
+  checkpath -d -m 0750 $state_dir $log_dir
+}
+RC
+  chmod 0755 "$root/etc/init.d/.polyagent.new"
+  mv -f "$root/etc/init.d/.polyagent.new" "$root/etc/init.d/polyagent"
+  echo "install.sh: installed /etc/init.d/polyagent (rc-update add polyagent default)"
+fi

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ROOT, sh, tempDir } from "../_helpers/mod.ts";
+
+const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
+
+Deno.test("install.sh --root installs a launcher, config, dirs and a systemd unit, idempotently", async () => {
+  await using dir = await tempDir("install");
+  const root = dir.path;
+  await sh(["bash", join(ROOT, "scripts/install.sh"), "--root", root, "--init", "systemd"]);
+
+  const bin = join(root, "usr/local/bin/polyagent");
+  assert.equal(await mode(bin), 0o755);
+  assert.match(await Deno.readTextFile(bin), /-P=agent --config ".*\/deno\.json" ".*\/main\.ts"/);
+  const version = await sh([bin, "version"]);
+  assert.match(version.stdout, /^polyagent \d+\.\d+\.\d+$/m);
+
+  const config = join(root, "etc/polyagent/polyagent.toml");
+  assert.equal(await mode(config), 0o640);
+  const check = await sh([bin, "config", "check", config]);
+  assert.match(check.stdout, /: ok$/m);
+
+  assert.equal(await mode(join(root, "var/lib/polyagent")), 0o750);
+  assert.equal(await mode(join(root, "var/log/polyagent")), 0o750);
+  assert.equal(await mode(join(root, "run/polyagent")), 0o755);
+
+  const unit = await Deno.readTextFile(join(root, "etc/systemd/system/polyagent.service"));
+  assert.match(
+    unit,
+    /^ExecStart=\/usr\/local\/bin\/polyagent serve --config \/etc\/polyagent\/polyagent\.toml$/m,
+  );
+  assert.match(unit, /^KillSignal=SIGTERM$/m);
+
+  // A second run keeps an operator's config and leaves no temp files.
+  await Deno.writeTextFile(config, "# edited by the operator\n");
+  const again = await sh([
+    "bash",
+    join(ROOT, "scripts/install.sh"),
+    "--root",
+    root,
+    "--init",
+    "systemd",
+  ]);
+  assert.match(again.stdout, /kept the existing \/etc\/polyagent\/polyagent\.toml/);
+  assert.equal(await Deno.readTextFile(config), "# edited by the operator\n");
+  const leftovers = (await sh(["find", root, "-name", ".*.new"])).stdout.trim();
+  assert.equal(leftovers, "");
+});
+
+Deno.test("install.sh installs a given binary and an OpenRC script with another prefix", async () => {
+  await using dir = await tempDir("install");
+  const fake = join(dir.path, "polyagent-bin");
+  await Deno.writeTextFile(fake, "#!/bin/sh\necho fake polyagent\n");
+  await Deno.chmod(fake, 0o755);
+  const root = join(dir.path, "root");
+  await sh([
+    "bash",
+    join(ROOT, "scripts/install.sh"),
+    "--root",
+    root,
+    "--prefix",
+    "/opt/polyagent",
+    "--binary",
+    fake,
+    "--init",
+    "openrc",
+  ]);
+  assert.equal((await sh([join(root, "opt/polyagent/bin/polyagent")])).stdout, "fake polyagent\n");
+  assert.ok((await Deno.stat(join(root, "opt/polyagent/etc/polyagent/polyagent.toml"))).isFile);
+  const rc = await Deno.readTextFile(join(root, "etc/init.d/polyagent"));
+  assert.match(rc, /^#!\/sbin\/openrc-run$/m);
+  assert.match(
+    rc,
+    /^command_args="serve --config \/opt\/polyagent\/etc\/polyagent\/polyagent\.toml"$/m,
+  );
+  assert.equal(await mode(join(root, "etc/init.d/polyagent")), 0o755);
+});
+
+Deno.test("install.sh refuses unknown arguments with status 2", async () => {
+  const r = await sh(["bash", join(ROOT, "scripts/install.sh"), "--frob"], { check: false });
+  assert.equal(r.code, 2);
+});
