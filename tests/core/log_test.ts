@@ -23,9 +23,11 @@ Deno.test("createLogger() text format is readable and names the service", () => 
   const lines: string[] = [];
   const log = createLogger("masq", { format: "text", level: "debug", sink: (l) => lines.push(l) });
   log.warn("port taken", { port: 5333, detail: "in use" });
+  const esc = String.fromCharCode(27);
+  const plain = lines[0]!.replaceAll(esc, "<ESC>");
   assert.match(
-    lines[0]!,
-    /^\d\d:\d\d:\d\d\.\d{3} \x1b\[33mWARN \x1b\[0m \[masq\] port taken port=5333 detail="in use"$/,
+    plain,
+    /^\d\d:\d\d:\d\d\.\d{3} <ESC>\[33mWARN <ESC>\[0m \[masq\] port taken port=5333 detail="in use"$/,
   );
   assert.equal(log.enabled("debug"), true);
 });
