@@ -169,6 +169,17 @@ export class Daemon {
       );
       return;
     }
+    if (request.values.length === 0) {
+      this.#reply(
+        r.client,
+        payloadMessage("setup", r.contextId, {
+          running: false,
+          values: censor(reportSetup(state, this.#o.host)),
+          errors: [],
+        }),
+      );
+      return;
+    }
     const outcome = applySetup(
       state,
       request.values.map((v) => ({ name: v.name, value: v.value ?? null })),
