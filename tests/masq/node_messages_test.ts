@@ -1,7 +1,7 @@
 /** The built-in Node's own messages, against a Node the Daemon started. */
 import assert from "node:assert/strict";
-import { ROOT } from "../_helpers/mod.ts";
-import { alive, startDaemon, Ui } from "./_harness.ts";
+import { backendTest, ROOT } from "../_helpers/mod.ts";
+import { alive, startDaemon, Ui, upgradeStatus } from "./_harness.ts";
 
 Deno.test("masq node: passwords, configuration, log broadcasts and unsupported opcodes", async () => {
   await using d = await startDaemon();
@@ -14,6 +14,15 @@ Deno.test("masq node: passwords, configuration, log broadcasts and unsupported o
       redirectUiPort: number;
     };
     d.nodePids.add(pid);
+    // The Node applies the Daemon's Origin allow-list and subprotocol check too.
+    assert.equal(
+      await upgradeStatus(port, {
+        "Sec-WebSocket-Protocol": "MASQNode-UIv2",
+        Origin: "http://evil.example",
+      }),
+      403,
+    );
+    assert.equal(await upgradeStatus(port, { "Sec-WebSocket-Protocol": "MASQNode-UI" }), 400);
     const a = await Ui.connect(port);
     const b = await Ui.connect(port);
     try {
@@ -129,7 +138,9 @@ Deno.test("masq node: crash with --crash-point message ends the Node; the Daemon
   }
 });
 
-Deno.test("masq: a configured node command is launched with sorted arguments and probed", async () => {
+backendTest("masq: a configured node command is launched with sorted arguments and probed", {
+  tools: ["ps"],
+}, async () => {
   const argv = [
     Deno.execPath(),
     "run",

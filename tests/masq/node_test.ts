@@ -1,6 +1,6 @@
 /** Starting the real Node, redirects, crashes and re-adoption, with real processes. */
 import assert from "node:assert/strict";
-import { waitFor } from "../_helpers/mod.ts";
+import { backendTest, waitFor } from "../_helpers/mod.ts";
 import { alive, type Daemon, startDaemon, Ui } from "./_harness.ts";
 
 async function startNode(d: Daemon, ui: Ui): Promise<{ pid: number; port: number }> {
@@ -85,7 +85,10 @@ Deno.test("masq: kill -9 of the Node broadcasts crashed NoInformation", async ()
   }
 });
 
-Deno.test("masq: an agent restart keeps the setup and re-adopts the running Node", async () => {
+// Re-adoption reads the Node's start time with `ps` (Deno refuses /proc/<pid> without -A).
+backendTest("masq: an agent restart keeps the setup and re-adopts the running Node", {
+  tools: ["ps"],
+}, async () => {
   await using d = await startDaemon();
   let ui = await Ui.connect(d.port);
   const node = await startNode(d, ui);

@@ -42,9 +42,12 @@ export interface LaunchedNode {
 
 /** The Node could not be started; the message follows the real Daemon's wording. */
 export class LaunchError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  /** The tail of the Node's stderr, when it said anything. */
+  readonly stderr: string;
+  constructor(message: string, options?: ErrorOptions & { stderr?: string }) {
     super(message, options);
     this.name = "LaunchError";
+    this.stderr = options?.stderr ?? "";
   }
 }
 
@@ -170,7 +173,9 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
   if (outcome === "exited") {
     const exit = await exited;
     log.warn("node died during launch", { pid, code: exit.code, stderr: exit.stderr?.slice(-500) });
-    throw new LaunchError(`Node started in process ${pid}, but died immediately.`);
+    throw new LaunchError(`Node started in process ${pid}, but died immediately.`, {
+      stderr: exit.stderr?.slice(-2000) ?? "",
+    });
   }
   if (outcome === "timeout") {
     killGroup(pid, "SIGTERM");

@@ -207,21 +207,32 @@ export class Daemon {
       { set: doc.value.set, configured: doc.value.configured },
       this.#o.host,
     );
-    const port = freeLoopbackPort();
-    const argv = [...this.#o.nodeCommand, ...launchArguments(values, port)];
-    let launched: LaunchedNode;
-    try {
-      launched = await launchNode({
-        argv,
-        port,
-        env: this.#o.nodeEnv,
-        readyTimeoutMs: this.#o.launchTimeoutMs,
-        ...(this.#o.builtIn ? { readyLine: NODE_READY_LINE } : {}),
-        log: this.#o.log,
-      });
-    } catch (error) {
-      const text = error instanceof LaunchError ? error.message : errorText(error);
-      throw new ProtocolError(ErrorCode.NODE_LAUNCH_ERROR, `Could not launch Node: ${text}`);
+    let launched: LaunchedNode | null = null;
+    // The free port is found by binding and releasing it, so another process can take it before
+    // the Node binds: a Node that dies saying its port is busy is retried once on a new port.
+    for (let attempt = 1; launched === null; attempt++) {
+      const port = freeLoopbackPort();
+      const argv = [...this.#o.nodeCommand, ...launchArguments(values, port)];
+      try {
+        launched = await launchNode({
+          argv,
+          port,
+          env: this.#o.nodeEnv,
+          readyTimeoutMs: this.#o.launchTimeoutMs,
+          ...(this.#o.builtIn ? { readyLine: NODE_READY_LINE } : {}),
+          log: this.#o.log,
+        });
+      } catch (error) {
+        if (
+          attempt < 2 && error instanceof LaunchError &&
+          /already seems to be listening|AddrInUse|address already in use/i.test(error.stderr)
+        ) {
+          this.#o.log.warn("node's UI port was taken; retrying on another", { port });
+          continue;
+        }
+        const text = error instanceof LaunchError ? error.message : errorText(error);
+        throw new ProtocolError(ErrorCode.NODE_LAUNCH_ERROR, `Could not launch Node: ${text}`);
+      }
     }
     const node: RunningNode = {
       pid: launched.pid,

@@ -107,7 +107,8 @@ export const SETUP_PARAMS: readonly ParamSpec[] = [
   },
   {
     name: "config-file",
-    check: (v) => v.includes("\0") ? "Invalid value: NUL" : null,
+    check: (v) =>
+      v.includes("\0") || v.startsWith("-") ? `Invalid value: '${v}' is not a file name` : null,
     defaultValue: () => "config.toml",
     required: never,
   },
