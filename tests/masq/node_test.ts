@@ -24,7 +24,10 @@ Deno.test("masq: start, redirect, shutdown at the Node, one crashed for every cl
     const node = await startNode(d, a);
     assert.ok(alive(node.pid));
     const again = await a.transact("start", {});
-    assert.match(again.text, /"error":\{"code":9223372036854775811,/);
+    assert.equal(
+      again.text,
+      `{"opcode":"start","contextId":${again.json.contextId},"error":{"code":9223372036854775811,"message":"Could not launch Node: already running"}}`,
+    );
 
     const running = await a.transact("setup", { values: [{ name: "gas-price", value: "9" }] });
     const rp = running.json.payload as {

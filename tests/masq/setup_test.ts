@@ -74,9 +74,10 @@ Deno.test("masq daemon: setup lists every parameter, changes are broadcast to th
     assert.equal(badPayload.values.find((v) => v.name === "db-password")?.status, "Set");
     const cleared = await a.transact("setup", { values: [{ name: "db-password" }] });
     const clearedValues = (cleared.json.payload as { values: Value[] }).values;
+    // Censored even when blank, like the real Daemon.
     assert.deepEqual(clearedValues.find((v) => v.name === "db-password"), {
       name: "db-password",
-      value: "",
+      value: "*".repeat(16),
       status: "Blank",
     });
     // A bad payload names the field.

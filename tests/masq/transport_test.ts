@@ -116,3 +116,39 @@ Deno.test("masq daemon: refuses to start when its port is taken", async () => {
     blocker.close();
   }
 });
+
+Deno.test("masq daemon: a burst of garbage from one client leaves the others served", async () => {
+  await using d = await startDaemon();
+  const bad = await Ui.connect(d.port);
+  const good = await Ui.connect(d.port);
+  try {
+    const samples = [
+      "",
+      "null",
+      "42",
+      `"str"`,
+      "{}",
+      `{"opcode":null}`,
+      `{"opcode":"setup","contextId":1.5,"payload":{}}`,
+      `{"opcode":"setup","contextId":1,"payload":{"values":[{"name":5}]}}`,
+      `{"opcode":"setup","contextId":2,"error":{"code":"x","message":"m"}}`,
+      `{"opcode":"setup","contextId":3,"error":{"code":1,"message":"m"}}`,
+      `{"opcode":"start","contextId":4,"payload":[]}`,
+      `{"opcode":"\u0000","contextId":5,"payload":{}}`,
+      "{".repeat(5000),
+    ];
+    for (let i = 0; i < 200; i++) {
+      const bytes = crypto.getRandomValues(new Uint8Array(1 + (i % 64)));
+      samples.push(new TextDecoder().decode(bytes));
+    }
+    for (const text of samples) bad.send(text);
+    // Every message is answered: one frame each (errors, unmarshalError or NODE_NOT_RUNNING).
+    const ok = await good.transact("setup", { values: [] });
+    assert.equal((ok.json.payload as { running: boolean }).running, false);
+    await waitFor(() => bad.frames.length >= samples.length, { what: "an answer to every frame" });
+    for (const f of bad.frames) assert.ok(f.json.opcode, f.text);
+  } finally {
+    await bad.close();
+    await good.close();
+  }
+});

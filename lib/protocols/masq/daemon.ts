@@ -199,7 +199,7 @@ export class Daemon {
     if (running) {
       throw new ProtocolError(
         ErrorCode.NODE_ALREADY_RUNNING_ERROR,
-        `Could not launch Node: already running in process ${running.pid} on port ${running.port}`,
+        "Could not launch Node: already running",
       );
     }
     const doc = this.#o.doc;

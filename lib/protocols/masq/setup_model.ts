@@ -111,11 +111,14 @@ export function applySetup(
   return { state: next, values, errors, changed: !sameValues(before, values) };
 }
 
-/** Hides `db-password` (16 `*`) and `consuming-private-key` (64 `*`). */
+/**
+ * Hides `db-password` (16 `*`) and `consuming-private-key` (64 `*`) whatever their value, even
+ * when blank (as the real Daemon does: nobody learns whether one is set).
+ */
 export function censor(values: readonly SetupValue[]): SetupValue[] {
   return values.map((v) => {
     const length = PARAMS_BY_NAME.get(v.name)?.censorLength;
-    return length !== undefined && v.value !== "" ? { ...v, value: "*".repeat(length) } : v;
+    return length !== undefined ? { ...v, value: "*".repeat(length) } : v;
   });
 }
 
