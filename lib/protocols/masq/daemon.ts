@@ -29,7 +29,14 @@ import {
 import { errorReply, ProtocolError } from "./errors.ts";
 import { HandlerTable, type Request } from "./handler_table.ts";
 import { emptyRequest, parsePayload, setupRequest } from "./schemas.ts";
-import { applySetup, censor, type HostFacts, launchArguments, reportSetup } from "./setup_model.ts";
+import {
+  applySetup,
+  censor,
+  type HostFacts,
+  launchArguments,
+  reportSetup,
+  type SetupState,
+} from "./setup_model.ts";
 import type { ClientId, Target } from "./ui_server.ts";
 
 /** The line the built-in node prints on stdout once it listens. */
@@ -158,25 +165,14 @@ export class Daemon {
     const request = parsePayload(setupRequest, r.opcode, r.payload);
     const doc = this.#o.doc;
     const state = { set: doc.value.set, configured: doc.value.configured };
-    if (await this.#running()) {
+    const running = (await this.#running()) !== null;
+    if (running || request.values.length === 0) {
+      // A report only: the censored values of the current cluster, cached as JSON text.
       this.#reply(
         r.client,
-        payloadMessage("setup", r.contextId, {
-          running: true,
-          values: censor(reportSetup(state, this.#o.host)),
-          errors: [],
-        }),
-      );
-      return;
-    }
-    if (request.values.length === 0) {
-      this.#reply(
-        r.client,
-        payloadMessage("setup", r.contextId, {
-          running: false,
-          values: censor(reportSetup(state, this.#o.host)),
-          errors: [],
-        }),
+        `{"opcode":"setup","contextId":${r.contextId},"payload":{"running":${running},"values":${
+          this.#currentValuesJson(state)
+        },"errors":[]}}`,
       );
       return;
     }
@@ -191,6 +187,19 @@ export class Daemon {
     const payload = { running: false, values: censor(outcome.values), errors: outcome.errors };
     this.#reply(r.client, payloadMessage("setup", r.contextId, payload));
     if (outcome.changed) this.#o.send({ allExcept: r.client }, oneWay("setup", payload));
+  }
+
+  #valuesCache: { set: unknown; configured: unknown; json: string } | null = null;
+
+  /** The censored report of the stored cluster as JSON text, recomputed only when it changed. */
+  #currentValuesJson(state: SetupState): string {
+    const cache = this.#valuesCache;
+    if (cache && cache.set === state.set && cache.configured === state.configured) {
+      return cache.json;
+    }
+    const json = JSON.stringify(censor(reportSetup(state, this.#o.host)));
+    this.#valuesCache = { set: state.set, configured: state.configured, json };
+    return json;
   }
 
   async #start(r: Request): Promise<void> {
