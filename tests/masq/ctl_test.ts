@@ -1,7 +1,8 @@
 /** `polyagent ctl masq …` against a real Daemon and Node. */
 import assert from "node:assert/strict";
-import { freePort, ROOT, sh } from "../_helpers/mod.ts";
-import { startDaemon } from "./_harness.ts";
+import { freePort, ROOT, sh, waitFor } from "../_helpers/mod.ts";
+import { MasqClient } from "../../lib/protocols/masq/mod.ts";
+import { startDaemon, Ui } from "./_harness.ts";
 
 function ctl(configFile: string, ...args: string[]) {
   return sh([
@@ -64,4 +65,38 @@ Deno.test("polyagent ctl masq: an unreachable Daemon is exit status 1", async ()
   const result = await ctl(d.configFile, "status", "--ui-port", String(freePort()));
   assert.equal(result.code, 1);
   assert.match(result.stderr, /Cannot reach the MASQ Daemon/);
+});
+
+Deno.test("MasqClient: broadcasts reach the callback and redirects are followed", async () => {
+  await using d = await startDaemon();
+  const broadcasts: string[] = [];
+  const client = await MasqClient.connect(d.port, {
+    onBroadcast: (m) => broadcasts.push(m.opcode),
+  });
+  const other = await Ui.connect(d.port);
+  try {
+    await other.transact("setup", { values: [{ name: "neighborhood-mode", value: "zero-hop" }] });
+    await waitFor(() => broadcasts.includes("setup"), { what: "setup broadcast" });
+    const start = await client.transact("start", {}, 30_000);
+    assert.equal(start.kind, "payload");
+    const { newProcessId, redirectUiPort } = (start as { payload: Record<string, number> }).payload;
+    d.nodePids.add(newProcessId!);
+    const status = await client.transact("connectionStatus", {});
+    assert.deepEqual(status, {
+      kind: "payload",
+      opcode: "connectionStatus",
+      payload: { stage: "NotConnected" },
+    });
+    assert.equal(client.port, redirectUiPort, "the client now talks to the Node");
+    assert.ok(!broadcasts.includes("redirect"), "a followed redirect is not a broadcast");
+    const error = await client.transact("financials", { statsRequired: true });
+    assert.equal(error.kind, "error");
+    assert.equal((error as { code: bigint }).code, 281474976710670n);
+    const bye = await client.transact("shutdown", {});
+    assert.notEqual(bye.kind, "error");
+    await other.next((f) => f.json.opcode === "crashed");
+  } finally {
+    client.close();
+    await other.close();
+  }
 });
