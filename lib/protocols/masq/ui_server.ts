@@ -53,194 +53,185 @@ export function offeredProtocols(header: string | null): string[] {
 
 /** A listening transport. */
 export class UiServer {
-  readonly port: number;
-  readonly hostname: string;
-  #server: Deno.HttpServer;
-  #clients: Map<ClientId, WebSocket>;
+  #o: UiServerOptions;
+  #hostname: string;
+  #maxMessage: number;
+  #maxBuffered: number;
+  #clients = new Map<ClientId, WebSocket>();
+  #nextId = 0;
+  #closing = false;
+  #server: Deno.HttpServer | null = null;
+  #port = 0;
 
-  private constructor(
-    server: Deno.HttpServer,
-    hostname: string,
-    port: number,
-    clients: Map<ClientId, WebSocket>,
-  ) {
-    this.#server = server;
-    this.hostname = hostname;
-    this.port = port;
-    this.#clients = clients;
+  private constructor(options: UiServerOptions) {
+    this.#o = options;
+    this.#hostname = options.hostname ?? "127.0.0.1";
+    this.#maxMessage = options.maxMessageBytes ?? 1 << 20;
+    this.#maxBuffered = options.maxBufferedBytes ?? 8 << 20;
   }
 
   /** Starts listening; rejects with {@linkcode PortBusyError} when the port is taken. */
   static async listen(options: UiServerOptions): Promise<UiServer> {
-    const hostname = options.hostname ?? "127.0.0.1";
-    const log = options.log;
-    const maxMessage = options.maxMessageBytes ?? 1 << 20;
-    const maxBuffered = options.maxBufferedBytes ?? 8 << 20;
-    const clients = new Map<ClientId, WebSocket>();
-    const state = { closing: false };
-    let nextId = 0;
-    let self: UiServer | null = null;
-
-    const drop = (id: ClientId, code: number, reason: string) => {
-      const socket = clients.get(id);
-      if (!socket) return;
-      clients.delete(id);
-      try {
-        socket.close(code, reason);
-      } catch {
-        // already closing
-      }
-      options.onDisconnect?.(id);
-    };
-
-    const sendTo = (id: ClientId, text: string) => {
-      self?.send({ client: id }, text);
-    };
-
-    const onText = (id: ClientId, text: string) => {
-      const decoded = decodeMessage(text);
-      if (decoded.kind === "critical") {
-        log.warn("unparseable message from UI", { client: id, error: decoded.message });
-        sendTo(id, oneWay("unmarshalError", { message: decoded.message, badData: text }));
-        return;
-      }
-      if (decoded.kind === "noncritical") {
-        log.warn("bad message from UI", {
-          client: id,
-          opcode: decoded.opcode,
-          error: decoded.message,
-        });
-        sendTo(
-          id,
-          decoded.contextId === null
-            ? oneWay("unmarshalError", { message: decoded.message, badData: text })
-            : errorMessage(
-              decoded.opcode,
-              decoded.contextId,
-              ErrorCode.UNMARSHAL_ERROR,
-              decoded.message,
-            ),
-        );
-        return;
-      }
-      try {
-        options.onMessage(id, decoded.message);
-      } catch (error) {
-        log.error("message handler threw", { client: id, error: errorText(error) });
-      }
-    };
-
-    const handler = (request: Request): Response => {
-      if ((request.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
-        return new Response(`This is a ${NODE_UI_PROTOCOL} WebSocket endpoint\n`, { status: 400 });
-      }
-      const offered = offeredProtocols(request.headers.get("sec-websocket-protocol"));
-      if (!offered.includes(NODE_UI_PROTOCOL)) {
-        log.warn(`UI attempted connection without protocol ${NODE_UI_PROTOCOL}`, {
-          offered: offered.join(", "),
-        });
-        return new Response(`Subprotocol ${NODE_UI_PROTOCOL} is required\n`, { status: 400 });
-      }
-      const origin = request.headers.get("origin");
-      if (origin !== null && !options.allowedOrigins.includes(origin)) {
-        log.warn("UI connection refused: origin not allowed", { origin });
-        return new Response("Origin not allowed\n", { status: 403 });
-      }
-      let upgraded: { socket: WebSocket; response: Response };
-      try {
-        upgraded = Deno.upgradeWebSocket(request, { protocol: NODE_UI_PROTOCOL });
-      } catch (error) {
-        return new Response(`Bad WebSocket upgrade: ${errorText(error)}\n`, { status: 400 });
-      }
-      const { socket, response } = upgraded;
-      const id = nextId++;
-      socket.onopen = () => {
-        if (state.closing) {
-          socket.close(1001, "server closing");
-          return;
-        }
-        clients.set(id, socket);
-        log.debug("UI connected", { client: id });
-        options.onConnect?.(id);
-      };
-      socket.onmessage = (event) => {
-        if (!clients.has(id)) return;
-        if (typeof event.data !== "string") {
-          log.debug("ignoring non-text frame from UI", { client: id });
-          return;
-        }
-        if (event.data.length > maxMessage) {
-          log.warn("UI sent an oversized message; disconnecting it", {
-            client: id,
-            bytes: event.data.length,
-          });
-          drop(id, 1009, "message too big");
-          return;
-        }
-        onText(id, event.data);
-      };
-      socket.onclose = () => {
-        if (clients.delete(id)) {
-          log.debug("UI disconnected", { client: id });
-          options.onDisconnect?.(id);
-        }
-      };
-      socket.onerror = () => {
-        drop(id, 1011, "error");
-      };
-      return response;
-    };
-
-    const ready = Promise.withResolvers<Deno.NetAddr>();
-    let server: Deno.HttpServer;
-    try {
-      server = Deno.serve({
-        hostname,
-        port: options.port,
-        onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
-        onError: (error) => {
-          log.error("UI request failed", { error: errorText(error) });
-          return new Response("internal error\n", { status: 500 });
-        },
-      }, handler);
-    } catch (error) {
-      if (error instanceof Deno.errors.AddrInUse) {
-        throw new PortBusyError(hostname, options.port, { cause: error });
-      }
-      throw error;
-    }
-    const addr = await ready.promise;
-    const instance = new UiServer(server, hostname, addr.port, clients);
-    instance.#state = state;
-    instance.#dropSlow = (id) => drop(id, 1008, "too slow");
-    instance.#maxBuffered = maxBuffered;
-    self = instance;
-    return instance;
+    const server = new UiServer(options);
+    await server.#listen();
+    return server;
   }
 
-  #state = { closing: false };
-  #dropSlow: (id: ClientId) => void = () => {};
-  #maxBuffered = 8 << 20;
+  /** The port it listens on. */
+  get port(): number {
+    return this.#port;
+  }
 
   /** Connected client ids. */
   clients(): ClientId[] {
     return [...this.#clients.keys()];
   }
 
-  /** Sends a text frame; returns how many clients it went to. */
+  async #listen(): Promise<void> {
+    const ready = Promise.withResolvers<Deno.NetAddr>();
+    try {
+      this.#server = Deno.serve({
+        hostname: this.#hostname,
+        port: this.#o.port,
+        onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
+        onError: (error) => {
+          this.#o.log.error("UI request failed", { error: errorText(error) });
+          return new Response("internal error\n", { status: 500 });
+        },
+      }, (request) => this.#upgrade(request));
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse) {
+        throw new PortBusyError(this.#hostname, this.#o.port, { cause: error });
+      }
+      throw error;
+    }
+    this.#port = (await ready.promise).port;
+  }
+
+  #upgrade(request: Request): Response {
+    const log = this.#o.log;
+    if ((request.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
+      return new Response(`This is a ${NODE_UI_PROTOCOL} WebSocket endpoint\n`, { status: 400 });
+    }
+    const offered = offeredProtocols(request.headers.get("sec-websocket-protocol"));
+    if (!offered.includes(NODE_UI_PROTOCOL)) {
+      log.warn(`UI attempted connection without protocol ${NODE_UI_PROTOCOL}`, {
+        offered: offered.join(", "),
+      });
+      return new Response(`Subprotocol ${NODE_UI_PROTOCOL} is required\n`, { status: 400 });
+    }
+    const origin = request.headers.get("origin");
+    if (origin !== null && !this.#o.allowedOrigins.includes(origin)) {
+      log.warn("UI connection refused: origin not allowed", { origin });
+      return new Response("Origin not allowed\n", { status: 403 });
+    }
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(request, { protocol: NODE_UI_PROTOCOL });
+    } catch (error) {
+      return new Response(`Bad WebSocket upgrade: ${errorText(error)}\n`, { status: 400 });
+    }
+    const { socket, response } = upgraded;
+    const id = this.#nextId++;
+    socket.onopen = () => {
+      if (this.#closing) {
+        socket.close(1001, "server closing");
+        return;
+      }
+      this.#clients.set(id, socket);
+      log.debug("UI connected", { client: id });
+      this.#o.onConnect?.(id);
+    };
+    socket.onmessage = (event) => {
+      if (!this.#clients.has(id)) return;
+      if (typeof event.data !== "string") {
+        log.debug("ignoring non-text frame from UI", { client: id });
+        return;
+      }
+      if (event.data.length > this.#maxMessage) {
+        log.warn("UI sent an oversized message; disconnecting it", {
+          client: id,
+          bytes: event.data.length,
+        });
+        this.#drop(id, 1009, "message too big");
+        return;
+      }
+      this.#onText(id, event.data);
+    };
+    socket.onclose = () => {
+      if (this.#clients.delete(id)) {
+        log.debug("UI disconnected", { client: id });
+        this.#o.onDisconnect?.(id);
+      }
+    };
+    socket.onerror = () => this.#drop(id, 1011, "error");
+    return response;
+  }
+
+  #onText(id: ClientId, text: string): void {
+    const log = this.#o.log;
+    const decoded = decodeMessage(text);
+    if (decoded.kind === "critical") {
+      log.warn("unparseable message from UI", { client: id, error: decoded.message });
+      this.send(
+        { client: id },
+        oneWay("unmarshalError", { message: decoded.message, badData: text }),
+      );
+      return;
+    }
+    if (decoded.kind === "noncritical") {
+      log.warn("bad message from UI", {
+        client: id,
+        opcode: decoded.opcode,
+        error: decoded.message,
+      });
+      this.send(
+        { client: id },
+        decoded.contextId === null
+          ? oneWay("unmarshalError", { message: decoded.message, badData: text })
+          : errorMessage(
+            decoded.opcode,
+            decoded.contextId,
+            ErrorCode.UNMARSHAL_ERROR,
+            decoded.message,
+          ),
+      );
+      return;
+    }
+    try {
+      this.#o.onMessage(id, decoded.message);
+    } catch (error) {
+      log.error("message handler threw", { client: id, error: errorText(error) });
+    }
+  }
+
+  #drop(id: ClientId, code: number, reason: string): void {
+    const socket = this.#clients.get(id);
+    if (!socket) return;
+    this.#clients.delete(id);
+    try {
+      socket.close(code, reason);
+    } catch {
+      // already closing
+    }
+    this.#o.onDisconnect?.(id);
+  }
+
+  /** Sends a text frame; returns how many clients it went to. A client too far behind is dropped. */
   send(target: Target, text: string): number {
     let sent = 0;
     const one = (id: ClientId, socket: WebSocket) => {
       if (socket.readyState !== WebSocket.OPEN) return;
       if (socket.bufferedAmount > this.#maxBuffered) {
-        this.#dropSlow(id);
+        this.#o.log.warn("UI is not reading its messages; disconnecting it", { client: id });
+        this.#drop(id, 1008, "too slow");
         return;
       }
       try {
         socket.send(text);
         sent++;
       } catch {
-        this.#dropSlow(id);
+        this.#drop(id, 1011, "send failed");
       }
     };
     if ("client" in target) {
@@ -255,7 +246,7 @@ export class UiServer {
 
   /** Closes every client and the listener. */
   async close(): Promise<void> {
-    this.#state.closing = true;
+    this.#closing = true;
     for (const [id, socket] of [...this.#clients]) {
       this.#clients.delete(id);
       try {
@@ -264,9 +255,12 @@ export class UiServer {
         // already closed
       }
     }
+    const server = this.#server;
+    this.#server = null;
+    if (!server) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      this.#server.shutdown().catch(() => {}),
+      server.shutdown().catch(() => {}),
       new Promise<void>((resolve) => timer = setTimeout(resolve, 1000)),
     ]);
     clearTimeout(timer);
