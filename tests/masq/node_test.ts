@@ -121,6 +121,13 @@ backendTest("masq: an agent restart keeps the setup and re-adopts the running No
       contextId,
       payload: "{}",
     });
+    await ui.close();
+    // A graceful agent stop leaves the Node running too, and the next agent adopts it again.
+    await d.restart("SIGTERM");
+    assert.ok(alive(node.pid));
+    ui = await Ui.connect(d.port);
+    const again = await ui.transact("setup", { values: [] });
+    assert.equal((again.json.payload as { running: boolean }).running, true);
     // The re-adopted Node's death is still noticed, by event.
     Deno.kill(node.pid, "SIGKILL");
     const crashed = await ui.next((f) => f.json.opcode === "crashed");
