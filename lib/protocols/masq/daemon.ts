@@ -134,21 +134,22 @@ export class Daemon {
     const handler = message.contextId !== null && "payload" in message.body
       ? this.#table.get(message.opcode)
       : undefined;
-    if (!handler || !("payload" in message.body)) {
-      await this.#unexpected(client, message);
-      return;
-    }
-    const request: Request = {
-      client,
-      opcode: message.opcode,
-      contextId: message.contextId,
-      payload: message.body.payload,
-      message,
-    };
     try {
-      await handler(request);
+      if (!handler || !("payload" in message.body)) {
+        await this.#unexpected(client, message);
+        return;
+      }
+      await handler({
+        client,
+        opcode: message.opcode,
+        contextId: message.contextId,
+        payload: message.body.payload,
+        message,
+      });
     } catch (error) {
-      this.#reply(client, errorReply(error, message.opcode, message.contextId, this.#o.log));
+      const reply = errorReply(error, message.opcode, message.contextId, this.#o.log);
+      // A one-way message has no conversation to answer: the failure is only logged.
+      if (message.contextId !== null) this.#reply(client, reply);
     }
   }
 
