@@ -66,10 +66,19 @@ export class NodeStore {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, FILE);
     let data: NodeData | null = null;
+    let text: string | null = null;
     try {
-      data = nodeData.parse(JSON.parse(await Deno.readTextFile(path)));
+      text = await Deno.readTextFile(path);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    if (text !== null) {
+      try {
+        data = nodeData.parse(JSON.parse(text));
+      } catch {
+        // Unreadable (writes are atomic, so only outside damage does this): keep it aside.
+        await Deno.rename(path, `${path}.corrupt-${Date.now()}`);
+      }
     }
     const store = new NodeStore(
       path,
