@@ -1,0 +1,33 @@
+/** Host facts the Daemon's setup defaults need: DNS servers and the real user. */
+
+/** Nameservers from resolv.conf, or none when any of them is loopback (as the real Daemon does). */
+export function systemDnsServers(path = "/etc/resolv.conf"): string[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return [];
+  }
+  const servers = text.split("\n")
+    .map((line) => /^\s*nameserver\s+(\S+)/.exec(line)?.[1])
+    .filter((s): s is string => s !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(s));
+  if (servers.some((s) => s.startsWith("127."))) return [];
+  return servers;
+}
+
+/** `uid:gid:home` of the user running the agent (the sudo user when run through sudo). */
+export function realUser(): string {
+  const sudoUid = Deno.env.get("SUDO_UID");
+  const uid = sudoUid && /^\d+$/.test(sudoUid) ? sudoUid : String(Deno.uid() ?? "");
+  const gid = String(Deno.gid() ?? "");
+  const home = Deno.env.get("HOME") ?? "";
+  return `${uid}:${gid}:${home}`;
+}
+
+/** Picks a free TCP port on 127.0.0.1. */
+export function freeLoopbackPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
