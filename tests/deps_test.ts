@@ -1,6 +1,6 @@
 /**
  * The dependency rule, checked mechanically: core imports nothing above it; backends import only
- * core; protocols import core and backends, never another protocol or the CLI; and there are no
+ * core (and the shared /proc reader in backends/procfs); protocols import core and backends, never another protocol or the CLI; and there are no
  * import cycles anywhere under lib/.
  */
 import assert from "node:assert/strict";
@@ -54,12 +54,12 @@ Deno.test("lib/core imports nothing from protocols, backends or cli", () => {
   }
 });
 
-Deno.test("lib/backends import only core and their own folder", () => {
+Deno.test("lib/backends import only core, their own folder and the shared /proc reader", () => {
   for (const file of files.filter((f) => layer(f).startsWith("backends/"))) {
     for (const target of localImports(file)) {
       const l = layer(target);
       assert.ok(
-        l === "core" || l === layer(file),
+        l === "core" || l === layer(file) || l === "backends/procfs",
         `${relative(ROOT, file)} imports ${relative(ROOT, target)}`,
       );
     }
