@@ -22,21 +22,22 @@ export interface AddressChange {
   gateway: string | null;
 }
 
-/** Adds the new address, restores the default route and removes the old address. */
+/** Swaps the old address for the new one and restores the default route. */
 export async function changeAddress(runner: CommandRunner, change: AddressChange): Promise<void> {
   if (!Number.isInteger(change.pid) || change.pid <= 1) throw new RangeError("Invalid pid");
   const v6 = change.to.includes(":");
   const ns = ["nsenter", "-t", String(change.pid), "-n", "ip", ...(v6 ? ["-6"] : ["-4"])];
-  const add = [...ns, "addr", "replace", change.to, "dev", change.device];
-  if (change.broadcast) add.push("broadcast", change.broadcast);
-  if (v6) add.push("nodad");
-  await runner(add, { timeoutMs: TIMEOUT_MS });
+  // Old first: deleting a primary IPv4 address also deletes secondaries of the same subnet.
   if (change.from && change.from !== change.to) {
     await runner([...ns, "addr", "del", change.from, "dev", change.device], {
       timeoutMs: TIMEOUT_MS,
       check: false,
     });
   }
+  const add = [...ns, "addr", "replace", change.to, "dev", change.device];
+  if (change.broadcast) add.push("broadcast", change.broadcast);
+  if (v6) add.push("nodad");
+  await runner(add, { timeoutMs: TIMEOUT_MS });
   if (change.gateway === "dev") {
     await runner([...ns, "route", "replace", "default", "dev", change.device], {
       timeoutMs: TIMEOUT_MS,

@@ -207,15 +207,17 @@ export class ContainerManager {
     this.#onChange();
   }
 
-  async #ensureNetwork(): Promise<void> {
-    if (this.#networkReady) return;
+  /** Bridge, sysctls and the nft table; returns whether the live table had to change. */
+  async #ensureNetwork(): Promise<boolean> {
+    if (this.#networkReady) return false;
     await ensureBridge(this.#runner, {
       name: this.#config.bridge,
       addresses: [this.#config.bridge_ipv4, this.#config.bridge_ipv6],
     });
     await enableForwarding(this.#runner, true);
-    await this.#applyNetfilter(this.#state, true);
+    const changed = await this.#applyNetfilter(this.#state, true);
     this.#networkReady = true;
+    return changed;
   }
 
   async #resolveImage(image: string): Promise<ImageSource> {
@@ -636,8 +638,7 @@ export class ContainerManager {
         this.#drift = drift;
         return drift;
       }
-      await this.#ensureNetwork();
-      if (await this.#applyNetfilter(this.#state, true)) {
+      if (await this.#ensureNetwork()) {
         drift.push(
           `nft table ${this.#config.nft_table} did not match the stored state: re-applied`,
         );
