@@ -1,8 +1,10 @@
 /** Pure logic: the nft ruleset renderer, address arithmetic, locks and state helpers. */
 import assert from "node:assert/strict";
 import {
+  canonicalIpv6,
+  elementDiff,
   type NetfilterState,
-  parseFingerprint,
+  parseLiveTable,
   renderRuleset,
 } from "../../lib/backends/netfilter/mod.ts";
 import { networkConfig, withNetworkConfig } from "../../lib/backends/lxc/mod.ts";
@@ -31,20 +33,61 @@ Deno.test("renderRuleset() replaces the whole table atomically and is determinis
   assert.equal(one.script, two.script);
   assert.equal(one.fingerprint, two.fingerprint);
   assert.match(one.script, /^add table inet polyagent_piv\ndelete table inet polyagent_piv\n/);
-  assert.match(one.script, /ip saddr 10\.93\.0\.11 ip daddr 10\.93\.0\.12 accept/);
-  assert.match(one.script, /ip6 saddr fd93::12 ip6 daddr fd93::11 accept/);
-  assert.match(one.script, /oifname != "pivbr0" ip saddr 10\.93\.0\.11 masquerade/);
+  assert.deepEqual(one.elements.pairs4, ["10.93.0.11 . 10.93.0.12", "10.93.0.12 . 10.93.0.11"]);
+  assert.deepEqual(one.elements.inet6, ["fd93::11"]);
+  assert.match(one.script, /ip saddr \. ip daddr @pairs4 accept/);
+  assert.match(one.script, /oifname != "pivbr0" ip saddr @inet4 masquerade/);
   assert.match(one.script, /tcp dport 8080 dnat ip to 10\.93\.0\.12:80/);
   assert.match(one.script, /tcp dport 8080 dnat ip6 to \[fd93::12\]:80/);
+  // Pairs and internet are elements: the structure fingerprint does not change with them.
+  const off = renderRuleset({ ...base, internet: [], pairs: [] });
+  assert.equal(off.fingerprint, one.fingerprint);
   assert.equal(
-    parseFingerprint(`table inet x {\n\tcomment "polyagent:${one.fingerprint}"\n`),
-    one.fingerprint,
+    elementDiff("t", one.elements, off.elements),
+    "delete element inet t pairs4 { 10.93.0.11 . 10.93.0.12, 10.93.0.12 . 10.93.0.11 }\n" +
+      "delete element inet t pairs6 { fd93::11 . fd93::12, fd93::12 . fd93::11 }\n" +
+      "delete element inet t inet4 { 10.93.0.11 }\n" +
+      "delete element inet t inet6 { fd93::11 }\n",
   );
-  const off = renderRuleset({ ...base, internet: [] });
-  assert.notEqual(off.fingerprint, one.fingerprint);
-  assert.doesNotMatch(off.script, /masquerade/);
+  assert.equal(elementDiff("t", one.elements, one.elements), "");
+  assert.notEqual(renderRuleset({ ...base, forwards: [] }).fingerprint, one.fingerprint);
   assert.throws(() => renderRuleset({ ...base, table: "bad table" }), TypeError);
   assert.throws(() => renderRuleset({ ...base, bridge: 'x"; flush ruleset' }), TypeError);
+  assert.throws(() =>
+    renderRuleset({ ...base, internet: [{ ipv4: "1.2.3.4; drop", ipv6: "::1" }] })
+  );
+});
+
+Deno.test("parseLiveTable() reads the fingerprint and elements of an nft listing", () => {
+  const listing = `table inet polyagent_piv {
+\tcomment "polyagent:0123abcd1f"
+\tset pairs4 {
+\t\ttype ipv4_addr . ipv4_addr
+\t\telements = { 10.93.0.11 . 10.93.0.12,
+\t\t\t     10.93.0.12 . 10.93.0.11 }
+\t}
+
+\tset pairs6 {
+\t\ttype ipv6_addr . ipv6_addr
+\t}
+
+\tset inet4 {
+\t\ttype ipv4_addr
+\t\telements = { 10.93.0.11 }
+\t}
+}`;
+  const live = parseLiveTable(listing);
+  assert.equal(live.fingerprint, "0123abcd1f");
+  assert.deepEqual(live.elements, {
+    pairs4: ["10.93.0.11 . 10.93.0.12", "10.93.0.12 . 10.93.0.11"],
+    pairs6: [],
+    inet4: ["10.93.0.11"],
+    inet6: [],
+  });
+  assert.equal(canonicalIpv6("FD93:0:0:0:0:0:0:11"), "fd93::11");
+  assert.equal(canonicalIpv6("2001:db8:0:1:0:0:0:1"), "2001:db8:0:1::1");
+  assert.equal(canonicalIpv6("fd93:1:2:3:4:5:6:7"), "fd93:1:2:3:4:5:6:7");
+  assert.equal(canonicalIpv6("::"), "::");
 });
 
 Deno.test("address helpers handle subnets, broadcast and IPv6 forms", () => {

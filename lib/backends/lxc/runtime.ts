@@ -199,6 +199,11 @@ export class LxcRuntime {
   /** The container's state. */
   async state(name: string): Promise<RuntimeState> {
     checkName(name);
+    try {
+      await Deno.stat(join(this.#path, name, "config"));
+    } catch {
+      return "missing";
+    }
     const r = await this.#runner(["lxc-info", "-P", this.#path, "-n", name, "-s", "-H"], {
       timeoutMs: this.#timeout,
       check: false,

@@ -11,7 +11,12 @@ import {
   enableForwarding,
   ensureBridge,
 } from "../../backends/bridge/mod.ts";
-import { applyRuleset, deleteTable, type NetfilterState } from "../../backends/netfilter/mod.ts";
+import {
+  type AppliedTable,
+  applyRuleset,
+  deleteTable,
+  type NetfilterState,
+} from "../../backends/netfilter/mod.ts";
 import type { IntervirtConfig } from "./config.ts";
 import { ErrorCode, IntervirtError } from "./errors.ts";
 import { Gate, KeyedLock } from "./lock.ts";
@@ -67,8 +72,9 @@ export class ContainerManager {
   readonly #bridge4: Cidr;
   readonly #bridge6: Cidr;
   #state: IntervirtState;
-  #nftKnown: string | null = null;
+  #nftKnown: AppliedTable | null = null;
   #networkReady = false;
+  #networkPending: Promise<boolean> | null = null;
   #drift: string[] = [];
 
   constructor(options: ManagerOptions) {
@@ -185,8 +191,8 @@ export class ContainerManager {
       this.#netfilter(state),
       compareLive ? null : this.#nftKnown,
     );
-    this.#nftKnown = result.fingerprint;
-    return result.changed;
+    this.#nftKnown = result.applied;
+    return result.change !== "none";
   }
 
   /** Applies `mutate` to the current state, updates nft, then makes it durable. */
@@ -208,16 +214,23 @@ export class ContainerManager {
   }
 
   /** Bridge, sysctls and the nft table; returns whether the live table had to change. */
-  async #ensureNetwork(): Promise<boolean> {
-    if (this.#networkReady) return false;
-    await ensureBridge(this.#runner, {
-      name: this.#config.bridge,
-      addresses: [this.#config.bridge_ipv4, this.#config.bridge_ipv6],
-    });
-    await enableForwarding(this.#runner, true);
-    const changed = await this.#applyNetfilter(this.#state, true);
-    this.#networkReady = true;
-    return changed;
+  #ensureNetwork(): Promise<boolean> {
+    if (this.#networkReady) return Promise.resolve(false);
+    this.#networkPending ??= (async () => {
+      try {
+        await ensureBridge(this.#runner, {
+          name: this.#config.bridge,
+          addresses: [this.#config.bridge_ipv4, this.#config.bridge_ipv6],
+        });
+        await enableForwarding(this.#runner, true);
+        const changed = await this.#applyNetfilter(this.#state, true);
+        this.#networkReady = true;
+        return changed;
+      } finally {
+        this.#networkPending = null;
+      }
+    })();
+    return this.#networkPending;
   }
 
   async #resolveImage(image: string): Promise<ImageSource> {
