@@ -62,100 +62,111 @@ async function buildImage(dir: string): Promise<string> {
 const ip4 = (i: number) => `10.93.8.${10 + i}`;
 const ip6 = (i: number) => `fd93:8::${(10 + i).toString(16)}`;
 const mac = (i: number) => `02:00:0a:5d:08:${(10 + i).toString(16).padStart(2, "0")}`;
+const rawMac = (i: number) => `02:00:0a:5d:09:${(10 + i).toString(16).padStart(2, "0")}`;
 
-async function rawRun(dir: string, tarball: string, count: number) {
-  const path = join(dir, "rawlxc");
-  await Deno.mkdir(path, { recursive: true });
-  const bridge = "pivbraw0";
-  const table = "polyagent_pivbraw";
-  const add: number[] = [];
-  const connect: number[] = [];
-  try {
-    await quiet(["ip", "link", "del", bridge]);
-    await quiet(["nft", "delete", "table", "inet", table]);
-    await sh(["ip", "link", "add", bridge, "type", "bridge"]);
-    await sh(["ip", "addr", "add", "10.93.8.1/24", "dev", bridge]);
-    await sh(["ip", "link", "set", bridge, "up"]);
+/** The same work done with raw lxc-* and nft commands, on its own bridge and table. */
+class RawLxc {
+  readonly path: string;
+  readonly bridge = "pivbraw0";
+  readonly table = "polyagent_pivbraw";
+  readonly #tarball: string;
+
+  constructor(dir: string, tarball: string) {
+    this.path = join(dir, "rawlxc");
+    this.#tarball = tarball;
+  }
+
+  async setup(): Promise<void> {
+    await Deno.mkdir(this.path, { recursive: true });
+    await this.cleanup(0);
+    await sh(["ip", "link", "add", this.bridge, "type", "bridge"]);
+    await sh(["ip", "addr", "add", "10.93.9.1/24", "dev", this.bridge]);
+    await sh(["ip", "link", "set", this.bridge, "up"]);
     await sh(
       ["nft", "-f", "-"],
       [
-        `table inet ${table} {`,
+        `table inet ${this.table} {`,
         "  chain lan {",
         "  }",
         "  chain forward {",
         "    type filter hook forward priority filter; policy accept;",
-        `    iifname "${bridge}" oifname "${bridge}" jump lan`,
+        `    iifname "${this.bridge}" oifname "${this.bridge}" jump lan`,
         "  }",
         "}",
         "",
       ].join("\n"),
     );
+  }
+
+  async add(i: number): Promise<void> {
+    const name = `pivb-raw${i}`;
+    const net = join(this.path, `${name}.net`);
+    await Deno.writeTextFile(
+      net,
+      [
+        "lxc.net.0.type = veth",
+        `lxc.net.0.link = ${this.bridge}`,
+        "lxc.net.0.flags = up",
+        "lxc.net.0.name = eth0",
+        `lxc.net.0.hwaddr = ${rawMac(i)}`,
+        `lxc.net.0.veth.pair = pivbr${i}`,
+        `lxc.net.0.ipv4.address = 10.93.9.${10 + i}/24 10.93.9.255`,
+        `lxc.net.0.ipv6.address = fd93:9::${(10 + i).toString(16)}/64`,
+        "",
+      ].join("\n"),
+    );
+    await sh(["lxc-create", "-P", this.path, "-n", name, "-t", "none", "-f", net]);
+    const rootfs = join(this.path, name, "rootfs");
+    await Deno.mkdir(rootfs, { recursive: true });
+    await sh(["tar", "--numeric-owner", "-xpf", this.#tarball, "-C", rootfs]);
+    await Deno.writeTextFile(
+      join(this.path, name, "config"),
+      `lxc.include = /usr/share/lxc/config/common.conf\nlxc.rootfs.path = dir:${rootfs}\nlxc.uts.name = ${name}\nlxc.mount.auto = proc:mixed sys:ro cgroup:mixed\nlxc.apparmor.profile = unconfined\n`,
+      { append: true },
+    );
+    await sh(["lxc-start", "-P", this.path, "-n", name]);
+    await sh(["lxc-wait", "-P", this.path, "-n", name, "-s", "RUNNING", "-t", "20"]);
+  }
+
+  async connect(a: number, b: number): Promise<void> {
+    const v4 = (i: number) => `10.93.9.${10 + i}`;
+    const v6 = (i: number) => `fd93:9::${(10 + i).toString(16)}`;
+    const t = this.table;
+    await sh(
+      ["nft", "-f", "-"],
+      [
+        `add rule inet ${t} lan ip saddr ${v4(a)} ip daddr ${v4(b)} accept`,
+        `add rule inet ${t} lan ip saddr ${v4(b)} ip daddr ${v4(a)} accept`,
+        `add rule inet ${t} lan ip6 saddr ${v6(a)} ip6 daddr ${v6(b)} accept`,
+        `add rule inet ${t} lan ip6 saddr ${v6(b)} ip6 daddr ${v6(a)} accept`,
+        "",
+      ].join("\n"),
+    );
+  }
+
+  async wipe(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
-      const name = `pivb-raw${i}`;
-      const t0 = performance.now();
-      const net = join(path, `${name}.net`);
-      await Deno.writeTextFile(
-        net,
-        [
-          "lxc.net.0.type = veth",
-          `lxc.net.0.link = ${bridge}`,
-          "lxc.net.0.flags = up",
-          "lxc.net.0.name = eth0",
-          `lxc.net.0.hwaddr = ${mac(i)}`,
-          `lxc.net.0.veth.pair = pivbr${i}`,
-          `lxc.net.0.ipv4.address = ${ip4(i)}/24 10.93.8.255`,
-          `lxc.net.0.ipv6.address = ${ip6(i)}/64`,
-          "",
-        ].join("\n"),
-      );
-      await sh(["lxc-create", "-P", path, "-n", name, "-t", "none", "-f", net]);
-      const rootfs = join(path, name, "rootfs");
-      await Deno.mkdir(rootfs, { recursive: true });
-      await sh(["tar", "--numeric-owner", "-xpf", tarball, "-C", rootfs]);
-      await Deno.writeTextFile(
-        join(path, name, "config"),
-        `lxc.include = /usr/share/lxc/config/common.conf\nlxc.rootfs.path = dir:${rootfs}\nlxc.uts.name = ${name}\nlxc.mount.auto = proc:mixed sys:ro cgroup:mixed\nlxc.apparmor.profile = unconfined\n`,
-        { append: true },
-      );
-      await sh(["lxc-start", "-P", path, "-n", name]);
-      await sh(["lxc-wait", "-P", path, "-n", name, "-s", "RUNNING", "-t", "20"]);
-      add.push(performance.now() - t0);
+      await sh(["lxc-stop", "-P", this.path, "-n", `pivb-raw${i}`, "-k"]);
+      await sh(["lxc-destroy", "-P", this.path, "-n", `pivb-raw${i}`, "-f"]);
     }
-    for (let i = 0; i + 1 < count; i++) {
-      const t0 = performance.now();
-      const a = i, b = i + 1;
-      await sh(
-        ["nft", "-f", "-"],
-        [
-          `add rule inet ${table} lan ip saddr ${ip4(a)} ip daddr ${ip4(b)} accept`,
-          `add rule inet ${table} lan ip saddr ${ip4(b)} ip daddr ${ip4(a)} accept`,
-          `add rule inet ${table} lan ip6 saddr ${ip6(a)} ip6 daddr ${ip6(b)} accept`,
-          `add rule inet ${table} lan ip6 saddr ${ip6(b)} ip6 daddr ${ip6(a)} accept`,
-          "",
-        ].join("\n"),
-      );
-      connect.push(performance.now() - t0);
-    }
-    const t0 = performance.now();
+    await sh(["nft", "delete", "table", "inet", this.table]);
+    await sh(["ip", "link", "del", this.bridge]);
+  }
+
+  async cleanup(count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
-      await sh(["lxc-stop", "-P", path, "-n", `pivb-raw${i}`, "-k"]);
-      await sh(["lxc-destroy", "-P", path, "-n", `pivb-raw${i}`, "-f"]);
+      await quiet(["lxc-stop", "-P", this.path, "-n", `pivb-raw${i}`, "-k"]);
+      await quiet(["lxc-destroy", "-P", this.path, "-n", `pivb-raw${i}`, "-f"]);
     }
-    await sh(["nft", "delete", "table", "inet", table]);
-    await sh(["ip", "link", "del", bridge]);
-    const wipe = performance.now() - t0;
-    return { add, connect, wipe };
-  } finally {
-    for (let i = 0; i < count; i++) {
-      await quiet(["lxc-stop", "-P", path, "-n", `pivb-raw${i}`, "-k"]);
-      await quiet(["lxc-destroy", "-P", path, "-n", `pivb-raw${i}`, "-f"]);
-    }
-    await quiet(["nft", "delete", "table", "inet", table]);
-    await quiet(["ip", "link", "del", bridge]);
+    await quiet(["nft", "delete", "table", "inet", this.table]);
+    await quiet(["ip", "link", "del", this.bridge]);
   }
 }
 
-async function agentRun(dir: string, count: number) {
+/** A spawned agent and a WebSocket client to it. */
+async function startAgent(
+  dir: string,
+): Promise<{ child: Deno.ChildProcess; client: IntervirtClient }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -190,67 +201,41 @@ stop_grace_seconds = 0
     stderr: "inherit",
     stdin: "null",
   }).spawn();
-  const add: number[] = [];
-  const connect: number[] = [];
-  let wipe = 0;
-  try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!/^intervirt /m.test(seen)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("agent exited before listening");
-      seen += value;
-    }
-    reader.releaseLock();
-    child.stdout.cancel().catch(() => {});
-    const client = await IntervirtClient.connect(`ws://127.0.0.1:${port}/containerManagement`);
-    const call = async (body: Record<string, unknown>) => {
-      const f = await client.call(body, { timeoutMs: 60_000 });
-      if (f.code) throw new Error(`${JSON.stringify(body)} -> ${JSON.stringify(f)}`);
-    };
-    for (let i = 0; i < count; i++) {
-      const t0 = performance.now();
-      await call({
-        type: "AddContainer",
-        id: `c${i}`,
-        ipv4: ip4(i),
-        ipv6: ip6(i),
-        mac: mac(i),
-        internet: false,
-        image: "busybox",
-      });
-      await call({ type: "StartContainer", id: `c${i}` });
-      add.push(performance.now() - t0);
-    }
-    for (let i = 0; i + 1 < count; i++) {
-      const t0 = performance.now();
-      await call({ type: "Connect", id1: `c${i}`, id2: `c${i + 1}` });
-      connect.push(performance.now() - t0);
-    }
-    const t0 = performance.now();
-    await call({ type: "Command", command: "wipe" });
-    wipe = performance.now() - t0;
-    await client.close();
-  } finally {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!/^intervirt /m.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("agent exited before listening");
+    seen += value;
+  }
+  reader.cancel().catch(() => {});
+  const client = await IntervirtClient.connect(`ws://127.0.0.1:${port}/containerManagement`);
+  return { child, client };
+}
+
+async function stopAgent(dir: string, child: Deno.ChildProcess | null): Promise<void> {
+  if (child) {
     try {
       child.kill("SIGTERM");
     } catch {
       // gone
     }
     await child.status;
-    const ls = await new Deno.Command("lxc-ls", {
-      args: ["-P", `${dir}/lxc`, "-1"],
-      stdout: "piped",
-    })
-      .output();
-    for (const name of dec.decode(ls.stdout).split("\n").filter((n) => n.startsWith("pivb-"))) {
-      await quiet(["lxc-stop", "-P", `${dir}/lxc`, "-n", name, "-k"]);
-      await quiet(["lxc-destroy", "-P", `${dir}/lxc`, "-n", name, "-f"]);
-    }
-    await quiet(["nft", "delete", "table", "inet", "polyagent_pivb"]);
-    await quiet(["ip", "link", "del", "pivbbr0"]);
   }
-  return { add, connect, wipe };
+  const ls = await new Deno.Command("lxc-ls", { args: ["-P", `${dir}/lxc`, "-1"], stdout: "piped" })
+    .output();
+  for (const name of dec.decode(ls.stdout).split("\n").filter((n) => n.startsWith("pivb-"))) {
+    await quiet(["lxc-stop", "-P", `${dir}/lxc`, "-n", name, "-k"]);
+    await quiet(["lxc-destroy", "-P", `${dir}/lxc`, "-n", name, "-f"]);
+  }
+  await quiet(["nft", "delete", "table", "inet", "polyagent_pivb"]);
+  await quiet(["ip", "link", "del", "pivbbr0"]);
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
 }
 
 /** Runs the benchmark. */
@@ -260,13 +245,60 @@ export async function run(args: string[]): Promise<void> {
   const base = join(ROOT, "var", "bench");
   await Deno.mkdir(base, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: base, prefix: "pivb-" });
+  const raw = new RawLxc(dir, join(dir, "state", "images", "busybox.tar.gz"));
+  let child: Deno.ChildProcess | null = null;
   try {
-    const tarball = await buildImage(dir);
-    const raw = await rawRun(dir, tarball, count);
-    const agent = await agentRun(dir, count);
+    await buildImage(dir);
+    await raw.setup();
+    const agent = await startAgent(dir);
+    child = agent.child;
+    const call = async (body: Record<string, unknown>) => {
+      const f = await agent.client.call(body, { timeoutMs: 60_000 });
+      if (f.code) throw new Error(`${JSON.stringify(body)} -> ${JSON.stringify(f)}`);
+    };
+    // Interleaved (alternating which goes first) so machine noise hits both sides alike.
+    const a = { add: [] as number[], connect: [] as number[], wipe: 0 };
+    const r = { add: [] as number[], connect: [] as number[], wipe: 0 };
+    for (let i = 0; i < count; i++) {
+      const agentAdd = () =>
+        timed(async () => {
+          await call({
+            type: "AddContainer",
+            id: `c${i}`,
+            ipv4: ip4(i),
+            ipv6: ip6(i),
+            mac: mac(i),
+            internet: false,
+            image: "busybox",
+          });
+          await call({ type: "StartContainer", id: `c${i}` });
+        });
+      if (i % 2 === 0) {
+        a.add.push(await agentAdd());
+        r.add.push(await timed(() => raw.add(i)));
+      } else {
+        r.add.push(await timed(() => raw.add(i)));
+        a.add.push(await agentAdd());
+      }
+    }
+    for (let i = 0; i + 1 < count; i++) {
+      const agentConnect = () =>
+        timed(() => call({ type: "Connect", id1: `c${i}`, id2: `c${i + 1}` }));
+      if (i % 2 === 0) {
+        a.connect.push(await agentConnect());
+        r.connect.push(await timed(() => raw.connect(i, i + 1)));
+      } else {
+        r.connect.push(await timed(() => raw.connect(i, i + 1)));
+        a.connect.push(await agentConnect());
+      }
+    }
+    r.wipe = await timed(() => raw.wipe(count));
+    a.wipe = await timed(() => call({ type: "Command", command: "wipe" }));
+    await agent.client.close();
+
     const fmt = (n: number) => n.toFixed(1).padStart(8);
-    const row = (what: string, a: number[], r: number[]) => {
-      const sa = stats(a), sr = stats(r);
+    const row = (what: string, x: number[], y: number[]) => {
+      const sa = stats(x), sr = stats(y);
       console.log(
         `${what.padEnd(28)} agent median ${fmt(sa.median)} ms p99 ${fmt(sa.p99)} ms | raw median ${
           fmt(sr.median)
@@ -276,14 +308,16 @@ export async function run(args: string[]): Promise<void> {
       );
     };
     console.log(`intervirt on LXC, ${count} containers (busybox rootfs, local image)`);
-    row("AddContainer+StartContainer", agent.add, raw.add);
-    row("Connect", agent.connect, raw.connect);
+    row("AddContainer+StartContainer", a.add, r.add);
+    row("Connect", a.connect, r.connect);
     console.log(
-      `${"wipe".padEnd(28)} agent ${fmt(agent.wipe)} ms | raw lxc-stop -k + lxc-destroy ${
-        fmt(raw.wipe)
-      } ms | ratio ${(agent.wipe / raw.wipe).toFixed(2)}x`,
+      `${"wipe".padEnd(28)} agent ${fmt(a.wipe)} ms | raw lxc-stop -k + lxc-destroy + nft + ip ${
+        fmt(r.wipe)
+      } ms | ratio ${(a.wipe / r.wipe).toFixed(2)}x`,
     );
   } finally {
+    await stopAgent(dir, child);
+    await raw.cleanup(count);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

@@ -51,6 +51,7 @@ export interface ManagerOptions {
 
 const IMAGE_EXTENSIONS = [".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.bz2", ".tar"];
 const HOST_STEP_TIMEOUT_MS = 30 * 60_000;
+const WIPE_CONCURRENCY = 4;
 
 function splitCommand(line: string): string[] {
   return line.trim().split(/\s+/).filter((s) => s !== "");
@@ -195,17 +196,32 @@ export class ContainerManager {
     return result.change !== "none";
   }
 
-  /** Applies `mutate` to the current state, updates nft, then makes it durable. */
-  async #commit(mutate: (state: IntervirtState) => void): Promise<void> {
+  /**
+   * Applies `mutate` to the current state: the nft update and the durable write run side by side
+   * and both finish before this resolves; a failed nft update restores the previous state.
+   */
+  async #commit(
+    mutate: (state: IntervirtState) => void,
+    options: { netfilter?: boolean } = {},
+  ): Promise<void> {
     let written: Promise<void>;
     const release = await this.#commitLock.acquire(["commit"]);
     try {
-      const next = cloneState(this.#state);
+      const previous = this.#state;
+      const next = cloneState(previous);
       mutate(next);
       next.connections.sort((x, y) => (x.join("|") < y.join("|") ? -1 : 1));
-      if (this.#networkReady) await this.#applyNetfilter(next);
-      this.#state = next;
       written = this.#doc.write(next);
+      if (this.#networkReady && (options.netfilter ?? true)) {
+        try {
+          await this.#applyNetfilter(next);
+        } catch (error) {
+          await written.catch(() => {});
+          await this.#doc.write(previous);
+          throw error;
+        }
+      }
+      this.#state = next;
     } finally {
       release();
     }
@@ -524,37 +540,44 @@ export class ContainerManager {
         if (!names.has(name)) names.set(name, name.slice(this.#config.name_prefix.length));
       }
       const failed: string[] = [];
-      let i = 0;
-      for (const [name, id] of names) {
-        progress(i / names.size, `Removing container ${id}`);
-        i++;
-        try {
-          await this.#runtime.stop(name, 0);
-          await this.#runtime.destroy(name);
-          if (this.#state.containers[id]) {
-            await this.#commit((s) => {
-              delete s.containers[id];
-              s.connections = s.connections.filter(([a, b]) => a !== id && b !== id);
-              s.forwards = s.forwards.filter((f) => f.id !== id);
-            });
+      const queue = [...names];
+      let started = 0;
+      const worker = async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          const [name, id] = next;
+          progress(started / names.size, `Removing container ${id}`);
+          started++;
+          try {
+            await this.#runtime.stop(name, 0);
+            await this.#runtime.destroy(name);
+            if (this.#state.containers[id]) {
+              // The table goes as a whole at the end; only the record changes here.
+              await this.#commit((s) => {
+                delete s.containers[id];
+                s.connections = s.connections.filter(([a, b]) => a !== id && b !== id);
+                s.forwards = s.forwards.filter((f) => f.id !== id);
+              }, { netfilter: false });
+            }
+          } catch (error) {
+            this.#log.error("wipe could not remove a container", { name, error });
+            failed.push(id);
           }
-        } catch (error) {
-          this.#log.error("wipe could not remove a container", { name, error });
-          failed.push(id);
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(WIPE_CONCURRENCY, names.size) }, worker));
       if (failed.length === 0) {
         await this.#commit((s) => {
           s.containers = {};
           s.connections = [];
           s.forwards = [];
-        });
+        }, { netfilter: false });
         await deleteTable(this.#runner, this.#config.nft_table);
         await deleteLink(this.#runner, this.#config.bridge);
         this.#networkReady = false;
         this.#nftKnown = null;
       }
       if (failed.length > 0) {
+        if (this.#networkReady) await this.#applyNetfilter(this.#state);
         throw new IntervirtError(
           ErrorCode.guestCommand,
           `Wipe could not remove container(s): ${failed.join(", ")}`,
