@@ -208,7 +208,15 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
     assert.equal(await code2({ type: "StopContainer", id: "c2" }), 3);
     await ok2({ type: "StartContainer", id: "c2" });
     await reaches("c1", "10.93.7.22");
-    await ok2(add("c3", 13));
+    // An address outside the bridge subnets (the client picks its own): on-link default route,
+    // a host route and proxy ARP carry it to the internet.
+    await ok2({ ...add("c3", 13), ipv4: "10.94.7.13", ipv6: "fd94:7::13", internet: true });
+    await ok2({ type: "StartContainer", id: "c3" });
+    assert.match(
+      (await sh(["ip", "route", "show", "10.94.7.13"])).stdout,
+      new RegExp(`dev ${N.bridge}`),
+    );
+    await reaches("c3", N.wanPeerIp);
     const removed = await ok2({ type: "RemoveContainer", id: "c2" });
     assert.ok(removed.length >= 2);
     assert.equal(removed[0]!.status, -1);

@@ -7,4 +7,5 @@
 export * from "./host.ts";
 export * from "./link.ts";
 export * from "./netns.ts";
+export * from "./route.ts";
 export * from "./sysctl.ts";

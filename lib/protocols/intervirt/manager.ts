@@ -6,9 +6,12 @@
 import { join } from "node:path";
 import type { CommandRunner, JsonDocument, Logger } from "../../core/mod.ts";
 import {
+  addHostRoute,
   changeAddress,
+  deleteHostRoute,
   deleteLink,
   enableForwarding,
+  enableProxyArp,
   ensureBridge,
 } from "../../backends/bridge/mod.ts";
 import {
@@ -239,6 +242,8 @@ export class ContainerManager {
           addresses: [this.#config.bridge_ipv4, this.#config.bridge_ipv6],
         });
         await enableForwarding(this.#runner, true);
+        await enableProxyArp(this.#runner, this.#config.bridge);
+        for (const c of Object.values(this.#state.containers)) await this.#routeOutside(c);
         const changed = await this.#applyNetfilter(this.#state, true);
         this.#networkReady = true;
         return changed;
@@ -247,6 +252,24 @@ export class ContainerManager {
       }
     })();
     return this.#networkPending;
+  }
+
+  /** Addresses of `c` outside the bridge subnets (they need a host route). */
+  #outside(c: StoredContainer): string[] {
+    const out: string[] = [];
+    if (!inSubnet(c.ipv4, this.#bridge4)) out.push(c.ipv4);
+    if (!inSubnet(c.ipv6, this.#bridge6)) out.push(c.ipv6);
+    return out;
+  }
+
+  async #routeOutside(c: StoredContainer): Promise<void> {
+    for (const ip of this.#outside(c)) await addHostRoute(this.#runner, this.#config.bridge, ip);
+  }
+
+  async #unrouteOutside(c: StoredContainer): Promise<void> {
+    for (const ip of this.#outside(c)) {
+      await deleteHostRoute(this.#runner, this.#config.bridge, ip);
+    }
   }
 
   async #resolveImage(image: string): Promise<ImageSource> {
@@ -334,6 +357,7 @@ export class ContainerManager {
         await this.#runtime.destroy(name);
       }
       await this.#runtime.create(this.#spec(c), image);
+      await this.#routeOutside(c);
       await this.#commit((s) => {
         s.containers[r.id] = c;
       });
@@ -352,6 +376,7 @@ export class ContainerManager {
       }
       progress(0.7, `Removing container ${id}...`);
       await this.#runtime.destroy(name);
+      await this.#unrouteOutside(this.#get(id));
       await this.#commit((s) => {
         delete s.containers[id];
         s.connections = s.connections.filter(([a, b]) => a !== id && b !== id);
@@ -408,8 +433,10 @@ export class ContainerManager {
       this.#conflict(family, ip, id);
       const next: StoredContainer = { ...old, [family]: ip };
       await this.#runtime.setNetwork(this.#spec(next));
+      await this.#ensureNetwork();
+      await this.#unrouteOutside(old);
+      await this.#routeOutside(next);
       if (await this.#runtime.state(this.#name(id)) === "running") {
-        await this.#ensureNetwork();
         await this.#configureAddresses(next, old);
       }
       await this.#commit((s) => {
