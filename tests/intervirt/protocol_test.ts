@@ -5,7 +5,8 @@
  * and the token / allow-list checks refuse clients before the upgrade.
  */
 import assert from "node:assert/strict";
-import { tempDir } from "../_helpers/mod.ts";
+import { join } from "node:path";
+import { ROOT, sh, tempDir } from "../_helpers/mod.ts";
 import { IntervirtClient } from "../../lib/protocols/intervirt/mod.ts";
 import { startInProcess } from "./_harness.ts";
 
@@ -223,4 +224,47 @@ Deno.test("intervirt token and allow-list refuse clients before the upgrade", as
     assert.equal((await client.call({ type: "Command", command: "version" })).type, "Version");
     await client.close();
   }
+});
+
+Deno.test("intervirt update streams a progress frame per step when host commands are enabled", async () => {
+  await using dir = await tempDir("piv");
+  await using agent = await startInProcess(dir.path, {
+    allow_host_commands: true,
+    update_steps: ["true", "echo updated"],
+    shutdown_command: "true",
+  }, ready);
+  const client = await IntervirtClient.connect(agent.url);
+  try {
+    const frames = await client.request({ type: "Command", command: "update", uuid: "up-1" });
+    assert.deepEqual(frames, [
+      { type: "General", refID: "up-1", progress: 0, output: "Running true...", status: -1 },
+      {
+        type: "General",
+        refID: "up-1",
+        progress: 0.5,
+        output: "Running echo updated...",
+        status: -1,
+      },
+      { type: "General", refID: "up-1" },
+    ]);
+    const down = await client.call({ type: "Command", command: "shutdown" });
+    assert.deepEqual(down, { type: "General", refID: down.refID });
+  } finally {
+    await client.close();
+  }
+  // ctl shows streamed commands as a progress bar and exits 0.
+  const ctl = await sh([
+    Deno.execPath(),
+    "run",
+    "-q",
+    "-P=agent",
+    join(ROOT, "main.ts"),
+    "ctl",
+    "intervirt",
+    "--url",
+    agent.url,
+    "update",
+  ]);
+  assert.match(ctl.stderr, /\[#{10} {10}\]  50% Running echo updated\.\.\./);
+  assert.equal(ctl.stdout.trim(), "ok");
 });
