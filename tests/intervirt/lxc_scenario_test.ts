@@ -176,12 +176,14 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
       /10\.93\.7\.22\/24/,
     );
 
-    // kill -9, lose the nft table behind the agent's back, restart: state kept, drift repaired.
+    // kill -9, lose the nft table and bridge behind the agent's back, restart: state kept,
+    // drift repaired.
     await ok({ type: "SetInternetAccess", id: "c2", enabled: true });
     await client.close();
     client = null;
     await agent.stop("SIGKILL");
     await sh(["nft", "delete", "table", "inet", N.table]);
+    await sh(["ip", "link", "del", N.bridge]);
     agent = spawnAgent({ args: ["serve", "--config", configFile] });
     await agent.waitForLine(/^intervirt /);
     client = await IntervirtClient.connect(url);
@@ -193,6 +195,7 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
       return frames;
     };
     assert.match(agent.stderr(), /did not match the stored state/);
+    assert.match(agent.stderr(), /container c1 was detached from pivtbr0: re-attached/);
     await reaches("c1", "10.93.7.22");
     await reaches("c2", N.wanPeerIp);
     assert.equal(await code2({ type: "StartContainer", id: "c1" }), 3);

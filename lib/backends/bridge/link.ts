@@ -78,3 +78,25 @@ export async function deleteLink(runner: CommandRunner, name: string): Promise<v
     throw error;
   }
 }
+
+/**
+ * Makes sure `port` (a container's host-side veth) is enslaved to `bridge`; returns true when it
+ * had to be re-attached, false when it already was, null when the link does not exist.
+ */
+export async function ensurePort(
+  runner: CommandRunner,
+  port: string,
+  bridge: string,
+): Promise<boolean | null> {
+  checkName(port);
+  checkName(bridge);
+  const shown = await runner(["ip", "-j", "link", "show", "dev", port], {
+    timeoutMs: TIMEOUT_MS,
+    check: false,
+  });
+  if (shown.code !== 0) return null;
+  const link = (JSON.parse(shown.stdout || "[]") as { master?: string }[])[0];
+  if (link?.master === bridge) return false;
+  await runner(["ip", "link", "set", port, "master", bridge], { timeoutMs: TIMEOUT_MS });
+  return true;
+}

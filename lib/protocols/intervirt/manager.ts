@@ -13,6 +13,7 @@ import {
   enableForwarding,
   enableProxyArp,
   ensureBridge,
+  ensurePort,
 } from "../../backends/bridge/mod.ts";
 import {
   type AppliedTable,
@@ -721,8 +722,12 @@ export class ContainerManager {
           } catch (error) {
             drift.push(`container ${c.id} could not be started: ${(error as Error).message}`);
           }
-        } else if (!c.running && state === "running") {
-          drift.push(`container ${c.id} is running although it was stopped`);
+        } else if (state === "running") {
+          if (!c.running) drift.push(`container ${c.id} is running although it was stopped`);
+          const veth = vethName(this.#config.veth_prefix, c.id);
+          if (await ensurePort(this.#runner, veth, this.#config.bridge)) {
+            drift.push(`container ${c.id} was detached from ${this.#config.bridge}: re-attached`);
+          }
         }
       }
       const known = new Set(containers.map((c) => this.#name(c.id)));
