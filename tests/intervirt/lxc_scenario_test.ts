@@ -122,6 +122,18 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
     assert.equal(await ping("c1", "10.93.7.12"), false);
     assert.equal(await ping("c1", "fd93:7::12"), false);
 
+    // Overlapping requests on the same containers are serialised in arrival order.
+    await Promise.all([
+      ok({ type: "Connect", id1: "c1", id2: "c2" }),
+      ok({ type: "SetInternetAccess", id: "c1", enabled: true }),
+      ok({ type: "Disconnect", id1: "c2", id2: "c1" }),
+      ok({ type: "Connect", id1: "c2", id2: "c1" }),
+      ok({ type: "SetInternetAccess", id: "c1", enabled: false }),
+      ok({ type: "Disconnect", id1: "c1", id2: "c2" }),
+    ]);
+    const settled = parseLiveTable(await nftText()).elements;
+    assert.deepEqual([settled.pairs4, settled.inet4], [[], []]);
+
     // Internet on/off against the fake internet (no route back: only masquerade answers).
     assert.equal(await ping("c1", N.wanPeerIp), false);
     await ok({ type: "SetInternetAccess", id: "c1", enabled: true });

@@ -268,3 +268,34 @@ Deno.test("intervirt update streams a progress frame per step when host commands
   assert.match(ctl.stderr, /\[#{10} {10}\]  50% Running echo updated\.\.\./);
   assert.equal(ctl.stdout.trim(), "ok");
 });
+
+Deno.test("intervirt failed commands answer 2 (no reason) or 5 (with stderr); overload answers 1", async () => {
+  await using dir = await tempDir("piv");
+  {
+    await using agent = await startInProcess(dir.path, {
+      allow_host_commands: true,
+      update_steps: ["false"],
+    }, ready);
+    const client = await IntervirtClient.connect(agent.url);
+    const f = await client.call({ type: "Command", command: "update" });
+    assert.equal(f.code, 2, JSON.stringify(f));
+    await client.close();
+  }
+  {
+    await using agent = await startInProcess(dir.path, {
+      allow_host_commands: true,
+      update_steps: ["ls /nonexistent-piv"],
+      max_in_flight: 1,
+    }, ready);
+    const client = await IntervirtClient.connect(agent.url);
+    const [update, version] = await Promise.all([
+      client.call({ type: "Command", command: "update" }),
+      client.call({ type: "Command", command: "version" }),
+    ]);
+    assert.equal(update.code, 5, JSON.stringify(update));
+    assert.match(update.error!, /nonexistent-piv/);
+    assert.equal(version.code, 1);
+    assert.match(version.error!, /Too many requests in flight/);
+    await client.close();
+  }
+});

@@ -32,9 +32,15 @@ export interface ErrorFields {
   error: string;
 }
 
-/** Maps any thrown value to the reply fields (command failures are code 5, the rest code 1). */
+/**
+ * Maps any thrown value to the reply fields: command failures are code 5, or code 2 when the
+ * command failed without saying why (no stderr); anything unexpected is code 1.
+ */
 export function errorFields(error: unknown): ErrorFields {
   if (error instanceof IntervirtError) return { code: error.code, error: error.message };
+  if (error instanceof CommandError && !error.timedOut && error.stderrTail.trim() === "") {
+    return { code: ErrorCode.unsuccessful, error: error.message };
+  }
   if (error instanceof CommandError) {
     const detail = error.stderrTail.trim().split("\n").slice(-2).join(" | ");
     return {
