@@ -138,23 +138,30 @@ export class IncusRuntime {
     return Promise.resolve();
   }
 
-  /** Starts the instance. */
-  async start(name: string): Promise<void> {
+  /** Starts the instance; false when it already ran. */
+  async start(name: string): Promise<boolean> {
     checkName(name);
-    await this.#runner(["incus", "start", name], { timeoutMs: this.#timeout });
+    try {
+      await this.#runner(["incus", "start", name], { timeoutMs: this.#timeout });
+      return true;
+    } catch (error) {
+      if (error instanceof CommandError && /already running/i.test(error.stderrTail)) return false;
+      throw error;
+    }
   }
 
-  /** Stops the instance (forced when `graceSeconds` is 0). */
-  async stop(name: string, graceSeconds: number): Promise<void> {
+  /** Stops the instance (forced when `graceSeconds` is 0); false when it was not running. */
+  async stop(name: string, graceSeconds: number): Promise<boolean> {
     checkName(name);
     const argv = ["incus", "stop", name];
     if (graceSeconds <= 0) argv.push("--force");
     else argv.push("--timeout", String(graceSeconds));
     try {
       await this.#runner(argv, { timeoutMs: (graceSeconds + 30) * 1000 });
+      return true;
     } catch (error) {
       if (error instanceof CommandError && /already stopped|not running/i.test(error.stderrTail)) {
-        return;
+        return false;
       }
       throw error;
     }

@@ -165,23 +165,36 @@ export class LxcRuntime {
     await Deno.rename(tmp, file);
   }
 
-  /** Starts the container and waits until it is RUNNING. */
-  async start(name: string): Promise<void> {
+  /** Starts the container and waits until it is RUNNING; false when it already ran. */
+  async start(name: string): Promise<boolean> {
     checkName(name);
-    await this.#run(["lxc-start", "-P", this.#path, "-n", name]);
+    // lxc-start exits 0 with "Container is already running." on a running container.
+    let stderr: string;
+    try {
+      stderr = (await this.#run(["lxc-start", "-P", this.#path, "-n", name])).stderr;
+    } catch (error) {
+      if (error instanceof CommandError && /already running/i.test(error.stderrTail)) return false;
+      throw error;
+    }
+    if (/already running/i.test(stderr)) return false;
     await this.#run(["lxc-wait", "-P", this.#path, "-n", name, "-s", "RUNNING", "-t", "20"]);
+    return true;
   }
 
-  /** Stops the container: a clean halt for `graceSeconds`, then a kill (0 kills at once). */
-  async stop(name: string, graceSeconds: number): Promise<void> {
+  /**
+   * Stops the container: a clean halt for `graceSeconds`, then a kill (0 kills at once); false
+   * when it was not running.
+   */
+  async stop(name: string, graceSeconds: number): Promise<boolean> {
     checkName(name);
     const argv = ["lxc-stop", "-P", this.#path, "-n", name];
     if (graceSeconds <= 0) argv.push("-k");
     else argv.push("-t", String(graceSeconds));
     try {
       await this.#run(argv, (graceSeconds + 20) * 1000);
+      return true;
     } catch (error) {
-      if (error instanceof CommandError && /not running/i.test(error.stderrTail)) return;
+      if (error instanceof CommandError && /not running/i.test(error.stderrTail)) return false;
       throw error;
     }
   }

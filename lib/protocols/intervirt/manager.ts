@@ -391,20 +391,16 @@ export class ContainerManager {
     this.#require();
     return this.#locked([id], async () => {
       const c = this.#get(id);
-      const name = this.#name(id);
-      const state = await this.#runtime.state(name);
-      if (state === "running") {
+      await this.#ensureNetwork();
+      if (!await this.#runtime.start(this.#name(id))) {
         throw new IntervirtError(ErrorCode.alreadyDone, `Container ${id} is already running`);
       }
-      if (state === "missing") {
-        throw new IntervirtError(ErrorCode.notFound, `Container ${id} is missing from the runtime`);
-      }
-      await this.#ensureNetwork();
-      await this.#runtime.start(name);
       if (!this.#runtime.configuresAddresses) await this.#configureAddresses(c, null);
-      await this.#commit((s) => {
-        s.containers[id]!.running = true;
-      });
+      if (!c.running) {
+        await this.#commit((s) => {
+          s.containers[id]!.running = true;
+        });
+      }
     });
   }
 
@@ -412,15 +408,15 @@ export class ContainerManager {
   stopContainer(id: string): Promise<void> {
     this.#require();
     return this.#locked([id], async () => {
-      this.#get(id);
-      const name = this.#name(id);
-      if (await this.#runtime.state(name) !== "running") {
+      const c = this.#get(id);
+      if (!await this.#runtime.stop(this.#name(id), this.#config.stop_grace_seconds)) {
         throw new IntervirtError(ErrorCode.alreadyDone, `Container ${id} is already stopped`);
       }
-      await this.#runtime.stop(name, this.#config.stop_grace_seconds);
-      await this.#commit((s) => {
-        s.containers[id]!.running = false;
-      });
+      if (c.running) {
+        await this.#commit((s) => {
+          s.containers[id]!.running = false;
+        });
+      }
     });
   }
 

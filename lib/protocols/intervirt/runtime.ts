@@ -19,8 +19,10 @@ export interface ContainerRuntime {
   prepare(): Promise<void>;
   create(spec: ContainerSpec, image: ImageSource): Promise<void>;
   setNetwork(spec: ContainerSpec): Promise<void>;
-  start(name: string): Promise<void>;
-  stop(name: string, graceSeconds: number): Promise<void>;
+  /** False when the container was already running. */
+  start(name: string): Promise<boolean>;
+  /** False when the container was not running. */
+  stop(name: string, graceSeconds: number): Promise<boolean>;
   destroy(name: string): Promise<void>;
   state(name: string): Promise<RuntimeState>;
   pid(name: string): Promise<number | null>;
