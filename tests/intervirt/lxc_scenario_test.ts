@@ -191,11 +191,13 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
     // kill -9, lose the nft table and bridge behind the agent's back, restart: state kept,
     // drift repaired.
     await ok({ type: "SetInternetAccess", id: "c2", enabled: true });
+    await ok(add("c4", 14));
     await client.close();
     client = null;
     await agent.stop("SIGKILL");
     await sh(["nft", "delete", "table", "inet", N.table]);
     await sh(["ip", "link", "del", N.bridge]);
+    await sh(["lxc-destroy", "-P", lxcPath, "-n", `${N.prefix}c4`]);
     agent = spawnAgent({ args: ["serve", "--config", configFile] });
     await agent.waitForLine(/^intervirt /);
     client = await IntervirtClient.connect(url);
@@ -208,9 +210,12 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
     };
     assert.match(agent.stderr(), /did not match the stored state/);
     assert.match(agent.stderr(), /container c1 was detached from pivtbr0: re-attached/);
+    assert.match(agent.stderr(), /container c4 is missing from the runtime/);
     await reaches("c1", "10.93.7.22");
     await reaches("c2", N.wanPeerIp);
     assert.equal(await code2({ type: "StartContainer", id: "c1" }), 3);
+    assert.equal(await code2({ type: "StartContainer", id: "c4" }), 6);
+    await ok2({ type: "RemoveContainer", id: "c4" });
     assert.equal(await code2(add("c2", 12)), 3);
     await ok2({ type: "Connect", id1: "c1", id2: "c2" });
     assert.deepEqual(parseLiveTable(await nftText()).elements.pairs4, [

@@ -392,7 +392,21 @@ export class ContainerManager {
     return this.#locked([id], async () => {
       const c = this.#get(id);
       await this.#ensureNetwork();
-      if (!await this.#runtime.start(this.#name(id))) {
+      const name = this.#name(id);
+      let started: boolean;
+      try {
+        started = await this.#runtime.start(name);
+      } catch (error) {
+        if (await this.#runtime.state(name) === "missing") {
+          throw new IntervirtError(
+            ErrorCode.notFound,
+            `Container ${id} is missing from the ${this.#runtime.kind} runtime`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+      if (!started) {
         throw new IntervirtError(ErrorCode.alreadyDone, `Container ${id} is already running`);
       }
       if (!this.#runtime.configuresAddresses) await this.#configureAddresses(c, null);
