@@ -45,6 +45,12 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
   let client = null as IntervirtClient | null;
   try {
     await buildBusyboxImage(join(dir.path, "state"), dir.path);
+    // The client's image names ("debian/13") resolve to <state>/images/debian/13.tar.* first.
+    await Deno.mkdir(join(dir.path, "state", "images", "debian"), { recursive: true });
+    await Deno.copyFile(
+      join(dir.path, "state", "images", "busybox.tar.gz"),
+      join(dir.path, "state", "images", "debian", "13.tar.gz"),
+    );
     await createFakeInternet(N);
     await Deno.writeTextFile(configFile, configToml(dir.path, N, port));
     agent = spawnAgent({ args: ["serve", "--config", configFile] });
@@ -230,7 +236,13 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
     await reaches("c1", "10.93.7.22");
     // An address outside the bridge subnets (the client picks its own): on-link default route,
     // a host route and proxy ARP carry it to the internet.
-    await ok2({ ...add("c3", 13), ipv4: "10.94.7.13", ipv6: "fd94:7::13", internet: true });
+    await ok2({
+      ...add("c3", 13),
+      ipv4: "10.94.7.13",
+      ipv6: "fd94:7::13",
+      internet: true,
+      image: "debian/13",
+    });
     await ok2({ type: "StartContainer", id: "c3" });
     assert.match(
       (await sh(["ip", "route", "show", "10.94.7.13"])).stdout,
