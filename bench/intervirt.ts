@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../lib/core/mod.ts";
 import { IntervirtClient } from "../lib/protocols/intervirt/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -259,6 +260,10 @@ export async function run(args: string[]): Promise<void> {
     // Interleaved (alternating which goes first) so machine noise hits both sides alike.
     const a = { add: [] as number[], connect: [] as number[], wipe: 0 };
     const r = { add: [] as number[], connect: [] as number[], wipe: 0 };
+    // Context only: the raw Connect plus one durable (atomic, fsynced) state write, which the
+    // agent does for every acknowledged change.
+    const durable: number[] = [];
+    const stateFile = join(dir, "raw-state.json");
     for (let i = 0; i < count; i++) {
       const agentAdd = () =>
         timed(async () => {
@@ -292,6 +297,16 @@ export async function run(args: string[]): Promise<void> {
         a.connect.push(await agentConnect());
       }
     }
+    for (let i = 0; i + 1 < count; i++) {
+      durable.push(
+        await timed(() =>
+          Promise.all([
+            raw.connect(i, i + 1),
+            writeFileAtomic(stateFile, JSON.stringify({ i, pairs: i + 1 })),
+          ]).then(() => {})
+        ),
+      );
+    }
     r.wipe = await timed(() => raw.wipe(count));
     a.wipe = await timed(() => call({ type: "Command", command: "wipe" }));
     await agent.client.close();
@@ -310,6 +325,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`intervirt on LXC, ${count} containers (busybox rootfs, local image)`);
     row("AddContainer+StartContainer", a.add, r.add);
     row("Connect", a.connect, r.connect);
+    row("Connect vs raw+state fsync", a.connect, durable);
     console.log(
       `${"wipe".padEnd(28)} agent ${fmt(a.wipe)} ms | raw lxc-stop -k + lxc-destroy + nft + ip ${
         fmt(r.wipe)
