@@ -299,3 +299,17 @@ Deno.test("intervirt failed commands answer 2 (no reason) or 5 (with stderr); ov
     await client.close();
   }
 });
+
+Deno.test("intervirt exposes its figures as Prometheus gauges", async () => {
+  await using dir = await tempDir("piv");
+  await using agent = await startInProcess(dir.path, {}, ready);
+  const client = await IntervirtClient.connect(agent.url);
+  try {
+    await client.call({ type: "Command", command: "version" });
+    const text = agent.service.metrics();
+    assert.match(text, /^polyagent_intervirt_containers 0$/m);
+    assert.match(text, /^polyagent_intervirt_clients 1$/m);
+  } finally {
+    await client.close();
+  }
+});

@@ -110,6 +110,28 @@ export class IntervirtService implements Service<IntervirtConfig> {
     ctx.listening(`ws://${host}:${addr.port}${config.path}`);
   }
 
+  /** Prometheus lines: containers, connections, forwards, clients. */
+  metrics(): string {
+    const m = this.#manager;
+    if (!m) return "";
+    const s = m.state;
+    const gauge = (name: string, help: string, value: number) =>
+      `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}\n`;
+    return gauge(
+      "polyagent_intervirt_containers",
+      "Containers the agent manages.",
+      Object.keys(s.containers).length,
+    ) +
+      gauge(
+        "polyagent_intervirt_running_containers",
+        "Containers that should be running.",
+        Object.values(s.containers).filter((c) => c.running).length,
+      ) +
+      gauge("polyagent_intervirt_connections", "Connected container pairs.", s.connections.length) +
+      gauge("polyagent_intervirt_forwards", "Port forwards.", s.forwards.length) +
+      gauge("polyagent_intervirt_clients", "Connected WebSocket clients.", this.#sessions.size);
+  }
+
   async stop(): Promise<void> {
     const server = this.#server;
     this.#server = null;
