@@ -126,7 +126,6 @@ class RawLxc {
       { append: true },
     );
     await sh(["lxc-start", "-P", this.path, "-n", name]);
-    await sh(["lxc-wait", "-P", this.path, "-n", name, "-s", "RUNNING", "-t", "20"]);
   }
 
   async connect(a: number, b: number): Promise<void> {

@@ -70,7 +70,6 @@ export class LxcRuntime {
       "lxc-create",
       "lxc-start",
       "lxc-stop",
-      "lxc-wait",
       "lxc-destroy",
       "lxc-info",
       "lxc-ls",
@@ -176,9 +175,8 @@ export class LxcRuntime {
       if (error instanceof CommandError && /already running/i.test(error.stderrTail)) return false;
       throw error;
     }
-    if (/already running/i.test(stderr)) return false;
-    await this.#run(["lxc-wait", "-P", this.#path, "-n", name, "-s", "RUNNING", "-t", "20"]);
-    return true;
+    // Daemonized lxc-start itself waits for RUNNING (it fails on ABORTING): no lxc-wait needed.
+    return !/already running/i.test(stderr);
   }
 
   /**
