@@ -219,6 +219,20 @@ Deno.test("intervirt token and allow-list refuse clients before the upgrade", as
     await refused.body?.cancel();
   }
   {
+    // A web page (any Origin header) cannot drive the agent unless its origin is listed.
+    await using agent = await startInProcess(dir.path, {
+      allowed_origins: ["http://intervirt.local"],
+    }, ready);
+    const http = agent.url.replace("ws:", "http:");
+    const upgrade = { upgrade: "websocket", connection: "Upgrade" };
+    const evil = await fetch(http, { headers: { ...upgrade, origin: "http://evil.example" } });
+    assert.equal(evil.status, 403);
+    await evil.body?.cancel();
+    const listed = await fetch(http, { headers: { origin: "http://intervirt.local" } });
+    assert.equal(listed.status, 426);
+    await listed.body?.cancel();
+  }
+  {
     await using agent = await startInProcess(dir.path, { allow: ["127.0.0.0/8"] }, ready);
     const client = await IntervirtClient.connect(agent.url);
     assert.equal((await client.call({ type: "Command", command: "version" })).type, "Version");

@@ -15,6 +15,8 @@ export interface AppOptions {
   path: string;
   token: string;
   allow: readonly string[];
+  allowedOrigins: readonly string[];
+  maxClients: number;
   table: HandlerTable;
   manager: ContainerManager;
   log: Logger;
@@ -67,6 +69,14 @@ export function createIntervirtApp(options: AppOptions): Hono<AppEnv> {
       if (!allowed(peer, options.allow)) {
         options.log.warn("client refused by the allow-list", { peer });
         return c.text("forbidden\n", 403);
+      }
+      const origin = c.req.header("origin");
+      if (origin !== undefined && !options.allowedOrigins.includes(origin)) {
+        options.log.warn("client refused: browser origin not allowed", { peer, origin });
+        return c.text("forbidden origin\n", 403);
+      }
+      if (options.sessions.size >= options.maxClients) {
+        return c.text("too many clients\n", 503);
       }
       if (options.token !== "") {
         const header = c.req.header("authorization");

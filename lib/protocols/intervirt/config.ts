@@ -24,6 +24,13 @@ export const intervirtConfigSchema = section({
   token: text().default(""),
   /** Client addresses or CIDRs allowed to connect; empty: everyone. */
   allow: stringList().default([]),
+  /**
+   * Browser origins allowed to connect. Requests with any other `Origin` header are refused, so a
+   * web page cannot drive the agent through the user's browser; native clients send none.
+   */
+  allowed_origins: stringList().default([]),
+  /** Most WebSocket clients at once. */
+  max_clients: wholeNumber(1, 10_000).default(64),
   /** Container runtime. */
   runtime: oneOf(["lxc", "incus"]).default("lxc"),
   /** LXC path (`-P`) holding the agent's containers. */

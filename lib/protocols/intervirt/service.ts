@@ -84,6 +84,8 @@ export class IntervirtService implements Service<IntervirtConfig> {
       path: config.path,
       token: config.token,
       allow: config.allow,
+      allowedOrigins: config.allowed_origins,
+      maxClients: config.max_clients,
       table: buildHandlerTable(),
       manager,
       log: ctx.log,
