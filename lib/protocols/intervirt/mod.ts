@@ -1,23 +1,29 @@
 /**
- * The `[intervirt]` service: Intervirt container agent over WebSocket (LXC / Incus).
- *
- * PLACEHOLDER: replaced by the protocol implementation (issue work in progress).
+ * The `[intervirt]` service: the Intervirt Agent. A WebSocket server (Hono) on
+ * `/containerManagement` whose requests manage LXC (or Incus) containers on an agent-owned
+ * bridge, with pair isolation, NAT and port forwards in one agent-owned nftables table.
  *
  * @module
  */
-import { flag, section, type ServiceDefinition } from "../../core/mod.ts";
+import type { ServiceDefinition } from "../../core/mod.ts";
+import { type IntervirtConfig, intervirtConfigSchema } from "./config.ts";
+import { registerIntervirtCtl } from "./ctl.ts";
+import { IntervirtService } from "./service.ts";
 
-const intervirtConfigSchema = section({
-  enabled: flag().default(false),
-});
+export { createIntervirtApp } from "./app.ts";
+export { IntervirtClient, type IntervirtFrame } from "./client.ts";
+export { type IntervirtConfig, intervirtConfigSchema } from "./config.ts";
+export { ErrorCode, IntervirtError } from "./errors.ts";
+export { buildHandlerTable, HandlerTable } from "./handlers.ts";
+export { ContainerManager } from "./manager.ts";
+export { IntervirtService } from "./service.ts";
+export { AGENT_VERSION } from "./version.ts";
 
 /** The `[intervirt]` service definition. */
-export const intervirtDefinition: ServiceDefinition<{ enabled: boolean }> = {
+export const intervirtDefinition: ServiceDefinition<IntervirtConfig> = {
   name: "intervirt",
   summary: "Intervirt container agent over WebSocket (LXC / Incus)",
   configSchema: intervirtConfigSchema,
-  create: () => ({
-    start: () => Promise.reject(new Error("the intervirt service is not implemented yet")),
-    stop: () => Promise.resolve(),
-  }),
+  create: () => new IntervirtService(),
+  registerCtl: registerIntervirtCtl,
 };

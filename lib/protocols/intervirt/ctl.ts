@@ -1,0 +1,147 @@
+/** `polyagent ctl intervirt …`: the Intervirt operations against a running agent. */
+import type { Command } from "commander";
+import { CliExit, type CtlEnvironment, splitHostPort, UsageError } from "../../core/mod.ts";
+import { IntervirtClient, type IntervirtFrame } from "./client.ts";
+import type { IntervirtConfig } from "./config.ts";
+
+function bar(frame: IntervirtFrame): string {
+  const fraction = Math.max(0, Math.min(1, frame.progress ?? 0));
+  const filled = Math.round(fraction * 20);
+  return `[${"#".repeat(filled)}${" ".repeat(20 - filled)}] ${
+    Math.round(fraction * 100).toString().padStart(3)
+  }% ${frame.output ?? ""}`;
+}
+
+function port(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new UsageError(`Invalid ${what} "${text}": expected a port from 1 to 65535`);
+  }
+  return n;
+}
+
+/** Adds `ctl intervirt …`. */
+export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
+  const group = ctl.command("intervirt").description(
+    "manage the Intervirt agent's containers over its WebSocket",
+  ).option("--url <url>", "WebSocket URL (default: from the config)")
+    .option("--timeout <ms>", "give up after this long", "120000");
+
+  const send = async (body: Record<string, unknown>): Promise<IntervirtFrame> => {
+    const opts = group.opts<{ url?: string; timeout: string }>();
+    const timeoutMs = Number(opts.timeout);
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new UsageError(`Invalid --timeout "${opts.timeout}"`);
+    }
+    let url = opts.url;
+    if (!url) {
+      const config = (await env.config()).services.intervirt as unknown as IntervirtConfig;
+      const { hostname, port } = splitHostPort(config.listen);
+      const host = hostname === "0.0.0.0" || hostname === ""
+        ? "127.0.0.1"
+        : hostname === "::"
+        ? "[::1]"
+        : hostname.includes(":")
+        ? `[${hostname}]`
+        : hostname;
+      url = `ws://${host}:${port}${config.path}${
+        config.token ? `?token=${encodeURIComponent(config.token)}` : ""
+      }`;
+    }
+    const client = await IntervirtClient.connect(url, Math.min(timeoutMs, 10_000)).catch(
+      (error) => {
+        throw new CliExit((error as Error).message, 1);
+      },
+    );
+    const tty = Deno.stderr.isTerminal();
+    try {
+      const final = await client.call(body, {
+        timeoutMs,
+        onProgress: (frame) => {
+          const line = bar(frame);
+          Deno.stderr.writeSync(new TextEncoder().encode(tty ? `\r\x1b[K${line}` : `${line}\n`));
+        },
+      });
+      if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+      if (final.code !== undefined && final.code !== 0) {
+        throw new CliExit(`error ${final.code}: ${final.error ?? "(no message)"}`, 1);
+      }
+      return final;
+    } catch (error) {
+      if (error instanceof CliExit) throw error;
+      throw new CliExit((error as Error).message, 1);
+    } finally {
+      await client.close();
+    }
+  };
+  const ok = async (body: Record<string, unknown>) => {
+    await send(body);
+    env.print("ok");
+  };
+
+  group.command("add <id>").description("add a container")
+    .requiredOption("--ipv4 <address>", "IPv4 address")
+    .requiredOption("--ipv6 <address>", "IPv6 address")
+    .requiredOption("--mac <mac>", "MAC address")
+    .option("--image <name>", "image name", "debian/13")
+    .option("--internet", "give it internet access", false)
+    .action((
+      id: string,
+      o: { ipv4: string; ipv6: string; mac: string; image: string; internet: boolean },
+    ) => ok({ type: "AddContainer", id, ...o }));
+  group.command("remove <id>").description("remove a container")
+    .action((id: string) => ok({ type: "RemoveContainer", id }));
+  group.command("start <id>").description("start a container")
+    .action((id: string) => ok({ type: "StartContainer", id }));
+  group.command("stop <id>").description("stop a container")
+    .action((id: string) => ok({ type: "StopContainer", id }));
+  group.command("ip <id> <address>").description("change a container's IPv4 or IPv6 address")
+    .action((id: string, address: string) =>
+      ok(
+        address.includes(":")
+          ? { type: "IDWithNewIpv6", id, newIpv6: address }
+          : { type: "IDWithNewIpv4", id, newIpv4: address },
+      )
+    );
+  group.command("connect <id1> <id2>").description("let two containers reach each other")
+    .action((id1: string, id2: string) => ok({ type: "Connect", id1, id2 }));
+  group.command("disconnect <id1> <id2>").description("cut a connected pair")
+    .action((id1: string, id2: string) => ok({ type: "Disconnect", id1, id2 }));
+  group.command("internet <id> <on|off>").description("toggle a container's internet access")
+    .action((id: string, state: string) => {
+      if (state !== "on" && state !== "off") {
+        throw new UsageError(`Expected on or off, got "${state}"`);
+      }
+      return ok({ type: "SetInternetAccess", id, enabled: state === "on" });
+    });
+  const forward = group.command("forward").description("port forwards");
+  forward.command("add <id> <internalPort> <externalPort>").description("forward a host port")
+    .option("--protocol <tcp|udp>", "protocol", "tcp")
+    .action((id: string, internal: string, external: string, o: { protocol: string }) =>
+      ok({
+        type: "AddPortForwarding",
+        id,
+        internalPort: port(internal, "internal port"),
+        externalPort: port(external, "external port"),
+        protocol: o.protocol,
+      })
+    );
+  forward.command("remove <externalPort>").description("remove a port forward")
+    .option("--protocol <tcp|udp>", "protocol", "tcp")
+    .action((external: string, o: { protocol: string }) =>
+      ok({
+        type: "RemovePortForwarding",
+        externalPort: port(external, "external port"),
+        protocol: o.protocol,
+      })
+    );
+  group.command("wipe").description("remove every container and rule the agent made")
+    .action(() => ok({ type: "Command", command: "wipe" }));
+  group.command("update").description("upgrade the host and containers (needs allow_host_commands)")
+    .action(() => ok({ type: "Command", command: "update" }));
+  group.command("version").description("print the agent's Intervirt version")
+    .action(async () => {
+      const frame = await send({ type: "Command", command: "version" });
+      env.print(frame.version ?? "");
+    });
+}

@@ -1,0 +1,101 @@
+/**
+ * zod schemas of every request the Intervirt client sends. Handlers get the parsed, typed values;
+ * a failed parse becomes code 8 naming the field.
+ */
+import { z } from "zod";
+
+/** Container ids: they become runtime names and interface-name hashes. */
+export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,47}$/;
+
+const id = z.string().regex(
+  CONTAINER_ID,
+  "expected a container id of letters, digits and '-' (at most 48, starting with a letter or digit)",
+);
+const ipv4 = z.ipv4("expected an IPv4 address");
+const ipv6 = z.ipv6("expected an IPv6 address");
+const mac = z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, "expected a MAC address")
+  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, "expected a unicast MAC address")
+  .transform((m) => m.toLowerCase());
+const image = z.string().max(100, "expected an image name of at most 100 characters").regex(
+  /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/,
+  'expected an image name such as "debian/13"',
+).refine((s) => !s.split("/").includes(".."), 'expected an image name without ".."');
+const port = z.number("expected a port number").int("expected a whole port number")
+  .min(1, "expected a port from 1 to 65535").max(65535, "expected a port from 1 to 65535");
+const protocol = z.string('expected "tcp" or "udp"').transform((s) => s.toLowerCase()).pipe(
+  z.enum(["tcp", "udp"], 'expected "tcp" or "udp"'),
+);
+const bool = z.boolean("expected true or false");
+
+/** Fields every request has. */
+export const envelopeSchema = z.object({
+  type: z.string("expected a request type string"),
+  uuid: z.string("expected a string").max(200, "expected at most 200 characters").optional(),
+});
+
+/** AddContainer. */
+export const addContainerSchema = z.object({
+  id,
+  ipv4,
+  ipv6,
+  mac,
+  internet: bool.default(false),
+  image,
+});
+/** A request naming one container. */
+export const idSchema = z.object({ id });
+/** IDWithNewIpv4 (`newIpv4` from the client, `newIP` from the document). */
+export const newIpv4Schema = z.object({ id, newIpv4: ipv4.optional(), newIP: ipv4.optional() })
+  .transform((r, ctx) => {
+    const ip = r.newIpv4 ?? r.newIP;
+    if (ip === undefined) {
+      ctx.addIssue({ code: "custom", path: ["newIpv4"], message: "expected an IPv4 address" });
+      return z.NEVER;
+    }
+    return { id: r.id, ip };
+  });
+/** IDWithNewIpv6 (`newIpv6` or `newIP`). */
+export const newIpv6Schema = z.object({ id, newIpv6: ipv6.optional(), newIP: ipv6.optional() })
+  .transform((r, ctx) => {
+    const ip = r.newIpv6 ?? r.newIP;
+    if (ip === undefined) {
+      ctx.addIssue({ code: "custom", path: ["newIpv6"], message: "expected an IPv6 address" });
+      return z.NEVER;
+    }
+    return { id: r.id, ip };
+  });
+/** Connect / Disconnect. */
+export const pairSchema = z.object({ id1: id, id2: id });
+/** SetInternetAccess. */
+export const internetSchema = z.object({ id, enabled: bool });
+/** AddPortForwarding. */
+export const addForwardSchema = z.object({
+  id,
+  internalPort: port,
+  externalPort: port,
+  protocol,
+});
+/** RemovePortForwarding. */
+export const removeForwardSchema = z.object({ externalPort: port, protocol });
+/** Command. */
+export const commandSchema = z.object({ command: z.string("expected a command name") });
+
+/** Parsed AddContainer. */
+export type AddContainerRequest = z.infer<typeof addContainerSchema>;
+/** Parsed AddPortForwarding. */
+export type AddForwardRequest = z.infer<typeof addForwardSchema>;
+/** Parsed RemovePortForwarding. */
+export type RemoveForwardRequest = z.infer<typeof removeForwardSchema>;
+/** Port-forward protocol. */
+export type ForwardProtocol = "tcp" | "udp";
+
+/** Describes the first issue of a failed parse, naming the field. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "Invalid request";
+  const field = issue.path.map(String).join(".") || "request";
+  if (issue.code === "invalid_type" && (issue as { input?: unknown }).input === undefined) {
+    return `Missing field "${field}"`;
+  }
+  return `Invalid field "${field}": ${issue.message}`;
+}
