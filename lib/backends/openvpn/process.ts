@@ -1,0 +1,177 @@
+/**
+ * Starting openvpn detached (its own session, no pipes) so it outlives the agent, and the
+ * process facts the service needs to re-adopt it later: pid files, liveness, its command line.
+ */
+import { dirname } from "node:path";
+
+/** What openvpn is started with. */
+export interface LaunchSpec {
+  /** The openvpn binary. */
+  openvpn: string;
+  /** Network namespace to run in (via `ip netns exec`), or "" for the agent's own. */
+  netns: string;
+  profile: string;
+  management: string;
+  pidFile: string;
+  logFile: string;
+  /** openvpn's `--script-security` level (0 disables every external script). */
+  scriptSecurity: number;
+  /** Extra arguments after ours (from the config). */
+  extraArgs: readonly string[];
+}
+
+/** The argv openvpn runs with. */
+export function openvpnArgv(spec: LaunchSpec): string[] {
+  const args = [
+    spec.openvpn,
+    "--config",
+    spec.profile,
+    "--management",
+    spec.management,
+    "unix",
+    "--management-hold",
+    "--writepid",
+    spec.pidFile,
+    "--log-append",
+    spec.logFile,
+    "--script-security",
+    String(spec.scriptSecurity),
+    "--resolv-retry",
+    "infinite",
+    "--connect-retry",
+    "5",
+    "30",
+    ...spec.extraArgs,
+  ];
+  return spec.netns ? ["ip", "netns", "exec", spec.netns, ...args] : args;
+}
+
+/** A launched openvpn. */
+export interface Launched {
+  pid: number;
+  /** Resolves with the exit status once the process is reaped. */
+  exited: Promise<Deno.CommandStatus>;
+}
+
+/** Starts openvpn detached with no stdio; the log goes to `spec.logFile`. */
+export function launchOpenvpn(spec: LaunchSpec): Launched {
+  const argv = openvpnArgv(spec);
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  child.unref();
+  return { pid: child.pid, exited: child.status };
+}
+
+/** Why a binary may not be used, or null when it is fine. */
+export async function checkBinary(path: string, requireRoot: boolean): Promise<string | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return `openvpn binary "${path}" not found`;
+  }
+  if (!info.isFile) return `openvpn binary "${path}" is not a regular file`;
+  if (info.mode !== null && (info.mode & 0o022) !== 0) {
+    return `openvpn binary "${path}" is writable by group or others (mode ${
+      (info.mode & 0o777).toString(8)
+    })`;
+  }
+  if (requireRoot && info.uid !== 0) return `openvpn binary "${path}" is not owned by root`;
+  return null;
+}
+
+/** The pid in a pid file, or null. */
+export async function readPidFile(path: string): Promise<number | null> {
+  try {
+    const text = (await Deno.readTextFile(path)).trim();
+    const pid = Number(text);
+    return Number.isInteger(pid) && pid > 1 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when the process exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** The NUL-separated command line of a process, as a list. */
+export function commandLine(pid: number): string[] {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter((s) => s !== "");
+  } catch {
+    return [];
+  }
+}
+
+/** True when `pid` is an openvpn we started with this management socket (guards pid reuse). */
+export function isOurOpenvpn(pid: number, management: string): boolean {
+  if (!isAlive(pid)) return false;
+  const argv = commandLine(pid);
+  const i = argv.indexOf("--management");
+  return i >= 0 && argv[i + 1] === management;
+}
+
+/** Sends a signal; false when the process is already gone, throws on any other failure. */
+export function signalProcess(pid: number, signal: Deno.Signal): boolean {
+  try {
+    Deno.kill(pid, signal);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    if (error instanceof Error && /ESRCH|No such process/i.test(error.message)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Waits until a Unix socket at `path` accepts connections, driven by inotify events on its
+ * directory (no polling). A connect that races the bind→listen gap right after the create event is
+ * retried a few times with a short backoff.
+ */
+export async function waitForSocket(path: string, signal: AbortSignal): Promise<Deno.UnixConn> {
+  const tryConnect = async (): Promise<Deno.UnixConn | null> => {
+    try {
+      return await Deno.connect({ transport: "unix", path });
+    } catch {
+      return null;
+    }
+  };
+  const watcher = Deno.watchFs(dirname(path), { recursive: false });
+  const onAbort = () => watcher.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const first = await tryConnect();
+    if (first) return first;
+    for await (const event of watcher) {
+      if (signal.aborted) break;
+      if (!event.paths.includes(path)) continue;
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const conn = await tryConnect();
+        if (conn) return conn;
+        if (signal.aborted) break;
+        await new Promise((r) => setTimeout(r, 2 << attempt));
+      }
+    }
+    throw signal.reason ?? new Error(`management socket "${path}" never appeared`);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    try {
+      watcher.close();
+    } catch {
+      // already closed
+    }
+  }
+}
