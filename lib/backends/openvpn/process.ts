@@ -3,6 +3,7 @@
  * process facts the service needs to re-adopt it later: pid files, liveness, its command line.
  */
 import { dirname } from "node:path";
+import { runCommand } from "../../core/mod.ts";
 
 /** What openvpn is started with. */
 export interface LaunchSpec {
@@ -96,32 +97,43 @@ export async function readPidFile(path: string): Promise<number | null> {
   }
 }
 
-/** True when the process exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
+/** State letter and argv of a process, or null when it is gone. */
+export interface ProcessInfo {
+  state: string;
+  argv: string[];
 }
 
-/** The NUL-separated command line of a process, as a list. */
-export function commandLine(pid: number): string[] {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter((s) => s !== "");
-  } catch {
-    return [];
-  }
+/**
+ * Reads `/proc/<pid>/stat` and `/proc/<pid>/cmdline` through `cat`: Deno's permission system
+ * refuses /proc to anything short of --allow-all, so the agent reads it via a child process.
+ */
+export async function processInfo(pid: number): Promise<ProcessInfo | null> {
+  const r = await runCommand(["cat", `/proc/${pid}/stat`, `/proc/${pid}/cmdline`], {
+    timeoutMs: 5000,
+    check: false,
+  }).catch(() => null);
+  if (!r || r.code !== 0) return null;
+  const nl = r.stdout.indexOf("\n");
+  const stat = r.stdout.slice(0, nl);
+  const close = stat.lastIndexOf(")");
+  return {
+    state: stat.slice(close + 2, close + 3),
+    argv: r.stdout.slice(nl + 1).split("\0").filter((a) => a !== ""),
+  };
+}
+
+/** True when the process exists and is not a zombie. */
+export async function isAlive(pid: number): Promise<boolean> {
+  const info = await processInfo(pid);
+  return info !== null && info.state !== "Z" && info.state !== "X";
 }
 
 /** True when `pid` is an openvpn we started with this management socket (guards pid reuse). */
-export function isOurOpenvpn(pid: number, management: string): boolean {
-  if (!isAlive(pid)) return false;
-  const argv = commandLine(pid);
-  const i = argv.indexOf("--management");
-  return i >= 0 && argv[i + 1] === management;
+export async function isOurOpenvpn(pid: number, management: string): Promise<boolean> {
+  const info = await processInfo(pid);
+  if (!info || info.state === "Z" || info.state === "X") return false;
+  const i = info.argv.indexOf("--management");
+  return i >= 0 && info.argv[i + 1] === management;
 }
 
 /** Sends a signal; false when the process is already gone, throws on any other failure. */

@@ -166,7 +166,7 @@ export class Tunnel {
 
   /** Re-adopts an openvpn a previous agent started; null when it is not (or no longer) ours. */
   static async adopt(options: TunnelOptions, pid: number): Promise<Tunnel | null> {
-    if (!isOurOpenvpn(pid, options.spec.management)) return null;
+    if (!(await isOurOpenvpn(pid, options.spec.management))) return null;
     let conn: Deno.UnixConn;
     try {
       conn = await Deno.connect({ transport: "unix", path: options.spec.management });
@@ -272,15 +272,19 @@ export class Tunnel {
       return;
     }
     // adopted: EOF means openvpn is exiting; kill it if it lingers
-    if (this.#pid !== null && isAlive(this.#pid)) this.#armKill(() => this.#finish(null));
-    else this.#finish(null);
+    const pid = this.#pid;
+    if (pid === null) return this.#finish(null);
+    isAlive(pid).then((alive) => {
+      if (alive) this.#armKill(() => this.#finish(null));
+      else this.#finish(null);
+    });
   }
 
   #armKill(after?: () => void): void {
     if (this.#killTimer !== null) return;
-    this.#killTimer = setTimeout(() => {
+    this.#killTimer = setTimeout(async () => {
       this.#killTimer = null;
-      if (this.#pid !== null && isAlive(this.#pid)) {
+      if (this.#pid !== null && await isAlive(this.#pid)) {
         this.#o.log.warn("openvpn did not exit in time; killing it", {
           name: this.#o.name,
           pid: this.#pid,

@@ -1,6 +1,6 @@
 /**
- * Peer credentials of Unix-socket connections without SO_PEERCRED: the accepted socket's inode
- * from /proc, the peer process from `ss -xpn`, its uid from /proc/<pid>/status.
+ * Peer credentials of Unix-socket connections without SO_PEERCRED: the accepted socket and its
+ * peer process from `ss -xpn`, the peer's uid from /proc/<pid>/status (read with `cat`).
  *
  * @module
  */

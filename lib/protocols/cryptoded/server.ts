@@ -6,7 +6,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { closeUnix, type CommandRunner, listenUnix, type Logger } from "../../core/mod.ts";
-import { peerOfInode, UnixPeerTracker } from "../../backends/peercred/mod.ts";
+import { type PeerCredentials, UnixPeerTracker } from "../../backends/peercred/mod.ts";
 import { Resp } from "./codes.ts";
 import { encodeReply, errorReply, type Reply } from "./errors.ts";
 import type { HandlerContext, HandlerTable } from "./handlers.ts";
@@ -31,8 +31,8 @@ export interface ControlServerOptions {
 const IDLE_MS = 30_000;
 
 interface ClientState {
-  inode: number | null;
-  root: Promise<boolean> | null;
+  /** Peer credentials (null: unknown, or every peer is root). */
+  peer: PeerCredentials | null;
 }
 
 /** One listening control socket. */
@@ -46,7 +46,7 @@ export class ControlServer {
   constructor(options: ControlServerOptions) {
     this.#o = options;
     const tmp = join(dirname(options.path), `.${basename(options.path)}.${Deno.pid}.tmp`);
-    this.#tracker = new UnixPeerTracker([options.path, tmp]);
+    this.#tracker = new UnixPeerTracker([options.path, tmp], options.runner);
   }
 
   async listen(): Promise<void> {
@@ -65,14 +65,15 @@ export class ControlServer {
       } catch {
         return; // closed
       }
-      const inode = this.#o.peersAreRoot ? null : this.#tracker.identify();
+      // serialised on purpose: the next accept waits until this connection is identified
+      const peer = this.#o.peersAreRoot ? null : await this.#tracker.identify();
       if (this.#clients.size >= this.#o.maxClients) {
         this.#o.log.warn("too many clients; refusing a connection", { max: this.#o.maxClients });
         void this.#refuse(conn);
         continue;
       }
       this.#clients.add(conn);
-      void this.#serve(conn, { inode, root: null }).finally(() => {
+      void this.#serve(conn, { peer }).finally(() => {
         this.#clients.delete(conn);
         try {
           conn.close();
@@ -96,14 +97,9 @@ export class ControlServer {
     }
   }
 
-  #isRoot(state: ClientState): Promise<boolean> {
-    if (this.#o.peersAreRoot) return Promise.resolve(true);
-    if (state.inode === null) return Promise.resolve(false);
-    state.root ??= peerOfInode(state.inode, this.#o.runner).then(
-      (peer) => peer !== null && peer.uids.every((u) => u === 0),
-      () => false,
-    );
-    return state.root;
+  #isRoot(state: ClientState): boolean {
+    if (this.#o.peersAreRoot) return true;
+    return state.peer !== null && state.peer.uids.every((u) => u === 0);
   }
 
   async #serve(conn: Deno.UnixConn, state: ClientState): Promise<void> {
@@ -178,7 +174,7 @@ export class ControlServer {
     let reply: Reply;
     if (!handler) {
       reply = { code: Resp.INVALID_CMD, data: `cmd: unknown command ${request.cmd}` };
-    } else if (handler.privileged && !(await this.#isRoot(state))) {
+    } else if (handler.privileged && !this.#isRoot(state)) {
       reply = { code: Resp.SUDO_REQUIRED, data: "this command needs a root client" };
     } else {
       try {
