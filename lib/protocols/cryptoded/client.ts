@@ -35,6 +35,7 @@ export async function sendRaw(
     const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
     let off = 0;
     while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+    await conn.closeWrite(); // one request per connection: the daemon sees its end
     const chunks: Uint8Array[] = [];
     const buf = new Uint8Array(64 * 1024);
     for (;;) {

@@ -85,15 +85,35 @@ export class ControlServer {
   }
 
   async #refuse(conn: Deno.UnixConn): Promise<void> {
+    const timer = setTimeout(() => {
+      try {
+        conn.close();
+      } catch {
+        // gone
+      }
+    }, 2000);
     try {
       await writeAll(conn, encodeReply({ code: Resp.NO_MEMORY, data: "too many clients" }, true));
+      await conn.closeWrite();
+      // drain what the client sent so closing does not reset the reply away
+      const sink = new Uint8Array(4096);
+      let total = 0;
+      for (
+        let n = await conn.read(sink);
+        n !== null && total < 1 << 20;
+        n = await conn.read(sink)
+      ) {
+        total += n;
+      }
     } catch {
       // gone
-    }
-    try {
-      conn.close();
-    } catch {
-      // gone
+    } finally {
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch {
+        // gone
+      }
     }
   }
 

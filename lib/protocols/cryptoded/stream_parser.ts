@@ -64,7 +64,8 @@ export class JsonStreamParser {
       }
       const end = valueEnd(this.#buf, start);
       if (end < 0) return out;
-      out.push({ kind: "value", text: this.#buf.slice(start, end) });
+      if (end - start > this.#max) out.push({ kind: "oversized", size: end - start });
+      else out.push({ kind: "value", text: this.#buf.slice(start, end) });
       this.#buf = this.#buf.slice(end);
     }
   }
