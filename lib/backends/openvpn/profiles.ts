@@ -4,7 +4,7 @@
  * wider than 0600 are refused, with the file and the reason.
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../../core/mod.ts";
+import { syncDirectory, writeFileAtomic } from "../../core/mod.ts";
 
 /** Connection names: letters, digits, `-`, `_`, `.`, at most 128, ending in a letter or digit. */
 export const PROFILE_NAME = /^[A-Za-z0-9_.-]{0,127}[A-Za-z0-9]$/;
@@ -163,5 +163,6 @@ export async function removeProfileFiles(dir: string, name: string): Promise<str
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
+  if (removed.length > 0) await syncDirectory(dir);
   return removed;
 }
