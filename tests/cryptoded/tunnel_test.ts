@@ -175,6 +175,17 @@ backendTest(
       );
     });
 
+    await t.step("a graceful agent restart leaves the tunnel up and re-adopts it", async () => {
+      const pid = Number(await Deno.readTextFile(join(env.dir, "run/cryptoded-tunnels/alpha.pid")));
+      await env.agent!.stop("SIGTERM");
+      env.agent = null;
+      assert.ok(await alive(pid), "openvpn survives a clean agent stop");
+      await env.start();
+      const s = await status(sock, "alpha");
+      assert.equal(s.status, "CONNECTED");
+      assert.equal(s.network!["connected-time"], connectedTime);
+    });
+
     await t.step("DISCONNECT stops openvpn and keeps the totals", async () => {
       const pid = Number(await Deno.readTextFile(join(env.dir, "run/cryptoded-tunnels/alpha.pid")));
       const before = await status(sock, "alpha");

@@ -8,6 +8,7 @@ import type { CommandRunner, JsonDocument, Logger } from "../../core/mod.ts";
 import {
   checkBinary,
   confDirProblem,
+  isOurOpenvpn,
   lookupUser,
   permissionProblem,
   type Profile,
@@ -192,6 +193,15 @@ export class Connections {
       const e = this.#entry(name, this.#entries.get(name)?.profile ?? null);
       const tunnel = await Tunnel.adopt(this.#tunnelOptions(e), pid).catch(() => null);
       if (!tunnel) {
+        if (await isOurOpenvpn(pid, this.managementPath(name))) {
+          // alive but its management socket is taken or broken: leave it for the next start
+          this.#o.log.warn("openvpn is running but its management socket did not answer", {
+            name,
+            pid,
+          });
+          if (!e.profile) this.#entries.delete(name);
+          continue;
+        }
         this.#o.log.info("stale pid file; openvpn is gone", { name, pid });
         await Deno.remove(this.pidPath(name)).catch(() => {});
         if (!e.profile) this.#entries.delete(name);
