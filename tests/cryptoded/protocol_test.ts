@@ -263,6 +263,14 @@ backendTest(
       assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "disable")).code, Resp.OK);
       assert.equal(await Deno.readTextFile(env.resolvConf), original);
       assert.equal((await Deno.stat(env.resolvConf)).mode! & 0o777, 0o640);
+      // the backup is durable: an agent killed while the override is on still restores it
+      assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "enable 10.7.7.7")).code, Resp.OK);
+      await env.kill9();
+      await env.start();
+      const after = await ask(sock, Cmd.DNS_OVERRIDE, "status");
+      assert.deepEqual((after.data as { servers: string[] }).servers, ["10.7.7.7"]);
+      assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "disable")).code, Resp.OK);
+      assert.equal(await Deno.readTextFile(env.resolvConf), original);
       assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "enable 999.1.1.1")).code, Resp.JSON_INVALID);
       assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "flip")).code, Resp.INVALID_CMD);
     });

@@ -156,7 +156,8 @@ export class Tunnel {
     this.#pid = this.#launched.pid;
     this.#changed();
     this.#armConnectTimer();
-    this.#launched.exited.then((status) => this.#onExit(status), () => this.#onExit(null));
+    this.#launched.exited.then((status) => this.#onExit(status), () => this.#onExit(null))
+      .catch((error) => this.#o.log.error("tunnel exit handling failed", { error }));
     waitForSocket(this.#o.spec.management, this.#abort.signal).then(
       (conn) => this.#attach(conn, true),
       () => {/* the exit or the timeout path reports */},
@@ -207,7 +208,9 @@ export class Tunnel {
     }
     const mgmt = ManagementClient.attach(conn, { onEvent: (e) => this.#onEvent(e) });
     this.#mgmt = mgmt;
-    mgmt.closed.then(() => this.#onManagementClosed(mgmt));
+    mgmt.closed.then(() => this.#onManagementClosed(mgmt)).catch((error) =>
+      this.#o.log.error("management close handling failed", { error })
+    );
     if (!fresh) {
       try {
         const lines = await mgmt.command("state", { multiline: true });

@@ -374,11 +374,21 @@ export class Connections {
     }
     e.lastError = null;
     e.preExec = new AbortController();
-    void this.#run(e, e.profile, e.preExec);
+    const abort = e.preExec;
+    this.#run(e, e.profile, abort).catch((error) => {
+      // never let one connect attempt take the agent down
+      if (e.preExec === abort) e.preExec = null;
+      e.lastError = `connect failed: ${(error as Error).message}`;
+      this.#o.log.error("connect failed", { name, error });
+    });
     return this.#statusOf(e);
   }
 
   async #run(e: Entry, profile: Profile, abort: AbortController): Promise<void> {
+    // only this attempt's marker: a DISCONNECT + CONNECT may have started a newer one
+    const clear = () => {
+      if (e.preExec === abort) e.preExec = null;
+    };
     if (profile.preConnectExec) {
       const userName = this.#o.config.pre_exec_user || this.#o.agentUser;
       const user = this.#o.isRoot && userName ? lookupUser(userName) : null;
@@ -394,12 +404,12 @@ export class Connections {
       e.preExecStatus = result.status;
       await this.#savePreExec(e.name, result.status);
       if (abort.signal.aborted || this.#stopped) {
-        e.preExec = null;
+        clear();
         e.lastError = "connect cancelled during pre-connect-exec";
         return;
       }
       if (result.status !== 0) {
-        e.preExec = null;
+        clear();
         e.lastError = `pre-connect-exec "${profile.preConnectExec}" ${result.message}`;
         this.#o.log.warn("pre-connect-exec failed; connect cancelled", {
           name: e.name,
@@ -412,14 +422,18 @@ export class Connections {
     const tunnel = new Tunnel(this.#tunnelOptions(e));
     try {
       await Deno.remove(this.managementPath(e.name)).catch(() => {});
+      if (abort.signal.aborted || this.#stopped || e.preExec !== abort) {
+        clear();
+        return;
+      }
       tunnel.launch();
     } catch (error) {
-      e.preExec = null;
+      clear();
       e.lastError = `cannot start openvpn: ${(error as Error).message}`;
       this.#o.log.error("openvpn launch failed", { name: e.name, error });
       return;
     }
-    e.preExec = null;
+    clear();
     this.#watch(e, tunnel);
   }
 

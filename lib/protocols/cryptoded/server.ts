@@ -49,12 +49,16 @@ export class ControlServer {
     this.#tracker = new UnixPeerTracker([options.path, tmp], options.runner);
   }
 
-  async listen(): Promise<void> {
-    this.#listener = await listenUnix(this.#o.path, {
+  /** Binds the socket; `onFatal` hears about an accept loop that dies while still listening. */
+  async listen(onFatal: (error: unknown) => void): Promise<void> {
+    const listener = await listenUnix(this.#o.path, {
       mode: this.#o.gid === null ? 0o600 : 0o660,
       ...(this.#o.gid === null ? {} : { gid: this.#o.gid }),
     });
-    this.#loop = this.#acceptLoop(this.#listener);
+    this.#listener = listener;
+    this.#loop = this.#acceptLoop(listener).catch((error) => {
+      if (this.#listener === listener) onFatal(error);
+    });
   }
 
   async #acceptLoop(listener: Deno.UnixListener): Promise<void> {
@@ -62,11 +66,12 @@ export class ControlServer {
       let conn: Deno.UnixConn;
       try {
         conn = await listener.accept();
-      } catch {
-        return; // closed
+      } catch (error) {
+        if (this.#listener !== listener) return; // closed by us
+        throw error;
       }
       // serialised on purpose: the next accept waits until this connection is identified
-      const peer = this.#o.peersAreRoot ? null : await this.#tracker.identify();
+      const peer = this.#o.peersAreRoot ? null : await this.#tracker.identify().catch(() => null);
       if (this.#clients.size >= this.#o.maxClients) {
         this.#o.log.warn("too many clients; refusing a connection", { max: this.#o.maxClients });
         void this.#refuse(conn);

@@ -87,7 +87,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
       peersAreRoot: ownUid === 0 && gid === null,
     });
     this.#server = server;
-    await server.listen();
+    await server.listen((error) => ctx.fail(error));
     ctx.listening(config.socket);
     ctx.setDetail({ profiles: connections.names().length });
     connections.autoConnect();
