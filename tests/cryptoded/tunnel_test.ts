@@ -107,6 +107,26 @@ backendTest(
       assert.ok(s.network!["out-current"] >= 5000);
     });
 
+    await t.step(
+      "an openvpn restart (SIGUSR1) goes RECONNECTING, re-holds, and comes back",
+      async () => {
+        const pid = Number(
+          await Deno.readTextFile(join(env.dir, "run/cryptoded-tunnels/alpha.pid")),
+        );
+        await sh(["kill", "-USR1", String(pid)]);
+        const log = () => env.agent!.stderr();
+        await waitFor(
+          () =>
+            /"name":"alpha","from":"CONNECTED","to":"RECONNECTING"/.test(log()) &&
+            /"name":"alpha","from":"RECONNECTING","to":"CONNECTED"/.test(log()),
+          { timeoutMs: 20_000, what: "RECONNECTING and back" },
+        );
+        const s = await until(sock, "alpha", (s) => s.status === "CONNECTED", "alpha connected");
+        assert.ok(s.network!["connected-time"] >= connectedTime);
+        connectedTime = s.network!["connected-time"];
+      },
+    );
+
     await t.step("REMOVE without force is refused while connected", async () => {
       const r = await ask(sock, Cmd.REMOVE, "alpha");
       assert.equal(r.code, Resp.CONN_IN_PROGRESS);
@@ -232,6 +252,22 @@ backendTest(
       assert.equal(s["pre-exec-status"], 137);
       const left = await sh(["pgrep", "-f", "^/bin/sleep 60$"], { check: false });
       assert.equal(left.stdout.trim(), "", "the hung command was killed");
+    });
+
+    await t.step("an openvpn that exits at once is reported with its log", async () => {
+      await writeProfile(env.profiles, "broken", "client\nbogus-directive yes\n");
+      assert.equal((await ask(sock, Cmd.RELOAD)).code, Resp.OK);
+      assert.equal((await ask(sock, Cmd.CONNECT, "broken")).code, Resp.OK);
+      const s = await until(
+        sock,
+        "broken",
+        (s) => s.status === "DISCONNECTED" && !!s["last-error"],
+        "broken profile reported",
+      );
+      assert.match(
+        s["last-error"]!,
+        /openvpn exited with status 1 before connecting: .*bogus-directive/,
+      );
     });
 
     await t.step(

@@ -52,20 +52,43 @@ export interface Launched {
   pid: number;
   /** Resolves with the exit status once the process is reaped. */
   exited: Promise<Deno.CommandStatus>;
+  /**
+   * What openvpn printed before its log file took over (errors in the profile appear only
+   * here). Resolves when openvpn points stdout/stderr at its log, or exits.
+   */
+  early: Promise<string>;
 }
 
-/** Starts openvpn detached with no stdio; the log goes to `spec.logFile`. */
+async function readHead(stream: ReadableStream<Uint8Array>, cap: number): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for await (const chunk of stream) {
+      if (text.length < cap) text += decoder.decode(chunk, { stream: true });
+    }
+  } catch {
+    // closed
+  }
+  return text.slice(0, cap);
+}
+
+/**
+ * Starts openvpn detached (own session). stdout/stderr are pipes only until openvpn opens its
+ * `--log-append` file and moves them there, so nothing ties it to the agent afterwards.
+ */
 export function launchOpenvpn(spec: LaunchSpec): Launched {
   const argv = openvpnArgv(spec);
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     stdin: "null",
-    stdout: "null",
-    stderr: "null",
+    stdout: "piped",
+    stderr: "piped",
     detached: true,
   }).spawn();
   child.unref();
-  return { pid: child.pid, exited: child.status };
+  const early = Promise.all([readHead(child.stdout, 4096), readHead(child.stderr, 4096)])
+    .then(([a, b]) => (a + b).trim());
+  return { pid: child.pid, exited: child.status, early };
 }
 
 /** Why a binary may not be used, or null when it is fine. */

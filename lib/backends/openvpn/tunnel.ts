@@ -95,6 +95,7 @@ export class Tunnel {
   #done = false;
   #ended = Promise.withResolvers<TunnelEnd>();
   #connected = Promise.withResolvers<void>();
+  #firstBytecount = Promise.withResolvers<void>();
 
   constructor(options: TunnelOptions) {
     this.#o = options;
@@ -180,6 +181,15 @@ export class Tunnel {
     tunnel.#ovpn = "";
     await tunnel.#attach(conn, false);
     if (tunnel.#status === "CONNECTING") tunnel.#armConnectTimer();
+    // `status 2` counts since openvpn's last soft restart, BYTECOUNT since it started: wait for
+    // the first BYTECOUNT (one interval) so the counters carry on where they were
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      tunnel.#firstBytecount.promise,
+      tunnel.#ended.promise,
+      new Promise((r) => timer = setTimeout(r, options.bytecountInterval * 1000 + 1000)),
+    ]);
+    clearTimeout(timer);
     return tunnel;
   }
 
@@ -239,6 +249,7 @@ export class Tunnel {
       case "bytecount":
         this.#in = event.bytesIn;
         this.#out = event.bytesOut;
+        this.#firstBytecount.resolve();
         return;
       case "state": {
         this.#ovpn = event.state;
@@ -307,11 +318,25 @@ export class Tunnel {
     if (!this.#stopping && this.#status !== "CONNECTED" && this.#error === null) {
       this.#error = `openvpn exited with status ${status?.code ?? "unknown"}${
         status?.signal ? ` (${status.signal})` : ""
-      } before connecting: ${await logTail(this.#o.spec.logFile)}`;
+      } before connecting: ${await this.#failureText()}`;
     } else if (!this.#stopping && this.#error === null) {
       this.#error = `openvpn exited with status ${status?.code ?? "unknown"}`;
     }
     this.#finish(this.#error);
+  }
+
+  async #failureText(): Promise<string> {
+    let early = "";
+    if (this.#launched) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      early = await Promise.race([
+        this.#launched.early,
+        new Promise<string>((r) => timer = setTimeout(() => r(""), 1000)),
+      ]);
+      clearTimeout(timer);
+    }
+    if (early) return early.split("\n").slice(-3).join(" | ");
+    return await logTail(this.#o.spec.logFile);
   }
 
   #finish(error: string | null): void {

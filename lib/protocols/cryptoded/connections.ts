@@ -187,29 +187,31 @@ export class Connections {
     } catch {
       // no run dir yet
     }
-    for (const name of pidNames) {
-      const pid = await readPidFile(this.pidPath(name));
-      if (pid === null) continue;
-      const e = this.#entry(name, this.#entries.get(name)?.profile ?? null);
-      const tunnel = await Tunnel.adopt(this.#tunnelOptions(e), pid).catch(() => null);
-      if (!tunnel) {
-        if (await isOurOpenvpn(pid, this.managementPath(name))) {
-          // alive but its management socket is taken or broken: leave it for the next start
-          this.#o.log.warn("openvpn is running but its management socket did not answer", {
-            name,
-            pid,
-          });
-          if (!e.profile) this.#entries.delete(name);
-          continue;
-        }
-        this.#o.log.info("stale pid file; openvpn is gone", { name, pid });
-        await Deno.remove(this.pidPath(name)).catch(() => {});
+    await Promise.all(pidNames.map((name) => this.#adopt(name)));
+  }
+
+  async #adopt(name: string): Promise<void> {
+    const pid = await readPidFile(this.pidPath(name));
+    if (pid === null) return;
+    const e = this.#entry(name, this.#entries.get(name)?.profile ?? null);
+    const tunnel = await Tunnel.adopt(this.#tunnelOptions(e), pid).catch(() => null);
+    if (!tunnel) {
+      if (await isOurOpenvpn(pid, this.managementPath(name))) {
+        // alive but its management socket is taken or broken: leave it for the next start
+        this.#o.log.warn("openvpn is running but its management socket did not answer", {
+          name,
+          pid,
+        });
         if (!e.profile) this.#entries.delete(name);
-        continue;
+        return;
       }
-      this.#o.log.info("re-adopted running openvpn", { name, pid, status: tunnel.status });
-      this.#watch(e, tunnel);
+      this.#o.log.info("stale pid file; openvpn is gone", { name, pid });
+      await Deno.remove(this.pidPath(name)).catch(() => {});
+      if (!e.profile) this.#entries.delete(name);
+      return;
     }
+    this.#o.log.info("re-adopted running openvpn", { name, pid, status: tunnel.status });
+    this.#watch(e, tunnel);
   }
 
   async #scan(): Promise<{ added: string[]; removed: string[] }> {
