@@ -254,6 +254,24 @@ backendTest(
       assert.equal(left.stdout.trim(), "", "the hung command was killed");
     });
 
+    await t.step("an acknowledged CONNECT survives kill -9 of the agent mid-connect", async () => {
+      await writeProfile(env.profiles, "slowpre", lab.profile(), {
+        "pre-connect-exec": "/bin/sleep 1",
+      });
+      assert.equal((await ask(sock, Cmd.RELOAD)).code, Resp.OK);
+      const r = await ask(sock, Cmd.CONNECT, "slowpre");
+      assert.equal(r.code, Resp.OK);
+      assert.equal((r.data as ConnectionStatus).status, "CONNECTING");
+      await env.kill9(); // while its pre-connect command still runs
+      await env.start();
+      await waitFor(() => /resuming a connect interrupted by a restart/.test(env.agent!.stderr()), {
+        what: "resume log line",
+      });
+      await until(sock, "slowpre", (s) => s.status === "CONNECTED", "slowpre connected");
+      assert.equal((await ask(sock, Cmd.DISCONNECT, "slowpre")).code, Resp.OK);
+      await until(sock, "slowpre", (s) => s.status === "DISCONNECTED", "slowpre disconnected");
+    });
+
     await t.step("an openvpn that exits at once is reported with its log", async () => {
       await writeProfile(env.profiles, "broken", "client\nbogus-directive yes\n");
       assert.equal((await ask(sock, Cmd.RELOAD)).code, Resp.OK);

@@ -32,11 +32,13 @@ export interface SavedState {
   dns: { servers: string[]; backup: DnsBackup } | null;
   /** pre-exec-status of each connection's last attempt. */
   preExec: Record<string, number>;
+  /** Connects acknowledged but not yet settled (resumed after a restart). */
+  pending: string[];
 }
 
 /** An empty saved state. */
 export function emptySaved(): SavedState {
-  return { scriptSecurity: null, dns: null, preExec: {} };
+  return { scriptSecurity: null, dns: null, preExec: {}, pending: [] };
 }
 
 interface Entry {
@@ -188,6 +190,33 @@ export class Connections {
       // no run dir yet
     }
     await Promise.all(pidNames.map((name) => this.#adopt(name)));
+    // connects acknowledged before a crash but never settled
+    for (const name of this.#o.saved.value.pending) {
+      const e = this.#entries.get(name);
+      if (!e || this.#status(e) !== "DISCONNECTED") {
+        await this.#setPending(name, false);
+        continue;
+      }
+      this.#o.log.info("resuming a connect interrupted by a restart", { name });
+      await this.#setPending(name, false);
+      this.connect(name).catch((error) =>
+        this.#o.log.warn("resumed connect failed", { name, error })
+      );
+    }
+  }
+
+  async #setPending(name: string, on: boolean): Promise<void> {
+    const v = this.#o.saved.value;
+    const has = v.pending.includes(name);
+    if (has === on) return;
+    const pending = on ? [...v.pending, name] : v.pending.filter((n) => n !== name);
+    await this.#o.saved.write({ ...v, pending });
+  }
+
+  #settle(name: string): void {
+    this.#setPending(name, false).catch((error) =>
+      this.#o.log.error("saving state failed", { error })
+    );
   }
 
   async #adopt(name: string): Promise<void> {
@@ -377,6 +406,17 @@ export class Connections {
     e.lastError = null;
     e.preExec = new AbortController();
     const abort = e.preExec;
+    try {
+      // durable before it is acknowledged: a restart resumes it
+      await this.#setPending(name, true);
+    } catch (error) {
+      e.preExec = null;
+      throw error;
+    }
+    if (e.preExec !== abort) {
+      this.#settle(name);
+      throw new CryptodedError(Resp.CONN_IN_PROGRESS, `${name} was disconnected meanwhile`);
+    }
     this.#run(e, e.profile, abort).catch((error) => {
       // never let one connect attempt take the agent down
       if (e.preExec === abort) e.preExec = null;
@@ -390,6 +430,7 @@ export class Connections {
     // only this attempt's marker: a DISCONNECT + CONNECT may have started a newer one
     const clear = () => {
       if (e.preExec === abort) e.preExec = null;
+      this.#settle(e.name);
     };
     if (profile.preConnectExec) {
       const userName = this.#o.config.pre_exec_user || this.#o.agentUser;
@@ -435,8 +476,10 @@ export class Connections {
       this.#o.log.error("openvpn launch failed", { name: e.name, error });
       return;
     }
-    clear();
+    if (e.preExec === abort) e.preExec = null;
     this.#watch(e, tunnel);
+    // settled once openvpn connects or the attempt ends (its pid file covers a restart then)
+    tunnel.connected.then(() => this.#settle(e.name), () => this.#settle(e.name));
   }
 
   async #savePreExec(name: string, status: number): Promise<void> {
@@ -513,6 +556,7 @@ export class Connections {
   }
 
   async #stopEntry(e: Entry): Promise<void> {
+    this.#settle(e.name);
     if (e.preExec) {
       e.preExec.abort(new Error("disconnect requested"));
       e.preExec = null;

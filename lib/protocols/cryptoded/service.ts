@@ -18,6 +18,7 @@ function parseSaved(data: unknown): SavedState {
       ? d.dns
       : base.dns,
     preExec: typeof d.preExec === "object" && d.preExec !== null ? d.preExec : {},
+    pending: Array.isArray(d.pending) ? d.pending.filter((n) => typeof n === "string") : [],
   };
 }
 
