@@ -65,6 +65,35 @@ backendTest(
       assert.equal((await ask(sock, Cmd.GET_CONFDIR)).code, Resp.OK);
     });
 
+    await t.step(
+      "50 concurrent clients, half of them sending garbage, all get answers",
+      async () => {
+        const garbage = [
+          "\u0000\u0001\u0002",
+          "{{{{",
+          '{"cmd":[1,2]}',
+          "]",
+          '{"cmd":2,"param":{"a":1}}',
+        ];
+        const replies = await Promise.all(
+          Array.from(
+            { length: 50 },
+            (_, i) =>
+              sendRaw(sock, i % 2 === 0 ? '{"cmd":8}' : garbage[i % garbage.length]!)
+                .then((raw) => JSON.parse(raw.split("\n")[0]!).code as number),
+          ),
+        );
+        replies.forEach((code, i) => {
+          if (i % 2 === 0) assert.equal(code, Resp.OK);
+          else {assert.ok(
+              [Resp.JSON_INVALID, Resp.INVALID_CMD].includes(code as 3),
+              `reply ${code}`,
+            );}
+        });
+        assert.equal((await ask(sock, Cmd.GET_CONFDIR)).code, Resp.OK);
+      },
+    );
+
     await t.step("several requests on one connection, back to back or by line", async () => {
       const raw = await sendRaw(
         sock,
