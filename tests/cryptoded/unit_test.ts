@@ -193,3 +193,14 @@ Deno.test("Tunnel follows management events and reports SEND_SIG when no stop ge
     await peer.close();
   }
 });
+
+Deno.test("the handler table serves all nine commands and refuses a duplicate", async () => {
+  const { createHandlerTable } = await import("../../lib/protocols/cryptoded/handlers.ts");
+  const table = createHandlerTable();
+  for (let cmd = 0; cmd <= 8; cmd++) assert.ok(table.get(cmd), `command ${cmd}`);
+  assert.equal(table.get(9), undefined);
+  assert.throws(
+    () => table.register(0, { privileged: false, handle: () => Promise.resolve({ code: 0 }) }),
+    /registered twice/,
+  );
+});

@@ -8,6 +8,7 @@ import {
   checkSize,
   confDirProblem,
   type ImportedProfile,
+  isValidProfileName,
   profileExists,
   readOvpnFile,
   readTblk,
@@ -139,7 +140,7 @@ export function createHandlerTable(): HandlerTable {
       else if (param.kind === "ovpn") profiles = [await readOvpnFile(param.path, limit)];
       else profiles = await readTblk(param.path, limit, ctx.runner);
       for (const p of profiles) {
-        if (!/^[A-Za-z0-9_.-]{0,127}[A-Za-z0-9]$/.test(p.name) || p.name.startsWith(".")) {
+        if (!isValidProfileName(p.name)) {
           throw new CryptodedError(
             Resp.INVALID_PROFILE_TYPE,
             `${JSON.stringify(p.name)} is not a valid profile name`,
