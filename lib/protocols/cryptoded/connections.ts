@@ -94,6 +94,8 @@ export interface ConnectionsOptions {
   /** Whether the agent runs as root (openvpn needs it). */
   isRoot: boolean;
   ownUid: number;
+  /** Called after any tunnel changes state (for /healthz detail). */
+  onChange?: () => void;
 }
 
 function shortHash(text: string): string {
@@ -504,6 +506,7 @@ export class Connections {
         scriptSecurity: this.#scriptSecurity ? 2 : 1,
         extraArgs: c.openvpn_args,
       },
+      onChange: () => this.#o.onChange?.(),
       connectTimeoutMs: c.connect_timeout,
       stopTimeoutMs: c.stop_timeout,
       bytecountInterval: c.bytecount_interval,

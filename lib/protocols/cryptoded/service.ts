@@ -52,6 +52,8 @@ export class CryptodedService implements Service<CryptodedConfig> {
       saved,
       isRoot: ownUid === 0,
       ownUid,
+      onChange: () =>
+        ctx.setDetail({ profiles: connections.names().length, ...connections.counts() }),
     });
     this.#connections = connections;
     await connections.load();
@@ -90,7 +92,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
     this.#server = server;
     await server.listen((error) => ctx.fail(error));
     ctx.listening(config.socket);
-    ctx.setDetail({ profiles: connections.names().length });
+    ctx.setDetail({ profiles: connections.names().length, ...connections.counts() });
     connections.autoConnect();
   }
 
