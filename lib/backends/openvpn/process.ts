@@ -210,3 +210,35 @@ export async function waitForSocket(path: string, signal: AbortSignal): Promise<
     }
   }
 }
+
+/** Connection names that have a pid file in `runDir`. */
+export async function listPidFiles(runDir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(runDir)) {
+      if (entry.name.endsWith(".pid")) names.push(entry.name.slice(0, -4));
+    }
+  } catch {
+    // no run dir yet
+  }
+  return names;
+}
+
+/** Removes a file, ignoring one that is already gone. */
+export async function removeIfPresent(path: string): Promise<void> {
+  await Deno.remove(path).catch(() => {});
+}
+
+/** Creates the directories the service keeps its files in (mode 0700). */
+export async function ensureDirs(...dirs: string[]): Promise<void> {
+  for (const dir of dirs) await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Moves a log over `maxBytes` to `<log>.0` (as the original daemon did at 32 MiB). */
+export function rotateLog(path: string, maxBytes = 32 << 20): void {
+  try {
+    if (Deno.statSync(path).size > maxBytes) Deno.renameSync(path, `${path}.0`);
+  } catch {
+    // no log yet
+  }
+}

@@ -166,3 +166,12 @@ export async function removeProfileFiles(dir: string, name: string): Promise<str
   if (removed.length > 0) await syncDirectory(dir);
   return removed;
 }
+
+/** Why the profile file at `path` may not be used now, or "gone" when it vanished. */
+export async function profileFileProblem(path: string, ownUid: number): Promise<string | null> {
+  try {
+    return permissionProblem(await Deno.lstat(path), ownUid);
+  } catch {
+    return "gone";
+  }
+}

@@ -12,6 +12,7 @@ import {
   type Launched,
   launchOpenvpn,
   type LaunchSpec,
+  rotateLog,
   signalProcess,
   waitForSocket,
 } from "./process.ts";
@@ -153,6 +154,7 @@ export class Tunnel {
   launch(): number {
     this.#status = "CONNECTING";
     this.#ovpn = "";
+    rotateLog(this.#o.spec.logFile);
     this.#launched = launchOpenvpn(this.#o.spec);
     this.#pid = this.#launched.pid;
     this.#changed();

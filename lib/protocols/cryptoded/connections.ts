@@ -9,11 +9,13 @@ import {
   checkBinary,
   confDirProblem,
   isOurOpenvpn,
+  listPidFiles,
   lookupUser,
-  permissionProblem,
   type Profile,
+  profileFileProblem,
   readPidFile,
   type RefusedProfile,
+  removeIfPresent,
   removeProfileFiles,
   runPreExec,
   scanProfiles,
@@ -183,14 +185,7 @@ export class Connections {
       if (!(error instanceof CryptodedError)) throw error;
       // logged by #scan; the socket still answers (GET_CONFDIR reports INVALID_CONF_DIR)
     }
-    const pidNames: string[] = [];
-    try {
-      for await (const entry of Deno.readDir(this.#o.runDir)) {
-        if (entry.name.endsWith(".pid")) pidNames.push(entry.name.slice(0, -4));
-      }
-    } catch {
-      // no run dir yet
-    }
+    const pidNames = await listPidFiles(this.#o.runDir);
     await Promise.all(pidNames.map((name) => this.#adopt(name)));
     // connects acknowledged before a crash but never settled
     for (const name of this.#o.saved.value.pending) {
@@ -237,7 +232,7 @@ export class Connections {
         return;
       }
       this.#o.log.info("stale pid file; openvpn is gone", { name, pid });
-      await Deno.remove(this.pidPath(name)).catch(() => {});
+      await removeIfPresent(this.pidPath(name));
       if (!e.profile) this.#entries.delete(name);
       return;
     }
@@ -339,7 +334,8 @@ export class Connections {
       name: e.name,
       profile: e.profilePath,
       status,
-      "ovpn-status": snap?.ovpnStatus || (status === "CONNECTING" ? "CONNECTING" : "DISCONNECTED"),
+      // openvpn's own state; DISCONNECTED until it has reported one
+      "ovpn-status": snap?.ovpnStatus || "DISCONNECTED",
       timestamp: Math.floor(Date.now() / 1000),
       "in-total": totalIn,
       "out-total": totalOut,
@@ -389,18 +385,16 @@ export class Connections {
       throw new CryptodedError(Resp.UNKNOWN_ERR, problem);
     }
     // the file may have changed since the scan
-    try {
-      const p = permissionProblem(await Deno.lstat(e.profile.path), this.#o.ownUid);
-      if (p) {
-        this.#o.log.warn("refusing profile", { name, file: e.profile.path, reason: p });
-        throw new CryptodedError(
-          Resp.WRONG_PERMISSION,
-          `profile ${JSON.stringify(name)} refused: ${e.profile.path} is ${p}`,
-        );
-      }
-    } catch (error) {
-      if (error instanceof CryptodedError) throw error;
+    const p = await profileFileProblem(e.profile.path, this.#o.ownUid);
+    if (p === "gone") {
       throw new CryptodedError(Resp.CONN_NOT_FOUND, `profile file of ${name} is gone`);
+    }
+    if (p) {
+      this.#o.log.warn("refusing profile", { name, file: e.profile.path, reason: p });
+      throw new CryptodedError(
+        Resp.WRONG_PERMISSION,
+        `profile ${JSON.stringify(name)} refused: ${e.profile.path} is ${p}`,
+      );
     }
     if (this.#status(e) !== "DISCONNECTED") {
       throw new CryptodedError(Resp.CONN_IN_PROGRESS, `${name} is ${this.#status(e)}`);
@@ -466,7 +460,7 @@ export class Connections {
     }
     const tunnel = new Tunnel(this.#tunnelOptions(e));
     try {
-      await Deno.remove(this.managementPath(e.name)).catch(() => {});
+      await removeIfPresent(this.managementPath(e.name));
       if (abort.signal.aborted || this.#stopped || e.preExec !== abort) {
         clear();
         return;

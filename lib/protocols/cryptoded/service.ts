@@ -1,7 +1,7 @@
 /** The `[cryptoded]` service: profiles, tunnels, the resolver and the control socket. */
 import { resolve } from "node:path";
 import type { Service, ServiceContext } from "../../core/mod.ts";
-import { lookupGroup } from "../../backends/openvpn/mod.ts";
+import { ensureDirs, lookupGroup } from "../../backends/openvpn/mod.ts";
 import { DnsResolver } from "../../backends/resolver/mod.ts";
 import type { CryptodedConfig } from "./config.ts";
 import { Connections, emptySaved, type SavedState } from "./connections.ts";
@@ -31,9 +31,8 @@ export class CryptodedService implements Service<CryptodedConfig> {
     const config = ctx.config;
     const runDir = resolve(ctx.paths.run, "cryptoded-tunnels");
     const logDir = resolve(ctx.paths.log, "cryptoded-tunnels");
-    await Deno.mkdir(runDir, { recursive: true, mode: 0o700 });
-    await Deno.mkdir(logDir, { recursive: true, mode: 0o700 });
-    await Deno.mkdir(resolve(config.profile_dir), { recursive: true, mode: 0o700 }).catch((error) =>
+    await ensureDirs(runDir, logDir);
+    await ensureDirs(resolve(config.profile_dir)).catch((error) =>
       ctx.log.warn("cannot create the profile directory", { dir: config.profile_dir, error })
     );
     const saved = await ctx.openDocument<SavedState>({
