@@ -183,13 +183,13 @@ export class Tunnel {
     tunnel.#ovpn = "";
     await tunnel.#attach(conn, false);
     if (tunnel.#status === "CONNECTING") tunnel.#armConnectTimer();
-    // `status 2` counts since openvpn's last soft restart, BYTECOUNT since it started: wait for
-    // the first BYTECOUNT (one interval) so the counters carry on where they were
+    // `status 2` counts since openvpn's last soft restart, BYTECOUNT since it started (what the
+    // agent reported before): wait briefly for the first BYTECOUNT so counters carry on
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       tunnel.#firstBytecount.promise,
       tunnel.#ended.promise,
-      new Promise((r) => timer = setTimeout(r, options.bytecountInterval * 1000 + 1000)),
+      new Promise((r) => timer = setTimeout(r, options.bytecountInterval * 1000 + 1500)),
     ]);
     clearTimeout(timer);
     return tunnel;
