@@ -248,6 +248,10 @@ backendTest(
         (await ask(sock, Cmd.DISCONNECT, "office")).code,
         Resp.CONN_ALREADY_DISCONNECTED,
       );
+      assert.equal((await ask(sock, Cmd.CONNECT, "all")).code, Resp.UNKNOWN_ERR);
+      const all = await ask(sock, Cmd.DISCONNECT, "all");
+      assert.equal(all.code, Resp.OK);
+      assert.ok((all.data as { status: string }[]).every((s) => s.status === "DISCONNECTED"));
       const text = await sendRaw(
         sock,
         JSON.stringify({ cmd: Cmd.STATUS, param: "office", json: false }),
