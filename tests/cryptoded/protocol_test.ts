@@ -308,6 +308,23 @@ backendTest(
       assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "flip")).code, Resp.INVALID_CMD);
     });
 
+    await t.step("DNS_OVERRIDE restores a symlinked or absent resolv.conf as it was", async () => {
+      const target = join(env.dir, "stub-resolv.conf");
+      await Deno.writeTextFile(target, "nameserver 10.5.5.5\n");
+      await Deno.remove(env.resolvConf).catch(() => {});
+      await Deno.symlink(target, env.resolvConf);
+      assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "enable 10.9.9.9")).code, Resp.OK);
+      assert.ok((await Deno.lstat(env.resolvConf)).isFile);
+      assert.equal(await Deno.readTextFile(target), "nameserver 10.5.5.5\n");
+      assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "disable")).code, Resp.OK);
+      assert.equal(await Deno.readLink(env.resolvConf), target);
+      await Deno.remove(env.resolvConf);
+      assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "enable 10.9.9.9")).code, Resp.OK);
+      assert.match(await Deno.readTextFile(env.resolvConf), /nameserver 10\.9\.9\.9/);
+      assert.equal((await ask(sock, Cmd.DNS_OVERRIDE, "disable")).code, Resp.OK);
+      await assert.rejects(Deno.lstat(env.resolvConf), Deno.errors.NotFound);
+    });
+
     await t.step("SCRIPT_SECURITY enable and disable", async () => {
       assert.equal((await ask(sock, Cmd.SCRIPT_SECURITY, "enable")).code, Resp.OK);
       assert.equal((await ask(sock, Cmd.SCRIPT_SECURITY, "disable")).code, Resp.OK);
