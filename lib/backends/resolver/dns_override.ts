@@ -188,7 +188,10 @@ export class DnsResolver {
         });
       } else if (backup.kind === "symlink") {
         await Deno.remove(path).catch(() => {});
-        await Deno.symlink(backup.target, path);
+        // Deno.symlink needs unscoped write permission, which the agent does not have
+        await this.#o.runner(["ln", "-s", "--", backup.target, path], {
+          timeoutMs: this.#o.timeoutMs,
+        });
       } else {
         await writeFileAtomic(path, backup.content, { mode: backup.mode });
       }
