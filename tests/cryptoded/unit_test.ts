@@ -204,3 +204,40 @@ Deno.test("the handler table serves all nine commands and refuses a duplicate", 
     /registered twice/,
   );
 });
+
+Deno.test("DnsResolver rewrites resolv.conf in place when only the file itself is writable", async () => {
+  await using dir = await tempDir("cvdns");
+  const file = join(dir.path, "resolv.conf");
+  const original = "nameserver 10.1.1.1\nsearch x.test\n";
+  await Deno.writeTextFile(file, original);
+  await Deno.chmod(file, 0o644);
+  const script = join(dir.path, "run.ts");
+  const mod = new URL("../../lib/backends/resolver/mod.ts", import.meta.url).href;
+  const core = new URL("../../lib/core/mod.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    script,
+    `import { DnsResolver } from "${mod}";
+import { runCommand } from "${core}";
+const r = new DnsResolver({ method: "file", resolvConf: ${JSON.stringify(file)}, interface: "",
+  runner: runCommand, timeoutMs: 5000 });
+const backup = await r.backup("file");
+await r.apply(["10.9.9.9"], backup);
+console.log(JSON.stringify(await r.current()));
+await r.restore(backup);
+`,
+  );
+  // exactly the shape of the shipped permission set: the file, not its directory
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-q", "--allow-read", `--allow-write=${file}`, "--allow-run", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), '["10.9.9.9"]');
+  assert.equal(await Deno.readTextFile(file), original);
+  assert.equal((await Deno.stat(file)).mode! & 0o777, 0o644);
+  assert.deepEqual(
+    [...Deno.readDirSync(dir.path)].map((e) => e.name).sort(),
+    ["resolv.conf", "run.ts"],
+  );
+});

@@ -67,6 +67,29 @@ function exists(path: string): boolean {
 
 const RECORD = "polyagent.cryptoded";
 
+/**
+ * Writes `path` atomically when the agent may create files next to it; otherwise (the shipped
+ * permission set grants /etc/resolv.conf itself, not /etc) rewrites it in place and fsyncs.
+ */
+async function writeResolv(path: string, text: string, mode: number): Promise<void> {
+  const dir = dirname(path);
+  const canCreate = Deno.permissions.querySync({ name: "write", path: dir }).state === "granted";
+  if (canCreate) {
+    await writeFileAtomic(path, text, { mode });
+    return;
+  }
+  const file = await Deno.open(path, { write: true, create: true, truncate: true, mode });
+  try {
+    const bytes = new TextEncoder().encode(text);
+    let off = 0;
+    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  await Deno.chmod(path, mode);
+}
+
 /** Drives one resolver mechanism. */
 export class DnsResolver {
   #o: DnsResolverOptions;
@@ -162,7 +185,7 @@ export class DnsResolver {
     try {
       const info = await Deno.lstat(path).catch(() => null);
       if (info?.isSymlink) await Deno.remove(path);
-      await writeFileAtomic(path, text, { mode: 0o644 });
+      await writeResolv(path, text, 0o644);
     } catch (error) {
       throw new DnsUtilError(`cannot write "${path}": ${(error as Error).message}`, {
         cause: error,
@@ -193,7 +216,7 @@ export class DnsResolver {
           timeoutMs: this.#o.timeoutMs,
         });
       } else {
-        await writeFileAtomic(path, backup.content, { mode: backup.mode });
+        await writeResolv(path, backup.content, backup.mode);
       }
     } catch (error) {
       throw new DnsUtilError(`cannot restore "${path}": ${(error as Error).message}`, {

@@ -21,8 +21,11 @@ export const cryptodedConfigSchema = section({
   socket: pathString().default("/var/run/cryptoded"),
   /** Group (name or gid) that may use the socket: mode 0660 instead of 0600. */
   socket_group: text().regex(SAFE_NAME, "expected a group name or id").default(""),
-  /** Profile directory: `<name>.ovpn` and optional `<name>.json`. */
-  profile_dir: pathString().default("/opt/cryptode/etc/vpn.d"),
+  /**
+   * Profile directory: `<name>.ovpn` and optional `<name>.json`. The original used
+   * /opt/cryptode/etc/vpn.d; this default is inside the agent's write permission set.
+   */
+  profile_dir: pathString().default("/etc/polyagent/cryptoded/vpn.d"),
   /** The openvpn binary; must not be group/world writable. */
   openvpn: pathString().default("/usr/sbin/openvpn"),
   /** Require the openvpn binary to be owned by root. */
