@@ -6,7 +6,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { closeUnix, type CommandRunner, listenUnix, type Logger } from "../../core/mod.ts";
-import { type PeerCredentials, UnixPeerTracker } from "../../backends/peercred/mod.ts";
+import { type ConnectionIdentity, UnixPeerTracker } from "../../backends/peercred/mod.ts";
 import { Resp } from "./codes.ts";
 import { encodeReply, errorReply, type Reply } from "./errors.ts";
 import type { HandlerContext, HandlerTable } from "./handlers.ts";
@@ -31,8 +31,10 @@ export interface ControlServerOptions {
 const IDLE_MS = 30_000;
 
 interface ClientState {
-  /** Peer credentials (null: unknown, or every peer is root). */
-  peer: PeerCredentials | null;
+  /** Which socket this connection is (null: unknown, or every peer is root). */
+  identity: ConnectionIdentity | null;
+  /** Whether the peer is root, looked up on the first privileged command. */
+  root: Promise<boolean> | null;
 }
 
 /** One listening control socket. */
@@ -71,14 +73,16 @@ export class ControlServer {
         throw error;
       }
       // serialised on purpose: the next accept waits until this connection is identified
-      const peer = this.#o.peersAreRoot ? null : await this.#tracker.identify().catch(() => null);
+      const identity = this.#o.peersAreRoot
+        ? null
+        : await this.#tracker.identify().catch(() => null);
       if (this.#clients.size >= this.#o.maxClients) {
         this.#o.log.warn("too many clients; refusing a connection", { max: this.#o.maxClients });
         void this.#refuse(conn);
         continue;
       }
       this.#clients.add(conn);
-      void this.#serve(conn, { peer }).finally(() => {
+      void this.#serve(conn, { identity, root: null }).finally(() => {
         this.#clients.delete(conn);
         try {
           conn.close();
@@ -122,9 +126,15 @@ export class ControlServer {
     }
   }
 
-  #isRoot(state: ClientState): boolean {
-    if (this.#o.peersAreRoot) return true;
-    return state.peer !== null && state.peer.uids.every((u) => u === 0);
+  #isRoot(state: ClientState): Promise<boolean> {
+    if (this.#o.peersAreRoot) return Promise.resolve(true);
+    const identity = state.identity;
+    if (identity === null) return Promise.resolve(false);
+    state.root ??= this.#tracker.credentials(identity).then(
+      (peer) => peer !== null && peer.uids.every((u) => u === 0),
+      () => false,
+    );
+    return state.root;
   }
 
   async #serve(conn: Deno.UnixConn, state: ClientState): Promise<void> {
@@ -199,7 +209,7 @@ export class ControlServer {
     let reply: Reply;
     if (!handler) {
       reply = { code: Resp.INVALID_CMD, data: `cmd: unknown command ${request.cmd}` };
-    } else if (handler.privileged && !this.#isRoot(state)) {
+    } else if (handler.privileged && !(await this.#isRoot(state))) {
       reply = { code: Resp.SUDO_REQUIRED, data: "this command needs a root client" };
     } else {
       try {
