@@ -1,23 +1,26 @@
 /**
- * The `[cryptoded]` service: OpenVPN control daemon on a Unix socket (cryptoded protocol).
- *
- * PLACEHOLDER: replaced by the protocol implementation (issue work in progress).
+ * The `[cryptoded]` service: the cryptoded OpenVPN control protocol on a Unix socket, driving real
+ * openvpn processes through their management interface (see README "cryptoded").
  *
  * @module
  */
-import { flag, section, type ServiceDefinition } from "../../core/mod.ts";
+import type { ServiceDefinition } from "../../core/mod.ts";
+import { type CryptodedConfig, cryptodedConfigSchema } from "./config.ts";
+import { registerCryptodeCtl } from "./ctl.ts";
+import { CryptodedService } from "./service.ts";
 
-const cryptodedConfigSchema = section({
-  enabled: flag().default(false),
-});
+export { Cmd, Resp, RESP_TEXT, respName } from "./codes.ts";
+export { ClientError, request, sendRaw } from "./client.ts";
+export { type CryptodedConfig, cryptodedConfigSchema } from "./config.ts";
+export type { ConnectionStatus } from "./connections.ts";
+export { JsonStreamParser } from "./stream_parser.ts";
+export { CryptodedService } from "./service.ts";
 
 /** The `[cryptoded]` service definition. */
-export const cryptodedDefinition: ServiceDefinition<{ enabled: boolean }> = {
+export const cryptodedDefinition: ServiceDefinition<CryptodedConfig> = {
   name: "cryptoded",
   summary: "OpenVPN control daemon on a Unix socket (cryptoded protocol)",
   configSchema: cryptodedConfigSchema,
-  create: () => ({
-    start: () => Promise.reject(new Error("the cryptoded service is not implemented yet")),
-    stop: () => Promise.resolve(),
-  }),
+  create: () => new CryptodedService(),
+  registerCtl: registerCryptodeCtl,
 };
