@@ -22,6 +22,17 @@ export interface RunOptions {
   check?: boolean;
   /** Aborts the command early (it is killed). */
   signal?: AbortSignal;
+  /**
+   * Start the command in its own process group so a timeout or abort kills its children too.
+   * Costs a fork instead of a vfork-style spawn (about 3 ms here); short system tools that start
+   * no children (nft, ip, lxc-*) may turn it off. @default {true}
+   */
+  processGroup?: boolean;
+}
+
+/** A runner that passes `defaults` under every call's own options. */
+export function withDefaults(runner: CommandRunner, defaults: RunOptions): CommandRunner {
+  return (argv, options = {}) => runner(argv, { ...defaults, ...options });
 }
 
 /** What a finished command produced. */
@@ -117,7 +128,7 @@ export const runCommand: CommandRunner = async (argv, options = {}) => {
       stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
-      detached: true,
+      detached: options.processGroup ?? true,
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       ...(options.env !== undefined ? { env: options.env } : {}),
       ...(options.clearEnv ? { clearEnv: true } : {}),
@@ -133,8 +144,16 @@ export const runCommand: CommandRunner = async (argv, options = {}) => {
     }, { cause: error });
   }
   let timedOut = false;
+  const group = options.processGroup ?? true;
   const kill = () => {
-    killGroup(child.pid, "SIGKILL");
+    if (group) killGroup(child.pid, "SIGKILL");
+    else {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
   };
   const timer = setTimeout(() => {
     timedOut = true;

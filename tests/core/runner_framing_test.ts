@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
   CommandError,
+  type CommandRunner,
   DelimitedFramer,
   lineFramer,
   nulFramer,
   runCommand,
+  withDefaults,
 } from "../../lib/core/mod.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -76,4 +78,31 @@ Deno.test("runCommand() reports a missing program as CommandError", async () => 
   const error = await runCommand(["/nonexistent/prog"]).catch((e) => e);
   assert.ok(error instanceof CommandError);
   assert.match(error.message, /Cannot run/);
+});
+
+Deno.test("runCommand() without a process group still kills the command on timeout", async () => {
+  const error = await runCommand(["sleep", "30"], { timeoutMs: 100, processGroup: false }).catch((
+    e,
+  ) => e);
+  assert.ok(error instanceof CommandError);
+  assert.equal(error.timedOut, true);
+});
+
+Deno.test("withDefaults() lets each call's options win over the defaults", async () => {
+  const seen: unknown[] = [];
+  const fake: CommandRunner = (argv, options) => {
+    seen.push(options);
+    return Promise.resolve({
+      argv,
+      code: 0,
+      signal: null,
+      stdout: "",
+      stderr: "",
+      timedOut: false,
+      durationMs: 0,
+    });
+  };
+  const runner = withDefaults(fake, { processGroup: false, timeoutMs: 5 });
+  await runner(["x"], { timeoutMs: 9 });
+  assert.deepEqual(seen, [{ processGroup: false, timeoutMs: 9 }]);
 });

@@ -646,7 +646,7 @@ export class ContainerManager {
       let done = 0;
       for (const argv of steps) {
         progress(done / total, `Running ${argv.join(" ")}...`);
-        await this.#runner(argv, { timeoutMs: HOST_STEP_TIMEOUT_MS });
+        await this.#runner(argv, { timeoutMs: HOST_STEP_TIMEOUT_MS, processGroup: true });
         done++;
       }
       for (const c of containers) {
@@ -693,7 +693,7 @@ export class ContainerManager {
         command === "shutdown" ? this.#config.shutdown_command : this.#config.reboot_command,
       );
       return async () => {
-        if (argv.length > 0) await this.#runner(argv, { timeoutMs: 60_000 });
+        if (argv.length > 0) await this.#runner(argv, { timeoutMs: 60_000, processGroup: true });
       };
     }, true);
   }

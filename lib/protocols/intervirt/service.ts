@@ -1,6 +1,6 @@
 /** The `[intervirt]` service: state, manager, reconcile, then the WebSocket listener. */
 import { isAbsolute, join } from "node:path";
-import { type Service, type ServiceContext, splitHostPort } from "../../core/mod.ts";
+import { type Service, type ServiceContext, splitHostPort, withDefaults } from "../../core/mod.ts";
 import { missingPrerequisites } from "../../backends/bridge/mod.ts";
 import { createIntervirtApp } from "./app.ts";
 import type { IntervirtConfig } from "./config.ts";
@@ -34,8 +34,11 @@ export class IntervirtService implements Service<IntervirtConfig> {
 
   async start(ctx: ServiceContext<IntervirtConfig>): Promise<void> {
     const config = ctx.config;
+    // nft, ip, sysctl and lxc-* start no children of their own: spawn them without a process
+    // group (a cheaper spawn); host update/shutdown commands ask for one explicitly.
+    const systemTools = withDefaults(ctx.runner, { processGroup: false });
     const resolve = (p: string) => (isAbsolute(p) ? p : join(Deno.cwd(), p));
-    const runtime = createRuntime(config.runtime, ctx.runner, {
+    const runtime = createRuntime(config.runtime, systemTools, {
       lxcPath: resolve(config.lxc_path),
       workDir: join(ctx.paths.state, "intervirt-work"),
     });
@@ -53,7 +56,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
     });
     const manager = new ContainerManager({
       config,
-      runner: ctx.runner,
+      runner: systemTools,
       runtime,
       document,
       imagesDir: config.images_dir ? resolve(config.images_dir) : join(ctx.paths.state, "images"),
