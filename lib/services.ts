@@ -6,9 +6,9 @@
  */
 import type { AnyServiceDefinition } from "./core/mod.ts";
 import { adminDefinition } from "./protocols/admin/mod.ts";
-import { cryptodedDefinition } from "./protocols/cryptoded/mod.ts";
-import { intervirtDefinition } from "./protocols/intervirt/mod.ts";
-import { masqDefinition } from "./protocols/masq/mod.ts";
+import { cryptodedDefinition } from "./protocols/cryptoded/definition.ts";
+import { intervirtDefinition } from "./protocols/intervirt/definition.ts";
+import { masqDefinition } from "./protocols/masq/definition.ts";
 import { quixDefinition } from "./protocols/quix/mod.ts";
 import { sozuDefinition } from "./protocols/sozu/mod.ts";
 

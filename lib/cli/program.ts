@@ -25,8 +25,12 @@ function print(line: string): void {
   console.log(line);
 }
 
-/** Builds the commander program. */
-export function buildProgram(options: CliOptions): Command {
+/**
+ * Builds the commander program. Protocol clients and extra commands are registered (and their
+ * code loaded) only when `lazyCommands` is set; `serve` leaves them out so the agent does not
+ * carry client code.
+ */
+export async function buildProgram(options: CliOptions, lazyCommands = true): Promise<Command> {
   const { definitions } = options;
   const program = new Command("polyagent")
     .description(
@@ -101,14 +105,16 @@ export function buildProgram(options: CliOptions): Command {
     },
     print,
   };
-  for (const def of definitions) def.registerCtl?.(ctl, ctlEnv);
-  for (const def of definitions) def.registerCommands?.(program);
+  if (lazyCommands) {
+    for (const def of definitions) await def.registerCtl?.(ctl, ctlEnv);
+    for (const def of definitions) await def.registerCommands?.(program);
+  }
   return program;
 }
 
 /** Runs the CLI; resolves with the process exit status. */
 export async function runCli(argv: readonly string[], options: CliOptions): Promise<number> {
-  const program = buildProgram(options);
+  const program = await buildProgram(options, argv[0] !== "serve");
   try {
     await program.parseAsync([...argv], { from: "user" });
     return 0;

@@ -93,10 +93,13 @@ export interface ServiceDefinition<C extends { enabled: boolean } = { enabled: b
    * implementation lazily (`await import(...)`) so a disabled service costs no memory.
    */
   create(): Service<C> | Promise<Service<C>>;
-  /** Adds `ctl <name> …` subcommands to the given `ctl` group. */
-  registerCtl?(ctl: Command, env: CtlEnvironment): void;
+  /**
+   * Adds `ctl <name> …` subcommands to the given `ctl` group. May load the client lazily; the CLI
+   * does not call it for `serve`, so a running agent never loads client code.
+   */
+  registerCtl?(ctl: Command, env: CtlEnvironment): void | Promise<void>;
   /** Adds top-level subcommands (for example `masq-node`). */
-  registerCommands?(program: Command): void;
+  registerCommands?(program: Command): void | Promise<void>;
 }
 
 /** A service definition of any config type, as lists of them are held. */

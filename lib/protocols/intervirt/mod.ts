@@ -5,10 +5,6 @@
  *
  * @module
  */
-import type { ServiceDefinition } from "../../core/mod.ts";
-import { type IntervirtConfig, intervirtConfigSchema } from "./config.ts";
-import { registerIntervirtCtl } from "./ctl.ts";
-import { IntervirtService } from "./service.ts";
 
 export { createIntervirtApp } from "./app.ts";
 export { IntervirtClient, type IntervirtFrame } from "./client.ts";
@@ -18,12 +14,4 @@ export { buildHandlerTable, HandlerTable } from "./handlers.ts";
 export { ContainerManager } from "./manager.ts";
 export { IntervirtService } from "./service.ts";
 export { AGENT_VERSION } from "./version.ts";
-
-/** The `[intervirt]` service definition. */
-export const intervirtDefinition: ServiceDefinition<IntervirtConfig> = {
-  name: "intervirt",
-  summary: "Intervirt container agent over WebSocket (LXC / Incus)",
-  configSchema: intervirtConfigSchema,
-  create: () => new IntervirtService(),
-  registerCtl: registerIntervirtCtl,
-};
+export { intervirtDefinition } from "./definition.ts";

@@ -4,11 +4,6 @@
  *
  * @module
  */
-import { CliExit, type ServiceDefinition } from "../../core/mod.ts";
-import { type MasqConfig, masqConfigSchema } from "./config.ts";
-import { registerMasqCtl } from "./ctl.ts";
-import { runNode } from "./node_main.ts";
-import { MasqService } from "./service.ts";
 
 export { MasqClient, type Outcome } from "./client.ts";
 export { DEFAULT_UI_PORT, ErrorCode, NODE_UI_PROTOCOL } from "./codes.ts";
@@ -18,26 +13,4 @@ export { decodeMessage, encodeMessage, parseExactJson, stringifyExact } from "./
 export { applySetup, censor, launchArguments, reportSetup } from "./setup_model.ts";
 export { SETUP_PARAMS } from "./setup_params.ts";
 export { MasqService } from "./service.ts";
-
-/** The `[masq]` service definition. */
-export const masqDefinition: ServiceDefinition<MasqConfig> = {
-  name: "masq",
-  summary: "MASQNode-UIv2 Daemon on localhost and the Node it launches",
-  configSchema: masqConfigSchema,
-  create: () => new MasqService(),
-  registerCtl: registerMasqCtl,
-  registerCommands(program) {
-    program.command("masq-node")
-      .description(
-        "run the built-in MASQ Node (the Daemon launches it): --name value … --ui-port N",
-      )
-      .helpOption(false)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .argument("[args...]", "--name value pairs")
-      .action(async (args: string[]) => {
-        const code = await runNode(args);
-        if (code !== 0) throw new CliExit("", code);
-      });
-  },
-};
+export { masqDefinition } from "./definition.ts";

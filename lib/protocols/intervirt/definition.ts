@@ -1,0 +1,15 @@
+/**
+ * The `[intervirt]` service definition: its config section, and the implementation and client
+ * loaded only when used, so an agent that does not run intervirt does not carry its code.
+ */
+import type { ServiceDefinition } from "../../core/mod.ts";
+import { type IntervirtConfig, intervirtConfigSchema } from "./config.ts";
+
+/** The `[intervirt]` service definition. */
+export const intervirtDefinition: ServiceDefinition<IntervirtConfig> = {
+  name: "intervirt",
+  summary: "Intervirt container agent over WebSocket (LXC / Incus)",
+  configSchema: intervirtConfigSchema,
+  create: async () => new (await import("./service.ts")).IntervirtService(),
+  registerCtl: async (ctl, env) => (await import("./ctl.ts")).registerIntervirtCtl(ctl, env),
+};
