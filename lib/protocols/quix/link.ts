@@ -112,6 +112,8 @@ export class QuixLink {
   #probing = false;
   #sessions = 0;
   #running: Promise<void> | null = null;
+  /** Requests that arrived while authenticating. */
+  #early: Frame[] = [];
 
   constructor(options: LinkOptions) {
     this.#o = options;
@@ -316,6 +318,7 @@ export class QuixLink {
         this.#setState("online");
         this.#o.log.info("link online", { url: redactUrl(s.server_url), via: auth.via });
         heartbeat = this.#startHeartbeat(ws, end);
+        for (const frame of this.#early.splice(0)) this.#dispatch(ws, frame);
         this.#o.onOnline?.();
         return null;
       }),
@@ -326,6 +329,12 @@ export class QuixLink {
     if (heartbeat !== null) clearInterval(heartbeat);
     this.#endSession = null;
     this.#ws = null;
+    for (const frame of this.#early.splice(0)) {
+      this.#send(ws, {
+        rid: frame.rid ?? null,
+        msg: errorBody(new QuixError("not_authenticated", "Authentication did not complete")),
+      });
+    }
     for (const [key, p] of this.#pending) {
       clearTimeout(p.timer);
       p.reject(new LinkClosedError());
@@ -537,6 +546,11 @@ export class QuixLink {
       }
       return;
     }
+    if (this.#state === "authenticating" && this.#early.length < 256) {
+      // The server may send requests right after its auth reply, before the token is saved.
+      this.#early.push(frame);
+      return;
+    }
     if (this.#state !== "online") {
       this.#send(ws, {
         rid: frame.rid ?? null,
@@ -546,6 +560,11 @@ export class QuixLink {
       });
       return;
     }
+    this.#dispatch(ws, frame);
+  }
+
+  #dispatch(ws: WebSocket, frame: Frame): void {
+    const log = this.#o.log;
     void this.#o.dispatcher.handle(frame).then((reply) => this.#send(ws, reply)).catch((error) => {
       log.error("dispatch failed", { error });
     });
