@@ -54,6 +54,7 @@ export async function writeConfig(
       for (const [tk, tv] of Object.entries(v)) tables.push(`${toml(tk)} = ${toml(tv)}`);
     } else lines.push(`${k} = ${toml(v)}`);
   }
+  await Deno.mkdir(dir, { recursive: true });
   const config = join(dir, "agent.toml");
   await Deno.writeTextFile(config, [...lines, ...tables].join("\n") + "\n");
   return {

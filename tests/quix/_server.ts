@@ -20,6 +20,8 @@ export interface QuixTestServerOptions {
   port?: number;
   /** wg-quick text answered to get_vpn_conf (or an error when null). */
   vpnConf?: string | null;
+  /** Serve wss:// with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
 }
 
 /** The test control server. */
@@ -35,6 +37,9 @@ export class QuixTestServer {
   sessions: ServerSession[] = [];
   /** Connections accepted (every WebSocket upgrade). */
   connections = 0;
+  /** When set, frames are recorded but never answered (a half-open link, seen from the agent). */
+  mute = false;
+  #tls: { cert: string; key: string } | null;
   #server: Deno.HttpServer | null = null;
   #port: number;
   #byToken = new Map<string, ServerSession>();
@@ -47,11 +52,12 @@ export class QuixTestServer {
     this.validity = options.validity ?? 86400;
     this.vpnConf = options.vpnConf ?? null;
     this.#port = options.port ?? 0;
+    this.#tls = options.tls ?? null;
   }
 
   /** The ws:// URL. */
   get url(): string {
-    return `ws://127.0.0.1:${this.#port}/oob/`;
+    return `${this.#tls ? "wss" : "ws"}://127.0.0.1:${this.#port}/oob/`;
   }
 
   get port(): number {
@@ -64,6 +70,7 @@ export class QuixTestServer {
     this.#server = Deno.serve({
       hostname: "127.0.0.1",
       port: this.#port,
+      ...(this.#tls ?? {}),
       onListen: (addr) => {
         this.#port = addr.port;
         ready.resolve();
@@ -160,6 +167,7 @@ export class QuixTestServer {
         return;
       }
       this.frames.push({ session: session.id, frame });
+      if (this.mute) return;
       if (frame.req === undefined) {
         const waiter = this.#waiters.get(JSON.stringify(frame.rid));
         if (waiter) {
