@@ -122,6 +122,7 @@ Deno.test({
   ignore: !IS_ROOT,
   fn: async () => {
     await using dir = await tempDir("pqx-proc");
+    await Deno.chmod(dir.path, 0o755);
     const server = new QuixTestServer();
     await server.start();
     const port = freePort();
@@ -134,7 +135,6 @@ Deno.test({
     const started: number[] = [];
     try {
       let s = await server.nextAuthenticated();
-      await Deno.chmod(dir.path, 0o755);
       const exec = async (cmd: string[], rid?: number) => {
         const r = await server.request(s, "execute", { cmd }, rid) as {
           result: string;

@@ -58,22 +58,14 @@ export function socketFds(pid: number): { inode: number; fd: string }[] {
   return out;
 }
 
-/** Direct children of a process (all its threads), from /proc/<pid>/task/<tid>/children. */
+/** Direct children of a process's main thread, from /proc/<pid>/task/<pid>/children. */
 export function childPids(pid: number): number[] {
-  const out: number[] = [];
   try {
-    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
-      try {
-        const text = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/children`).trim();
-        if (text) { for (const c of text.split(" ")) out.push(Number(c)); }
-      } catch {
-        // thread gone
-      }
-    }
+    const text = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+    return text ? text.split(" ").map(Number) : [];
   } catch {
-    // process gone
+    return [];
   }
-  return out;
 }
 
 /** The process and all its descendants (bounded). */
@@ -85,73 +77,81 @@ export function processTree(pid: number, limit = 256): number[] {
   return out;
 }
 
-/** Maps listening ports to supervised processes, caching who holds which socket. */
-export class PortIndex {
-  /** inode → the holder found last time. */
-  #owners = new Map<number, { pid: number; fd: string; root: number }>();
-  /** Inodes no supervised process held at the last full scan. */
-  #foreign = new Set<number>();
-  #lastScan = 0;
-  #rescanMs: number;
+/** Options for {@linkcode PortIndex}. */
+export interface PortIndexOptions {
+  /** A root's descriptors are rescanned when older than this. @default {5000} */
+  rescanMs?: number;
+  /** Roots rescanned per call at most, so one call stays cheap. @default {100} */
+  scanBudget?: number;
+}
 
-  constructor(options: { rescanMs?: number } = {}) {
+/**
+ * Maps listening ports to supervised process trees. Each root's socket descriptors are cached and
+ * rescanned incrementally (new roots first, then the stalest, a bounded number per call); a cached
+ * socket is confirmed with one readlink per call. A port can therefore show up a few seconds after
+ * a long-running process opens it, while one call never scans more than `scanBudget` trees.
+ */
+export class PortIndex {
+  #roots = new Map<number, { at: number; sockets: Map<number, { pid: number; fd: string }> }>();
+  #rescanMs: number;
+  #budget: number;
+
+  constructor(options: PortIndexOptions = {}) {
     this.#rescanMs = options.rescanMs ?? 5000;
+    this.#budget = options.scanBudget ?? 100;
   }
 
-  /** Forget the negative cache (a process was started). */
+  /** Rescan every root on the next call (within the budget). */
   invalidate(): void {
-    this.#foreign.clear();
-    this.#lastScan = 0;
+    for (const entry of this.#roots.values()) entry.at = 0;
   }
 
   /** root pid → listening ports, for the given supervised root pids. */
   ports(roots: readonly number[]): Map<number, number[]> {
     const result = new Map<number, number[]>();
+    const live = new Set(roots);
+    for (const pid of this.#roots.keys()) if (!live.has(pid)) this.#roots.delete(pid);
     const listening = listeningSockets();
-    if (listening.size === 0 || roots.length === 0) return result;
-    const rootSet = new Set(roots);
-    const unknown: number[] = [];
-    for (const inode of listening.keys()) {
-      const owner = this.#owners.get(inode);
-      if (owner && rootSet.has(owner.root) && this.#stillHolds(owner.pid, owner.fd, inode)) {
-        continue;
-      }
-      this.#owners.delete(inode);
-      if (!this.#foreign.has(inode)) unknown.push(inode);
-    }
+    if (roots.length === 0) return result;
     const now = Date.now();
-    if (unknown.length > 0 || now - this.#lastScan > this.#rescanMs) this.#scan(roots, listening);
-    for (const [inode, owner] of this.#owners) {
-      const port = listening.get(inode);
-      if (port === undefined || !rootSet.has(owner.root)) continue;
-      const list = result.get(owner.root) ?? [];
-      if (!list.includes(port)) list.push(port);
-      result.set(owner.root, list);
+    const due = roots
+      .map((pid) => ({ pid, at: this.#roots.get(pid)?.at ?? -1 }))
+      .filter((r) => now - r.at >= this.#rescanMs || r.at < 0)
+      .sort((a, b) => a.at - b.at)
+      .slice(0, this.#budget);
+    for (const { pid } of due) {
+      const sockets = new Map<number, { pid: number; fd: string }>();
+      for (const p of processTree(pid)) {
+        for (const { inode, fd } of socketFds(p)) sockets.set(inode, { pid: p, fd });
+      }
+      this.#roots.set(pid, { at: now, sockets });
+    }
+    if (listening.size === 0) return result;
+    for (const root of roots) {
+      const entry = this.#roots.get(root);
+      if (!entry) continue;
+      for (const [inode, holder] of entry.sockets) {
+        const port = listening.get(inode);
+        if (port === undefined) continue;
+        if (!stillHolds(holder.pid, holder.fd, inode)) {
+          entry.sockets.delete(inode);
+          entry.at = 0;
+          continue;
+        }
+        const list = result.get(root) ?? [];
+        if (!list.includes(port)) list.push(port);
+        result.set(root, list);
+      }
     }
     for (const list of result.values()) list.sort((a, b) => a - b);
     return result;
   }
+}
 
-  #stillHolds(pid: number, fd: string, inode: number): boolean {
-    try {
-      return Deno.readLinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
-    } catch {
-      return false;
-    }
-  }
-
-  #scan(roots: readonly number[], listening: Map<number, number>): void {
-    this.#lastScan = Date.now();
-    this.#owners.clear();
-    for (const root of roots) {
-      for (const pid of processTree(root)) {
-        for (const { inode, fd } of socketFds(pid)) {
-          if (listening.has(inode) && !this.#owners.has(inode)) {
-            this.#owners.set(inode, { pid, fd, root });
-          }
-        }
-      }
-    }
-    this.#foreign = new Set([...listening.keys()].filter((i) => !this.#owners.has(i)));
+function stillHolds(pid: number, fd: string, inode: number): boolean {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
+  } catch {
+    return false;
   }
 }

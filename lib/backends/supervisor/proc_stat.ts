@@ -43,12 +43,20 @@ export function parseStat(text: string): ProcStat | null {
   };
 }
 
-/** Reads /proc/<pid>/stat; null when the process is gone. */
+const statBuffer = new Uint8Array(4096);
+const decoder = new TextDecoder();
+
+/** Reads /proc/<pid>/stat (one open + read into a shared buffer); null when the process is gone. */
 export function readStat(pid: number): ProcStat | null {
+  let file: Deno.FsFile | null = null;
   try {
-    return parseStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
+    file = Deno.openSync(`/proc/${pid}/stat`);
+    const n = file.readSync(statBuffer);
+    return n === null ? null : parseStat(decoder.decode(statBuffer.subarray(0, n)));
   } catch {
     return null;
+  } finally {
+    file?.close();
   }
 }
 

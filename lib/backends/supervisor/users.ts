@@ -46,3 +46,29 @@ export function resolveAccount(
   }
   return { name, uid, gid };
 }
+
+/**
+ * Whether `account` can reach `dir` (execute permission on every ancestor, write on `dir`), by
+ * mode bits. Supplementary groups are not considered, so this errs on the side of refusing.
+ */
+export function canUseDirectory(dir: string, account: { uid: number; gid: number }): boolean {
+  const parts = dir.split("/").filter((p) => p.length > 0);
+  for (let i = 0; i <= parts.length; i++) {
+    const path = "/" + parts.slice(0, i).join("/");
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(path);
+    } catch {
+      return false;
+    }
+    const mode = info.mode ?? 0;
+    const need = i === parts.length ? 0o3 : 0o1;
+    const bits = info.uid === account.uid
+      ? (mode >> 6) & 7
+      : info.gid === account.gid
+      ? (mode >> 3) & 7
+      : mode & 7;
+    if ((bits & need) !== need) return false;
+  }
+  return true;
+}

@@ -5,6 +5,7 @@
 import { join, resolve } from "node:path";
 import type { Service, ServiceContext } from "../../core/mod.ts";
 import {
+  canUseDirectory,
   type ProcessRecord,
   ProcessSupervisor,
   resolveAccount,
@@ -89,7 +90,14 @@ export class QuixService implements Service<QuixConfig> {
     await Deno.mkdir(workDir, { recursive: true, mode: 0o750 });
     const runAs = c.run_as || ctx.agent.user;
     const account = Deno.uid() === 0 && runAs ? resolveAccount(runAs) : null;
-    if (account) await Deno.chown(workDir, account.uid, account.gid);
+    if (account) {
+      await Deno.chown(workDir, account.uid, account.gid);
+      if (!canUseDirectory(workDir, account)) {
+        throw new Error(
+          `quix.work_dir: "${workDir}" is not reachable by uid ${account.uid} (check the modes of its parent folders)`,
+        );
+      }
+    }
 
     const records = await ctx.openDocument<ProcessRecord[]>({
       version: 1,
