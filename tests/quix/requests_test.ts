@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { freePort, IS_ROOT, tempDir, waitFor } from "../_helpers/mod.ts";
+import { freePort, IS_ROOT, sh, tempDir, waitFor } from "../_helpers/mod.ts";
+import { readProcFile } from "../../lib/backends/procfs/mod.ts";
 import { QuixTestServer, type ServerSession } from "./_server.ts";
 import { ctl, startAgent, writeConfig } from "./_agent.ts";
 
@@ -16,17 +17,13 @@ async function running(server: QuixTestServer, s: ServerSession): Promise<Entry[
   return await server.request(s, "view_running", { verb: 1 }) as Entry[];
 }
 
-function statOf(pid: number): string[] | null {
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return text.slice(text.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return null;
-  }
+async function statOf(pid: number): Promise<string[] | null> {
+  const text = await readProcFile(`/proc/${pid}/stat`);
+  return text === null ? null : text.slice(text.lastIndexOf(")") + 2).split(" ");
 }
 
-function alive(pid: number): boolean {
-  const s = statOf(pid);
+async function alive(pid: number): Promise<boolean> {
+  const s = await statOf(pid);
   return s !== null && s[0] !== "Z";
 }
 
@@ -155,10 +152,10 @@ Deno.test({
       const echo = await exec(["busybox", "echo", "hello from quix"]);
 
       // Runs as nobody, in its own process group, with the work folder as cwd.
-      const status = Deno.readTextFileSync(`/proc/${httpd}/status`);
-      assert.match(status, /Uid:\s+65534/);
-      assert.equal(statOf(httpd)![2], String(httpd));
-      assert.equal(Deno.readLinkSync(`/proc/${httpd}/cwd`), www);
+      const status = await readProcFile(`/proc/${httpd}/status`);
+      assert.match(status ?? "", /Uid:\s+65534/);
+      assert.equal((await statOf(httpd))![2], String(httpd));
+      assert.equal((await sh(["readlink", `/proc/${httpd}/cwd`])).stdout.trim(), www);
 
       // The port shows up in port_util; cpu_util rises under the busy loop.
       const list = await waitFor(async () => {
@@ -196,7 +193,7 @@ Deno.test({
       agent.child.kill("SIGKILL");
       await agent.child.status;
       await agent[Symbol.asyncDispose]();
-      assert.ok(alive(httpd) && alive(busy) && alive(sleeper));
+      assert.ok((await alive(httpd)) && (await alive(busy)) && (await alive(sleeper)));
       const back = server.nextAuthenticated();
       agent = await startAgent(world);
       s = await back;
@@ -214,7 +211,7 @@ Deno.test({
       ) {
         const r = await server.request(s, "proc_signal", { pid, mode }) as { result: string };
         assert.equal(r.result, "success");
-        await waitFor(() => !alive(pid));
+        await waitFor(async () => !(await alive(pid)));
       }
       const gone = await waitFor(async () => {
         const l = await running(server, s);

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { statfsSync } from "node:fs";
-import { tempDir } from "../_helpers/mod.ts";
+import { cpus } from "node:os";
+import { sh, tempDir } from "../_helpers/mod.ts";
+import { readProcFile } from "../../lib/backends/procfs/mod.ts";
 import {
   busyFractions,
   memoryUsage,
   parseCpuTimes,
-  parseMountinfo,
+  parseDf,
 } from "../../lib/backends/telemetry/mod.ts";
 import { QuixTestServer } from "./_server.ts";
 import { startAgent, writeConfig } from "./_agent.ts";
@@ -26,17 +27,18 @@ Deno.test("memoryUsage() follows free(1): used = total - free - buff/cache", () 
   assert.equal(used, Math.round((4096000 - 1024000 - 102400 - 512000 - 10240) / 1024));
 });
 
-Deno.test("parseMountinfo() keeps /dev sources, unescapes, prefers the shortest mount point", () => {
-  const mounts = parseMountinfo([
-    "22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw",
-    "23 22 8:1 /x /mnt/a\\040b rw - ext4 /dev/sda1 rw",
-    "24 22 0:5 / /proc rw - proc proc rw",
-    "25 22 8:16 / /data\\040x rw - xfs /dev/sdb rw",
+Deno.test("parseDf() keeps /dev sources once, as [used, free] bytes", () => {
+  const disks = parseDf([
+    "Filesystem     1-blocks      Used Available Capacity Mounted on",
+    "/dev/vda   270553174016 23372623872 233320525824      10% /",
+    "tmpfs        1048576         0   1048576       0% /run",
+    "/dev/vda   270553174016 23372623872 233320525824      10% /mnt/bind",
+    "/dev/vdb      1000    400    600      40% /data with space",
   ].join("\n"));
-  assert.deepEqual(mounts.map((m) => [m.source, m.mountPoint]), [
-    ["/dev/sda1", "/"],
-    ["/dev/sdb", "/data x"],
-  ]);
+  assert.deepEqual(disks, {
+    "/dev/vda": [23372623872, 233320525824],
+    "/dev/vdb": [400, 600],
+  });
 });
 
 Deno.test("quix telemetry: answers only the requested stat types with values that match /proc", async () => {
@@ -56,27 +58,27 @@ Deno.test("quix telemetry: answers only the requested stat types with values tha
       stat_types: ["ttl_cpu_usage", "ttl_mem_usage", "disk_util", "vpn_status"],
     }) as { tele_data: Record<string, unknown> };
     const t = all.tele_data;
-    const cores = Deno.readTextFileSync("/proc/stat").split("\n").filter((l) => /^cpu\d/.test(l));
+    const procStat = (await readProcFile("/proc/stat")) ?? "";
+    const cores = procStat.split("\n").filter((l) => /^cpu\d/.test(l));
+    assert.equal(cores.length, cpus().length);
     const cpu = t.ttl_cpu_usage as number[];
     assert.equal(cpu.length, cores.length);
     for (const v of cpu) assert.ok(v >= 0 && v <= 1);
 
     const mem = t.ttl_mem_usage as number[];
-    const total = Number(/MemTotal:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/meminfo"))![1]) /
-      1024;
+    const meminfo = (await readProcFile("/proc/meminfo")) ?? "";
+    const total = Number(/MemTotal:\s+(\d+)/.exec(meminfo)![1]) / 1024;
     const sum = mem[0]! + mem[1]! + mem[2]!;
     assert.ok(Math.abs(sum - total) < total * 0.05, `${sum} vs MemTotal ${total}`);
+    const free = Number(/MemFree:\s+(\d+)/.exec(meminfo)![1]) / 1024;
+    assert.ok(Math.abs(mem[2]! - free) < total * 0.05, `${mem[2]} vs MemFree ${free}`);
 
     const disks = t.disk_util as Record<string, [number, number]>;
-    const rootLine = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").find((l) =>
-      l.split(" ")[4] === "/"
-    )!;
-    const rootSource = rootLine.slice(rootLine.indexOf(" - ") + 3).split(" ")[1]!;
-    if (rootSource.startsWith("/dev/")) {
-      const [used, free] = disks[rootSource]!;
-      const fs = statfsSync("/");
-      assert.ok(Math.abs(free - fs.bavail * fs.bsize) < 512 * 1024 * 1024);
-      assert.ok(Math.abs(used - (fs.blocks - fs.bfree) * fs.bsize) < 512 * 1024 * 1024);
+    const df = (await sh(["df", "-P", "-B1", "/"])).stdout.trim().split("\n")[1]!.split(/\s+/);
+    if (df[0]!.startsWith("/dev/")) {
+      const [used, avail] = disks[df[0]!]!;
+      assert.ok(Math.abs(used - Number(df[2])) < 512 * 1024 * 1024, `${used} vs ${df[2]}`);
+      assert.ok(Math.abs(avail - Number(df[3])) < 512 * 1024 * 1024, `${avail} vs ${df[3]}`);
     }
     for (const [dev, pair] of Object.entries(disks)) {
       assert.match(dev, /^\/dev\//);

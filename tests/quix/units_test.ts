@@ -101,7 +101,7 @@ Deno.test("Dispatcher answers a resent state-changing request without running it
       runs++;
       return new Promise((r) => setTimeout(() => r({ pid: 100 + runs }), 20));
     },
-    viewRunning: () => [],
+    viewRunning: () => Promise.resolve([]),
     signal: () => Promise.resolve(),
     telemetry: () => Promise.resolve({}),
   });

@@ -8,6 +8,7 @@
 export * from "./errors.ts";
 export * from "./log_files.ts";
 export * from "./ports.ts";
+export * from "./proc_reader.ts";
 export * from "./proc_stat.ts";
 export * from "./supervisor.ts";
 export * from "./users.ts";

@@ -1,4 +1,4 @@
-/** Reading one process's figures from /proc/<pid>/stat (and the page size, once). */
+/** Parsing /proc/<pid>/stat (read through the {@linkcode ProcReader}). */
 
 /** The fields of /proc/<pid>/stat the supervisor uses. */
 export interface ProcStat {
@@ -21,7 +21,8 @@ export interface ProcStat {
 export const CLOCK_TICKS = 100;
 
 /** Parses the text of /proc/<pid>/stat; null when it is not one. */
-export function parseStat(text: string): ProcStat | null {
+export function parseStat(text: string | undefined): ProcStat | null {
+  if (text === undefined) return null;
   const open = text.indexOf("(");
   const close = text.lastIndexOf(")");
   if (open < 0 || close < open) return null;
@@ -43,43 +44,9 @@ export function parseStat(text: string): ProcStat | null {
   };
 }
 
-const statBuffer = new Uint8Array(4096);
-const decoder = new TextDecoder();
-
-/** Reads /proc/<pid>/stat (one open + read into a shared buffer); null when the process is gone. */
-export function readStat(pid: number): ProcStat | null {
-  let file: Deno.FsFile | null = null;
-  try {
-    file = Deno.openSync(`/proc/${pid}/stat`);
-    const n = file.readSync(statBuffer);
-    return n === null ? null : parseStat(decoder.decode(statBuffer.subarray(0, n)));
-  } catch {
-    return null;
-  } finally {
-    file?.close();
-  }
-}
-
-let pageSize = 0;
-
-/** Bytes per page, derived once from this process's VmRSS and stat rss. */
-export function pageBytes(): number {
-  if (pageSize > 0) return pageSize;
-  pageSize = 4096;
-  try {
-    const status = Deno.readTextFileSync("/proc/self/status");
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
-    const pages = readStat(Deno.pid)?.rssPages ?? 0;
-    if (kb > 0 && pages > 0) {
-      const ratio = (kb * 1024) / pages;
-      for (const size of [4096, 16384, 65536]) {
-        if (Math.abs(ratio - size) / size < 0.2) pageSize = size;
-      }
-    }
-  } catch {
-    // keep the default
-  }
-  return pageSize;
+/** The /proc/<pid>/stat path. */
+export function statPath(pid: number): string {
+  return `/proc/${pid}/stat`;
 }
 
 /** Converts a waitpid(2) status to an exit code and signal name. */

@@ -17,8 +17,9 @@ import { join } from "node:path";
 import type { JsonDocument, Logger } from "../../core/mod.ts";
 import { NotPermittedError, ProcessExitedError, SpawnError } from "./errors.ts";
 import { removeLogs, rotateIfNeeded } from "./log_files.ts";
-import { CLOCK_TICKS, decodeWaitStatus, pageBytes, readStat } from "./proc_stat.ts";
+import { CLOCK_TICKS, decodeWaitStatus, parseStat, type ProcStat, statPath } from "./proc_stat.ts";
 import { PortIndex } from "./ports.ts";
+import type { ProcReader } from "./proc_reader.ts";
 
 /** How a process ended. */
 export interface ExitRecord {
@@ -63,6 +64,10 @@ export interface ProcessFigures {
 /** Options for {@linkcode ProcessSupervisor}. */
 export interface SupervisorOptions {
   document: JsonDocument<ProcessRecord[]>;
+  /** Reads /proc (through a helper process under Deno's permissions). */
+  reader: ProcReader;
+  /** Bytes per memory page. @default {4096} */
+  pageBytes?: number;
   log: Logger;
   logDir: string;
   workDir: string;
@@ -111,9 +116,10 @@ export class ProcessSupervisor {
     this.#records = this.#o.document.value.map((r) => ({ ...r }));
     let adopted = 0;
     let exited = 0;
+    const stats = await this.#stats(this.#records.filter((r) => !r.exit).map((r) => r.pid));
     for (const record of this.#records) {
       if (record.exit) continue;
-      const exit = this.#probeExit(record);
+      const exit = probeExit(record, stats.get(record.pid) ?? null);
       if (exit) {
         record.exit = exit;
         exited++;
@@ -218,7 +224,7 @@ export class ProcessSupervisor {
     }
     const pid = child.pid!;
     child.unref();
-    const stat = readStat(pid);
+    const stat = (await this.#stats([pid])).get(pid) ?? null;
     const record: ProcessRecord = {
       pid,
       startTime: stat?.startTime ?? 0,
@@ -257,7 +263,9 @@ export class ProcessSupervisor {
   async signal(pid: number, signal: "SIGTERM" | "SIGKILL" | "SIGHUP"): Promise<void> {
     const record = this.#live.get(pid);
     if (record) {
-      const exit = this.#children.has(pid) ? null : this.#probeExit(record);
+      const exit = this.#children.has(pid)
+        ? null
+        : probeExit(record, (await this.#stats([pid])).get(pid) ?? null);
       if (exit) {
         await this.#markExited(record, exit);
       } else {
@@ -282,18 +290,25 @@ export class ProcessSupervisor {
     throw new NotPermittedError(`Process ${pid} was not started by this agent`);
   }
 
-  /** Live figures of every running process. */
-  sample(): ProcessFigures[] {
-    const page = pageBytes();
+  /** Live figures of every running process: one batch read of /proc (plus fd listings). */
+  async sample(): Promise<ProcessFigures[]> {
+    const page = this.#o.pageBytes ?? 4096;
+    const live = [...this.#live.values()];
+    if (live.length === 0) return [];
+    const pids = live.map((r) => r.pid);
+    const plan = this.#ports.plan(pids);
+    const files = await this.#o.reader.readFiles([
+      ...pids.map(statPath),
+      ...plan.tables,
+      ...plan.children,
+    ]);
     const now = performance.now();
     const out: ProcessFigures[] = [];
-    const gone: ProcessRecord[] = [];
-    for (const record of this.#live.values()) {
-      const stat = readStat(record.pid);
-      if (
-        !stat || stat.startTime !== record.startTime || stat.state === "Z" || stat.state === "X"
-      ) {
-        if (!this.#children.has(record.pid)) gone.push(record);
+    for (const record of live) {
+      const stat = parseStat(files.get(statPath(record.pid)));
+      const exit = probeExit(record, stat);
+      if (exit || !stat) {
+        if (exit && !this.#children.has(record.pid)) void this.#markExited(record, exit);
         continue;
       }
       const prev = this.#cpu.get(record.pid);
@@ -309,25 +324,21 @@ export class ProcessSupervisor {
         ports: [],
       });
     }
-    for (const record of gone) {
-      const exit = this.#probeExit(record);
-      if (exit) void this.#markExited(record, exit);
-    }
-    const ports = this.#ports.ports(out.map((f) => f.record.pid));
+    const alive = out.map((f) => f.record.pid);
+    const ports = await this.#ports.complete(plan, alive, files, this.#o.reader);
     for (const f of out) f.ports = ports.get(f.record.pid) ?? [];
     return out;
   }
 
-  #probeExit(record: ProcessRecord): ExitRecord | null {
-    const stat = readStat(record.pid);
-    if (stat && stat.startTime === record.startTime) {
-      if (stat.state !== "Z" && stat.state !== "X") return null;
-      const decoded = stat.exitCode === null
-        ? { code: null, signal: null }
-        : decodeWaitStatus(stat.exitCode);
-      return { ...decoded, at: Date.now(), source: "proc" };
+  async #stats(pids: readonly number[]): Promise<Map<number, ProcStat>> {
+    const out = new Map<number, ProcStat>();
+    if (pids.length === 0) return out;
+    const files = await this.#o.reader.readFiles(pids.map(statPath));
+    for (const pid of pids) {
+      const stat = parseStat(files.get(statPath(pid)));
+      if (stat) out.set(pid, stat);
     }
-    return { code: null, signal: null, at: Date.now(), source: "gone" };
+    return out;
   }
 
   async #markExited(record: ProcessRecord, exit: ExitRecord): Promise<void> {
@@ -358,11 +369,13 @@ export class ProcessSupervisor {
     if (this.#checking || this.#closed) return;
     this.#checking = true;
     try {
+      const adopted = [...this.#live.values()].filter((r) => !this.#children.has(r.pid));
+      const stats = await this.#stats(adopted.map((r) => r.pid));
+      for (const record of adopted) {
+        const exit = probeExit(record, stats.get(record.pid) ?? null);
+        if (exit) await this.#markExited(record, exit);
+      }
       for (const record of [...this.#live.values()]) {
-        if (!this.#children.has(record.pid)) {
-          const exit = this.#probeExit(record);
-          if (exit) await this.#markExited(record, exit);
-        }
         if (await rotateIfNeeded(record.log, this.#o.rotate).catch(() => false)) {
           this.#o.log.info("process log rotated", { pid: record.pid, log: record.log });
         }
@@ -375,6 +388,18 @@ export class ProcessSupervisor {
   #save(): Promise<void> {
     return this.#o.document.write(this.#records.map((r) => ({ ...r })));
   }
+}
+
+/** The exit seen in /proc for a record, or null while it runs. */
+function probeExit(record: ProcessRecord, stat: ProcStat | null): ExitRecord | null {
+  if (stat && stat.startTime === record.startTime) {
+    if (stat.state !== "Z" && stat.state !== "X") return null;
+    const decoded = stat.exitCode === null
+      ? { code: null, signal: null }
+      : decodeWaitStatus(stat.exitCode);
+    return { ...decoded, at: Date.now(), source: "proc" };
+  }
+  return { code: null, signal: null, at: Date.now(), source: "gone" };
 }
 
 function isExecutable(path: string): boolean {

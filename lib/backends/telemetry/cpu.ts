@@ -1,6 +1,10 @@
-/** Per-core CPU busy fraction from /proc/stat deltas. */
+/**
+ * Per-core CPU busy fraction from deltas of the per-core times `node:os` `cpus()` reports (the
+ * kernel's /proc/stat figures, read natively, so no helper process is needed).
+ */
+import { cpus } from "node:os";
 
-/** Cumulative jiffies of one core. */
+/** Cumulative time of one core. */
 export interface CoreTimes {
   total: number;
   idle: number;
@@ -20,6 +24,14 @@ export function parseCpuTimes(text: string): CoreTimes[] {
   return out;
 }
 
+/** Per-core times now. */
+export function readCpuTimes(): CoreTimes[] {
+  return cpus().map((c) => {
+    const t = c.times;
+    return { total: t.user + t.nice + t.sys + t.idle + t.irq, idle: t.idle };
+  });
+}
+
 /** Busy fraction per core between two readings, rounded to 0.01. */
 export function busyFractions(before: readonly CoreTimes[], after: readonly CoreTimes[]): number[] {
   return after.map((now, i) => {
@@ -33,19 +45,19 @@ export function busyFractions(before: readonly CoreTimes[], after: readonly Core
 }
 
 /**
- * Samples /proc/stat. Each `read()` returns the per-core fractions over the interval since the
- * previous reading; readings closer than `minIntervalMs` return the last figures (a burst of
- * requests does not shrink the interval to nothing).
+ * Each `read()` returns the per-core fractions over the interval since the previous reading;
+ * readings closer than `minIntervalMs` return the last figures (a burst of requests does not
+ * shrink the interval to nothing).
  */
 export class CpuSampler {
   #prev: { times: CoreTimes[]; at: number };
   #last: number[];
   #min: number;
-  #path: string;
+  #read: () => CoreTimes[];
 
-  constructor(options: { minIntervalMs?: number; path?: string } = {}) {
+  constructor(options: { minIntervalMs?: number; read?: () => CoreTimes[] } = {}) {
     this.#min = options.minIntervalMs ?? 250;
-    this.#path = options.path ?? "/proc/stat";
+    this.#read = options.read ?? readCpuTimes;
     const times = this.#read();
     this.#prev = { times, at: performance.now() };
     this.#last = times.map(() => 0);
@@ -59,9 +71,5 @@ export class CpuSampler {
     this.#last = busyFractions(this.#prev.times, times);
     this.#prev = { times, at: now };
     return this.#last;
-  }
-
-  #read(): CoreTimes[] {
-    return parseCpuTimes(Deno.readTextFileSync(this.#path));
   }
 }

@@ -11,8 +11,8 @@ export function parseMeminfo(text: string): Map<string, number> {
 }
 
 /** [used, buff/cache, free] in MB (MiB, rounded). */
-export function memoryUsage(text?: string): [number, number, number] {
-  const info = parseMeminfo(text ?? Deno.readTextFileSync("/proc/meminfo"));
+export function memoryUsage(text: string): [number, number, number] {
+  const info = parseMeminfo(text);
   const kb = (k: string) => info.get(k) ?? 0;
   const total = kb("MemTotal");
   const free = kb("MemFree");

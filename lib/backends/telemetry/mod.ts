@@ -1,11 +1,12 @@
 /**
- * Host telemetry from /proc and statfs: per-core CPU fractions, memory in MB, bytes used/free per
- * mounted block device, and tunnel devices. Every reading is a few small file reads; nothing here
- * starts a process.
+ * Host telemetry: per-core CPU fractions (node:os cpus() deltas), memory in MB (/proc/meminfo) and
+ * bytes used/free per mounted block device (df), cached and refreshed at most once a second, and
+ * tunnel devices from the OS interface list.
  *
  * @module
  */
 export * from "./cpu.ts";
 export * from "./disks.ts";
+export * from "./host.ts";
 export * from "./memory.ts";
 export * from "./vpn.ts";

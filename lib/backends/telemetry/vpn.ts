@@ -1,19 +1,8 @@
 /**
- * Tunnel interfaces seen by this network namespace: tun/wg devices from /proc/net/dev, and their
- * addresses from the OS interface list. Used for `vpn_status` when no WireGuard tunnel of ours is
- * up (for example an OpenVPN tunnel run by the cryptoded service).
+ * Tunnel interfaces seen by this network namespace (OpenVPN's tun/tap names) and their addresses,
+ * from the OS interface list. Used for `vpn_status` when no WireGuard tunnel of ours is up (for
+ * example an OpenVPN tunnel run by the cryptoded service).
  */
-
-/** Interface names in /proc/net/dev. */
-export function netDevices(text?: string): string[] {
-  const body = text ?? Deno.readTextFileSync("/proc/net/dev");
-  const out: string[] = [];
-  for (const line of body.split("\n").slice(2)) {
-    const name = line.split(":")[0]?.trim();
-    if (name) out.push(name);
-  }
-  return out;
-}
 
 /** The first IPv4 and IPv6 address of an interface in this namespace. */
 export function interfaceAddresses(ifname: string): { ip4: string; ip6: string } {
@@ -31,7 +20,21 @@ export function interfaceAddresses(ifname: string): { ip4: string; ip6: string }
   return { ip4, ip6 };
 }
 
-/** The first tun device (OpenVPN's default names) in this namespace, or null. */
-export function findTunDevice(text?: string): string | null {
-  return netDevices(text).find((n) => /^tun\d*$|^tap\d*$/.test(n)) ?? null;
+/** Whether an interface with an address of that name exists here. */
+export function hasInterface(ifname: string): boolean {
+  try {
+    return Deno.networkInterfaces().some((a) => a.name === ifname);
+  } catch {
+    return false;
+  }
+}
+
+/** The first tun/tap device (OpenVPN's default names) with an address, or null. */
+export function findTunDevice(): string | null {
+  try {
+    return Deno.networkInterfaces().map((a) => a.name).find((n) => /^(tun|tap)\d*$/.test(n)) ??
+      null;
+  } catch {
+    return null;
+  }
 }

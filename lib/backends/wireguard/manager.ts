@@ -96,13 +96,12 @@ export class WireguardManager {
     }
   }
 
-  /** Whether the interface exists (UAPI socket, or a kernel interface in our namespace). */
+  /** Whether the interface exists (UAPI socket, or a kernel interface with an address here). */
   isLive(): boolean {
     if (uapiSocketExists(this.#o.ifname)) return true;
     if (this.#o.netns) return false;
     try {
-      Deno.statSync(`/sys/class/net/${this.#o.ifname}`);
-      return true;
+      return Deno.networkInterfaces().some((i) => i.name === this.#o.ifname);
     } catch {
       return false;
     }

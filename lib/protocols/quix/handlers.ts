@@ -17,7 +17,7 @@ import {
 /** What the handlers need from the rest of the agent. */
 export interface QuixBackends {
   execute(argv: string[], requestKey: string): Promise<{ pid: number }>;
-  viewRunning(): RunningEntry[];
+  viewRunning(): Promise<RunningEntry[]>;
   signal(pid: number, mode: "SIGTERM" | "SIGKILL" | "SIGHUP"): Promise<void>;
   telemetry(types: readonly (typeof STAT_TYPES)[number][]): Promise<Record<string, unknown>>;
 }
@@ -77,7 +77,7 @@ export function buildHandlers(backends: QuixBackends): HandlerTable {
     }, { mutating: true })
     .register("view_running", ({ msg }) => {
       parse(viewRunningSchema, msg);
-      return Promise.resolve(backends.viewRunning());
+      return backends.viewRunning();
     })
     .register("proc_signal", async ({ msg }) => {
       const { pid, mode } = parse(procSignalSchema, msg);

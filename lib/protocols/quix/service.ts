@@ -10,12 +10,12 @@ import {
   ProcessSupervisor,
   resolveAccount,
 } from "../../backends/supervisor/mod.ts";
+import { listProcDirs, readProcFiles } from "../../backends/procfs/mod.ts";
 import {
   CpuSampler,
-  diskUsage,
   findTunDevice,
+  HostFigures,
   interfaceAddresses,
-  memoryUsage,
 } from "../../backends/telemetry/mod.ts";
 import { type VpnState, WireguardManager } from "../../backends/wireguard/mod.ts";
 import type { QuixConfig } from "./config.ts";
@@ -60,6 +60,7 @@ export class QuixService implements Service<QuixConfig> {
   #client: Deno.HttpClient | null = null;
   #vpn: WireguardManager | null = null;
   #cpu: CpuSampler | null = null;
+  #host: HostFigures | null = null;
   #ctx: ServiceContext<QuixConfig> | null = null;
   #vpnError: string | null = null;
 
@@ -104,8 +105,13 @@ export class QuixService implements Service<QuixConfig> {
       empty: () => [],
       parse: parseRecords,
     }, "quix-processes");
+    const reader = {
+      readFiles: (paths: readonly string[]) => readProcFiles(paths, { runner: ctx.runner }),
+      listDirs: (dirs: readonly string[]) => listProcDirs(dirs, { runner: ctx.runner }),
+    };
     this.#supervisor = new ProcessSupervisor({
       document: records,
+      reader,
       log: ctx.log,
       logDir: resolve(c.proc_log_dir || join(ctx.paths.log, "quix")),
       workDir,
@@ -134,6 +140,7 @@ export class QuixService implements Service<QuixConfig> {
     });
     await this.#vpn.open();
     this.#cpu = new CpuSampler();
+    this.#host = new HostFigures({ runner: ctx.runner, readFiles: reader.readFiles });
 
     const token = await ctx.openDocument(
       { version: 1, empty: emptyToken, parse: parseToken },
@@ -254,8 +261,8 @@ export class QuixService implements Service<QuixConfig> {
         this.#publish();
         return { pid: record.pid };
       },
-      viewRunning: (): RunningEntry[] =>
-        this.#supervisor!.sample().map((f) => ({
+      viewRunning: async (): Promise<RunningEntry[]> =>
+        (await this.#supervisor!.sample()).map((f) => ({
           title: f.record.title,
           pid: f.record.pid,
           cpu_util: f.cpuPercent,
@@ -266,10 +273,13 @@ export class QuixService implements Service<QuixConfig> {
       signal: (pid, mode) => this.#supervisor!.signal(pid, mode),
       telemetry: async (types) => {
         const out: Record<string, unknown> = {};
+        const host = types.includes("ttl_mem_usage") || types.includes("disk_util")
+          ? await this.#host!.get()
+          : null;
         for (const type of types) {
           if (type === "ttl_cpu_usage") out[type] = this.#cpu!.read();
-          else if (type === "ttl_mem_usage") out[type] = memoryUsage();
-          else if (type === "disk_util") out[type] = diskUsage();
+          else if (type === "ttl_mem_usage") out[type] = host!.memory;
+          else if (type === "disk_util") out[type] = host!.disks;
           else if (type === "vpn_status") out[type] = await this.#vpnStatus();
         }
         return out;
