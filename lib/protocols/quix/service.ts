@@ -6,11 +6,11 @@ import { join, resolve } from "node:path";
 import type { Service, ServiceContext } from "../../core/mod.ts";
 import {
   canUseDirectory,
+  helperReader,
   type ProcessRecord,
   ProcessSupervisor,
   resolveAccount,
 } from "../../backends/supervisor/mod.ts";
-import { listProcDirs, readProcFiles } from "../../backends/procfs/mod.ts";
 import {
   CpuSampler,
   findTunDevice,
@@ -105,10 +105,7 @@ export class QuixService implements Service<QuixConfig> {
       empty: () => [],
       parse: parseRecords,
     }, "quix-processes");
-    const reader = {
-      readFiles: (paths: readonly string[]) => readProcFiles(paths, { runner: ctx.runner }),
-      listDirs: (dirs: readonly string[]) => listProcDirs(dirs, { runner: ctx.runner }),
-    };
+    const reader = helperReader(ctx.runner);
     this.#supervisor = new ProcessSupervisor({
       document: records,
       reader,
