@@ -117,3 +117,40 @@ Deno.test("quix link: the same token connected elsewhere is logged and backed of
     await server.stop();
   }
 });
+
+Deno.test("quix link: an execute in flight when the link drops is not run twice when resent", async () => {
+  await using dir = await tempDir("pqx-resend");
+  await Deno.chmod(dir.path, 0o755);
+  const server = new QuixTestServer();
+  await server.start();
+  const world = await writeConfig(dir.path, server.url);
+  await using agent = await startAgent(world);
+  const started: number[] = [];
+  try {
+    const first = await server.nextAuthenticated();
+    // The request goes out and the link drops before the reply can arrive.
+    first.socket.send(
+      JSON.stringify({ req: "execute", rid: 4242, msg: { cmd: ["sleep", "300"] } }),
+    );
+    first.socket.close(1011, "server restarting");
+    const second = await server.nextAuthenticated();
+    const reply = await server.request(second, "execute", { cmd: ["sleep", "300"] }, 4242) as {
+      result: string;
+      proc_id: number;
+    };
+    assert.equal(reply.result, "success");
+    started.push(reply.proc_id);
+    const list = await server.request(second, "view_running", { verb: 1 }) as { pid: number }[];
+    assert.deepEqual(list.map((e) => e.pid), [reply.proc_id], "one process, not two");
+  } finally {
+    for (const pid of started) {
+      try {
+        Deno.kill(-pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    await agent.stop();
+    await server.stop();
+  }
+});

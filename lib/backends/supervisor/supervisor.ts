@@ -223,6 +223,7 @@ export class ProcessSupervisor {
       closeSync(fd);
     }
     const pid = child.pid!;
+    child.on("error", (error) => this.#o.log.warn("process error", { pid, error }));
     child.unref();
     const stat = (await this.#stats([pid])).get(pid) ?? null;
     const record: ProcessRecord = {
