@@ -154,3 +154,30 @@ Deno.test("quix link: an execute in flight when the link drops is not run twice 
     await server.stop();
   }
 });
+
+Deno.test("quix link: an expired saved token is not offered; the password is used", async () => {
+  await using dir = await tempDir("pqx-exp");
+  const server = new QuixTestServer({ validity: 1 });
+  await server.start();
+  const world = await writeConfig(dir.path, server.url);
+  await using agent = await startAgent(world);
+  try {
+    await server.nextAuthenticated();
+    await server.stop();
+    // The token's one-second validity runs out while the link is down.
+    await waitFor(async () => {
+      const saved = JSON.parse(await Deno.readTextFile(world.tokenFile)).data;
+      return saved.expiresAt !== null && saved.expiresAt < Date.now();
+    });
+    const back = server.nextAuthenticated();
+    await server.start();
+    await back;
+    const last = authFrames(server).at(-1)!.frame;
+    assert.equal(last.auth, null);
+    assert.equal(authFrames(server).filter((f) => typeof f.frame.auth === "string").length, 0);
+    assert.match(agent.stderr(), /saved token expired/);
+  } finally {
+    await agent.stop();
+    await server.stop();
+  }
+});

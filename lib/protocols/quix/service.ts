@@ -204,7 +204,8 @@ export class QuixService implements Service<QuixConfig> {
       return result;
     } catch (error) {
       this.#vpnError = (error as Error).message;
-      log.error("vpn config not applied; previous tunnel kept", { error });
+      const refused = error instanceof QuixError && error.reason === "vpn_failed";
+      (refused ? log.warn : log.error)("vpn config not applied; previous tunnel kept", { error });
       this.#publish();
       throw error;
     }
