@@ -143,6 +143,17 @@ backendTest(
         assert.equal((await ping()).code, 0);
         const status = JSON.parse((await ctl(world, "status", "--json")).stdout);
         assert.match(status.vpnError, /PostUp/);
+
+        // A config that validates but fails in wg-quick (the same address twice) is rolled back:
+        // the previous tunnel comes back up.
+        server.vpnConf = conf().replace(KEY_B, pubB).replace(
+          "Address = 10.89.7.1/24",
+          "Address = 10.89.7.1/24, 10.89.7.1/24",
+        );
+        const failing = await ctl(world, "vpn", "refresh");
+        assert.equal(failing.code, 1, failing.stdout);
+        await waitFor(async () => (await ping()).code === 0, { timeoutMs: 15_000, stepMs: 200 });
+        assert.doesNotMatch(await Deno.readTextFile(file), /10\.89\.7\.1\/24, 10/);
       } finally {
         await agent.stop();
       }
