@@ -32,9 +32,10 @@ export function helperReader(runner: CommandRunner, timeoutMs = 5000): ProcReade
       const out = new Map<string, string>();
       if (paths.length === 0) return out;
       const wanted = new Set(paths.filter((p) => !p.includes(":")));
-      // Large batches are split in two greps that run side by side (two cores).
+      // Only very large batches are split in two greps that run side by side (each spawn costs
+      // the agent a fork, so one grep is cheaper below that).
       const list = [...wanted];
-      const half = list.length > 400 ? Math.ceil(list.length / 2) : list.length;
+      const half = list.length > 4000 ? Math.ceil(list.length / 2) : list.length;
       const chunks = [list.slice(0, half), list.slice(half)].filter((c) => c.length > 0);
       const results = await Promise.all(
         chunks.map((chunk) =>
