@@ -92,6 +92,8 @@ export interface StartOptions {
 }
 
 const LOG_NAME = /[^A-Za-z0-9._-]/g;
+/** Log sizes are checked at most this often (one stat per process). */
+const ROTATE_CHECK_MS = 10_000;
 
 /** Supervises the processes one agent started. */
 export class ProcessSupervisor {
@@ -106,6 +108,7 @@ export class ProcessSupervisor {
   #timer: ReturnType<typeof setInterval> | null = null;
   #closed = false;
   #checking = false;
+  #rotatedAt = 0;
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
@@ -376,6 +379,9 @@ export class ProcessSupervisor {
         const exit = probeExit(record, stats.get(record.pid) ?? null);
         if (exit) await this.#markExited(record, exit);
       }
+      const now = Date.now();
+      if (now - this.#rotatedAt < ROTATE_CHECK_MS) return;
+      this.#rotatedAt = now;
       for (const record of [...this.#live.values()]) {
         if (await rotateIfNeeded(record.log, this.#o.rotate).catch(() => false)) {
           this.#o.log.info("process log rotated", { pid: record.pid, log: record.log });
