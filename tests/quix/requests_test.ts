@@ -173,15 +173,14 @@ Deno.test({
         return b && b.cpu_util > 20;
       }, { stepMs: 300 });
 
+      // The exit of a process started by this agent is recorded with its exact status.
+      const echoExit = await waitFor(async () => {
+        const st = await ctl(world, "status", "--json");
+        assert.equal(st.code, 0, st.stderr);
+        return JSON.parse(st.stdout).exited.find((x: { pid: number }) => x.pid === echo);
+      }, { stepMs: 200 });
+      assert.deepEqual([echoExit.exit.code, echoExit.exit.source], [0, "wait"]);
       // stdout/stderr went to the per-process log file.
-      const st = await ctl(world, "status", "--json");
-      assert.equal(st.code, 0, st.stderr);
-      const statusJson = JSON.parse(st.stdout);
-      const echoExit = await waitFor(() => {
-        const e = statusJson.exited.find((x: { pid: number }) => x.pid === echo);
-        return e ?? null;
-      }).catch(() => null);
-      assert.ok(echoExit === null || echoExit.exit.code === 0);
       const logs = [...Deno.readDirSync(`${dir.path}/log/quix`)].map((e) => e.name);
       const echoLog = logs.find((n) =>
         n.startsWith("busybox") &&
@@ -227,6 +226,18 @@ Deno.test({
         exit: { source: string };
       }[];
       assert.ok(exited.some((e) => e.pid === sleeper));
+
+      // A process started by the restarted agent: SIGTERM is recorded as its exit signal.
+      const fresh = await exec(["sleep", "1000"]);
+      const t = await server.request(s, "proc_signal", { pid: fresh, mode: "SIGTERM" }) as {
+        result: string;
+      };
+      assert.equal(t.result, "success");
+      const freshExit = await waitFor(async () => {
+        const st = JSON.parse((await ctl(world, "status", "--json")).stdout);
+        return st.exited.find((x: { pid: number }) => x.pid === fresh);
+      }, { stepMs: 200 });
+      assert.deepEqual([freshExit.exit.signal, freshExit.exit.source], ["SIGTERM", "wait"]);
     } finally {
       for (const pid of started) {
         try {

@@ -205,6 +205,8 @@ export class ProcessSupervisor {
     }
     const account = this.#o.account;
     let child: ReturnType<typeof nodeSpawn>;
+    let exited: ExitRecord | null = null;
+    let onExit: ((exit: ExitRecord) => void) | null = null;
     try {
       child = nodeSpawn(path, argv.slice(1), {
         cwd: this.#o.workDir,
@@ -212,6 +214,12 @@ export class ProcessSupervisor {
         stdio: ["ignore", fd, fd],
         detached: true,
         ...(account ? { uid: account.uid, gid: account.gid } : {}),
+      });
+      // Listen for the exit before anything else is awaited: a short-lived child may be gone
+      // before its record exists.
+      child.once("exit", (code, signal) => {
+        exited = { code: code ?? null, signal: signal ?? null, at: Date.now(), source: "wait" };
+        onExit?.(exited);
       });
       await new Promise<void>((resolve, reject) => {
         child.once("spawn", () => resolve());
@@ -249,16 +257,12 @@ export class ProcessSupervisor {
     this.#records.push(record);
     if (stat) this.#cpu.set(pid, { ticks: stat.cpuTicks, at: performance.now() });
     this.#ports.invalidate();
-    child.once("exit", (code, signal) => {
-      this.#children.delete(pid);
-      void this.#markExited(record, {
-        code: code ?? null,
-        signal: signal ?? null,
-        at: Date.now(),
-        source: "wait",
-      });
-    });
     await this.#save();
+    onExit = (exit) => {
+      this.#children.delete(pid);
+      void this.#markExited(record, exit);
+    };
+    if (exited) onExit(exited);
     this.#o.log.info("process started", { pid, argv: record.argv, log: logPath });
     return record;
   }
