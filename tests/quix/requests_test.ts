@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { freePort, IS_ROOT, sh, tempDir, waitFor } from "../_helpers/mod.ts";
+import { backendTest, freePort, sh, tempDir, waitFor } from "../_helpers/mod.ts";
 import { readProcFile } from "../../lib/backends/procfs/mod.ts";
 import { QuixTestServer, type ServerSession } from "./_server.ts";
 import { ctl, startAgent, writeConfig } from "./_agent.ts";
@@ -113,11 +113,10 @@ Deno.test("quix requests: every bad request gets its error reply and the link st
   }
 });
 
-Deno.test({
-  name:
-    "quix requests: execute, view_running (ports, cpu), proc_signal, log files, re-adoption after kill -9",
-  ignore: !IS_ROOT,
-  fn: async () => {
+backendTest(
+  "quix requests: execute, view_running (ports, cpu), proc_signal, log files, re-adoption after kill -9",
+  { tools: ["busybox", "sha256sum", "sleep", "readlink"], root: true },
+  async () => {
     await using dir = await tempDir("pqx-proc");
     await Deno.chmod(dir.path, 0o755);
     const server = new QuixTestServer();
@@ -250,4 +249,4 @@ Deno.test({
       await server.stop();
     }
   },
-});
+);
