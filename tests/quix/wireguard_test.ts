@@ -58,6 +58,8 @@ backendTest(
     server.vpnConf = conf().replace(KEY_B, pubB);
     const peer: { pid: number | null } = { pid: null };
     try {
+      // Leftovers of an interrupted run of this test (our own prefix only).
+      for (const ns of ["pqxa", "pqxb"]) await sh(["ip", "netns", "del", ns], { check: false });
       await sh(["ip", "netns", "add", "pqxa"]);
       await sh(["ip", "netns", "add", "pqxb"]);
       await sh([
