@@ -121,10 +121,15 @@ backendTest(
           });
         await waitFor(async () => (await ping()).code === 0, { timeoutMs: 15_000, stepMs: 200 });
 
-        const tele = await server.request(s, "telemetry", { stat_types: ["vpn_status"] }) as {
-          tele_data: { vpn_status: Record<string, string> };
-        };
-        assert.deepEqual(tele.tele_data.vpn_status, {
+        // Traffic can pass before wg-quick has finished (routes, nft); vpn_status appears once the
+        // apply completed.
+        const vpnStatus = await waitFor(async () => {
+          const tele = await server.request(s, "telemetry", { stat_types: ["vpn_status"] }) as {
+            tele_data: { vpn_status: Record<string, string> | null };
+          };
+          return tele.tele_data.vpn_status;
+        });
+        assert.deepEqual(vpnStatus, {
           ifname: "pqxwg0",
           conn_type: "wireguard",
           conn_host: "10.88.7.2",
