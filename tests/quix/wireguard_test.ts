@@ -56,10 +56,13 @@ backendTest(
     const pubB = (await sh(["wg", "pubkey"], { stdin: KEY_B })).stdout.trim();
     const pubA = (await sh(["wg", "pubkey"], { stdin: KEY_A })).stdout.trim();
     server.vpnConf = conf().replace(KEY_B, pubB);
-    const peer: { pid: number | null } = { pid: null };
+    const peer: { child: Deno.ChildProcess | null } = { child: null };
     try {
       // Leftovers of an interrupted run of this test (our own prefix only).
       for (const ns of ["pqxa", "pqxb"]) await sh(["ip", "netns", "del", ns], { check: false });
+      for (const name of ["pqxwg0", "pqxwgb0"]) {
+        await Deno.remove(`/var/run/wireguard/${name}.sock`).catch(() => {});
+      }
       await sh(["ip", "netns", "add", "pqxa"]);
       await sh(["ip", "netns", "add", "pqxb"]);
       await sh([
@@ -89,8 +92,15 @@ backendTest(
         stdout: "null",
         stderr: "null",
       }).spawn();
-      peer.pid = child.pid;
-      await waitFor(() => Deno.statSync("/var/run/wireguard/pqxwgb0.sock").isSocket);
+      peer.child = child;
+      await waitFor(async () => {
+        const conn = await Deno.connect({
+          transport: "unix",
+          path: "/var/run/wireguard/pqxwgb0.sock",
+        });
+        conn.close();
+        return true;
+      });
       const peerConf = join(dir.path, "peer.conf");
       await Deno.writeTextFile(
         peerConf,
@@ -174,12 +184,13 @@ backendTest(
         "down",
         join(dir.path, "state", "quix-wireguard", "pqxwg0.conf"),
       ], { check: false });
-      if (peer.pid !== null) {
+      if (peer.child !== null) {
         try {
-          Deno.kill(peer.pid, "SIGTERM");
+          peer.child.kill("SIGTERM");
         } catch {
           // gone
         }
+        await peer.child.status;
       }
       await sh(["ip", "netns", "del", "pqxa"], { check: false });
       await sh(["ip", "netns", "del", "pqxb"], { check: false });

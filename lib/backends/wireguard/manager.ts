@@ -107,6 +107,12 @@ export class WireguardManager {
     }
   }
 
+  /** Whether the interface answers on its UAPI socket (or exists as a kernel interface here). */
+  async isUp(): Promise<boolean> {
+    if (await queryUapi(this.#o.ifname) !== null) return true;
+    return !uapiSocketExists(this.#o.ifname) && this.isLive();
+  }
+
   /** Validates and applies a config; unchanged + live is a no-op. Serialised. */
   apply(text: string): Promise<ApplyResult> {
     const run = this.#busy.then(() => this.#apply(text), () => this.#apply(text));
@@ -119,7 +125,7 @@ export class WireguardManager {
     const hash = await sha256(conf.text);
     const doc = this.#o.document;
     const ifname = this.#o.ifname;
-    if (doc.value.hash === hash && this.isLive()) {
+    if (doc.value.hash === hash && await this.isUp()) {
       this.#o.log.info("wireguard config unchanged; not re-applied", { ifname });
       return { changed: false, ifname };
     }
@@ -170,6 +176,7 @@ export class WireguardManager {
     const conf = this.#conf;
     if (!conf || !this.isLive()) return null;
     const live = await queryUapi(this.#o.ifname);
+    if (live === null && uapiSocketExists(this.#o.ifname)) return null;
     const ip4 = conf.addresses.find((a) => !a.includes(":"))?.split("/")[0] ?? "";
     const ip6 = conf.addresses.find((a) => a.includes(":"))?.split("/")[0] ?? "";
     const endpoint = conf.peers.find((p) => p.endpoint)?.endpoint ?? null;
