@@ -1,23 +1,31 @@
 /**
- * The `[quix]` service: dial-out Quix WSI backend agent: processes, telemetry, WireGuard.
- *
- * PLACEHOLDER: replaced by the protocol implementation (issue work in progress).
+ * The `[quix]` service: the Quix WSI backend agent. polyagent dials the control server over a
+ * WebSocket, authenticates (saved token, password fallback), and serves `execute`,
+ * `view_running`, `proc_signal` and `telemetry`; it asks for `get_vpn_conf` and brings the
+ * WireGuard tunnel up. `polyagent ctl quix status|vpn refresh` talk to it over a Unix socket.
  *
  * @module
  */
-import { flag, section, type ServiceDefinition } from "../../core/mod.ts";
+import type { ServiceDefinition } from "../../core/mod.ts";
+import { type QuixConfig, quixConfigSchema } from "./config.ts";
+import { registerQuixCtl } from "./ctl_client.ts";
+import { QuixService } from "./service.ts";
 
-const quixConfigSchema = section({
-  enabled: flag().default(false),
-});
+export { backoffDelay } from "./backoff.ts";
+export { type QuixConfig, quixConfigSchema } from "./config.ts";
+export { ctlCall, renderStatus } from "./ctl_client.ts";
+export { Dispatcher, type Reply } from "./dispatcher.ts";
+export { errorBody, QuixError, type QuixReason } from "./errors.ts";
+export { buildHandlers, HandlerTable, type QuixBackends } from "./handlers.ts";
+export { type LinkStatus, QuixLink, redactUrl, SUPERSEDED_CLOSE_CODE } from "./link.ts";
+export * from "./schemas.ts";
+export { QuixService } from "./service.ts";
 
 /** The `[quix]` service definition. */
-export const quixDefinition: ServiceDefinition<{ enabled: boolean }> = {
+export const quixDefinition: ServiceDefinition<QuixConfig> = {
   name: "quix",
   summary: "dial-out Quix WSI backend agent: processes, telemetry, WireGuard",
   configSchema: quixConfigSchema,
-  create: () => ({
-    start: () => Promise.reject(new Error("the quix service is not implemented yet")),
-    stop: () => Promise.resolve(),
-  }),
+  create: () => new QuixService(),
+  registerCtl: registerQuixCtl,
 };

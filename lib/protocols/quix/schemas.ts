@@ -1,0 +1,69 @@
+/** zod schemas for every Quix WSI message, both directions. */
+import { z } from "zod";
+
+/** A request id: the prototype uses 5-digit numbers; strings are accepted too. */
+export const ridSchema = z.union([z.number().int().safe(), z.string().min(1).max(128)]);
+/** A request id. */
+export type Rid = z.infer<typeof ridSchema>;
+
+/** Any frame: requests carry `req`, replies only `rid` and `msg`. */
+export const frameSchema = z.object({
+  rid: ridSchema.optional(),
+  req: z.string().min(1).max(64).optional(),
+  auth: z.string().max(4096).nullable().optional(),
+  msg: z.unknown().optional(),
+});
+/** A parsed frame. */
+export type Frame = z.infer<typeof frameSchema>;
+
+const argString = z.string().max(8192).refine((s) => !s.includes("\0"), "contains NUL");
+
+/** `execute`. */
+export const executeSchema = z.object({
+  cmd: z.array(argString).min(1).max(512).refine((a) => a[0] !== "", "empty program"),
+});
+
+/** `view_running`. */
+export const viewRunningSchema = z.object({ verb: z.number().int().optional() }).loose();
+
+/** `proc_signal`. */
+export const procSignalSchema = z.object({
+  pid: z.number().int().positive().max(2 ** 22),
+  mode: z.enum(["SIGTERM", "SIGKILL", "SIGHUP"]),
+});
+
+/** The telemetry stat types. */
+export const STAT_TYPES = ["ttl_cpu_usage", "ttl_mem_usage", "disk_util", "vpn_status"] as const;
+
+/** `telemetry`. */
+export const telemetrySchema = z.object({
+  stat_types: z.array(z.enum(STAT_TYPES)).max(16),
+});
+
+/** The server's answer to `authenticate`. */
+export const authReplySchema = z.object({
+  success: z.boolean(),
+  token: z.string().min(1).max(4096).optional(),
+  validity: z.number().nonnegative().optional(),
+  reason: z.string().max(256).optional(),
+});
+/** A parsed auth answer. */
+export type AuthReply = z.infer<typeof authReplySchema>;
+
+/** The server's answer to `get_vpn_conf`. */
+export const vpnConfReplySchema = z.object({
+  result: z.string(),
+  conf_type: z.string().optional(),
+  conf_data: z.string().max(1 << 20).optional(),
+  reason: z.string().optional(),
+});
+
+/** One `view_running` entry. */
+export interface RunningEntry {
+  title: string;
+  pid: number;
+  cpu_util: number;
+  mem_util: number;
+  reqc: string;
+  port_util: number[];
+}
