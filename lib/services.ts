@@ -9,7 +9,7 @@ import { adminDefinition } from "./protocols/admin/mod.ts";
 import { cryptodedDefinition } from "./protocols/cryptoded/definition.ts";
 import { intervirtDefinition } from "./protocols/intervirt/definition.ts";
 import { masqDefinition } from "./protocols/masq/definition.ts";
-import { quixDefinition } from "./protocols/quix/mod.ts";
+import { quixDefinition } from "./protocols/quix/definition.ts";
 import { sozuDefinition } from "./protocols/sozu/mod.ts";
 
 /** Every service, in start order (admin first so health is visible while others start). */

@@ -4,6 +4,7 @@
  * run with `-A`. So these reads go through one short-lived helper process per batch — `grep` for
  * file contents and `find` for directory entries and symlink targets — with argv only, never a
  * shell. One call reads any number of files, so a sample of 1,000 processes costs one spawn.
+ * Helpers start no children, so they are spawned without a process group (a cheaper spawn).
  */
 import { type CommandRunner, runCommand } from "../../core/mod.ts";
 
@@ -17,35 +18,40 @@ export interface ProcReadOptions {
 
 /**
  * Reads whole text files; files that do not exist (or vanished, like an exited process's) are
- * absent from the result. Lines keep their order; a missing final newline is not restored.
+ * absent from the result. Lines are matched to files by splitting `grep -H` output at the first
+ * colon (paths below /proc and /sys contain none; paths that do are not read), so parsing stays
+ * linear in the output even for thousands of files.
  */
 export async function readProcFiles(
   paths: readonly string[],
   options: ProcReadOptions = {},
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  if (paths.length === 0) return out;
+  const wanted = new Set(paths.filter((p) => !p.includes(":")));
+  if (wanted.size === 0) return out;
   const runner = options.runner ?? runCommand;
-  const result = await runner(["grep", "-a", "-H", "-s", "", "--", ...paths], {
+  const result = await runner(["grep", "-a", "-H", "-s", "", "--", ...wanted], {
     check: false,
     timeoutMs: options.timeoutMs ?? 5000,
     maxOutput: 64 << 20,
+    processGroup: false,
   });
-  // Longest paths first, so "/proc/1/stat" never claims a line of "/proc/1/statm".
-  const sorted = [...paths].sort((a, b) => b.length - a.length);
   const parts = new Map<string, string[]>();
-  let cursor = 0;
   const text = result.stdout;
+  let cursor = 0;
   while (cursor < text.length) {
     let end = text.indexOf("\n", cursor);
     if (end < 0) end = text.length;
-    const line = text.slice(cursor, end);
+    const colon = text.indexOf(":", cursor);
+    if (colon > cursor && colon < end) {
+      const path = text.slice(cursor, colon);
+      if (wanted.has(path)) {
+        let lines = parts.get(path);
+        if (!lines) parts.set(path, lines = []);
+        lines.push(text.slice(colon + 1, end));
+      }
+    }
     cursor = end + 1;
-    const path = sorted.find((p) => line.startsWith(p) && line.charCodeAt(p.length) === 58);
-    if (path === undefined) continue;
-    let lines = parts.get(path);
-    if (!lines) parts.set(path, lines = []);
-    lines.push(line.slice(path.length + 1));
   }
   for (const [path, lines] of parts) out.set(path, lines.join("\n") + "\n");
   return out;
@@ -76,7 +82,12 @@ export async function listProcDirs(
   const runner = options.runner ?? runCommand;
   const result = await runner(
     ["find", ...dirs, "-mindepth", "1", "-maxdepth", "1", "-printf", "%h\\t%f\\t%l\\n"],
-    { check: false, timeoutMs: options.timeoutMs ?? 5000, maxOutput: 64 << 20 },
+    {
+      check: false,
+      timeoutMs: options.timeoutMs ?? 5000,
+      maxOutput: 64 << 20,
+      processGroup: false,
+    },
   );
   const entries: ProcEntry[] = [];
   for (const line of result.stdout.split("\n")) {

@@ -6,10 +6,6 @@
  *
  * @module
  */
-import type { ServiceDefinition } from "../../core/mod.ts";
-import { type QuixConfig, quixConfigSchema } from "./config.ts";
-import { registerQuixCtl } from "./ctl_client.ts";
-import { QuixService } from "./service.ts";
 
 export { backoffDelay } from "./backoff.ts";
 export { type QuixConfig, quixConfigSchema } from "./config.ts";
@@ -20,12 +16,4 @@ export { buildHandlers, HandlerTable, type QuixBackends } from "./handlers.ts";
 export { type LinkStatus, QuixLink, redactUrl, SUPERSEDED_CLOSE_CODE } from "./link.ts";
 export * from "./schemas.ts";
 export { QuixService } from "./service.ts";
-
-/** The `[quix]` service definition. */
-export const quixDefinition: ServiceDefinition<QuixConfig> = {
-  name: "quix",
-  summary: "dial-out Quix WSI backend agent: processes, telemetry, WireGuard",
-  configSchema: quixConfigSchema,
-  create: () => new QuixService(),
-  registerCtl: registerQuixCtl,
-};
+export { quixDefinition } from "./definition.ts";

@@ -1,0 +1,15 @@
+/**
+ * The `[quix]` service definition: its config section, and the implementation and client loaded
+ * only when used, so an agent that does not run quix does not carry its code.
+ */
+import type { ServiceDefinition } from "../../core/mod.ts";
+import { type QuixConfig, quixConfigSchema } from "./config.ts";
+
+/** The `[quix]` service definition. */
+export const quixDefinition: ServiceDefinition<QuixConfig> = {
+  name: "quix",
+  summary: "dial-out Quix WSI backend agent: processes, telemetry, WireGuard",
+  configSchema: quixConfigSchema,
+  create: async () => new (await import("./service.ts")).QuixService(),
+  registerCtl: async (ctl, env) => (await import("./ctl_client.ts")).registerQuixCtl(ctl, env),
+};
