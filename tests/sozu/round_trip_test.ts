@@ -247,7 +247,7 @@ backendTest(
     assert.deepEqual(state.http_listeners, {});
     assert.deepEqual(state.https_listeners, {});
     assert.deepEqual(
-      plane.orders.slice(-6).map((o) => o.op),
+      plane.orders.slice(-7).map((o) => o.op),
       [
         "remove_front",
         "remove_backend",
@@ -255,7 +255,8 @@ backendTest(
         "remove_cluster",
         "remove_cluster",
         "deactivate_listener",
-      ].concat([]).slice(-6),
+        "remove_listener",
+      ],
     );
 
     // not supported yet: a clear ERROR, not silence

@@ -6,13 +6,17 @@ import type { z } from "zod";
 import { certificateFacts } from "./certificates.ts";
 import { SozuError } from "./errors.ts";
 import {
-  addCertificateInput,
+  addCertificateCode,
   type Application,
   applicationInput,
   type Backend,
-  backendInput,
+  backendCode,
+  backendReadme,
   type CertificateAndKey,
+  certificateAndKey,
+  fingerprint,
   frontInput,
+  hasKey,
   type HttpFront,
   type HttpListener,
   httpListenerInput,
@@ -22,8 +26,9 @@ import {
   listenerRefInput,
   parseOrThrow,
   removeApplicationInput,
-  removeBackendInput,
-  removeCertificateInput,
+  removeBackendCode,
+  removeBackendReadme,
+  removeCertificateCode,
   replaceCertificateInput,
 } from "./wire.ts";
 
@@ -163,7 +168,9 @@ export function parseStateOrder(
         : { type, data: front };
     }
     case "ADD_BACKEND": {
-      const b = parse(backendInput, payload, type);
+      const b = hasKey(payload, "ip_address")
+        ? parse(backendReadme, payload, type)
+        : parse(backendCode, payload, type);
       const address = "address" in b
         ? b.address
         : joinAddress(b.ip_address, b.port, "data.ip_address");
@@ -180,20 +187,28 @@ export function parseStateOrder(
       };
     }
     case "REMOVE_BACKEND": {
-      const b = parse(removeBackendInput, payload, type);
+      const b = hasKey(payload, "ip_address")
+        ? parse(removeBackendReadme, payload, type)
+        : parse(removeBackendCode, payload, type);
       const address = "address" in b
         ? b.address
         : joinAddress(b.ip_address, b.port, "data.ip_address");
       return { type, data: { app_id: b.app_id, backend_id: b.backend_id ?? null, address } };
     }
     case "ADD_CERTIFICATE": {
-      const c = parse(addCertificateInput, payload, type);
-      const wrapped = "front" in c || typeof c.certificate === "object";
-      const certificate = wrapped
-        ? (c as { certificate: CertificateAndKey }).certificate
-        : c as CertificateAndKey;
-      const given = wrapped ? (c as { front?: string | null }).front : null;
-      const listed = wrapped ? (c as { names?: string[] | null }).names ?? [] : [];
+      const readme = hasKey(payload, "certificate") &&
+        typeof (payload as { certificate: unknown }).certificate === "string";
+      let certificate: CertificateAndKey;
+      let given: string | null | undefined = null;
+      let listed: string[] = [];
+      if (readme) {
+        certificate = parse(certificateAndKey, payload, type);
+      } else {
+        const c = parse(addCertificateCode, payload, type);
+        certificate = c.certificate;
+        given = c.front;
+        listed = c.names ?? [];
+      }
       const names = listed.length > 0 ? listed : certificateFacts(certificate.certificate).names;
       return {
         type,
@@ -217,8 +232,13 @@ export function parseStateOrder(
       };
     }
     case "REMOVE_CERTIFICATE": {
-      const r = parse(removeCertificateInput, payload, type);
-      if (typeof r === "string") return { type, data: { front: null, fingerprint: r, names: [] } };
+      if (typeof payload === "string") {
+        return {
+          type,
+          data: { front: null, fingerprint: parse(fingerprint, payload, type), names: [] },
+        };
+      }
+      const r = parse(removeCertificateCode, payload, type);
       return {
         type,
         data: { front: r.front ?? null, fingerprint: r.fingerprint, names: r.names ?? [] },

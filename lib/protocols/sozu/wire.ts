@@ -162,27 +162,40 @@ const backendCommon = {
   backup: z.boolean().nullish(),
 };
 
-/** ADD_BACKEND: code shape (`backend_id` + `address`) or README shape (`ip_address` + `port`). */
-export const backendInput = z.union([
-  z.object({ ...backendCommon, backend_id: identifier, address: socketAddress }),
-  z.object({
-    ...backendCommon,
-    backend_id: identifier.nullish(),
-    ip_address: z.string(),
-    port: z.number().int().min(1).max(65535),
-  }),
-]);
+/** ADD_BACKEND, code shape (`backend_id` + `address`). */
+export const backendCode = z.object({
+  ...backendCommon,
+  backend_id: identifier,
+  address: socketAddress,
+});
 
-/** REMOVE_BACKEND: code shape or README shape. */
-export const removeBackendInput = z.union([
-  z.object({ app_id: identifier, backend_id: identifier, address: socketAddress }),
-  z.object({
-    app_id: identifier,
-    backend_id: identifier.nullish(),
-    ip_address: z.string(),
-    port: z.number().int().min(1).max(65535),
-  }),
-]);
+/** ADD_BACKEND, README shape (`ip_address` + `port`). */
+export const backendReadme = z.object({
+  ...backendCommon,
+  backend_id: identifier.nullish(),
+  ip_address: z.string(),
+  port: z.number().int().min(1).max(65535),
+});
+
+/** REMOVE_BACKEND, code shape. */
+export const removeBackendCode = z.object({
+  app_id: identifier,
+  backend_id: identifier,
+  address: socketAddress,
+});
+
+/** REMOVE_BACKEND, README shape. */
+export const removeBackendReadme = z.object({
+  app_id: identifier,
+  backend_id: identifier.nullish(),
+  ip_address: z.string(),
+  port: z.number().int().min(1).max(65535),
+});
+
+/** Whether a payload is an object carrying `key` (picks the README shape). */
+export function hasKey(payload: unknown, key: string): boolean {
+  return typeof payload === "object" && payload !== null && key in payload;
+}
 
 /** "ip" + port → "ip:port" (IPv6 bracketed), or throws. */
 export function joinAddress(ip: string, port: number, field: string): string {
@@ -207,21 +220,19 @@ export type CertificateAndKey = z.output<typeof certificateAndKey>;
 
 const names = z.array(hostname).max(1000);
 
-/** ADD_CERTIFICATE: code `{front, certificate, names}` or README `{certificate, certificate_chain, key}`. */
-export const addCertificateInput = z.union([
-  z.object({
-    front: socketAddress.nullish(),
-    certificate: certificateAndKey,
-    names: names.nullish(),
-  }),
-  certificateAndKey,
-]);
+/** ADD_CERTIFICATE, code shape `{front, certificate, names}`. */
+export const addCertificateCode = z.object({
+  front: socketAddress.nullish(),
+  certificate: certificateAndKey,
+  names: names.nullish(),
+});
 
-/** REMOVE_CERTIFICATE: code `{front, fingerprint, names?}` or a bare fingerprint string. */
-export const removeCertificateInput = z.union([
+/** REMOVE_CERTIFICATE, code shape `{front, fingerprint, names?}` (README: a bare fingerprint). */
+export const removeCertificateCode = z.object({
+  front: socketAddress.nullish(),
   fingerprint,
-  z.object({ front: socketAddress.nullish(), fingerprint, names: names.nullish() }),
-]);
+  names: names.nullish(),
+});
 
 /** REPLACE_CERTIFICATE. */
 export const replaceCertificateInput = z.object({
