@@ -3,11 +3,11 @@
  * against DUMP_STATE and against the orders the data plane received.
  */
 import assert from "node:assert/strict";
-import {
-  type CommandResponse,
-  type ConfigStateJson,
+import type {
+  CommandResponse,
+  ConfigStateJson,
   MemoryDataPlane,
-  type SozuClient,
+  SozuClient,
 } from "../../lib/protocols/sozu/mod.ts";
 import { backendTest } from "../_helpers/mod.ts";
 import { makeCertificate } from "./_certs.ts";
