@@ -294,8 +294,9 @@ function dropListed(text: string, from: number, tokens: string[], drops: number[
   const names = new Set(
     tokens.filter((t) => t !== "close" && t !== "keep-alive" && t !== "upgrade" && t !== ""),
   );
+  const starts = new Set(drops.filter((_, i) => i % 2 === 0));
   headerLines(text, from, (name, _value, start, stop) => {
-    if (names.has(name.toLowerCase()) && !drops.includes(start)) drops.push(start, stop);
+    if (names.has(name.toLowerCase()) && !starts.has(start)) drops.push(start, stop);
   });
 }
 
