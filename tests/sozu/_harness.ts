@@ -6,13 +6,14 @@ import { join } from "node:path";
 import { createLogger, type ServiceContext, StateStore } from "../../lib/core/mod.ts";
 import type { DataPlane } from "../../lib/backends/http_proxy/mod.ts";
 import {
-  MemoryDataPlane,
+  type DataPlaneFactory,
   SozuClient,
   type SozuConfig,
   sozuConfigSchema,
   SozuService,
 } from "../../lib/protocols/sozu/mod.ts";
 import { tempDir } from "../_helpers/mod.ts";
+import { MemoryDataPlane } from "./_memory_plane.ts";
 
 /** A running in-process service. */
 export interface Harness extends AsyncDisposable {
@@ -34,7 +35,8 @@ export interface Harness extends AsyncDisposable {
 /** Options for {@linkcode startHarness}. */
 export interface HarnessOptions {
   config?: Partial<SozuConfig>;
-  plane?: () => DataPlane;
+  /** Makes the data plane; default a {@linkcode MemoryDataPlane}. */
+  plane?: DataPlaneFactory;
   /** Reuse this directory (restarts across harnesses). */
   dir?: string;
 }
@@ -56,9 +58,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const log = createLogger("sozu", { format: "json", level: "debug", sink: (l) => logs.push(l) });
   const stoppedReasons: string[] = [];
   const failures: unknown[] = [];
-  const makePlane = options.plane ?? (() => new MemoryDataPlane(config.worker_count));
-  let plane = makePlane();
-  let service = new SozuService(() => plane);
+  const makePlane: DataPlaneFactory = options.plane ??
+    ((o) => new MemoryDataPlane(o.workerCount, o.currentOrders));
+  let plane: DataPlane | null = null;
+  const factory: DataPlaneFactory = (o) => plane = makePlane(o);
+  let service = new SozuService(factory);
   let abort = new AbortController();
   const clients: SozuClient[] = [];
 
@@ -91,7 +95,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       return service;
     },
     get plane() {
-      return plane;
+      return plane!;
     },
     socket,
     stateDir,
@@ -111,8 +115,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async restart() {
       await harness.stop();
       abort = new AbortController();
-      plane = makePlane();
-      service = new SozuService(() => plane);
+      service = new SozuService(factory);
       await service.start(context());
     },
     async [Symbol.asyncDispose]() {

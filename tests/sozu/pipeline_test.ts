@@ -4,9 +4,10 @@
  */
 import assert from "node:assert/strict";
 import type { ProxyOrder } from "../../lib/backends/http_proxy/mod.ts";
-import { type CommandResponse, MemoryDataPlane } from "../../lib/protocols/sozu/mod.ts";
+import type { CommandResponse } from "../../lib/protocols/sozu/mod.ts";
 import { tempDir } from "../_helpers/mod.ts";
 import { startHarness } from "./_harness.ts";
+import { MemoryDataPlane } from "./_memory_plane.ts";
 
 function backend(i: number) {
   return {
@@ -70,7 +71,7 @@ Deno.test("a slow order gets PROCESSING, then OK", async () => {
   }
   await using h = await startHarness({
     config: { processing_after_ms: 20 },
-    plane: () => new SlowPlane(),
+    plane: (o) => new SlowPlane(1, o.currentOrders),
   });
   const c = await h.client();
   await c.request(
@@ -90,8 +91,8 @@ Deno.test("a slow order gets PROCESSING, then OK", async () => {
 });
 
 Deno.test("a listener that cannot bind is refused and the state keeps it inactive", async () => {
-  const plane = () => {
-    const p = new MemoryDataPlane();
+  const plane = (o: { currentOrders: () => ProxyOrder[] }) => {
+    const p = new MemoryDataPlane(1, o.currentOrders);
     p.fail = (o) => o.op === "activate_listener" ? new Error("Address already in use") : null;
     return p;
   };

@@ -3,15 +3,11 @@
  * against DUMP_STATE and against the orders the data plane received.
  */
 import assert from "node:assert/strict";
-import type {
-  CommandResponse,
-  ConfigStateJson,
-  MemoryDataPlane,
-  SozuClient,
-} from "../../lib/protocols/sozu/mod.ts";
+import type { CommandResponse, ConfigStateJson, SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import { backendTest } from "../_helpers/mod.ts";
 import { makeCertificate } from "./_certs.ts";
 import { startHarness } from "./_harness.ts";
+import { MemoryDataPlane } from "./_memory_plane.ts";
 
 let n = 0;
 function call(client: SozuClient, message: Record<string, unknown>): Promise<CommandResponse> {

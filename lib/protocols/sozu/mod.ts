@@ -10,7 +10,7 @@
 import type { ServiceDefinition } from "../../core/mod.ts";
 import { type SozuConfig, sozuConfigSchema } from "./config.ts";
 import { registerSozuCtl } from "./ctl.ts";
-import { MemoryDataPlane } from "./memory_plane.ts";
+import { createDataPlane } from "../../backends/http_proxy/mod.ts";
 import { SozuService } from "./service.ts";
 
 export { proxyOrder, SozuClient, SozuTimeoutError } from "./client.ts";
@@ -18,7 +18,6 @@ export type { RequestBody } from "./client.ts";
 export { type SozuConfig, sozuConfigSchema } from "./config.ts";
 export { ConfigState } from "./state.ts";
 export type { ConfigStateJson } from "./state.ts";
-export { MemoryDataPlane } from "./memory_plane.ts";
 export { type DataPlaneFactory, SozuService } from "./service.ts";
 export { decodeRecords, encodeRecords } from "./state_file.ts";
 export type { CommandResponse } from "./reply.ts";
@@ -28,6 +27,6 @@ export const sozuDefinition: ServiceDefinition<SozuConfig> = {
   name: "sozu",
   summary: "sozu command socket and the HTTP reverse proxy it drives",
   configSchema: sozuConfigSchema,
-  create: () => new SozuService((options) => new MemoryDataPlane(options.workerCount)),
+  create: () => new SozuService(createDataPlane),
   registerCtl: registerSozuCtl,
 };

@@ -88,15 +88,12 @@ export class SozuService implements Service<SozuConfig> {
       log: ctx.log,
     });
     this.#plane = plane;
-    await plane.start();
-    for (const order of state.proxyOrders()) {
-      try {
-        await plane.apply(order);
-      } catch (error) {
-        throw new Error(`Could not restore the proxy state (${order.op}): ${errorText(error)}`, {
-          cause: error,
-        });
-      }
+    try {
+      await plane.start();
+    } catch (error) {
+      throw new Error(`Could not start the proxy with the saved state: ${errorText(error)}`, {
+        cause: error,
+      });
     }
     const control = new ControlPlane({
       state,

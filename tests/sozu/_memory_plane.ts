@@ -1,8 +1,5 @@
-/**
- * A data plane that only records orders: for pure-logic tests and for running the control plane
- * without proxying traffic.
- */
-import type { DataPlane, ProxyOrder, WorkerInfo } from "../../backends/http_proxy/mod.ts";
+/** A data plane that only records orders, for control-plane tests that need no traffic. */
+import type { DataPlane, ProxyOrder, WorkerInfo } from "../../lib/backends/http_proxy/mod.ts";
 
 /** A recording {@linkcode DataPlane}; `fail` lets tests make an order fail. */
 export class MemoryDataPlane implements DataPlane {
@@ -10,7 +7,10 @@ export class MemoryDataPlane implements DataPlane {
   #workers: WorkerInfo[];
   fail: ((order: ProxyOrder) => Error | null) | null = null;
 
-  constructor(workerCount = 1) {
+  #currentOrders: () => ProxyOrder[];
+
+  constructor(workerCount = 1, currentOrders: () => ProxyOrder[] = () => []) {
+    this.#currentOrders = currentOrders;
     this.#workers = Array.from({ length: workerCount }, (_, id) => ({
       id,
       pid: Deno.pid,
@@ -18,8 +18,9 @@ export class MemoryDataPlane implements DataPlane {
     }));
   }
 
-  start(): Promise<void> {
-    return Promise.resolve();
+  /** Feeds the current state, as the real data plane does. */
+  async start(): Promise<void> {
+    for (const order of this.#currentOrders()) await this.apply(order);
   }
 
   apply(order: ProxyOrder): Promise<void> {
