@@ -34,17 +34,65 @@ export async function serveConnection(
   const framer = nulFramer(options.maxFrame);
   const writer = conn.writable.getWriter();
   let broken = false;
+  // Replies that become ready while a write is in progress go out together in the next write.
+  let queue: Uint8Array[] = [];
+  let flushing: Promise<void> | null = null;
+  const flush = async (): Promise<void> => {
+    while (queue.length > 0 && !broken) {
+      const parts = queue;
+      queue = [];
+      let bytes = parts[0]!;
+      if (parts.length > 1) {
+        bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          bytes.set(p, at);
+          at += p.length;
+        }
+      }
+      try {
+        await writer.write(bytes);
+      } catch {
+        broken = true;
+      }
+    }
+    queue = [];
+    flushing = null;
+  };
+  /** Queues a reply; resolves once it has been written (or the connection broke). */
   const send = (reply: CommandResponse): Promise<void> => {
     if (broken) return Promise.resolve();
-    return writer.write(encoder.encode(JSON.stringify(reply) + "\0")).catch(() => {
-      broken = true;
-    });
+    queue.push(encoder.encode(JSON.stringify(reply) + "\0"));
+    flushing ??= flush();
+    return flushing;
   };
   const inFlight = new Set<Promise<void>>();
 
+  // One timer for the whole connection, armed for the oldest request still running: a request
+  // older than processingAfterMs gets one PROCESSING reply.
+  const running = new Map<number, { since: number; fire: () => void }>();
+  let sequence = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (): void => {
+    if (timer !== undefined || running.size === 0) return;
+    const oldest = running.values().next().value!;
+    const wait = Math.max(0, oldest.since + options.processingAfterMs - performance.now());
+    timer = setTimeout(sweep, wait);
+  };
+  const sweep = (): void => {
+    timer = undefined;
+    const now = performance.now();
+    for (const [key, entry] of running) {
+      if (now - entry.since < options.processingAfterMs) break;
+      running.delete(key);
+      entry.fire();
+    }
+    arm();
+  };
+
   const handle = async (bytes: Uint8Array): Promise<void> => {
     let id = "";
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const key = ++sequence;
     const after: (() => void)[] = [];
     let reply: CommandResponse | null;
     try {
@@ -66,13 +114,14 @@ export async function serveConnection(
       const request = decodeRequest(value, options.table);
       const refusal = options.refusal();
       if (refusal !== null) throw new SozuError(refusal);
-      let answered = false;
-      timer = setTimeout(() => {
-        if (!answered) void send(response(id, "PROCESSING", "in progress"));
-      }, options.processingAfterMs);
+      running.set(key, {
+        since: performance.now(),
+        fire: () => void send(response(id, "PROCESSING", "in progress")),
+      });
+      arm();
       reply = await options.table.dispatch(request, {
         processing: (message) => {
-          answered = true;
+          running.delete(key);
           void send(response(id, "PROCESSING", message));
         },
         afterReply: (fn) => after.push(fn),
@@ -80,7 +129,7 @@ export async function serveConnection(
     } catch (error) {
       reply = errorResponse(id, error, options.log);
     } finally {
-      clearTimeout(timer);
+      running.delete(key);
     }
     if (reply) await send(reply);
     for (const fn of after) fn();
@@ -113,5 +162,6 @@ export async function serveConnection(
     }
   }
   await Promise.allSettled(inFlight);
+  clearTimeout(timer);
   await writer.close().catch(() => {});
 }

@@ -141,7 +141,8 @@ export interface ConfigStateOptions {
 export class ConfigState implements ListenerDefaults {
   #listeners = new Map<string, ListenerEntry>();
   #apps = new Map<string, Application>();
-  #backends = new Map<string, Backend[]>();
+  /** app → (backend_id + address) → backend, in insertion order. */
+  #backends = new Map<string, Map<string, Backend>>();
   #fronts = new Map<string, FrontEntry>();
   #frontsByApp = new Map<string, number>();
   #frontsByListener = new Map<string, number>();
@@ -155,7 +156,7 @@ export class ConfigState implements ListenerDefaults {
   /** Counts for status displays. */
   get counts(): Record<string, number> {
     let backends = 0;
-    for (const list of this.#backends.values()) backends += list.length;
+    for (const list of this.#backends.values()) backends += list.size;
     return {
       listeners: this.#listeners.size,
       applications: this.#apps.size,
@@ -339,7 +340,7 @@ export class ConfigState implements ListenerDefaults {
     const order = "REMOVE_APPLICATION";
     if (!this.#apps.has(id)) throw new SozuError(`${order}: application "${id}" does not exist`);
     const fronts = this.#frontsByApp.get(id) ?? 0;
-    const backends = this.#backends.get(id)?.length ?? 0;
+    const backends = this.#backends.get(id)?.size ?? 0;
     if (fronts > 0 || backends > 0) {
       throw new SozuError(
         `${order}: application "${id}" still has ${plural(fronts, "front")} and ${
@@ -420,23 +421,17 @@ export class ConfigState implements ListenerDefaults {
     if (!this.#apps.has(backend.app_id)) {
       throw new SozuError(`ADD_BACKEND: application "${backend.app_id}" does not exist`);
     }
-    const list = this.#backends.get(backend.app_id) ?? [];
-    const index = list.findIndex((b) =>
-      b.backend_id === backend.backend_id && b.address === backend.address
-    );
-    if (index >= 0 && same(list[index], backend)) return NOTHING;
+    const key = `${backend.backend_id} ${backend.address}`;
+    const existing = this.#backends.get(backend.app_id)?.get(key);
+    if (existing && same(existing, backend)) return NOTHING;
     return {
       changed: true,
       message: "",
       proxy: [backendOrder(backend)],
       commit: () => {
-        const current = this.#backends.get(backend.app_id) ?? [];
-        const i = current.findIndex((b) =>
-          b.backend_id === backend.backend_id && b.address === backend.address
-        );
-        if (i >= 0) current[i] = backend;
-        else current.push(backend);
-        this.#backends.set(backend.app_id, current);
+        let map = this.#backends.get(backend.app_id);
+        if (!map) this.#backends.set(backend.app_id, map = new Map());
+        map.set(key, backend);
       },
     };
   }
@@ -444,11 +439,15 @@ export class ConfigState implements ListenerDefaults {
   #planRemoveBackend(
     target: { app_id: string; backend_id: string | null; address: string },
   ): Plan {
-    const list = this.#backends.get(target.app_id) ?? [];
-    const matches = list.filter((b) =>
-      b.address === target.address &&
-      (target.backend_id === null || b.backend_id === target.backend_id)
-    );
+    const map = this.#backends.get(target.app_id);
+    const matches: [string, Backend][] = [];
+    if (map && target.backend_id !== null) {
+      const key = `${target.backend_id} ${target.address}`;
+      const b = map.get(key);
+      if (b) matches.push([key, b]);
+    } else if (map) {
+      for (const entry of map) if (entry[1].address === target.address) matches.push(entry);
+    }
     if (matches.length === 0) {
       throw new SozuError(
         `REMOVE_BACKEND: cannot remove backend: application "${target.app_id}" has no backend ${
@@ -459,16 +458,17 @@ export class ConfigState implements ListenerDefaults {
     return {
       changed: true,
       message: "",
-      proxy: matches.map((b) => ({
+      proxy: matches.map(([, b]) => ({
         op: "remove_backend" as const,
         clusterId: b.app_id,
         backendId: b.backend_id,
         address: b.address,
       })),
       commit: () => {
-        const rest = (this.#backends.get(target.app_id) ?? []).filter((b) => !matches.includes(b));
-        if (rest.length > 0) this.#backends.set(target.app_id, rest);
-        else this.#backends.delete(target.app_id);
+        const current = this.#backends.get(target.app_id);
+        if (!current) return;
+        for (const [key] of matches) current.delete(key);
+        if (current.size === 0) this.#backends.delete(target.app_id);
       },
     };
   }
@@ -556,7 +556,7 @@ export class ConfigState implements ListenerDefaults {
       }
     }
     for (const [id, app] of this.#apps) out.applications[id] = app;
-    for (const [id, list] of this.#backends) out.backends[id] = [...list];
+    for (const [id, map] of this.#backends) out.backends[id] = [...map.values()];
     for (const { proxy, front } of this.#fronts.values()) {
       const table = proxy === "http" ? out.http_fronts : out.https_fronts;
       (table[front.app_id] ??= []).push(front);
@@ -601,7 +601,7 @@ export class ConfigState implements ListenerDefaults {
       if (f.proxy === "https") out.push({ type: "ADD_HTTPS_FRONT", data: f.front });
     }
     for (const list of this.#backends.values()) {
-      for (const b of list) out.push({ type: "ADD_BACKEND", data: b });
+      for (const b of list.values()) out.push({ type: "ADD_BACKEND", data: b });
     }
     return out;
   }
@@ -619,7 +619,9 @@ export class ConfigState implements ListenerDefaults {
     for (const f of this.#fronts.values()) {
       if (f.proxy === "http") out.push(frontOrder("add_front", f.front));
     }
-    for (const list of this.#backends.values()) for (const b of list) out.push(backendOrder(b));
+    for (const map of this.#backends.values()) {
+      for (const b of map.values()) out.push(backendOrder(b));
+    }
     return [...out, ...active];
   }
 
@@ -637,7 +639,7 @@ export class ConfigState implements ListenerDefaults {
       http_frontends: http,
       https_frontends: https,
       tcp_frontends: [],
-      backends: [...(this.#backends.get(id) ?? [])],
+      backends: [...(this.#backends.get(id)?.values() ?? [])],
     };
   }
 
