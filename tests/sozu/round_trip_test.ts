@@ -7,7 +7,7 @@ import type { CommandResponse, ConfigStateJson, SozuClient } from "../../lib/pro
 import { backendTest } from "../_helpers/mod.ts";
 import { makeCertificate } from "./_certs.ts";
 import { startHarness } from "./_harness.ts";
-import { MemoryDataPlane } from "./_memory_plane.ts";
+import type { MemoryDataPlane } from "./_memory_plane.ts";
 
 let n = 0;
 function call(client: SozuClient, message: Record<string, unknown>): Promise<CommandResponse> {
