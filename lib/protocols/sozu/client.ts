@@ -26,6 +26,10 @@ interface Pending {
   resolve: (reply: CommandResponse) => void;
   reject: (error: Error) => void;
   onReply?: ((reply: CommandResponse) => void) | undefined;
+  /** performance.now() after which the call fails. */
+  deadline: number;
+  /** The timeout error's message. */
+  late: string;
 }
 
 const encoder = new TextEncoder();
@@ -38,6 +42,10 @@ export class SozuClient {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #pending = new Map<string, Pending>();
   #closed: Error | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedFor = Infinity;
+  #queue: Uint8Array[] = [];
+  #flushing: Promise<void> | null = null;
 
   private constructor(conn: Deno.UnixConn) {
     this.#conn = conn;
@@ -81,7 +89,7 @@ export class SozuClient {
           if (!pending) continue;
           pending.onReply?.(reply);
           if (String(reply.status).toUpperCase() === "PROCESSING") continue;
-          this.#pending.delete(reply.id);
+          this.#forget(reply.id);
           pending.resolve(reply);
         }
       }
@@ -93,13 +101,87 @@ export class SozuClient {
 
   #fail(error: Error): void {
     this.#closed = error;
-    for (const p of this.#pending.values()) p.reject(error);
+    const pending = [...this.#pending.values()];
     this.#pending.clear();
+    this.#disarm();
+    for (const p of pending) p.reject(error);
+  }
+
+  #forget(id: string): void {
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#disarm();
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
+  }
+
+  /** One timer per connection, set for the earliest deadline. */
+  #arm(deadline: number): void {
+    if (this.#timer !== undefined && this.#armedFor <= deadline) return;
+    clearTimeout(this.#timer);
+    this.#armedFor = deadline;
+    this.#timer = setTimeout(() => this.#sweep(), Math.max(0, deadline - performance.now()));
+  }
+
+  #sweep(): void {
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, p] of [...this.#pending]) {
+      if (p.deadline <= now) {
+        this.#pending.delete(id);
+        p.reject(new SozuTimeoutError(p.late));
+      } else if (p.deadline < next) {
+        next = p.deadline;
+      }
+    }
+    if (next < Infinity) this.#arm(next);
+  }
+
+  #wait(id: string, timeoutMs: number, late: string, onReply?: (r: CommandResponse) => void) {
+    return new Promise<CommandResponse>((resolve, reject) => {
+      const deadline = performance.now() + timeoutMs;
+      this.#pending.set(id, { resolve, reject, onReply, deadline, late });
+      this.#arm(deadline);
+    });
+  }
+
+  /** Queues bytes; requests written while a write is in progress go out together. */
+  #write(bytes: Uint8Array): Promise<void> {
+    this.#queue.push(bytes);
+    this.#flushing ??= this.#flush();
+    return this.#flushing;
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const parts = this.#queue;
+        this.#queue = [];
+        let bytes = parts[0]!;
+        if (parts.length > 1) {
+          bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+          let at = 0;
+          for (const p of parts) {
+            bytes.set(p, at);
+            at += p.length;
+          }
+        }
+        await this.#writer.write(bytes);
+      }
+    } finally {
+      this.#queue = [];
+      this.#flushing = null;
+    }
   }
 
   /** Sends raw bytes (tests use it for malformed frames). */
   async sendRaw(bytes: Uint8Array): Promise<void> {
-    await this.#writer.write(bytes);
+    await this.#write(bytes);
   }
 
   /**
@@ -122,49 +204,24 @@ export class SozuClient {
     if (this.#closed) return Promise.reject(this.#closed);
     const id = message.id;
     const type = String(message.type ?? (message.data as { type?: unknown })?.type ?? "request");
-    return new Promise<CommandResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new SozuTimeoutError(`no reply to ${type} within ${options.timeoutMs} ms`));
-      }, options.timeoutMs);
-      this.#pending.set(id, {
-        resolve: (reply) => {
-          clearTimeout(timer);
-          resolve(reply);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-        onReply: options.onReply,
-      });
-      this.#writer.write(encoder.encode(JSON.stringify(message) + "\0")).catch((error) => {
-        this.#pending.delete(id);
-        clearTimeout(timer);
-        reject(error);
-      });
+    const reply = this.#wait(
+      id,
+      options.timeoutMs,
+      `no reply to ${type} within ${options.timeoutMs} ms`,
+      options.onReply,
+    );
+    this.#write(encoder.encode(JSON.stringify(message) + "\0")).catch((error) => {
+      const pending = this.#pending.get(id);
+      this.#forget(id);
+      pending?.reject(error);
     });
+    return reply;
   }
 
   /** Waits for the final reply carrying `id` without sending anything (after {@linkcode sendRaw}). */
   expect(id: string, timeoutMs: number): Promise<CommandResponse> {
     if (this.#closed) return Promise.reject(this.#closed);
-    return new Promise<CommandResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new SozuTimeoutError(`no reply with id "${id}" within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, {
-        resolve: (reply) => {
-          clearTimeout(timer);
-          resolve(reply);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-    });
+    return this.#wait(id, timeoutMs, `no reply with id "${id}" within ${timeoutMs} ms`);
   }
 
   /** Closes the connection. */
