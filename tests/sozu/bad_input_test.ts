@@ -37,6 +37,7 @@ Deno.test("bad input gets ERROR replies, leaves the state alone and keeps the co
       hostname: "a.test",
     }),
     order("s3", "ADD_BACKEND", { app_id: "app", backend_id: "b", address: "127.0.0.1:9999" }),
+    order("s4", "ADD_APPLICATION", { app_id: "app2" }),
   ];
   for (const [i, text] of setup.entries()) {
     assert.equal((await raw(c, text, `s${i + 1}`)).status, "OK");
@@ -104,7 +105,7 @@ Deno.test("bad input gets ERROR replies, leaves the state alone and keeps the co
         hostname: "a.test",
       }),
       "f3",
-      /does not exist|already routes/,
+      /a\.test on 127\.0\.0\.1:18081 already routes to application "app"/,
     ],
     [
       "remove an unknown backend",

@@ -176,3 +176,30 @@ Deno.test("the command socket is mode 0600", async () => {
   const info = await Deno.stat(h.socket);
   assert.equal(info.mode! & 0o777, 0o600);
 });
+
+Deno.test("orders queued behind a soft stop are refused, not applied", async () => {
+  class DrainingPlane extends MemoryDataPlane {
+    override async softStop(): Promise<void> {
+      await new Promise((r) => setTimeout(r, 100));
+      await super.softStop();
+    }
+    override apply(order: ProxyOrder): Promise<void> {
+      if (this.workers()[0]?.runState === "STOPPED") {
+        return Promise.reject(new Error("the proxy is stopping"));
+      }
+      return super.apply(order);
+    }
+  }
+  await using h = await startHarness({ plane: (o) => new DrainingPlane(1, o.currentOrders) });
+  const c = await h.client();
+  const stop = c.request({ type: "PROXY", data: { type: "SOFT_STOP" } }, { timeoutMs: 5000 });
+  const late = c.request(
+    { type: "PROXY", data: { type: "ADD_APPLICATION", data: { app_id: "late" } } },
+    { timeoutMs: 5000 },
+  );
+  assert.equal((await stop).status, "OK");
+  const r = await late.catch((e) => ({ status: "closed", message: String(e) }));
+  assert.notEqual(r.status, "OK");
+  assert.deepEqual(h.failures, [], "no crash reported to the supervisor");
+  assert.deepEqual(h.stoppedReasons, ["SOFT_STOP"]);
+});

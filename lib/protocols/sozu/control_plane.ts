@@ -41,6 +41,7 @@ export class ControlPlane {
   #log: Logger;
   #onDivergence: (error: unknown) => void;
   #tail: Promise<unknown> = Promise.resolve();
+  #closed: string | null = null;
   #snapshot: { toJSON(): unknown };
 
   constructor(options: ControlPlaneOptions) {
@@ -51,6 +52,11 @@ export class ControlPlane {
     this.#onDivergence = options.onDivergence;
     const state = this.state;
     this.#snapshot = { toJSON: () => state.toJSON() };
+  }
+
+  /** Refuses every later order with `reason` (the proxy is stopping). */
+  close(reason: string): void {
+    this.#closed ??= reason;
   }
 
   /** Runs `fn` alone: after every earlier queued job, before every later one. */
@@ -74,6 +80,7 @@ export class ControlPlane {
   async #applyInQueue(
     input: StateOrder | (() => StateOrder),
   ): Promise<{ plan: Plan; done: Promise<void> }> {
+    if (this.#closed !== null) throw new SozuError(this.#closed);
     const order = typeof input === "function" ? input() : input;
     const plan = this.state.plan(order);
     if (!plan.changed) return { plan, done: Promise.resolve() };

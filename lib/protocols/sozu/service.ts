@@ -162,6 +162,7 @@ export class SozuService implements Service<SozuConfig> {
   async #stopProxy(hard: boolean): Promise<void> {
     if (this.#proxyStopped || !this.#plane) return;
     this.#proxyStopped = true;
+    this.#control?.close("the proxy is stopped");
     this.#ctx?.log.info(hard ? "hard stop requested" : "soft stop requested");
     if (hard) await this.#plane.hardStop();
     else await this.#plane.softStop();
@@ -190,6 +191,7 @@ export class SozuService implements Service<SozuConfig> {
     this.#conns.clear();
     await this.#accepting?.catch(() => {});
     const plane = this.#plane;
+    this.#control?.close("the sozu service is stopping");
     if (plane && !this.#proxyStopped) {
       this.#proxyStopped = true;
       const drain = this.#ctx?.config.drain_timeout_ms ?? 0;
