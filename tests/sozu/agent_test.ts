@@ -103,6 +103,14 @@ Deno.test("ctl sozu drives a live service; exit 1 on ERROR, 2 on bad usage", asy
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /saved 4 config messages/);
 
+  const metrics = await (await fetch(`http://127.0.0.1:${files.adminPort}/metrics`)).text();
+  assert.match(metrics, /polyagent_sozu_state_objects\{kind="backends"\} 1/);
+  assert.match(metrics, /polyagent_sozu_replies_total\{status="ERROR"\} [1-9]/);
+  const detail = await (await fetch(`http://127.0.0.1:${files.adminPort}/healthz`)).json() as {
+    services: { name: string; detail?: Record<string, unknown> }[];
+  };
+  assert.equal(detail.services.find((s) => s.name === "sozu")?.detail?.["fronts"], 1);
+
   // stop ends the sozu service, not the agent
   r = await ctl(files, ["stop"]);
   assert.equal(r.code, 0, r.stderr);

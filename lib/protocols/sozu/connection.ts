@@ -21,6 +21,8 @@ export interface ConnectionOptions {
   maxInFlight: number;
   /** A refusal for every new request (the proxy is stopped), or null. */
   refusal(): string | null;
+  /** Told the status of every final reply (for metrics). */
+  onReply?(status: "OK" | "ERROR"): void;
 }
 
 const encoder = new TextEncoder();
@@ -131,7 +133,10 @@ export async function serveConnection(
     } finally {
       running.delete(key);
     }
-    if (reply) await send(reply);
+    if (reply) {
+      options.onReply?.(reply.status === "OK" ? "OK" : "ERROR");
+      await send(reply);
+    }
     for (const fn of after) fn();
   };
 

@@ -21,6 +21,8 @@ export interface ControlPlaneOptions {
   log: Logger;
   /** Called when the data plane refused an order the state had accepted. */
   onDivergence: (error: unknown) => void;
+  /** Called after each committed change. */
+  onChange?: () => void;
 }
 
 /** What an applied order reports. */
@@ -40,6 +42,7 @@ export class ControlPlane {
   #document: JsonDocument<unknown> | null;
   #log: Logger;
   #onDivergence: (error: unknown) => void;
+  #onChange: () => void;
   #tail: Promise<unknown> = Promise.resolve();
   #closed: string | null = null;
   #snapshot: { toJSON(): unknown };
@@ -50,6 +53,7 @@ export class ControlPlane {
     this.#document = options.document;
     this.#log = options.log;
     this.#onDivergence = options.onDivergence;
+    this.#onChange = options.onChange ?? (() => {});
     const state = this.state;
     this.#snapshot = { toJSON: () => state.toJSON() };
   }
@@ -95,6 +99,7 @@ export class ControlPlane {
       }
     }
     plan.commit();
+    this.#onChange();
     const durable = this.persist();
     const applied = Promise.all(pipelined).then(() => {}, (error) => {
       this.#log.error("data plane refused an order the state accepted", {

@@ -47,6 +47,8 @@ export class SozuService implements Service<SozuConfig> {
   #proxyStopped = false;
   #stopping = false;
   #accepting: Promise<void> | null = null;
+  #replies = { OK: 0, ERROR: 0 };
+  #detailPending = false;
 
   constructor(factory: DataPlaneFactory) {
     this.#factory = factory;
@@ -101,6 +103,14 @@ export class SozuService implements Service<SozuConfig> {
       document,
       log: ctx.log,
       onDivergence: (error) => ctx.fail(error),
+      onChange: () => {
+        if (this.#detailPending) return;
+        this.#detailPending = true;
+        queueMicrotask(() => {
+          this.#detailPending = false;
+          this.#updateDetail();
+        });
+      },
     });
     this.#control = control;
     if (changed) await control.persist();
@@ -128,6 +138,7 @@ export class SozuService implements Service<SozuConfig> {
             processingAfterMs: config.processing_after_ms,
             maxInFlight: config.max_in_flight,
             refusal: () => this.#proxyStopped ? "the proxy is stopped" : null,
+            onReply: (status) => this.#replies[status]++,
           }).finally(() => {
             this.#conns.delete(conn);
             try {
@@ -146,6 +157,24 @@ export class SozuService implements Service<SozuConfig> {
     for (const order of state.proxyOrders()) {
       if (order.op === "activate_listener") ctx.listening(`http://${order.address}`);
     }
+  }
+
+  /** Prometheus lines: replies by status, clients, objects in the state. */
+  metrics(): string {
+    const counts = this.#control?.state.counts ?? {};
+    let out = "# HELP polyagent_sozu_replies_total Final replies on the sozu command socket.\n" +
+      "# TYPE polyagent_sozu_replies_total counter\n" +
+      `polyagent_sozu_replies_total{status="OK"} ${this.#replies.OK}\n` +
+      `polyagent_sozu_replies_total{status="ERROR"} ${this.#replies.ERROR}\n` +
+      "# HELP polyagent_sozu_clients Open connections to the sozu command socket.\n" +
+      "# TYPE polyagent_sozu_clients gauge\n" +
+      `polyagent_sozu_clients ${this.#conns.size}\n` +
+      "# HELP polyagent_sozu_state_objects Objects in the sozu configuration state.\n" +
+      "# TYPE polyagent_sozu_state_objects gauge\n";
+    for (const [kind, n] of Object.entries(counts)) {
+      out += `polyagent_sozu_state_objects{kind="${kind}"} ${n}\n`;
+    }
+    return out;
   }
 
   #updateDetail(): void {
