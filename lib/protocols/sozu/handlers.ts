@@ -240,7 +240,6 @@ export function createHandlers(env: HandlerEnvironment): HandlerTable {
     "RELOAD_CONFIGURATION",
     unsupported("RELOAD_CONFIGURATION is not supported: use LOAD_STATE or restart the service"),
   );
-  table.command("PROXY", unsupported("PROXY needs data.type"));
 
   // ---- worker orders without state changes
   table.order("STATUS", (request) => {
