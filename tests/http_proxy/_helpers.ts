@@ -9,7 +9,7 @@ import {
   type ProxyOrder,
   type WorkerDataPlane,
 } from "../../lib/backends/http_proxy/mod.ts";
-import { silentLogger } from "../../lib/core/mod.ts";
+import { createLogger, silentLogger } from "../../lib/core/mod.ts";
 import { freePort } from "../_helpers/mod.ts";
 
 /** A started data plane listening on `port`. */
@@ -40,8 +40,10 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<TestP
   const dp = createDataPlane({
     workerCount: options.workerCount ?? 1,
     currentOrders: () => [...orders],
-    log: silentLogger("http_proxy"),
-    engine: { tickMs: options.tickMs ?? 20 },
+    log: Deno.env.get("POLYAGENT_TEST_LOG")
+      ? createLogger("http_proxy", { level: "debug" })
+      : silentLogger("http_proxy"),
+    engine: { tickMs: options.tickMs ?? 20, debug: !!Deno.env.get("POLYAGENT_TEST_LOG") },
   });
   await dp.start();
   const apply = async (order: ProxyOrder) => {
@@ -224,7 +226,12 @@ export async function rawExchange(
   request: string | Uint8Array,
   options: { until?: (text: string) => boolean; timeoutMs?: number } = {},
 ): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  } catch {
+    return ""; // refused: nothing was read
+  }
   const timer = setTimeout(() => conn.close(), options.timeoutMs ?? 5000);
   let text = "";
   try {

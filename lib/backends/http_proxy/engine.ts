@@ -309,7 +309,17 @@ export class ProxyEngine implements SessionHost {
   softStop(): Promise<void> {
     this.#stopping = true;
     for (const state of this.#listeners.values()) this.#closeListener(state);
-    for (const session of this.#sessions) if (session.idle) session.close();
+    let closed = 0;
+    for (const session of this.#sessions) {
+      if (session.idle) {
+        session.close();
+        closed++;
+      }
+    }
+    this.#log("info", "soft stop: draining", {
+      idleClosed: closed,
+      inFlight: this.#sessions.size - closed,
+    });
     const drained = this.#sessions.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
       this.#drained = resolve;
     });
