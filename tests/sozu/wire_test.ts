@@ -101,3 +101,23 @@ Deno.test("a saved record stream replays into the same state", () => {
   }
   assert.deepEqual(replayed.toJSON(), state.toJSON());
 });
+
+Deno.test("ADD_APPLICATION accepts every era's policy spelling", () => {
+  const state = new ConfigState();
+  const cases: [Record<string, unknown>, string][] = [
+    [{ load_balancing_policy: "roundrobin" }, "round_robin"],
+    [{ load_balancing_policy: "leastconnections" }, "least_loaded"],
+    [{ load_balancing: "ROUND_ROBIN" }, "round_robin"],
+    [{ load_balancing: "PowerOfTwo" }, "power_of_two"],
+    [{ load_balancing: "least_loaded", load_metric: "CONNECTIONS" }, "least_loaded"],
+    [{}, "round_robin"],
+  ];
+  for (const [extra, expected] of cases) {
+    const order = parseStateOrder("ADD_APPLICATION", { app_id: "a", ...extra }, state);
+    assert.equal(order.type === "ADD_APPLICATION" && order.data.load_balancing, expected);
+  }
+  assert.throws(
+    () => parseStateOrder("ADD_APPLICATION", { app_id: "a", load_balancing: "fastest" }, state),
+    /data\.load_balancing: expected one of/,
+  );
+});

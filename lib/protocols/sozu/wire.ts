@@ -95,23 +95,43 @@ const rawResponse = z.string().max(65536);
 /** Load-balancing policies (0.13 names). */
 export const loadBalancing = z.enum(["round_robin", "random", "least_loaded", "power_of_two"]);
 
-const oldPolicy = z.enum(["roundrobin", "random", "leastconnections"]).transform((p) =>
-  p === "roundrobin"
-    ? "round_robin" as const
-    : p === "random"
-    ? "random" as const
-    : "least_loaded" as const
-);
+const POLICY_ALIASES: Record<string, z.output<typeof loadBalancing>> = {
+  roundrobin: "round_robin",
+  random: "random",
+  leastconnections: "least_loaded",
+  leastloaded: "least_loaded",
+  poweroftwo: "power_of_two",
+};
+
+/** A policy in any era's spelling (`roundrobin`, `ROUND_ROBIN`, `leastconnections`, …). */
+const anyPolicy = z.string().transform((value, ctx) => {
+  const policy = POLICY_ALIASES[value.toLowerCase().replace(/[_-]/g, "")];
+  if (policy) return policy;
+  ctx.addIssue({
+    code: "custom",
+    message: `expected one of round_robin, random, least_loaded, power_of_two, got ${
+      JSON.stringify(value)
+    }`,
+  });
+  return z.NEVER;
+});
+
+/** A case-insensitive enum (serde renames differ between sozu versions). */
+function looseEnum<const T extends readonly [string, ...string[]]>(values: T, upper: boolean) {
+  return z.string().transform((s) => upper ? s.toUpperCase() : s.toLowerCase()).pipe(
+    z.enum(values),
+  );
+}
 
 /** ADD_APPLICATION payload (0.11 `load_balancing_policy` and 0.13 `load_balancing` both accepted). */
 export const applicationInput = z.object({
   app_id: identifier,
   sticky_session: z.boolean().nullish(),
   https_redirect: z.boolean().nullish(),
-  proxy_protocol: z.enum(["EXPECT_HEADER", "SEND_HEADER", "RELAY_HEADER"]).nullish(),
-  load_balancing_policy: oldPolicy.nullish(),
-  load_balancing: loadBalancing.nullish(),
-  load_metric: z.enum(["connections", "requests", "connection_time"]).nullish(),
+  proxy_protocol: looseEnum(["EXPECT_HEADER", "SEND_HEADER", "RELAY_HEADER"], true).nullish(),
+  load_balancing_policy: anyPolicy.nullish(),
+  load_balancing: anyPolicy.nullish(),
+  load_metric: looseEnum(["connections", "requests", "connection_time"], false).nullish(),
   answer_503: rawResponse.nullish(),
 }).transform((a) => ({
   app_id: a.app_id,
