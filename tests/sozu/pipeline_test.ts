@@ -203,3 +203,26 @@ Deno.test("orders queued behind a soft stop are refused, not applied", async () 
   assert.deepEqual(h.failures, [], "no crash reported to the supervisor");
   assert.deepEqual(h.stoppedReasons, ["SOFT_STOP"]);
 });
+
+Deno.test("when the state cannot be written the reply says so and the service keeps running", async () => {
+  await using h = await startHarness();
+  const c = await h.client();
+  // make the state directory unwritable for the atomic rename (a directory in the file's place)
+  await Deno.remove(`${h.stateDir}/sozu.json`).catch(() => {});
+  await Deno.mkdir(`${h.stateDir}/sozu.json/blocker`, { recursive: true });
+  const r = await c.request(
+    { type: "PROXY", data: { type: "ADD_APPLICATION", data: { app_id: "app" } } },
+    { timeoutMs: 5000 },
+  );
+  assert.equal(r.status, "ERROR");
+  assert.match(r.message, /applied but the state could not be saved/);
+  await Deno.remove(`${h.stateDir}/sozu.json`, { recursive: true });
+  const next = await c.request(
+    { type: "PROXY", data: { type: "ADD_APPLICATION", data: { app_id: "other" } } },
+    { timeoutMs: 5000 },
+  );
+  assert.equal(next.status, "OK");
+  const saved = JSON.parse(await Deno.readTextFile(`${h.stateDir}/sozu.json`));
+  assert.deepEqual(Object.keys(saved.data.applications).sort(), ["app", "other"]);
+  assert.deepEqual(h.failures, []);
+});

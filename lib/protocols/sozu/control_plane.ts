@@ -116,7 +116,12 @@ export class ControlPlane {
   persist(): Promise<void> {
     if (!this.#document) return Promise.resolve();
     return this.#document.write(this.#snapshot).catch((error) => {
-      throw new SozuError(`the state could not be saved: ${errorText(error)}`, { cause: error });
+      this.#log.error("automatic state save failed", { error });
+      throw new SozuError(
+        `the order is applied but the state could not be saved (it is saved with the next ` +
+          `change that can be written): ${errorText(error)}`,
+        { cause: error },
+      );
     });
   }
 }
