@@ -38,7 +38,8 @@ Deno.test("pipelined orders on one connection are all answered by id and all dur
   });
   // every acknowledged order is in the document on disk
   const saved = JSON.parse(await Deno.readTextFile(`${h.stateDir}/sozu.json`));
-  assert.equal(saved.data.backends.app.length, 2000);
+  assert.equal(saved.version, 2);
+  assert.equal(saved.data.backends.length, 2000);
 });
 
 Deno.test("many clients at once each get their own replies", async () => {
@@ -223,6 +224,38 @@ Deno.test("when the state cannot be written the reply says so and the service ke
   );
   assert.equal(next.status, "OK");
   const saved = JSON.parse(await Deno.readTextFile(`${h.stateDir}/sozu.json`));
-  assert.deepEqual(Object.keys(saved.data.applications).sort(), ["app", "other"]);
+  assert.deepEqual(
+    saved.data.applications.map((a: { app_id: string }) => a.app_id).sort(),
+    ["app", "other"],
+  );
   assert.deepEqual(h.failures, []);
+});
+
+Deno.test("a version 1 state document (the DUMP_STATE form) is still restored", async () => {
+  await using dir = await tempDir("sozu-v1");
+  await Deno.mkdir(`${dir.path}/state`, { recursive: true });
+  const dump = {
+    applications: { app: { app_id: "app" } },
+    backends: { app: [{ app_id: "app", backend_id: "b", address: "127.0.0.1:9000" }] },
+    http_listeners: { "127.0.0.1:18094": [{ front: "127.0.0.1:18094" }, true] },
+    https_listeners: {},
+    http_fronts: {
+      app: [{ app_id: "app", address: "127.0.0.1:18094", hostname: "a.test", path_begin: "" }],
+    },
+    https_fronts: {},
+    certificates: {},
+  };
+  await Deno.writeTextFile(
+    `${dir.path}/state/sozu.json`,
+    JSON.stringify({ version: 1, savedAt: new Date().toISOString(), data: dump }),
+  );
+  await using h = await startHarness({ dir: dir.path });
+  const c = await h.client();
+  const d = await c.request({ type: "DUMP_STATE" }, { timeoutMs: 5000 });
+  const state = d.data?.data as {
+    http_fronts: Record<string, unknown[]>;
+    backends: Record<string, unknown[]>;
+  };
+  assert.equal(state.http_fronts["app"]?.length, 1);
+  assert.equal(state.backends["app"]?.length, 1);
 });

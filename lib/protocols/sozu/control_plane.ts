@@ -55,7 +55,7 @@ export class ControlPlane {
     this.#onDivergence = options.onDivergence;
     this.#onChange = options.onChange ?? (() => {});
     const state = this.state;
-    this.#snapshot = { toJSON: () => state.toJSON() };
+    this.#snapshot = { toJSON: () => state.toDocument() };
   }
 
   /** Refuses every later order with `reason` (the proxy is stopping). */

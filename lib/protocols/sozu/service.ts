@@ -20,18 +20,19 @@ import { ControlPlane } from "./control_plane.ts";
 import { serveConnection } from "./connection.ts";
 import { createHandlers, savedStateDir } from "./handlers.ts";
 import { ConfigState, type ConfigStateOptions } from "./state.ts";
-import { ordersFromDump } from "./state_file.ts";
+import { ordersFromDocument, ordersFromDump } from "./state_file.ts";
 
 /** Makes the data plane (the real one, or a recorder in tests). */
 export type DataPlaneFactory = (options: DataPlaneOptions & { log: Logger }) => DataPlane;
 
-/** Version of the automatic state document. */
-export const STATE_DOCUMENT_VERSION = 1;
+/** Version of the automatic state document (1: DUMP_STATE form, 2: tuples). */
+export const STATE_DOCUMENT_VERSION = 2;
 
-function restore(data: unknown, options: ConfigStateOptions): ConfigState {
+function restore(data: unknown, version: number, options: ConfigStateOptions): ConfigState {
   const state = new ConfigState(options);
   if (data === null || data === undefined) return state;
-  for (const order of ordersFromDump(data, state)) state.apply(order);
+  const orders = version === 1 ? ordersFromDump(data, state) : ordersFromDocument(data, state);
+  for (const order of orders) state.apply(order);
   return state;
 }
 
@@ -67,8 +68,8 @@ export class SozuService implements Service<SozuConfig> {
       document = await ctx.openDocument<unknown>({
         version: STATE_DOCUMENT_VERSION,
         empty: () => null,
-        parse: (data) => {
-          state = restore(data, stateOptions);
+        parse: (data, version) => {
+          state = restore(data, version, stateOptions);
           return data;
         },
       });

@@ -34,6 +34,22 @@ export interface ConfigStateJson {
   https_addresses: string[];
 }
 
+/**
+ * The automatic state document (version 2): the same content as {@linkcode ConfigStateJson} with
+ * fronts and backends as tuples, which serialise several times faster than objects — the document
+ * is rewritten after every batch of orders.
+ */
+export interface StateDocument {
+  listeners: ["http" | "https", HttpListener | HttpsListener, boolean][];
+  applications: Application[];
+  /** [proxy, app_id, address, hostname, path_begin] */
+  fronts: ["http" | "https", string, string, string, string][];
+  /** [address, certificate, names] */
+  certificates: [string, CertificateAndKey, string[]][];
+  /** [app_id, backend_id, address, sticky_id, weight, backup] */
+  backends: [string, string, string, string | null, number | null, boolean | null][];
+}
+
 /** A checked order, ready to commit. */
 export interface Plan {
   /** False when the order would change nothing. */
@@ -530,6 +546,37 @@ export class ConfigState implements ListenerDefaults {
   }
 
   // ------------------------------------------------------------- views
+
+  /** The automatic state document. */
+  toDocument(): StateDocument {
+    const doc: StateDocument = {
+      listeners: [],
+      applications: [...this.#apps.values()],
+      fronts: [],
+      certificates: [],
+      backends: [],
+    };
+    for (const e of this.#listeners.values()) doc.listeners.push([e.proxy, e.config, e.active]);
+    for (const { proxy, front: f } of this.#fronts.values()) {
+      doc.fronts.push([proxy, f.app_id, f.address, f.hostname, f.path_begin]);
+    }
+    for (const [address, map] of this.#certs) {
+      for (const c of map.values()) doc.certificates.push([address, c.certificate, c.names]);
+    }
+    for (const map of this.#backends.values()) {
+      for (const b of map.values()) {
+        doc.backends.push([
+          b.app_id,
+          b.backend_id,
+          b.address,
+          b.sticky_id,
+          b.load_balancing_parameters?.weight ?? null,
+          b.backup,
+        ]);
+      }
+    }
+    return doc;
+  }
 
   /** The DUMP_STATE form. */
   toJSON(): ConfigStateJson {

@@ -6,7 +6,7 @@
  */
 import { SozuError } from "./errors.ts";
 import { type ListenerDefaults, orderPayload, parseStateOrder, type StateOrder } from "./orders.ts";
-import type { ConfigStateJson } from "./state.ts";
+import type { ConfigStateJson, StateDocument } from "./state.ts";
 import { decodeRequest, type RequestKinds } from "./wire.ts";
 
 /** Renders orders as a saved-state file. */
@@ -88,5 +88,44 @@ export function ordersFromDump(data: unknown, defaults: ListenerDefaults): State
     for (const f of list) add("ADD_HTTPS_FRONT", f);
   }
   for (const list of Object.values(s.backends ?? {})) for (const b of list) add("ADD_BACKEND", b);
+  return orders;
+}
+
+/** The orders that rebuild an automatic state document (version 2; throws when malformed). */
+export function ordersFromDocument(data: unknown, defaults: ListenerDefaults): StateOrder[] {
+  if (typeof data !== "object" || data === null) throw new TypeError("state is not an object");
+  const d = data as StateDocument;
+  const orders: StateOrder[] = [];
+  const add = (type: string, payload: unknown) =>
+    orders.push(parseStateOrder(type, payload, defaults));
+  for (const proxy of ["http", "https"] as const) {
+    for (const [kind, listener, active] of d.listeners) {
+      if (kind !== proxy) continue;
+      add(proxy === "http" ? "ADD_HTTP_LISTENER" : "ADD_HTTPS_LISTENER", listener);
+      if (active) add("ACTIVATE_LISTENER", { front: listener.front, proxy });
+    }
+  }
+  for (const app of d.applications) add("ADD_APPLICATION", app);
+  const front = (f: StateDocument["fronts"][number]) => ({
+    app_id: f[1],
+    address: f[2],
+    hostname: f[3],
+    path_begin: f[4],
+  });
+  for (const f of d.fronts) if (f[0] === "http") add("ADD_HTTP_FRONT", front(f));
+  for (const [address, certificate, names] of d.certificates) {
+    add("ADD_CERTIFICATE", { front: address, certificate, names });
+  }
+  for (const f of d.fronts) if (f[0] === "https") add("ADD_HTTPS_FRONT", front(f));
+  for (const [app_id, backend_id, address, sticky_id, weight, backup] of d.backends) {
+    add("ADD_BACKEND", {
+      app_id,
+      backend_id,
+      address,
+      sticky_id,
+      load_balancing_parameters: weight === null ? null : { weight },
+      backup,
+    });
+  }
   return orders;
 }
