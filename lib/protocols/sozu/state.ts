@@ -159,6 +159,7 @@ export class ConfigState implements ListenerDefaults {
   #apps = new Map<string, Application>();
   /** app → (backend_id + address) → backend, in insertion order. */
   #backends = new Map<string, Map<string, Backend>>();
+  #backendCount = 0;
   #fronts = new Map<string, FrontEntry>();
   #frontsByApp = new Map<string, number>();
   #frontsByListener = new Map<string, number>();
@@ -171,13 +172,11 @@ export class ConfigState implements ListenerDefaults {
 
   /** Counts for status displays. */
   get counts(): Record<string, number> {
-    let backends = 0;
-    for (const list of this.#backends.values()) backends += list.size;
     return {
       listeners: this.#listeners.size,
       applications: this.#apps.size,
       fronts: this.#fronts.size,
-      backends,
+      backends: this.#backendCount,
     };
   }
 
@@ -447,6 +446,7 @@ export class ConfigState implements ListenerDefaults {
       commit: () => {
         let map = this.#backends.get(backend.app_id);
         if (!map) this.#backends.set(backend.app_id, map = new Map());
+        if (!map.has(key)) this.#backendCount++;
         map.set(key, backend);
       },
     };
@@ -483,7 +483,7 @@ export class ConfigState implements ListenerDefaults {
       commit: () => {
         const current = this.#backends.get(target.app_id);
         if (!current) return;
-        for (const [key] of matches) current.delete(key);
+        for (const [key] of matches) if (current.delete(key)) this.#backendCount--;
         if (current.size === 0) this.#backends.delete(target.app_id);
       },
     };
