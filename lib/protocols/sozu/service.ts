@@ -239,8 +239,8 @@ function defaultHttpListener(address: string) {
   return {
     front: address,
     public_address: null,
-    answer_404: null,
-    answer_503: null,
+    answer_404: "",
+    answer_503: "",
     expect_proxy: false,
     sticky_name: "SOZUBALANCEID",
     front_timeout: 60,

@@ -295,8 +295,8 @@ function listenerDefaults(l: {
   return {
     front: (l.front ?? l.address)!,
     public_address: l.public_address ?? null,
-    answer_404: l.answer_404 ?? null,
-    answer_503: l.answer_503 ?? null,
+    answer_404: l.answer_404 ?? "",
+    answer_503: l.answer_503 ?? "",
     expect_proxy: l.expect_proxy ?? false,
     sticky_name: l.sticky_name ?? "SOZUBALANCEID",
     front_timeout: l.front_timeout ?? 60,
@@ -329,7 +329,7 @@ export const httpsListenerInput = z.object({
 }).refine(hasAddress, needAddress).transform((l) => ({
   ...listenerDefaults(l),
   versions: l.versions ?? ["TLSv1.2", "TLSv1.3"],
-  cipher_list: l.cipher_list ?? null,
+  cipher_list: l.cipher_list ?? "",
   rustls_cipher_list: l.rustls_cipher_list ?? [],
   tls_provider: l.tls_provider ?? "rustls",
   certificate: l.certificate ?? null,
