@@ -226,3 +226,38 @@ Deno.test("a LOAD_STATE file with a damaged record is refused before anything is
   assert.equal(p.status, "ERROR");
   assert.match(p.message, /^ok: 1 messages, error: 1/);
 });
+
+Deno.test("a client that never reads its replies does not hold up the others", async () => {
+  await using h = await startHarness({ config: { max_in_flight: 50 } });
+  const good = await h.client();
+  for (let i = 0; i < 300; i++) {
+    const r = await good.request(
+      {
+        type: "PROXY",
+        data: { type: "ADD_APPLICATION", data: { app_id: `app-${i}-${"x".repeat(200)}` } },
+      },
+      { timeoutMs: 5000 },
+    );
+    assert.equal(r.status, "OK");
+  }
+  // the rude client floods large DUMP_STATE replies and never reads them
+  const rude = await Deno.connect({ transport: "unix", path: h.socket });
+  try {
+    const flood = new TextEncoder().encode(
+      '{"id":"d","version":0,"type":"DUMP_STATE"}\0'.repeat(2000),
+    );
+    const writing = rude.write(flood).catch(() => 0);
+    for (let i = 0; i < 20; i++) {
+      const r = await good.request(
+        { type: "PROXY", data: { type: "ADD_APPLICATION", data: { app_id: `later-${i}` } } },
+        { timeoutMs: 5000 },
+      );
+      assert.equal(r.status, "OK");
+    }
+    rude.close();
+    await writing;
+  } catch (error) {
+    rude.close();
+    throw error;
+  }
+});
