@@ -23,9 +23,9 @@ export interface ProxyEngineOptions {
   /** Bind listeners with SO_REUSEPORT (several workers on one port). @default {true} */
   reusePort?: boolean;
   log?: EngineLog;
-  /** Request buffer size per connection, bytes. @default {16384} */
+  /** Request buffer size per connection, bytes. @default {8192} */
   requestBufferSize?: number;
-  /** Response/output buffer size per exchange, bytes. @default {32768} */
+  /** Response/output buffer size per exchange, bytes. @default {16384} */
   ioBufferSize?: number;
   /** Client connections at once, at most (more are closed at accept). @default {10000} */
   maxConnections?: number;
@@ -100,12 +100,12 @@ export class ProxyEngine implements SessionHost {
     this.#tickMs = options.tickMs ?? 100;
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.requestBuffers = new BufferPool({
-      size: options.requestBufferSize ?? 16 * 1024,
+      size: options.requestBufferSize ?? 8 * 1024,
       maxInUse: this.#maxConnections,
       maxFree: 1024,
     });
     this.ioBuffers = new BufferPool({
-      size: options.ioBufferSize ?? 32 * 1024,
+      size: options.ioBufferSize ?? 16 * 1024,
       maxInUse: this.#maxConnections * 3,
       maxFree: 512,
     });
