@@ -251,7 +251,9 @@ export class ClientSession {
         if (this.#end - this.#start > MAX_HEAD) return await this.#answer(431);
         this.#makeRoom();
         scanned = this.#end;
-        const n = await this.conn.read(this.#buf.subarray(this.#end));
+        const n = await this.conn.read(
+          this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end),
+        );
         if (n === null || this.#closed) return;
         if (this.#state === IDLE) {
           this.#state = HEAD;
