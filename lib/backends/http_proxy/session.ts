@@ -82,11 +82,13 @@ const R_CLOSE = 1;
 const R_RETRY = 2;
 const R_TUNNEL = 3;
 
-async function writeAll(conn: ByteConn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.byteLength) {
-    off += await conn.write(off === 0 ? data : data.subarray(off));
-  }
+/** Writes every byte (a plain function: the common single-write case adds no async frame). */
+function writeAll(conn: ByteConn, data: Uint8Array): Promise<void> {
+  return conn.write(data).then((n) => n < data.byteLength ? writeRest(conn, data, n) : undefined);
+}
+
+async function writeRest(conn: ByteConn, data: Uint8Array, off: number): Promise<void> {
+  while (off < data.byteLength) off += await conn.write(data.subarray(off));
 }
 
 function writeLatin1(text: string, out: Uint8Array, pos: number): number {
@@ -431,11 +433,15 @@ export class ClientSession {
         let pumpDone = true;
         if (!bodyDone) {
           pumpDone = false;
+          // A client that goes away (or sends broken chunks) mid-body ends the exchange at
+          // once: closing both sides wakes the response read below.
           pump = this.#pumpBody(bc, head.chunked, clRemaining).then((ok) => {
             pumpDone = true;
+            if (!ok) this.close();
             return ok;
           }, () => {
             pumpDone = true;
+            this.close();
             return false;
           });
         }
