@@ -5,6 +5,7 @@
  * upgrade pass-through.
  */
 import assert from "node:assert/strict";
+import { waitFor } from "../_helpers/mod.ts";
 import {
   rawExchange,
   startHttpBackend,
@@ -255,4 +256,23 @@ Deno.test("WebSocket upgrade is passed through as a raw pipe", async () => {
   ws.close();
   await closed;
   assert.deepEqual(replies, ["echo:m0", "echo:m1", "echo:m2"]);
+});
+
+Deno.test("a client that disconnects mid-upload ends the exchange and frees the backend", async () => {
+  await using backend = startRawBackend(() => null); // reads forever, never answers
+  await using proxy = await startProxy({
+    clusters: { app: [backend.address] },
+    fronts: [["ex.test", "", "app"]],
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  await conn.write(
+    new TextEncoder().encode(`POST / HTTP/1.1\r\n${H}Content-Length: 100000\r\n\r\npartial`),
+  );
+  await waitFor(() => backend.all().includes("partial"), { what: "body at the backend" });
+  conn.close();
+  // The proxy closes its backend connection and forgets the session.
+  await waitFor(async () => {
+    const [s] = await proxy.dp.stats() as { sessions: number }[];
+    return s!.sessions === 0;
+  }, { what: "session gone" });
 });

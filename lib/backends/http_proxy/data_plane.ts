@@ -86,7 +86,12 @@ export class WorkerDataPlane implements DataPlane {
     const failed = results.find((r) => r.status === "rejected") as
       | PromiseRejectedResult
       | undefined;
-    if (failed) throw failed.reason;
+    if (failed) {
+      // Leave nothing half-started behind: the caller may retry with a fresh data plane.
+      this.#stopping = true;
+      this.#terminateAll();
+      throw failed.reason;
+    }
   }
 
   /** Applies an order on every worker. */

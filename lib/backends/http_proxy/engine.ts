@@ -23,14 +23,16 @@ export interface ProxyEngineOptions {
   /** Bind listeners with SO_REUSEPORT (several workers on one port). @default {true} */
   reusePort?: boolean;
   log?: EngineLog;
-  /** Request buffer size per connection, bytes. @default {16384} */
+  /** Request buffer size per connection, bytes. @default {8192} */
   requestBufferSize?: number;
-  /** Response/output buffer size per exchange, bytes. @default {32768} */
+  /** Response/output buffer size per exchange, bytes. @default {16384} */
   ioBufferSize?: number;
   /** Client connections at once, at most (more are closed at accept). @default {10000} */
   maxConnections?: number;
   /** Timer resolution for timeouts, ms. @default {100} */
   tickMs?: number;
+  /** Idle keep-alive connections kept per backend. @default {256} */
+  maxIdlePerBackend?: number;
 }
 
 interface ListenerState {
@@ -62,6 +64,11 @@ function runtimeOf(spec: ListenerSpec): ListenerRuntime {
   };
 }
 
+function heapFigures(): { heapUsed: number; heapTotal: number; external: number } {
+  const m = Deno.memoryUsage();
+  return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external };
+}
+
 /** Counters of one engine. */
 export interface EngineStats {
   sessions: number;
@@ -69,12 +76,17 @@ export interface EngineStats {
   requests: number;
   idleBackendConnections: number;
   fronts: number;
+  /** This worker isolate's V8 heap, bytes. */
+  heapUsed: number;
+  heapTotal: number;
+  /** Memory outside the V8 heap held by this isolate (buffers), bytes. */
+  external: number;
 }
 
 /** The proxy of one worker. */
 export class ProxyEngine implements SessionHost {
   readonly routing: RoutingTable = new RoutingTable();
-  readonly pool: BackendPool = new BackendPool();
+  readonly pool: BackendPool;
   readonly requestBuffers: BufferPool;
   readonly ioBuffers: BufferPool;
   #workerId: number;
@@ -99,15 +111,16 @@ export class ProxyEngine implements SessionHost {
     this.#log = options.log ?? (() => {});
     this.#tickMs = options.tickMs ?? 100;
     this.#maxConnections = options.maxConnections ?? 10_000;
+    this.pool = new BackendPool({ maxIdlePerBackend: options.maxIdlePerBackend ?? 256 });
     this.requestBuffers = new BufferPool({
-      size: options.requestBufferSize ?? 16 * 1024,
+      size: options.requestBufferSize ?? 8 * 1024,
       maxInUse: this.#maxConnections,
-      maxFree: 1024,
+      maxFree: 128,
     });
     this.ioBuffers = new BufferPool({
-      size: options.ioBufferSize ?? 32 * 1024,
+      size: options.ioBufferSize ?? 16 * 1024,
       maxInUse: this.#maxConnections * 3,
-      maxFree: 512,
+      maxFree: 64,
     });
     const rand = crypto.getRandomValues(new Uint8Array(5));
     this.#idPrefix = [...rand].map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase() +
@@ -143,6 +156,7 @@ export class ProxyEngine implements SessionHost {
       requests: this.#idCounter,
       idleBackendConnections: this.pool.idleCount,
       fronts: this.routing.frontCount,
+      ...heapFigures(),
     };
   }
 

@@ -324,27 +324,44 @@ function sortRanges(ranges: number[]): void {
   for (const [a, b] of pairs) ranges.push(a, b);
 }
 
+/** Whether `buf[at, at + lower.length)` equals `lower` ignoring ASCII case. */
+function equalsLower(buf: Uint8Array, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    if ((buf[at + i]! | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Start and end of a header value with surrounding blanks removed. */
+function trimmed(buf: Uint8Array, from: number, to: number): [number, number] {
+  while (from < to && (buf[from] === 32 || buf[from] === 9)) from++;
+  while (to > from && (buf[to - 1] === 32 || buf[to - 1] === 9)) to--;
+  return [from, to];
+}
+
 /**
- * Parses a response head `buf[from, end)`. Throws {@linkcode HeadError} with status 502 when the
- * backend's answer is not valid HTTP/1.x.
+ * Parses a response head `buf[from, end)` directly on the bytes (the hot path decodes nothing
+ * but the few framing headers). Throws {@linkcode HeadError} with status 502 when the backend's
+ * answer is not valid HTTP/1.x.
  */
 export function parseResponseHead(buf: Uint8Array, from: number, end: number): ResponseHead {
-  const text = latin1(buf, from, end - 2);
-  const lineEnd = text.indexOf("\r\n");
-  const line = text.slice(0, lineEnd);
+  // "HTTP/1.x SSS" then SP reason or CRLF.
   if (
-    line.length < 12 || !line.startsWith("HTTP/1.") || line.charCodeAt(8) !== 32 ||
-    (line.length > 12 && line.charCodeAt(12) !== 32)
+    end - from < 16 || buf[from] !== 72 || buf[from + 1] !== 84 || buf[from + 2] !== 84 ||
+    buf[from + 3] !== 80 || buf[from + 4] !== 47 || buf[from + 5] !== 49 ||
+    buf[from + 6] !== 46 || (buf[from + 7] !== 48 && buf[from + 7] !== 49) ||
+    buf[from + 8] !== 32 || !isDigit(buf[from + 9]!) || !isDigit(buf[from + 10]!) ||
+    !isDigit(buf[from + 11]!) || (buf[from + 12] !== 32 && buf[from + 12] !== 13)
   ) {
     throw new HeadError(502, "malformed status line");
   }
-  const minorChar = line.charCodeAt(7);
-  if (minorChar !== 48 && minorChar !== 49) throw new HeadError(502, "unsupported version");
-  const status = Number(line.slice(9, 12));
-  if (!(status >= 100 && status <= 999) || !/^[0-9]{3}$/.test(line.slice(9, 12))) {
-    throw new HeadError(502, "malformed status code");
-  }
-  const minor = minorChar - 48;
+  const minor = buf[from + 7]! - 48;
+  const status = (buf[from + 9]! - 48) * 100 + (buf[from + 10]! - 48) * 10 + buf[from + 11]! - 48;
+  if (status < 100) throw new HeadError(502, "malformed status code");
   const head: ResponseHead = {
     status,
     minor,
@@ -354,57 +371,61 @@ export function parseResponseHead(buf: Uint8Array, from: number, end: number): R
     drops: [],
     length: end - from,
   };
+  let pos = buf.indexOf(13, from + 12) + 2;
+  if (buf[pos - 1] !== 10) throw new HeadError(502, "bare CR in status line");
+  const limit = end - 2;
   let te: string | null = null;
-  try {
-    headerLines(text, lineEnd + 2, (name, value, start, stop) => {
-      switch (name.length) {
-        case 10: {
-          const lower = name.toLowerCase();
-          if (lower === "connection") {
-            if (hasToken(value, "close")) head.close = true;
-            else if (minor === 0 && hasToken(value, "keep-alive")) head.close = false;
-            if (status !== 101) head.drops.push(start, stop);
-          } else if (lower === "keep-alive") {
-            head.drops.push(start, stop);
-          }
-          return;
-        }
-        case 14:
-          if (name.toLowerCase() === "content-length") {
-            if (!DIGITS.test(value)) throw new HeadError(502, "invalid Content-Length");
-            const n = Number(value);
-            if (head.contentLength >= 0 && head.contentLength !== n) {
-              throw new HeadError(502, "conflicting Content-Length");
-            }
-            head.contentLength = n;
-          }
-          return;
-        case 16:
-          if (name.toLowerCase() === "proxy-connection") head.drops.push(start, stop);
-          return;
-        case 17:
-          if (name.toLowerCase() === "transfer-encoding") {
-            te = te === null ? value : `${te}, ${value}`;
-          }
-          return;
-        case 7:
-          if (name.toLowerCase() === "sozu-id") head.drops.push(start, stop);
-          return;
-        default:
-          return;
+  let sawCl = false;
+  while (pos < limit) {
+    const eol = buf.indexOf(13, pos);
+    if (eol < 0 || eol >= limit + 1 || buf[eol + 1] !== 10) {
+      throw new HeadError(502, "bare CR in response head");
+    }
+    const first = buf[pos]!;
+    if (first === 32 || first === 9) throw new HeadError(502, "obsolete line folding");
+    const colon = buf.indexOf(58, pos);
+    if (colon <= pos || colon > eol) throw new HeadError(502, "header line without a colon");
+    const nameLength = colon - pos;
+    const lower = first | 0x20;
+    if (nameLength === 14 && lower === 99 && equalsLower(buf, pos, "content-length")) {
+      const [a, b] = trimmed(buf, colon + 1, eol);
+      if (b === a || b - a > 15) throw new HeadError(502, "invalid Content-Length");
+      let n = 0;
+      for (let i = a; i < b; i++) {
+        const c = buf[i]!;
+        if (!isDigit(c)) throw new HeadError(502, "invalid Content-Length");
+        n = n * 10 + c - 48;
       }
-    });
-  } catch (error) {
-    if (error instanceof HeadError) throw new HeadError(502, error.message);
-    throw error;
+      if (sawCl && head.contentLength !== n) throw new HeadError(502, "conflicting Content-Length");
+      sawCl = true;
+      head.contentLength = n;
+    } else if (nameLength === 10 && lower === 99 && equalsLower(buf, pos, "connection")) {
+      const [a, b] = trimmed(buf, colon + 1, eol);
+      const value = latin1(buf, a, b);
+      if (hasToken(value, "close")) head.close = true;
+      else if (minor === 0 && hasToken(value, "keep-alive")) head.close = false;
+      if (status !== 101) head.drops.push(pos - from, eol + 2 - from);
+    } else if (nameLength === 10 && lower === 107 && equalsLower(buf, pos, "keep-alive")) {
+      head.drops.push(pos - from, eol + 2 - from);
+    } else if (nameLength === 17 && lower === 116 && equalsLower(buf, pos, "transfer-encoding")) {
+      const [a, b] = trimmed(buf, colon + 1, eol);
+      const value = latin1(buf, a, b);
+      te = te === null ? value : `${te}, ${value}`;
+    } else if (nameLength === 16 && lower === 112 && equalsLower(buf, pos, "proxy-connection")) {
+      head.drops.push(pos - from, eol + 2 - from);
+    } else if (nameLength === 7 && lower === 115 && equalsLower(buf, pos, "sozu-id")) {
+      head.drops.push(pos - from, eol + 2 - from);
+    }
+    pos = eol + 2;
   }
   if (te !== null) {
     const codings = (te as string).split(",");
     head.chunked = codings[codings.length - 1]!.trim().toLowerCase() === "chunked";
-    // Transfer-Encoding wins over Content-Length (RFC 9112 §6.3); never trust both.
+    // Transfer-Encoding wins over Content-Length (RFC 9112 §6.3); never trust both, and
+    // never reuse a connection whose framing was ambiguous.
+    if (sawCl) head.close = true;
     head.contentLength = -1;
     if (!head.chunked) head.close = true;
   }
-  if (head.drops.length > 2) sortRanges(head.drops);
   return head;
 }

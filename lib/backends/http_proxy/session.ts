@@ -71,8 +71,10 @@ const TUNNEL = 3;
 const CLOSED = 4;
 
 const enc = new TextEncoder();
-const CRLF_CLOSE = enc.encode("Connection: close\r\n\r\n");
-const CRLF_KEEP_ALIVE = enc.encode("Connection: keep-alive\r\n\r\n");
+/** Free bytes kept in front of a response head so it can be rewritten in place. */
+const HEADROOM = 256;
+const CONNECTION_CLOSE = "Connection: close\r\n";
+const CONNECTION_KEEP_ALIVE = "Connection: keep-alive\r\n";
 
 /** Result of relaying one response. */
 const R_KEEP = 0;
@@ -80,16 +82,53 @@ const R_CLOSE = 1;
 const R_RETRY = 2;
 const R_TUNNEL = 3;
 
-async function writeAll(conn: ByteConn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.byteLength) {
-    off += await conn.write(off === 0 ? data : data.subarray(off));
-  }
+/** Writes every byte (a plain function: the common single-write case adds no async frame). */
+function writeAll(conn: ByteConn, data: Uint8Array): Promise<void> {
+  return conn.write(data).then((n) => n < data.byteLength ? writeRest(conn, data, n) : undefined);
+}
+
+async function writeRest(conn: ByteConn, data: Uint8Array, off: number): Promise<void> {
+  while (off < data.byteLength) off += await conn.write(data.subarray(off));
 }
 
 function writeLatin1(text: string, out: Uint8Array, pos: number): number {
   for (let i = 0; i < text.length; i++) out[pos + i] = text.charCodeAt(i) & 0xff;
   return pos + text.length;
+}
+
+/**
+ * Rewrites a response head in place: drops its hop-by-hop lines and inserts `insert` (whole
+ * header lines) before the final CRLF, moving the head towards the free room in front of it so
+ * the body bytes after `he` stay where they are. Returns where the new head starts.
+ */
+function rewriteResponseHead(
+  buf: Uint8Array,
+  rs: number,
+  he: number,
+  head: ResponseHead,
+  insert: string,
+): number {
+  const drops = head.drops;
+  let dropped = 0;
+  for (let i = 0; i < drops.length; i += 2) dropped += drops[i + 1]! - drops[i]!;
+  const kept = he - 2 - rs - dropped;
+  const start = he - 2 - insert.length - kept;
+  let dest = start;
+  let cursor = rs;
+  for (let i = 0; i < drops.length; i += 2) {
+    const a = rs + drops[i]!;
+    if (a > cursor) {
+      buf.copyWithin(dest, cursor, a);
+      dest += a - cursor;
+    }
+    cursor = rs + drops[i + 1]!;
+  }
+  if (he - 2 > cursor) {
+    buf.copyWithin(dest, cursor, he - 2);
+    dest += he - 2 - cursor;
+  }
+  writeLatin1(insert, buf, dest);
+  return start;
 }
 
 function ipOf(addr: Deno.Addr | undefined): { ip: string; port: number } {
@@ -119,7 +158,7 @@ export class ClientSession {
   #fwdFor: string;
   #protoLine: string;
   #portLine: string;
-  #fixedAscii: string;
+  #fixedBytes: Uint8Array;
   #closed = false;
 
   constructor(conn: ByteConn, listener: ListenerRuntime, host: SessionHost, buf: Uint8Array) {
@@ -136,8 +175,9 @@ export class ClientSession {
     };by=${listener.byAddress.includes(":") ? `"[${listener.byAddress}]"` : listener.byAddress}`;
     this.#protoLine = `X-Forwarded-Proto: ${listener.proto}\r\n`;
     this.#portLine = `X-Forwarded-Port: ${listener.publicPort}\r\n`;
-    this.#fixedAscii = this.#protoLine + this.#portLine + this.#xffLine +
-      `Forwarded: ${this.#fwdFor}\r\n`;
+    this.#fixedBytes = enc.encode(
+      this.#protoLine + this.#portLine + this.#xffLine + `Forwarded: ${this.#fwdFor}\r\n`,
+    );
   }
 
   /** True while waiting for a new request with nothing buffered. */
@@ -213,7 +253,9 @@ export class ClientSession {
         if (this.#end - this.#start > MAX_HEAD) return await this.#answer(431);
         this.#makeRoom();
         scanned = this.#end;
-        const n = await this.conn.read(this.#buf.subarray(this.#end));
+        const n = await this.conn.read(
+          this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end),
+        );
         if (n === null || this.#closed) return;
         if (this.#state === IDLE) {
           this.#state = HEAD;
@@ -322,13 +364,13 @@ export class ClientSession {
     }
 
     const requestId = host.nextRequestId();
-    const out = this.#buildRequest(head, headEnd, bodyEnd, requestId);
+    const reqStart = this.#start;
     this.#start = bodyEnd;
 
     let tried: BackendSpec[] | null = null;
     let attempts = 0;
     let forceNew = false;
-    try {
+    {
       for (let round = 0;; round++) {
         if (cluster === undefined) {
           await this.#answer(503, answer503);
@@ -364,9 +406,14 @@ export class ClientSession {
         }
         this.#backend = bc;
         this.#backendTimedOut = false;
+        // Built for each attempt: the request bytes stay in the client buffer until the
+        // exchange ends (no pump has read over them yet), so the output buffer goes back to
+        // the pool right after the write.
+        const out = this.#buildRequest(head, reqStart, headEnd, bodyEnd, requestId);
         try {
           await writeAll(bc.conn, out.bytes);
         } catch {
+          if (out.pooled) host.ioBuffers.release(out.pooled);
           this.#backend = null;
           host.pool.discard(bc);
           if (bc.reused && round < 4) {
@@ -380,16 +427,21 @@ export class ClientSession {
           }
           continue;
         }
+        if (out.pooled) host.ioBuffers.release(out.pooled);
         forceNew = false;
         let pump: Promise<boolean> | null = null;
         let pumpDone = true;
         if (!bodyDone) {
           pumpDone = false;
+          // A client that goes away (or sends broken chunks) mid-body ends the exchange at
+          // once: closing both sides wakes the response read below.
           pump = this.#pumpBody(bc, head.chunked, clRemaining).then((ok) => {
             pumpDone = true;
+            if (!ok) this.close();
             return ok;
           }, () => {
             pumpDone = true;
+            this.close();
             return false;
           });
         }
@@ -421,20 +473,18 @@ export class ClientSession {
         }
         return result === R_KEEP && !this.#closed;
       }
-    } finally {
-      if (out.pooled) host.ioBuffers.release(out.pooled);
     }
   }
 
   /** The rewritten request head plus the buffered body bytes, ready for one write. */
   #buildRequest(
     head: RequestHead,
+    start: number,
     headEnd: number,
     bodyEnd: number,
     requestId: string,
   ): { bytes: Uint8Array; pooled: Uint8Array | null } {
     const buf = this.#buf;
-    const start = this.#start;
     const extra = 600 + (head.xff?.length ?? 0) + (head.forwarded?.length ?? 0) +
       requestId.length;
     const needed = (headEnd - start) + extra + (bodyEnd - headEnd);
@@ -468,8 +518,8 @@ export class ClientSession {
     if (
       head.xff === null && head.forwarded === null && !head.hasXfProto && !head.hasXfPort
     ) {
-      pos += enc.encodeInto(`${this.#fixedAscii}Sozu-Id: ${requestId}\r\n\r\n`, out.subarray(pos))
-        .written;
+      out.set(this.#fixedBytes, pos);
+      pos = writeLatin1(`Sozu-Id: ${requestId}\r\n\r\n`, out, pos + this.#fixedBytes.byteLength);
     } else {
       let text = "";
       if (!head.hasXfProto) text += this.#protoLine;
@@ -538,8 +588,8 @@ export class ClientSession {
     const host = this.#host;
     const pooled = host.ioBuffers.acquire();
     let rbuf = pooled ?? new Uint8Array(host.ioBuffers.size);
-    let rs = 0;
-    let re = 0;
+    let rs = HEADROOM;
+    let re = HEADROOM;
     let sentAny = false;
     let receivedAny = false;
     const backTimeout = this.listener.backTimeoutMs;
@@ -552,12 +602,14 @@ export class ClientSession {
         while (he === HEAD_MORE) {
           if (re - rs > MAX_HEAD) return await this.#fail(502, sentAny);
           if (re === rbuf.byteLength) {
-            if (rs > 0) {
-              rbuf.copyWithin(0, rs, re);
-              re -= rs;
-              rs = 0;
+            if (rs > HEADROOM) {
+              rbuf.copyWithin(HEADROOM, rs, re);
+              re -= rs - HEADROOM;
+              rs = HEADROOM;
             } else {
-              const bigger = new Uint8Array(Math.min(rbuf.byteLength * 2, MAX_HEAD + 4096));
+              const bigger = new Uint8Array(
+                Math.min(rbuf.byteLength * 2, MAX_HEAD + HEADROOM + 4096),
+              );
               if (bigger.byteLength <= rbuf.byteLength) return await this.#fail(502, sentAny);
               bigger.set(rbuf.subarray(0, re));
               rbuf = bigger;
@@ -641,21 +693,17 @@ export class ClientSession {
         complete = false;
       }
 
-      // Rewritten head (+ the body bytes already read) in one write when it fits.
-      const headBytes = this.#responseHead(rbuf, rs, he, head, requestId, keepClient, req.minor);
+      // The head is rewritten in place; it and the body bytes already read go in one write.
+      const extra = !keepClient ? CONNECTION_CLOSE : req.minor === 0 ? CONNECTION_KEEP_ALIVE : "";
+      const headStart = rewriteResponseHead(
+        rbuf,
+        rs,
+        he,
+        head,
+        `Sozu-Id: ${requestId}\r\n${extra}`,
+      );
       this.#clientDeadline = Date.now() + this.listener.frontTimeoutMs;
-      if (bodyAvail > 0) {
-        if (headBytes.spare >= bodyAvail) {
-          headBytes.out.set(rbuf.subarray(he, he + bodyAvail), headBytes.length);
-          await writeAll(this.conn, headBytes.out.subarray(0, headBytes.length + bodyAvail));
-        } else {
-          await writeAll(this.conn, headBytes.out.subarray(0, headBytes.length));
-          await writeAll(this.conn, rbuf.subarray(he, he + bodyAvail));
-        }
-      } else {
-        await writeAll(this.conn, headBytes.out.subarray(0, headBytes.length));
-      }
-      if (headBytes.pooled) host.ioBuffers.release(headBytes.pooled);
+      await writeAll(this.conn, rbuf.subarray(headStart, he + bodyAvail));
       sentAny = true;
 
       while (!complete) {
@@ -721,57 +769,6 @@ export class ClientSession {
     return R_CLOSE;
   }
 
-  #responseHead(
-    rbuf: Uint8Array,
-    rs: number,
-    he: number,
-    head: ResponseHead,
-    requestId: string,
-    keepClient: boolean,
-    clientMinor: number,
-  ): { out: Uint8Array; length: number; spare: number; pooled: Uint8Array | null } {
-    const size = this.#host.ioBuffers.size;
-    const needed = he - rs + 128 + requestId.length;
-    let pooled: Uint8Array | null = null;
-    let out: Uint8Array;
-    if (needed <= size) {
-      pooled = this.#host.ioBuffers.acquire();
-      out = pooled ?? new Uint8Array(size);
-    } else {
-      out = new Uint8Array(needed);
-    }
-    let pos = 0;
-    let cursor = rs;
-    const drops = head.drops;
-    for (let i = 0; i < drops.length; i += 2) {
-      const a = rs + drops[i]!;
-      if (a > cursor) {
-        out.set(rbuf.subarray(cursor, a), pos);
-        pos += a - cursor;
-      }
-      cursor = rs + drops[i + 1]!;
-    }
-    if (he - 2 > cursor) {
-      out.set(rbuf.subarray(cursor, he - 2), pos);
-      pos += he - 2 - cursor;
-    }
-    pos += enc.encodeInto(`Sozu-Id: ${requestId}\r\n`, out.subarray(pos)).written;
-    if (head.status === 101) {
-      out[pos++] = 13;
-      out[pos++] = 10;
-    } else if (!keepClient) {
-      out.set(CRLF_CLOSE, pos);
-      pos += CRLF_CLOSE.byteLength;
-    } else if (clientMinor === 0) {
-      out.set(CRLF_KEEP_ALIVE, pos);
-      pos += CRLF_KEEP_ALIVE.byteLength;
-    } else {
-      out[pos++] = 13;
-      out[pos++] = 10;
-    }
-    return { out, length: pos, spare: out.byteLength - pos, pooled };
-  }
-
   /** 101 Switching Protocols: forward the head, then splice the two connections. */
   async #tunnel(
     rbuf: Uint8Array,
@@ -782,10 +779,8 @@ export class ClientSession {
     bc: BackendConn,
     requestId: string,
   ): Promise<number> {
-    const headBytes = this.#responseHead(rbuf, rs, he, head, requestId, true, 1);
-    await writeAll(this.conn, headBytes.out.subarray(0, headBytes.length));
-    if (headBytes.pooled) this.#host.ioBuffers.release(headBytes.pooled);
-    if (re > he) await writeAll(this.conn, rbuf.subarray(he, re));
+    const headStart = rewriteResponseHead(rbuf, rs, he, head, `Sozu-Id: ${requestId}\r\n`);
+    await writeAll(this.conn, rbuf.subarray(headStart, re));
     this.#state = TUNNEL;
     this.#clientDeadline = 0;
     const fromClient = this.#buf.subarray(this.#start, this.#end);

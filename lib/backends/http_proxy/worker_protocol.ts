@@ -27,6 +27,7 @@ export interface WorkerEngineOptions {
   ioBufferSize?: number;
   maxConnections?: number;
   tickMs?: number;
+  maxIdlePerBackend?: number;
   /** Forward debug lines too. */
   debug?: boolean;
 }
