@@ -30,6 +30,7 @@ export interface StartProxyOptions {
   /** Fronts: [hostname, pathBegin, clusterId]. */
   fronts?: [string, string, string][];
   tickMs?: number;
+  orderTimeoutMs?: number;
 }
 
 /** Starts a data plane with one listener and the given clusters and fronts. */
@@ -40,6 +41,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<TestP
   const dp = createDataPlane({
     workerCount: options.workerCount ?? 1,
     currentOrders: () => [...orders],
+    ...(options.orderTimeoutMs ? { orderTimeoutMs: options.orderTimeoutMs } : {}),
     log: Deno.env.get("POLYAGENT_TEST_LOG")
       ? createLogger("http_proxy", { level: "debug" })
       : silentLogger("http_proxy"),

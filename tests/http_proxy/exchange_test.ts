@@ -276,3 +276,28 @@ Deno.test("a client that disconnects mid-upload ends the exchange and frees the 
     return s!.sessions === 0;
   }, { what: "session gone" });
 });
+
+Deno.test("an idle WebSocket tunnel is closed after the listener's front timeout", async () => {
+  await using backend = startHttpBackend((req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onmessage = (e) => socket.send(`echo:${e.data}`);
+    return response;
+  });
+  await using proxy = await startProxy({
+    listener: { frontTimeoutMs: 300 },
+    clusters: { app: [backend.address] },
+    fronts: [["127.0.0.1", "", "app"]],
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/`);
+  const opened = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
+  const replies: string[] = [];
+  ws.onopen = () => opened.resolve();
+  ws.onmessage = (e) => replies.push(String(e.data));
+  ws.onclose = () => closed.resolve();
+  ws.onerror = () => {};
+  await opened.promise;
+  ws.send("hi");
+  await closed.promise; // the proxy ends the idle tunnel; no client-side close
+  assert.deepEqual(replies, ["echo:hi"]);
+});

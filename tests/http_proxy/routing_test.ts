@@ -167,11 +167,28 @@ Deno.test("timeouts: backend response → 504, head read → 408, idle keep-aliv
     timeoutMs: 5000,
   });
   assert.deepEqual(statusLines(partial), ["408"]);
-  // An idle keep-alive connection is closed by the proxy (rawExchange reads until close).
-  const idle = await rawExchange(proxy.port, "GET / HTTP/1.1\r\nHost: ok.test\r\n\r\n", {
-    timeoutMs: 5000,
-  });
-  assert.deepEqual(statusLines(idle), ["200"]);
+  // An idle keep-alive connection is closed by the proxy, not by our guard timer.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  let guardFired = false;
+  const guard = setTimeout(() => {
+    guardFired = true;
+    conn.close();
+  }, 10_000);
+  try {
+    await conn.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: ok.test\r\n\r\n"));
+    const buf = new Uint8Array(4096);
+    let text = "";
+    while (true) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    assert.deepEqual(statusLines(text), ["200"]);
+    assert.equal(guardFired, false, "the proxy closed the idle connection");
+  } finally {
+    clearTimeout(guard);
+    if (!guardFired) conn.close();
+  }
 });
 
 Deno.test("backend connect timeout falls through to the next backend", async () => {

@@ -160,6 +160,12 @@ export class WorkerDataPlane implements DataPlane {
     slot?.worker?.postMessage({ t: "crash" } satisfies ToWorker);
   }
 
+  /** Test hook: makes a worker spin forever, so it stops answering. */
+  hangWorker(id: number): void {
+    const slot = this.#slots.find((s) => s.id === id);
+    slot?.worker?.postMessage({ t: "hang" } satisfies ToWorker);
+  }
+
   #terminateAll(): void {
     this.#stopped = true;
     for (const slot of this.#slots) {
@@ -266,7 +272,15 @@ export class WorkerDataPlane implements DataPlane {
         p.resolve(undefined);
         return;
       }
-      this.#log.warn("proxy worker not answering, replacing it", { worker: slot.id });
+      // Caveat (Deno 2.9.6): terminate() stops a worker stuck in a JS loop but does not
+      // release its sockets, so its listeners keep a share of new connections until the
+      // process restarts. A crashed worker (uncaught error) releases everything.
+      this.#log.error(
+        "proxy worker not answering, replacing it; restart the agent to free its sockets",
+        {
+          worker: slot.id,
+        },
+      );
       slot.state = "NOT_ANSWERING";
       this.#replace(slot);
     }, timeoutMs);

@@ -786,11 +786,16 @@ export class ClientSession {
     const fromClient = this.#buf.subarray(this.#start, this.#end);
     if (fromClient.byteLength > 0) await writeAll(bc.conn, fromClient.slice());
     this.#start = this.#end = 0;
+    // A tunnel with no traffic either way for the listener's front timeout is closed (so an idle
+    // WebSocket cannot hold a soft stop forever).
+    const idleMs = this.listener.frontTimeoutMs;
+    this.#clientDeadline = Date.now() + idleMs;
     const pipe = async (src: ByteConn, dst: ByteConn, buf: Uint8Array) => {
       try {
         while (true) {
           const n = await src.read(buf);
           if (n === null) break;
+          this.#clientDeadline = Date.now() + idleMs;
           await writeAll(dst, buf.subarray(0, n));
         }
       } catch {

@@ -65,13 +65,21 @@ async function handle(message: ToWorker): Promise<void> {
         throw new Error("proxy worker crash requested");
       }, 0);
       return;
+    case "hang":
+      // Test hook: a worker stuck in a loop, as a bug could leave it.
+      for (;;) {
+        // spin until terminated
+      }
   }
 }
 
 scope.onmessage = (event) => {
   const message = event.data;
   // Stops and stats must not wait behind a long soft stop; orders keep their order.
-  if (message.t === "hard_stop" || message.t === "stats" || message.t === "crash") {
+  if (
+    message.t === "hard_stop" || message.t === "stats" || message.t === "crash" ||
+    message.t === "hang"
+  ) {
     handle(message);
     return;
   }

@@ -8,7 +8,8 @@ export type ToWorker =
   | { t: "soft_stop"; seq: number }
   | { t: "hard_stop"; seq: number }
   | { t: "stats"; seq: number }
-  | { t: "crash" };
+  | { t: "crash" }
+  | { t: "hang" };
 
 /** Worker → main. */
 export type FromWorker =
