@@ -56,6 +56,11 @@ export interface ServiceContext<C> {
   listening(address: string): void;
   /** Reports that the running service has died; the supervisor restarts it with backoff. */
   fail(error: unknown): void;
+  /**
+   * Reports that the service ended on purpose (for example a client's stop order): the supervisor
+   * calls `stop`, shows it as stopped and does not restart it. Optional for contexts built by tests.
+   */
+  stopped?(reason: string): void;
   /** Replaces the service's status detail shown by /healthz. */
   setDetail(detail: Record<string, unknown>): void;
   /** Status of every service of the agent. */

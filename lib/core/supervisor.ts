@@ -168,6 +168,10 @@ export class Supervisor {
         if (slot.generation !== generation) return;
         this.#onCrash(slot, error);
       },
+      stopped: (reason) => {
+        if (slot.generation !== generation) return;
+        this.#onDeliberateStop(slot, reason);
+      },
       setDetail: (detail) => {
         if (slot.generation === generation) slot.detail = { ...detail };
       },
@@ -217,6 +221,27 @@ export class Supervisor {
     } else {
       this.#scheduleRestart(slot);
     }
+  }
+
+  #onDeliberateStop(slot: Slot, reason: string): void {
+    if (this.#stopping || slot.state === "stopping" || slot.state === "backoff") return;
+    this.#log.info("service stopped on request; it will not be restarted", {
+      service: slot.def.name,
+      reason,
+    });
+    const instance = slot.instance;
+    const abort = slot.abort;
+    slot.generation++;
+    slot.lastError = null;
+    slot.detail = { ...slot.detail, stoppedBy: reason };
+    if (!instance || !abort) {
+      slot.state = "stopped";
+      return;
+    }
+    void this.#stopInstance(slot, instance, abort, "shutdown", 10_000).then(() => {
+      slot.state = "stopped";
+      slot.listeners = [];
+    });
   }
 
   #scheduleRestart(slot: Slot): void {

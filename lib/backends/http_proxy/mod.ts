@@ -1,9 +1,13 @@
 /**
  * The HTTP reverse proxy that the sozu service drives: raw TCP (Deno.listen / Deno.connect), an
- * incremental strict HTTP/1.1 parser, per-worker keep-alive backend pools, streamed bodies.
- *
- * PLACEHOLDER: the engine and worker pool land with the data-plane work; the contract is model.ts.
+ * incremental strict HTTP/1.1 parser, per-worker keep-alive backend pools, streamed bodies, and
+ * `workerCount` Web Workers sharing each port. The contract with the control plane is model.ts;
+ * the entry point is {@linkcode createDataPlane}.
  *
  * @module
  */
 export * from "./model.ts";
+export { createDataPlane, type CreateDataPlaneOptions, WorkerDataPlane } from "./data_plane.ts";
+export { type EngineStats, ProxyEngine, type ProxyEngineOptions } from "./engine.ts";
+export type { WorkerEngineOptions } from "./worker_protocol.ts";
+export type { ByteConn } from "./backend_pool.ts";

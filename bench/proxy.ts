@@ -1,0 +1,423 @@
+/**
+ * `deno task bench proxy [--duration S] [--rounds N] [--quick]`: wrk against nginx serving a
+ * 1 KiB file, direct / through nginx (keepalive upstream) / through haproxy / through polyagent's
+ * data plane (a separate Deno process, bench/_proxy_server.ts), each run interleaved with the
+ * nginx proxy. Prints req/s and p99 at 64 connections, p50 at 1 connection, p99 and RSS at 512
+ * connections, polyagent with 10,000 fronts relative to 10, and the ratios polyagent/nginx.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+interface Child {
+  name: string;
+  pid: number;
+  child: Deno.ChildProcess;
+  stop(): Promise<void>;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function toMs(value: string, unit: string): number {
+  const n = Number(value);
+  if (unit === "us") return n / 1000;
+  if (unit === "ms") return n;
+  if (unit === "s") return n * 1000;
+  if (unit === "m") return n * 60_000;
+  return NaN;
+}
+
+async function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  threads = 2,
+): Promise<WrkResult> {
+  const out = await new Deno.Command("wrk", {
+    args: [
+      `-t${Math.min(threads, connections)}`,
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "--timeout",
+      "10s",
+      "--latency",
+      url,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
+  const pct = (p: string) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s|m)`).exec(text);
+    return m ? toMs(m[1]!, m[2]!) : NaN;
+  };
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p50: pct("50"), p99: pct("99"), errors };
+}
+
+function spawn(name: string, cmd: string, args: string[], stdin: "piped" | "null" = "null"): Child {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin,
+    stdout: "piped",
+    stderr: "piped",
+    cwd: ROOT,
+  }).spawn();
+  // Drain output so the child never blocks on a full pipe.
+  child.stdout.pipeTo(new WritableStream()).catch(() => {});
+  child.stderr.pipeTo(new WritableStream()).catch(() => {});
+  return {
+    name,
+    pid: child.pid,
+    child,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // gone
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+      }, 3000);
+      await child.status;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function waitPort(port: number, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${what} did not listen on ${port}`);
+}
+
+/** Runs a command and returns its stdout ("" on failure). /proc needs --allow-all in Deno. */
+function capture(cmd: string, args: string[]): string {
+  try {
+    const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
+    return new TextDecoder().decode(out.stdout);
+  } catch {
+    return "";
+  }
+}
+
+/** A process and its children. */
+function processTree(root: number): number[] {
+  const out = [root];
+  for (let i = 0; i < out.length; i++) {
+    for (const line of capture("ps", ["-o", "pid=", "--ppid", String(out[i])]).split("\n")) {
+      const pid = Number(line.trim());
+      if (line.trim() !== "" && Number.isInteger(pid)) out.push(pid);
+    }
+  }
+  return out;
+}
+
+/** Summed VmRSS (MB) of a process and its children. */
+function rssMb(pid: number): number {
+  const files = processTree(pid).map((p) => `/proc/${p}/status`);
+  let kb = 0;
+  for (const m of capture("cat", files).matchAll(/VmRSS:\s+(\d+)/g)) kb += Number(m[1]);
+  return kb / 1024;
+}
+
+/** utime+stime (seconds) of a process and its children. */
+function cpuSeconds(pid: number): number {
+  const files = processTree(pid).map((p) => `/proc/${p}/stat`);
+  let ticks = 0;
+  for (const stat of capture("cat", files).split("\n")) {
+    if (!stat.includes(")")) continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100;
+}
+
+function median(values: number[]): number {
+  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : "n/a";
+}
+
+interface Target {
+  name: string;
+  port: number;
+  pid: number | null;
+}
+
+interface PairResult {
+  target: WrkResult;
+  nginx: WrkResult;
+  targetCpu: number;
+  nginxCpu: number;
+}
+
+/** Runs target and nginx alternately `rounds` times; returns the per-pair results. */
+async function interleaved(
+  target: Target,
+  nginx: Target,
+  connections: number,
+  seconds: number,
+  rounds: number,
+  threads = 2,
+): Promise<PairResult[]> {
+  const url = (port: number) => `http://127.0.0.1:${port}/1k.txt`;
+  await wrk(url(target.port), connections, Math.min(2, seconds), threads);
+  await wrk(url(nginx.port), connections, Math.min(2, seconds), threads);
+  const out: PairResult[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const c0 = nginx.pid ? cpuSeconds(nginx.pid) : 0;
+    const n = await wrk(url(nginx.port), connections, seconds, threads);
+    const c1 = nginx.pid ? cpuSeconds(nginx.pid) : 0;
+    const t0 = target.pid ? cpuSeconds(target.pid) : 0;
+    const t = await wrk(url(target.port), connections, seconds, threads);
+    const t1 = target.pid ? cpuSeconds(target.pid) : 0;
+    out.push({ target: t, nginx: n, targetCpu: t1 - t0, nginxCpu: c1 - c0 });
+  }
+  return out;
+}
+
+/** Entry point for `deno task bench proxy`. */
+export async function run(args: string[]): Promise<void> {
+  const arg = (name: string, fallback: number) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? Number(args[i + 1]) : fallback;
+  };
+  const quick = args.includes("--quick");
+  const seconds = arg("duration", quick ? 3 : 6);
+  const rounds = arg("rounds", quick ? 1 : 3);
+  for (const tool of ["wrk", "nginx", "haproxy"]) {
+    const ok = await new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" })
+      .output().then((o) => o.success, () => false);
+    if (!ok) throw new Error(`"${tool}" is needed for this benchmark`);
+  }
+
+  const dir = join(ROOT, "var", "bench", `proxy-${Date.now()}`);
+  Deno.mkdirSync(join(dir, "tmp"), { recursive: true });
+  for (let d = dir; d.startsWith(ROOT) && d.length > 1; d = join(d, "..")) {
+    Deno.chmodSync(d, 0o755);
+  }
+  Deno.writeTextFileSync(join(dir, "1k.txt"), "x".repeat(1023) + "\n");
+  Deno.chmodSync(join(dir, "1k.txt"), 0o644);
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .map((t) => `${t}_temp_path ${dir}/tmp;`).join(" ");
+  const backendPort = freePort();
+  const nginxPort = freePort();
+  const haproxyPort = freePort();
+  const polyPort = freePort();
+  const polyManyPort = freePort();
+  Deno.writeTextFileSync(
+    join(dir, "backend.conf"),
+    `worker_processes 1; pid ${dir}/be.pid; error_log ${dir}/be.err;
+events { worker_connections 4096; }
+http { access_log off; sendfile on; keepalive_requests 1000000; ${temp}
+  server { listen 127.0.0.1:${backendPort}; root ${dir}; } }
+`,
+  );
+  Deno.writeTextFileSync(
+    join(dir, "proxy.conf"),
+    `worker_processes 1; pid ${dir}/px.pid; error_log ${dir}/px.err;
+events { worker_connections 4096; }
+http { access_log off; ${temp}
+  upstream be { server 127.0.0.1:${backendPort}; keepalive 128; }
+  server { listen 127.0.0.1:${nginxPort};
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`,
+  );
+  Deno.writeTextFileSync(
+    join(dir, "haproxy.cfg"),
+    `global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${haproxyPort}
+  default_backend be
+backend be
+  server s1 127.0.0.1:${backendPort}
+`,
+  );
+
+  const children: Child[] = [];
+  try {
+    const nginxArgs = (
+      conf: string,
+    ) => ["-c", join(dir, conf), "-e", join(dir, "nginx.err"), "-g", "daemon off;"];
+    children.push(spawn("backend", "nginx", nginxArgs("backend.conf")));
+    children.push(spawn("nginx", "nginx", nginxArgs("proxy.conf")));
+    children.push(spawn("haproxy", "haproxy", ["-db", "-f", join(dir, "haproxy.cfg")]));
+    const denoArgs = (port: number, fronts: number) => [
+      "run",
+      "-q",
+      "-P=agent",
+      join(ROOT, "bench", "_proxy_server.ts"),
+      `127.0.0.1:${port}`,
+      `127.0.0.1:${backendPort}`,
+      String(fronts),
+      "1",
+    ];
+    const poly = spawn("polyagent", Deno.execPath(), denoArgs(polyPort, 10), "piped");
+    children.push(poly);
+    const polyMany = spawn(
+      "polyagent-10k",
+      Deno.execPath(),
+      denoArgs(polyManyPort, 10_000),
+      "piped",
+    );
+    children.push(polyMany);
+    await waitPort(backendPort, "backend nginx");
+    await waitPort(nginxPort, "nginx proxy");
+    await waitPort(haproxyPort, "haproxy");
+    await waitPort(polyPort, "polyagent");
+    await waitPort(polyManyPort, "polyagent (10,000 fronts)");
+
+    const nginx: Target = { name: "nginx proxy", port: nginxPort, pid: children[1]!.pid };
+    const targets: Target[] = [
+      { name: "direct (no proxy)", port: backendPort, pid: null },
+      nginx,
+      { name: "haproxy", port: haproxyPort, pid: children[2]!.pid },
+      { name: "polyagent", port: polyPort, pid: poly.pid },
+    ];
+    console.log(
+      `proxy benchmark: wrk, 1 KiB file from nginx, ${seconds}s runs, ${rounds} interleaved pairs per target`,
+    );
+    console.log(`load average at start: ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+
+    // 64 connections.
+    console.log("## 64 connections (wrk -t2 -c64)\n");
+    console.log(
+      "| target | req/s | p99 ms | nginx req/s | nginx p99 ms | req/s ×ngx | p99 ×ngx | CPU/req ×ngx | errors |",
+    );
+    console.log("|---|---|---|---|---|---|---|---|---|");
+    const c64 = new Map<string, PairResult[]>();
+    for (const t of targets) {
+      if (t === nginx) continue;
+      const pairs = await interleaved(t, nginx, 64, seconds, rounds);
+      c64.set(t.name, pairs);
+      const cpuRatio = t.pid
+        ? median(pairs.map((p) => (p.targetCpu / p.target.rps) / (p.nginxCpu / p.nginx.rps)))
+        : NaN;
+      console.log(
+        `| ${t.name} | ${fmt(median(pairs.map((p) => p.target.rps)))} | ${
+          fmt(median(pairs.map((p) => p.target.p99)), 2)
+        } | ${fmt(median(pairs.map((p) => p.nginx.rps)))} | ${
+          fmt(median(pairs.map((p) => p.nginx.p99)), 2)
+        } | ${fmt(median(pairs.map((p) => p.target.rps / p.nginx.rps)), 2)} | ${
+          fmt(median(pairs.map((p) => p.target.p99 / p.nginx.p99)), 2)
+        } | ${fmt(cpuRatio, 2)} | ${pairs.reduce((a, p) => a + p.target.errors, 0)} |`,
+      );
+    }
+
+    // 1 connection.
+    console.log("\n## 1 connection (wrk -t1 -c1): p50\n");
+    console.log("| target | p50 µs | nginx p50 µs | p50 ×ngx | p99 ms | req/s |");
+    console.log("|---|---|---|---|---|---|");
+    for (const t of targets) {
+      if (t === nginx) continue;
+      const pairs = await interleaved(t, nginx, 1, Math.max(2, Math.round(seconds / 2)), rounds, 1);
+      console.log(
+        `| ${t.name} | ${fmt(median(pairs.map((p) => p.target.p50)) * 1000)} | ${
+          fmt(median(pairs.map((p) => p.nginx.p50)) * 1000)
+        } | ${fmt(median(pairs.map((p) => p.target.p50 / p.nginx.p50)), 2)} | ${
+          fmt(median(pairs.map((p) => p.target.p99)), 2)
+        } | ${fmt(median(pairs.map((p) => p.target.rps)))} |`,
+      );
+    }
+
+    // 512 connections.
+    console.log("\n## 512 connections (wrk -t2 -c512): p99 and proxy RSS\n");
+    console.log(
+      "| target | req/s | p99 ms | nginx p99 ms | p99 ×ngx | proxy RSS MB | nginx RSS MB | errors |",
+    );
+    console.log("|---|---|---|---|---|---|---|---|");
+    for (const t of targets) {
+      if (t === nginx) continue;
+      const pairs = await interleaved(t, nginx, 512, seconds, rounds);
+      const rss = t.pid ? rssMb(t.pid) : NaN;
+      console.log(
+        `| ${t.name} | ${fmt(median(pairs.map((p) => p.target.rps)))} | ${
+          fmt(median(pairs.map((p) => p.target.p99)), 2)
+        } | ${fmt(median(pairs.map((p) => p.nginx.p99)), 2)} | ${
+          fmt(median(pairs.map((p) => p.target.p99 / p.nginx.p99)), 2)
+        } | ${fmt(rss, 1)} | ${fmt(rssMb(nginx.pid!), 1)} | ${
+          pairs.reduce((a, p) => a + p.target.errors, 0)
+        } |`,
+      );
+    }
+
+    // 10,000 fronts vs 10.
+    console.log("\n## polyagent with 10,000 fronts vs 10 (wrk -t2 -c64)\n");
+    const many: Target = { name: "polyagent 10k fronts", port: polyManyPort, pid: polyMany.pid };
+    const few: Target = { name: "polyagent 10 fronts", port: polyPort, pid: poly.pid };
+    const manyPairs = await interleaved(many, few, 64, seconds, rounds);
+    console.log("| fronts | req/s | p99 ms |");
+    console.log("|---|---|---|");
+    console.log(
+      `| 10 | ${fmt(median(manyPairs.map((p) => p.nginx.rps)))} | ${
+        fmt(median(manyPairs.map((p) => p.nginx.p99)), 2)
+      } |`,
+    );
+    console.log(
+      `| 10,000 | ${fmt(median(manyPairs.map((p) => p.target.rps)))} | ${
+        fmt(median(manyPairs.map((p) => p.target.p99)), 2)
+      } |`,
+    );
+    console.log(
+      `\nratio 10,000 / 10 fronts: ${
+        fmt(median(manyPairs.map((p) => p.target.rps / p.nginx.rps)), 2)
+      }× (target ≥ 0.9×)`,
+    );
+    const polyPairs = c64.get("polyagent")!;
+    console.log(
+      `\nsummary: polyagent/nginx at -c64: ${
+        fmt(median(polyPairs.map((p) => p.target.rps / p.nginx.rps)), 2)
+      }× req/s (target ≥ 0.9), ${
+        fmt(median(polyPairs.map((p) => p.target.p99 / p.nginx.p99)), 2)
+      }× p99 (target ≤ 1.3). ADD_BACKEND orders/s is measured by the control plane (sozu) bench part.`,
+    );
+  } finally {
+    for (const c of children.reverse()) await c.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}

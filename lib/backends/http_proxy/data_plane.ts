@@ -1,0 +1,305 @@
+/**
+ * The data plane the control plane drives: `workerCount` Web Workers, each a full proxy sharing
+ * every listening port (SO_REUSEPORT). Every order goes to every worker and `apply` resolves once
+ * all have applied it. A worker that crashes, or does not answer an order in time, is replaced by
+ * a new one fed `currentOrders()` and then any order still pending.
+ */
+import type { Logger } from "../../core/mod.ts";
+import type {
+  DataPlane,
+  DataPlaneOptions,
+  ProxyOrder,
+  WorkerInfo,
+  WorkerRunState,
+} from "./model.ts";
+import type { FromWorker, ToWorker, WorkerEngineOptions } from "./worker_protocol.ts";
+
+/** Options for {@linkcode createDataPlane}. */
+export interface CreateDataPlaneOptions extends DataPlaneOptions {
+  log: Logger;
+  /** Time a worker has to answer an order before it is replaced, ms. @default {10000} */
+  orderTimeoutMs?: number;
+  /** Engine tuning for every worker. */
+  engine?: WorkerEngineOptions;
+}
+
+type Pending = {
+  message: ToWorker & { seq: number };
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout> | null;
+};
+
+interface Slot {
+  id: number;
+  worker: Worker | null;
+  state: WorkerRunState;
+  pending: Map<number, Pending>;
+  ready: Promise<void>;
+  generation: number;
+}
+
+const WORKER_URL = new URL("./worker_main.ts", import.meta.url).href;
+
+/** Creates the data plane (not started). */
+export function createDataPlane(options: CreateDataPlaneOptions): DataPlane & WorkerDataPlane {
+  return new WorkerDataPlane(options);
+}
+
+/** Web Worker based data plane. */
+export class WorkerDataPlane implements DataPlane {
+  #options: CreateDataPlaneOptions;
+  #log: Logger;
+  #slots: Slot[] = [];
+  #seq = 0;
+  #nextWorkerId = 0;
+  #stopping = false;
+  #stopped = false;
+  #orderTimeoutMs: number;
+
+  constructor(options: CreateDataPlaneOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#orderTimeoutMs = options.orderTimeoutMs ?? 10_000;
+  }
+
+  /** Starts the workers and feeds them the current state. */
+  async start(): Promise<void> {
+    const count = Math.max(1, this.#options.workerCount);
+    for (let i = 0; i < count; i++) {
+      const slot: Slot = {
+        id: this.#nextWorkerId++,
+        worker: null,
+        state: "RUNNING",
+        pending: new Map(),
+        ready: Promise.resolve(),
+        generation: 0,
+      };
+      this.#slots.push(slot);
+      this.#spawn(slot);
+    }
+    await Promise.all(this.#slots.map((s) => s.ready));
+    const orders = this.#options.currentOrders();
+    const results = await Promise.allSettled(
+      this.#slots.flatMap((slot) => orders.map((order) => this.#send(slot, { t: "apply", order }))),
+    );
+    const failed = results.find((r) => r.status === "rejected") as
+      | PromiseRejectedResult
+      | undefined;
+    if (failed) {
+      // Leave nothing half-started behind: the caller may retry with a fresh data plane.
+      this.#stopping = true;
+      this.#terminateAll();
+      throw failed.reason;
+    }
+  }
+
+  /** Applies an order on every worker. */
+  async apply(order: ProxyOrder): Promise<void> {
+    if (this.#stopping || this.#stopped) throw new Error("the proxy is stopping");
+    const slots = this.#slots.filter((s) => s.state === "RUNNING" || s.state === "NOT_ANSWERING");
+    const results = await Promise.allSettled(
+      slots.map((slot) => this.#send(slot, { t: "apply", order })),
+    );
+    const errors: string[] = [];
+    results.forEach((r, i) => {
+      if (r.status === "rejected") errors.push(`worker ${slots[i]!.id}: ${r.reason.message}`);
+    });
+    if (errors.length === 0) return;
+    // Undo a bind that worked on some workers only, so no worker serves what the state refused.
+    if (order.op === "activate_listener" && errors.length < slots.length) {
+      await Promise.allSettled(
+        slots.map((slot) =>
+          this.#send(slot, {
+            t: "apply",
+            order: { op: "deactivate_listener", address: order.address },
+          })
+        ),
+      );
+    }
+    throw new Error(errors.length === 1 ? errors[0]! : errors.join(", "));
+  }
+
+  /** The workers and their run states. */
+  workers(): WorkerInfo[] {
+    return this.#slots.map((s) => ({ id: s.id, pid: Deno.pid, runState: s.state }));
+  }
+
+  /** Per-worker counters (sessions, requests, …), for status and tests. */
+  async stats(): Promise<unknown[]> {
+    return await Promise.all(
+      this.#slots.filter((s) => s.worker !== null).map((s) => this.#send(s, { t: "stats" })),
+    );
+  }
+
+  /** Stop accepting, let in-flight requests finish, then stop the workers. */
+  async softStop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopping = true;
+    for (const slot of this.#slots) slot.state = "STOPPING";
+    await Promise.allSettled(
+      this.#slots.map((slot) => this.#send(slot, { t: "soft_stop" }, 0)),
+    );
+    this.#terminateAll();
+  }
+
+  /** Drop everything now. */
+  async hardStop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopping = true;
+    for (const slot of this.#slots) slot.state = "STOPPING";
+    await Promise.allSettled(
+      this.#slots.map((slot) => this.#send(slot, { t: "hard_stop" }, 1000)),
+    );
+    this.#terminateAll();
+  }
+
+  /** Test hook: makes a worker throw an uncaught error, as a bug would. */
+  crashWorker(id: number): void {
+    const slot = this.#slots.find((s) => s.id === id);
+    slot?.worker?.postMessage({ t: "crash" } satisfies ToWorker);
+  }
+
+  /** Test hook: makes a worker spin forever, so it stops answering. */
+  hangWorker(id: number): void {
+    const slot = this.#slots.find((s) => s.id === id);
+    slot?.worker?.postMessage({ t: "hang" } satisfies ToWorker);
+  }
+
+  #terminateAll(): void {
+    this.#stopped = true;
+    for (const slot of this.#slots) {
+      slot.worker?.terminate();
+      slot.worker = null;
+      slot.state = "STOPPED";
+      for (const p of slot.pending.values()) {
+        if (p.timer) clearTimeout(p.timer);
+        p.reject(new Error("the proxy stopped"));
+      }
+      slot.pending.clear();
+    }
+  }
+
+  #spawn(slot: Slot): void {
+    const worker = new Worker(WORKER_URL, { type: "module", name: `sozu-proxy-${slot.id}` });
+    const generation = ++slot.generation;
+    slot.worker = worker;
+    let readyResolve!: () => void;
+    slot.ready = new Promise((resolve) => {
+      readyResolve = resolve;
+    });
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      if (slot.generation !== generation) return;
+      const message = event.data;
+      switch (message.t) {
+        case "ready":
+          readyResolve();
+          return;
+        case "done": {
+          const p = slot.pending.get(message.seq);
+          if (!p) return;
+          slot.pending.delete(message.seq);
+          if (p.timer) clearTimeout(p.timer);
+          if (slot.state === "NOT_ANSWERING") slot.state = "RUNNING";
+          if (message.error !== undefined) p.reject(new Error(message.error));
+          else p.resolve(message.value);
+          return;
+        }
+        case "log":
+          this.#log[message.level](message.msg, { worker: slot.id, ...(message.fields ?? {}) });
+          return;
+      }
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      if (slot.generation !== generation) return;
+      this.#log.error("proxy worker crashed", { worker: slot.id, error: event.message });
+      this.#replace(slot);
+    };
+    worker.onmessageerror = () => {
+      this.#log.warn("undecodable message from a proxy worker", { worker: slot.id });
+    };
+    worker.postMessage(
+      {
+        t: "init",
+        workerId: slot.id,
+        reusePort: true,
+        ...(this.#options.engine ? { options: this.#options.engine } : {}),
+      } satisfies ToWorker,
+    );
+  }
+
+  /** Replaces a crashed or hung worker: new isolate, current state, then the pending orders. */
+  #replace(slot: Slot): void {
+    if (this.#stopped) return;
+    try {
+      slot.worker?.terminate();
+    } catch {
+      // already gone
+    }
+    const oldId = slot.id;
+    slot.id = this.#nextWorkerId++;
+    this.#spawn(slot);
+    if (this.#stopping) {
+      // A stop was in progress: the new worker stops too.
+    }
+    for (const order of this.#options.currentOrders()) {
+      this.#post(slot, { t: "apply", seq: ++this.#seq, order });
+    }
+    for (const p of slot.pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      p.timer = this.#armTimer(slot, p.message.seq, p.message.t === "soft_stop" ? 0 : undefined);
+      this.#post(slot, p.message);
+    }
+    this.#log.info("proxy worker replaced", { old: oldId, worker: slot.id });
+  }
+
+  #post(slot: Slot, message: ToWorker): void {
+    slot.worker?.postMessage(message);
+  }
+
+  #armTimer(
+    slot: Slot,
+    seq: number,
+    timeoutMs = this.#orderTimeoutMs,
+  ): ReturnType<typeof setTimeout> | null {
+    if (timeoutMs <= 0) return null;
+    return setTimeout(() => {
+      const p = slot.pending.get(seq);
+      if (!p) return;
+      if (p.message.t === "hard_stop") {
+        slot.pending.delete(seq);
+        p.resolve(undefined);
+        return;
+      }
+      // Caveat (Deno 2.9.6): terminate() stops a worker stuck in a JS loop but does not
+      // release its sockets, so its listeners keep a share of new connections until the
+      // process restarts. A crashed worker (uncaught error) releases everything.
+      this.#log.error(
+        "proxy worker not answering, replacing it; restart the agent to free its sockets",
+        {
+          worker: slot.id,
+        },
+      );
+      slot.state = "NOT_ANSWERING";
+      this.#replace(slot);
+    }, timeoutMs);
+  }
+
+  #send(
+    slot: Slot,
+    message: DistributiveOmit<ToWorker, "seq">,
+    timeoutMs?: number,
+  ): Promise<unknown> {
+    const seq = ++this.#seq;
+    const full = { ...message, seq } as ToWorker & { seq: number };
+    return new Promise((resolve, reject) => {
+      const p: Pending = { message: full, resolve, reject, timer: null };
+      slot.pending.set(seq, p);
+      p.timer = this.#armTimer(slot, seq, timeoutMs);
+      this.#post(slot, full);
+    });
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

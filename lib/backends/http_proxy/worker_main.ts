@@ -1,0 +1,87 @@
+/**
+ * Entry point of one proxy worker (a Web Worker): it owns a {@linkcode ProxyEngine}, applies the
+ * orders it receives one at a time in arrival order, and answers each with a `done` message.
+ */
+import { ProxyEngine } from "./engine.ts";
+import type { FromWorker, ToWorker } from "./worker_protocol.ts";
+
+interface WorkerScope {
+  postMessage(message: FromWorker): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+let engine: ProxyEngine | null = null;
+let queue: Promise<void> = Promise.resolve();
+
+function post(message: FromWorker): void {
+  scope.postMessage(message);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  switch (message.t) {
+    case "init": {
+      const debug = message.options?.debug ?? false;
+      engine = new ProxyEngine({
+        workerId: message.workerId,
+        reusePort: message.reusePort,
+        ...message.options,
+        log: (level, msg, fields) => {
+          if (level === "debug" && !debug) return;
+          post({ t: "log", level, msg, ...(fields ? { fields } : {}) });
+        },
+      });
+      post({ t: "ready" });
+      return;
+    }
+    case "apply": {
+      try {
+        if (!engine) throw new Error("worker not initialised");
+        engine.apply(message.order);
+        post({ t: "done", seq: message.seq });
+      } catch (error) {
+        post({ t: "done", seq: message.seq, error: errorMessage(error) });
+      }
+      return;
+    }
+    case "soft_stop":
+      await engine?.softStop();
+      post({ t: "done", seq: message.seq });
+      return;
+    case "hard_stop":
+      engine?.hardStop();
+      post({ t: "done", seq: message.seq });
+      return;
+    case "stats":
+      post({ t: "done", seq: message.seq, value: engine?.stats() ?? null });
+      return;
+    case "crash":
+      // Test hook: an uncaught error, as a bug in the worker would raise.
+      setTimeout(() => {
+        throw new Error("proxy worker crash requested");
+      }, 0);
+      return;
+    case "hang":
+      // Test hook: a worker stuck in a loop, as a bug could leave it.
+      for (;;) {
+        // spin until terminated
+      }
+  }
+}
+
+scope.onmessage = (event) => {
+  const message = event.data;
+  // Stops and stats must not wait behind a long soft stop; orders keep their order.
+  if (
+    message.t === "hard_stop" || message.t === "stats" || message.t === "crash" ||
+    message.t === "hang"
+  ) {
+    handle(message);
+    return;
+  }
+  queue = queue.then(() => handle(message));
+};

@@ -1,0 +1,34 @@
+/** Messages between the data plane (main isolate) and its proxy workers (Web Workers). */
+import type { ProxyOrder } from "./model.ts";
+
+/** Main → worker. */
+export type ToWorker =
+  | { t: "init"; workerId: number; reusePort: boolean; options?: WorkerEngineOptions }
+  | { t: "apply"; seq: number; order: ProxyOrder }
+  | { t: "soft_stop"; seq: number }
+  | { t: "hard_stop"; seq: number }
+  | { t: "stats"; seq: number }
+  | { t: "crash" }
+  | { t: "hang" };
+
+/** Worker → main. */
+export type FromWorker =
+  | { t: "ready" }
+  | { t: "done"; seq: number; error?: string; value?: unknown }
+  | {
+    t: "log";
+    level: "debug" | "info" | "warn" | "error";
+    msg: string;
+    fields?: Record<string, unknown>;
+  };
+
+/** Engine tuning passed to every worker. */
+export interface WorkerEngineOptions {
+  requestBufferSize?: number;
+  ioBufferSize?: number;
+  maxConnections?: number;
+  tickMs?: number;
+  maxIdlePerBackend?: number;
+  /** Forward debug lines too. */
+  debug?: boolean;
+}
