@@ -230,7 +230,7 @@ export class ProxyEngine implements SessionHost {
     const { hostname, port } = parseAddress(state.runtime.address);
     let listener: Deno.Listener;
     try {
-      listener = Deno.listen({ hostname, port, reusePort: this.#reusePort });
+      listener = Deno.listen({ hostname, port, reusePort: this.#reusePort, tcpBacklog: 4096 });
     } catch (error) {
       throw new Error(
         `cannot listen on "${state.runtime.address}": ${
