@@ -10,7 +10,7 @@ import { cryptodedDefinition } from "./protocols/cryptoded/definition.ts";
 import { intervirtDefinition } from "./protocols/intervirt/definition.ts";
 import { masqDefinition } from "./protocols/masq/definition.ts";
 import { quixDefinition } from "./protocols/quix/definition.ts";
-import { sozuDefinition } from "./protocols/sozu/mod.ts";
+import { sozuDefinition } from "./protocols/sozu/definition.ts";
 
 /** Every service, in start order (admin first so health is visible while others start). */
 export const SERVICE_DEFINITIONS: readonly AnyServiceDefinition[] = [

@@ -279,7 +279,7 @@ Deno.test("intervirt update streams a progress frame per step when host commands
     agent.url,
     "update",
   ]);
-  assert.match(ctl.stderr, /\[#{10} {10}\]  50% Running echo updated\.\.\./);
+  assert.match(ctl.stderr, /\[#{10} {10}\] {2}50% Running echo updated\.\.\./);
   assert.equal(ctl.stdout.trim(), "ok");
 });
 

@@ -7,11 +7,6 @@
  *
  * @module
  */
-import type { ServiceDefinition } from "../../core/mod.ts";
-import { type SozuConfig, sozuConfigSchema } from "./config.ts";
-import { registerSozuCtl } from "./ctl.ts";
-import { createDataPlane } from "../../backends/http_proxy/mod.ts";
-import { SozuService } from "./service.ts";
 
 export { proxyOrder, SozuClient, SozuTimeoutError } from "./client.ts";
 export type { RequestBody } from "./client.ts";
@@ -21,12 +16,4 @@ export type { ConfigStateJson } from "./state.ts";
 export { type DataPlaneFactory, SozuService } from "./service.ts";
 export { decodeRecords, encodeRecords } from "./state_file.ts";
 export type { CommandResponse } from "./reply.ts";
-
-/** The `[sozu]` service definition. */
-export const sozuDefinition: ServiceDefinition<SozuConfig> = {
-  name: "sozu",
-  summary: "sozu command socket and the HTTP reverse proxy it drives",
-  configSchema: sozuConfigSchema,
-  create: () => new SozuService(createDataPlane),
-  registerCtl: registerSozuCtl,
-};
+export { sozuDefinition } from "./definition.ts";
