@@ -17,6 +17,8 @@ export interface ClusterState {
   backups: BackendSpec[];
   /** Round-robin counter. */
   next: number;
+  /** `backendId NUL address` of every backend, for O(1) "is it new" checks. */
+  keys: Set<string>;
 }
 
 interface HostIndex {
@@ -82,7 +84,7 @@ export class RoutingTable {
   #ensure(id: string): ClusterState {
     let c = this.#clusters.get(id);
     if (!c) {
-      c = { id, spec: null, primary: [], backups: [], next: 0 };
+      c = { id, spec: null, primary: [], backups: [], next: 0, keys: new Set() };
       this.#clusters.set(id, c);
     }
     return c;
@@ -99,20 +101,22 @@ export class RoutingTable {
   addBackend(spec: BackendSpec): void {
     const c = this.#ensure(spec.clusterId);
     const same = (b: BackendSpec) => b.backendId === spec.backendId && b.address === spec.address;
-    const primary = c.primary.filter((b) => !same(b));
-    const backups = c.backups.filter((b) => !same(b));
-    const keepOrder = (list: BackendSpec[], orig: BackendSpec[]) => {
-      const at = orig.findIndex(same);
-      if (at >= 0) list.splice(at, 0, spec);
-      else list.push(spec);
-      return list;
-    };
-    if (spec.backup) {
-      c.backups = keepOrder(backups, c.backups);
-      c.primary = primary;
-    } else {
-      c.primary = keepOrder(primary, c.primary);
-      c.backups = backups;
+    // Picks are synchronous, so the lists are updated in place. A new backend is appended (O(1)
+    // with the key set); an existing one is updated where it stands (and may move lists).
+    const key = `${spec.backendId}\u0000${spec.address}`;
+    if (!c.keys.has(key)) {
+      c.keys.add(key);
+      (spec.backup ? c.backups : c.primary).push(spec);
+      return;
+    }
+    const list = spec.backup ? c.backups : c.primary;
+    const other = spec.backup ? c.primary : c.backups;
+    const at = list.findIndex(same);
+    if (at >= 0) list[at] = spec;
+    else {
+      const was = other.findIndex(same);
+      if (was >= 0) other.splice(was, 1);
+      list.push(spec);
     }
   }
 
@@ -120,6 +124,7 @@ export class RoutingTable {
     const c = this.#clusters.get(clusterId);
     if (!c) return;
     const keep = (b: BackendSpec) => !(b.backendId === backendId && b.address === address);
+    c.keys.delete(`${backendId}\u0000${address}`);
     c.primary = c.primary.filter(keep);
     c.backups = c.backups.filter(keep);
   }
