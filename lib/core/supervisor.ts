@@ -3,7 +3,7 @@
  * and stops everything in reverse order within a time budget. A service that fails to start is
  * reported and retried with backoff while the others keep running (unless `agent.fail_fast`).
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { CommandRunner } from "./command_runner.ts";
 import type { AgentConfig } from "./config.ts";
 import { errorText, type Logger } from "./log.ts";
@@ -16,6 +16,24 @@ import type {
   StopReason,
 } from "./service.ts";
 import { StateStore } from "./state_store.ts";
+
+/**
+ * Creates `dir` with `mode` when it is missing; missing parents get the default mode (a recursive
+ * mkdir would give them `mode` too, locking other users out of, say, ./var). An existing
+ * directory keeps the mode its operator chose.
+ */
+async function ensureDir(dir: string, mode: number): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { mode });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return;
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await Deno.mkdir(dirname(dir), { recursive: true });
+    await Deno.mkdir(dir, { mode }).catch((e) => {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    });
+  }
+}
 
 /** Options for {@linkcode Supervisor}. */
 export interface SupervisorOptions {
@@ -87,9 +105,7 @@ export class Supervisor {
   /** Starts every enabled service, in definition order. */
   async start(): Promise<void> {
     const { agent } = this.#options.config;
-    for (const dir of [agent.state_dir, agent.run_dir, agent.log_dir]) {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o750 });
-    }
+    for (const dir of [agent.state_dir, agent.run_dir, agent.log_dir]) await ensureDir(dir, 0o750);
     for (const slot of this.#slots) {
       if (!slot.enabled || this.#stopping) continue;
       const ok = await this.#startSlot(slot);

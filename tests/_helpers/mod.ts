@@ -21,6 +21,9 @@ export const IS_ROOT: boolean = Deno.uid() === 0;
 export async function tempDir(prefix = "t"): Promise<{ path: string } & AsyncDisposable> {
   const base = join(ROOT, "var", "test");
   await Deno.mkdir(base, { recursive: true });
+  // Tests run children as other users (nobody): the folders above a test dir must be traversable.
+  await Deno.chmod(join(ROOT, "var"), 0o755);
+  await Deno.chmod(base, 0o755);
   const path = await Deno.makeTempDir({ dir: base, prefix: `${prefix}-` });
   return {
     path,

@@ -172,3 +172,13 @@ Deno.test("Supervisor gives up on a stop that hangs once the budget is spent", a
   await sup.stop();
   assert.ok(performance.now() - t0 < 1500);
 });
+
+Deno.test("Supervisor creates missing agent dirs 0750 without narrowing their parents", async () => {
+  await using dir = await tempDir("sup");
+  const cfg = config(`${dir.path}/a/b`, []);
+  const sup = supervisor(cfg, []);
+  await sup.start();
+  await sup.stop();
+  assert.equal((await Deno.stat(`${dir.path}/a/b/state`)).mode! & 0o777, 0o750);
+  assert.equal((await Deno.stat(`${dir.path}/a`)).mode! & 0o777, 0o755);
+});
