@@ -237,12 +237,13 @@ export function freePort(): number {
 /** Runs a command and returns its stdout; throws with stderr on failure. For test setup only. */
 export async function sh(
   argv: string[],
-  options: { check?: boolean; stdin?: string } = {},
+  options: { check?: boolean; stdin?: string; env?: Record<string, string> } = {},
 ): Promise<
   { code: number; stdout: string; stderr: string }
 > {
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
+    ...(options.env ? { env: options.env } : {}),
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -262,4 +263,23 @@ export async function sh(
     throw new Error(`${argv.join(" ")} failed (${out.code}): ${result.stderr.trim()}`);
   }
   return result;
+}
+
+/** Runs `polyagent <args>` (main.ts with the agent permission set) to completion. */
+export async function polyagent(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-q", "-P=agent", join(ROOT, "main.ts"), ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
 }

@@ -1,23 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort, ROOT, spawnAgent, tempDir } from "../_helpers/mod.ts";
-
-async function polyagent(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=agent", join(ROOT, "main.ts"), ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+import { freePort, polyagent, ROOT, spawnAgent, tempDir } from "../_helpers/mod.ts";
 
 Deno.test("polyagent --help lists the commands", async () => {
   const r = await polyagent(["--help"]);

@@ -6,25 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { backendTest, ROOT, sh, tempDir } from "../_helpers/mod.ts";
+import { backendTest, polyagent, sh, tempDir } from "../_helpers/mod.ts";
 import { Cmd, Resp, sendRaw } from "../../lib/protocols/cryptoded/mod.ts";
 import { agentEnv, ask, writeProfile } from "./_env.ts";
 
 const PROFILE = "client\ndev tun\nremote 10.77.0.1 1194\n";
 
-async function ctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=agent", join(ROOT, "main.ts"), "ctl", "cryptode", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function ctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return polyagent(["ctl", "cryptode", ...args]);
 }
 
 backendTest(

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort, IS_ROOT, spawnAgent, waitFor, which } from "../_helpers/mod.ts";
+import { freePort, IS_ROOT, sh, spawnAgent, waitFor, which } from "../_helpers/mod.ts";
 import { IntervirtClient } from "../../lib/protocols/intervirt/mod.ts";
 import { buildBusyboxImage, configToml, type LxcNames, teardown } from "./_lxc_fixture.ts";
 
@@ -28,33 +28,12 @@ if (!available) {
   console.log("skipping the Incus scenario: incus (bookworm-backports) not installed");
 }
 
-async function run(
+function run(
   argv: string[],
   env: Record<string, string>,
   options: { check?: boolean; stdin?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    env,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(options.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const r = {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-  if ((options.check ?? true) && r.code !== 0) {
-    throw new Error(`${argv.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
-  }
-  return r;
+  return sh(argv, { ...options, env });
 }
 
 Deno.test({

@@ -1,6 +1,6 @@
 /** Spawning the real agent with only admin and sozu enabled, on a temporary directory. */
 import { join } from "node:path";
-import { type AgentProcess, freePort, ROOT, spawnAgent } from "../_helpers/mod.ts";
+import { type AgentProcess, freePort, polyagent, ROOT, spawnAgent } from "../_helpers/mod.ts";
 
 /** Paths of an agent's config. */
 export interface AgentFiles {
@@ -49,30 +49,9 @@ export async function startAgent(files: AgentFiles): Promise<AgentProcess> {
 }
 
 /** Runs `polyagent ctl --config <file> sozu …args`. */
-export async function ctl(
+export function ctl(
   files: AgentFiles | null,
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-P=agent",
-      join(ROOT, "main.ts"),
-      "ctl",
-      ...(files ? ["--config", files.config] : []),
-      "sozu",
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+  return polyagent(["ctl", ...(files ? ["--config", files.config] : []), "sozu", ...args]);
 }
