@@ -1,7 +1,7 @@
 /** The `[sozu]` config section. */
 import { z } from "zod";
 import { flag, millis, pathString, section, text, wholeNumber } from "../../core/mod.ts";
-import { isSocketAddress } from "./wire.ts";
+import { isSocketAddress } from "./address.ts";
 
 const socketAddressList = z.array(
   z.string({ error: 'expected an address "ip:port"' }).refine(isSocketAddress, {

@@ -5,6 +5,9 @@
  */
 import { z } from "zod";
 import { SozuError } from "./errors.ts";
+import { isSocketAddress } from "./address.ts";
+
+export { isSocketAddress };
 
 /** Largest accepted frame, as sozu's default command buffer. */
 export const MAX_FRAME = 1_000_000;
@@ -25,18 +28,6 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: stri
 }
 
 // ---------------------------------------------------------------- field types
-
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9a-fA-F:.]{2,45}$/;
-
-/** Whether `text` is a socket address "ip:port" (IPv6 in brackets), port 1–65535. */
-export function isSocketAddress(text: string): boolean {
-  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(text);
-  if (!m) return false;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return false;
-  return m[1] !== undefined ? IPV6.test(m[1]) && m[1].includes(":") : IPV4.test(m[2]!);
-}
 
 /** "ip:port". */
 export const socketAddress = z.string().refine(isSocketAddress, {
