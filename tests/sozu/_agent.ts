@@ -1,6 +1,6 @@
 /** Spawning the real agent with only admin and sozu enabled, on a temporary directory. */
 import { join } from "node:path";
-import { type AgentProcess, freePort, polyagent, ROOT, spawnAgent } from "../_helpers/mod.ts";
+import { type AgentProcess, freePort, polyagent, spawnAgent } from "../_helpers/mod.ts";
 
 /** Paths of an agent's config. */
 export interface AgentFiles {
