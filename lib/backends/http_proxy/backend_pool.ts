@@ -64,7 +64,7 @@ export function connectWithTimeout(address: string, timeoutMs: number): Promise<
 
 /** Options for a {@linkcode BackendPool}. */
 export interface BackendPoolOptions {
-  /** Idle connections kept per backend address. @default {256} */
+  /** Idle connections kept per backend address. @default {1024} */
   maxIdlePerBackend?: number;
   /** Idle connections older than this are closed, ms. @default {55000} */
   idleTimeoutMs?: number;
@@ -79,7 +79,7 @@ export class BackendPool {
   #open = new Set<BackendConn>();
 
   constructor(options: BackendPoolOptions = {}) {
-    this.#maxIdle = options.maxIdlePerBackend ?? 256;
+    this.#maxIdle = options.maxIdlePerBackend ?? 1024;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 55_000;
   }
 
