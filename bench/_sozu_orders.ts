@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { agentSection, freePort } from "../tests/_helpers/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SozuClient } from "../lib/protocols/sozu/mod.ts";
@@ -20,13 +21,6 @@ export interface OrdersBenchOptions {
   window?: number;
   /** One-at-a-time orders. @default {500} */
   sequential?: number;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function waitForSocket(path: string, child: Deno.ChildProcess, timeoutMs: number) {
@@ -76,12 +70,7 @@ export async function ordersBench(
   const config = join(dir, "agent.toml");
   await Deno.writeTextFile(
     config,
-    [
-      "[agent]",
-      `state_dir = "${join(dir, "state")}"`,
-      `run_dir = "${join(dir, "run")}"`,
-      `log_dir = "${join(dir, "log")}"`,
-      `log_level = "warn"`,
+    agentSection(dir, { log_level: "warn" }) + [
       "[admin]",
       `listen = "127.0.0.1:${freePort()}"`,
       "[sozu]",

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { agentSection } from "../tests/_helpers/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../lib/core/mod.ts";
@@ -173,12 +174,7 @@ async function startAgent(
   const config = join(dir, "agent.toml");
   await Deno.writeTextFile(
     config,
-    `[agent]
-state_dir = "${dir}/state"
-run_dir = "${dir}/run"
-log_dir = "${dir}/log"
-log_level = "warn"
-
+    `${agentSection(dir, { log_level: "warn" })}
 [admin]
 enabled = false
 

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { agentSection, freePort } from "../tests/_helpers/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -18,13 +19,6 @@ function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
   const value = i >= 0 ? Number(args[i + 1]) : fallback;
   return Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -123,7 +117,8 @@ export async function run(args: string[]): Promise<void> {
   const config = join(dir, "agent.toml");
   await Deno.writeTextFile(
     config,
-    `[agent]\nstate_dir = "${dir}/state"\nrun_dir = "${dir}/run"\nlog_dir = "${dir}/log"\nlog_level = "warn"\nlog_format = "json"\n[admin]\nenabled = false\n[masq]\nenabled = true\nui_port = ${port}\ndata_root = "${dir}/masq"\n`,
+    agentSection(dir, { log_level: "warn", log_format: "json" }) +
+      `[admin]\nenabled = false\n[masq]\nenabled = true\nui_port = ${port}\ndata_root = "${dir}/masq"\n`,
   );
   const agent = new Deno.Command(Deno.execPath(), {
     args: ["run", "-q", "-P=agent", join(ROOT, "main.ts"), "serve", "--config", config],

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { freePort } from "../tests/_helpers/mod.ts";
 import { ordersBench } from "./_sozu_orders.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,13 +26,6 @@ interface Child {
   pid: number;
   child: Deno.ChildProcess;
   stop(): Promise<void>;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 function toMs(value: string, unit: string): number {

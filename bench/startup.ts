@@ -4,14 +4,14 @@
  */
 import { join } from "node:path";
 import { readProcFile } from "../lib/backends/procfs/mod.ts";
-import { freePort, spawnAgent, tempDir } from "../tests/_helpers/mod.ts";
+import { agentSection, freePort, spawnAgent, tempDir } from "../tests/_helpers/mod.ts";
 import { median, percentile, printTable } from "./_util.ts";
 
 async function writeConfig(dir: string, port: number): Promise<string> {
   const file = join(dir, "bench.toml");
   await Deno.writeTextFile(
     file,
-    `[agent]\nstate_dir = "${dir}/state"\nrun_dir = "${dir}/run"\nlog_dir = "${dir}/log"\nlog_level = "warn"\n` +
+    agentSection(dir, { log_level: "warn" }) +
       `[admin]\nlisten = "127.0.0.1:${port}"\n`,
   );
   return file;

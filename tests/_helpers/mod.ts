@@ -283,3 +283,23 @@ export async function polyagent(
     stderr: new TextDecoder().decode(out.stderr),
   };
 }
+
+/**
+ * The `[agent]` section of a test config whose state, run and log dirs live under `dir`, plus
+ * `extra` keys (strings are quoted, booleans and numbers written as they are). Ends with a newline.
+ */
+export function agentSection(
+  dir: string,
+  extra: Record<string, string | number | boolean> = {},
+): string {
+  const lines = [
+    "[agent]",
+    `state_dir = "${dir}/state"`,
+    `run_dir = "${dir}/run"`,
+    `log_dir = "${dir}/log"`,
+    ...Object.entries(extra).map(([k, v]) =>
+      `${k} = ${typeof v === "string" ? JSON.stringify(v) : v}`
+    ),
+  ];
+  return lines.join("\n") + "\n";
+}

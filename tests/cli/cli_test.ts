@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort, polyagent, ROOT, spawnAgent, tempDir } from "../_helpers/mod.ts";
+import { agentSection, freePort, polyagent, ROOT, spawnAgent, tempDir } from "../_helpers/mod.ts";
 
 Deno.test("polyagent --help lists the commands", async () => {
   const r = await polyagent(["--help"]);
@@ -71,7 +71,7 @@ Deno.test("polyagent serve prints its listeners and exits 0 within 2 s of SIGTER
   const config = join(dir.path, "agent.toml");
   await Deno.writeTextFile(
     config,
-    `[agent]\nstate_dir = "${dir.path}/state"\nrun_dir = "${dir.path}/run"\nlog_dir = "${dir.path}/log"\n` +
+    agentSection(dir.path) +
       `[admin]\nlisten = "127.0.0.1:${port}"\n`,
   );
   await using agent = spawnAgent({ args: ["serve", "--config", config] });

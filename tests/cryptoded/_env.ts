@@ -4,7 +4,7 @@
  * PKI made by openssl. Everything is torn down by `await using`.
  */
 import { join } from "node:path";
-import { type AgentProcess, sh, spawnAgent, tempDir } from "../_helpers/mod.ts";
+import { type AgentProcess, agentSection, sh, spawnAgent, tempDir } from "../_helpers/mod.ts";
 import { request } from "../../lib/protocols/cryptoded/mod.ts";
 
 /** Sends one request with json:true and returns `{code, data}`. */
@@ -63,11 +63,7 @@ export async function agentEnv(
     ...extra,
   };
   const toml = [
-    "[agent]",
-    `state_dir = "${dir}/state"`,
-    `run_dir = "${dir}/run"`,
-    `log_dir = "${dir}/log"`,
-    `log_level = "info"`,
+    agentSection(dir, { log_level: "info" }).trimEnd(),
     "[admin]",
     "enabled = false",
     "[cryptoded]",

@@ -4,7 +4,7 @@
  * test made (containers under its LXC path, its bridge, nft table, veths and namespace).
  */
 import { join } from "node:path";
-import { sh } from "../_helpers/mod.ts";
+import { agentSection, sh } from "../_helpers/mod.ts";
 
 /** Names and addresses one test uses (all with the `piv` prefix). */
 export interface LxcNames {
@@ -108,12 +108,7 @@ export function configToml(
   port: number,
   extra = "",
 ): string {
-  return `[agent]
-state_dir = "${dir}/state"
-run_dir = "${dir}/run"
-log_dir = "${dir}/log"
-log_level = "warn"
-
+  return `${agentSection(dir, { log_level: "warn" })}
 [admin]
 enabled = false
 

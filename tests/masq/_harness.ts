@@ -3,7 +3,14 @@
  * MASQNode-UIv2 WebSocket client that records every text frame exactly as received.
  */
 import { join } from "node:path";
-import { type AgentProcess, freePort, spawnAgent, tempDir, waitFor } from "../_helpers/mod.ts";
+import {
+  type AgentProcess,
+  agentSection,
+  freePort,
+  spawnAgent,
+  tempDir,
+  waitFor,
+} from "../_helpers/mod.ts";
 
 /** A running agent with its Daemon. */
 export interface Daemon extends AsyncDisposable {
@@ -24,12 +31,7 @@ export async function startDaemon(extra = ""): Promise<Daemon> {
   const configFile = join(dir.path, "agent.toml");
   await Deno.writeTextFile(
     configFile,
-    `[agent]
-state_dir = "${dir.path}/state"
-run_dir = "${dir.path}/run"
-log_dir = "${dir.path}/log"
-log_format = "json"
-
+    `${agentSection(dir.path, { log_format: "json" })}
 [admin]
 enabled = false
 

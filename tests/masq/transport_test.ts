@@ -1,6 +1,6 @@
 /** The Daemon's transport with real WebSocket clients against a real agent. */
 import assert from "node:assert/strict";
-import { freePort, spawnAgent, tempDir, waitFor } from "../_helpers/mod.ts";
+import { agentSection, freePort, spawnAgent, tempDir, waitFor } from "../_helpers/mod.ts";
 import { startDaemon, Ui, upgradeStatus } from "./_harness.ts";
 
 Deno.test("masq daemon: subprotocol and Origin checks before the upgrade", async () => {
@@ -91,12 +91,7 @@ Deno.test("masq daemon: refuses to start when its port is taken", async () => {
   await Deno.writeTextFile(
     file,
     [
-      "[agent]",
-      `state_dir = "${dir.path}/state"`,
-      `run_dir = "${dir.path}/run"`,
-      `log_dir = "${dir.path}/log"`,
-      `log_format = "json"`,
-      "fail_fast = true",
+      agentSection(dir.path, { log_format: "json", fail_fast: true }).trimEnd(),
       "[admin]",
       "enabled = false",
       "[masq]",

@@ -1,6 +1,12 @@
 /** Spawning the real agent with only admin and sozu enabled, on a temporary directory. */
 import { join } from "node:path";
-import { type AgentProcess, freePort, polyagent, spawnAgent } from "../_helpers/mod.ts";
+import {
+  type AgentProcess,
+  agentSection,
+  freePort,
+  polyagent,
+  spawnAgent,
+} from "../_helpers/mod.ts";
 
 /** Paths of an agent's config. */
 export interface AgentFiles {
@@ -18,12 +24,7 @@ export async function writeAgentConfig(dir: string, sozuLines: string[] = []): P
   const config = join(dir, "agent.toml");
   await Deno.writeTextFile(
     config,
-    [
-      "[agent]",
-      `state_dir = "${stateDir}"`,
-      `run_dir = "${join(dir, "run")}"`,
-      `log_dir = "${join(dir, "log")}"`,
-      `log_level = "info"`,
+    agentSection(dir, { log_level: "info" }) + [
       "[admin]",
       `listen = "127.0.0.1:${adminPort}"`,
       "[sozu]",
