@@ -4,11 +4,10 @@ import {
   type AgentConfig,
   type AnyServiceDefinition,
   CliExit,
-  ConfigError,
   configToToml,
   loadConfig,
-  UsageError,
 } from "../core/mod.ts";
+import { exitStatusFor } from "./exit_status.ts";
 import { serve } from "./serve.ts";
 
 /** What the CLI needs from `main.ts`. */
@@ -50,15 +49,15 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
     new Option("--set <section.key=value>", "override a config value (repeatable)")
       .argParser(collect).default([]);
 
-  const load = (file: string | undefined, sets: string[]) =>
-    loadConfig({ file, sets, definitions });
+  const load = (file: string | undefined, sets: string[], sections: "all" | "used" = "all") =>
+    loadConfig({ file, sets, definitions, sections });
 
   program.command("serve")
     .description("run the agent: start every enabled service until SIGTERM or Ctrl-C")
     .addOption(configOption())
     .addOption(setOption())
     .action(async (opts: { config?: string; set: string[] }) => {
-      const config = await load(opts.config, opts.set);
+      const config = await load(opts.config, opts.set, "used");
       const code = await serve({ config, definitions });
       if (code !== 0) throw new CliExit("", code);
     });
@@ -112,8 +111,8 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
   return program;
 }
 
-/** Runs the CLI; resolves with the process exit status. */
-export async function runCli(argv: readonly string[], options: CliOptions): Promise<number> {
+/** Runs the full commander program; resolves with the process exit status. */
+export async function runProgram(argv: readonly string[], options: CliOptions): Promise<number> {
   const program = await buildProgram(options, argv[0] !== "serve");
   try {
     await program.parseAsync([...argv], { from: "user" });
@@ -126,19 +125,6 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
       ) return 0;
       return 2;
     }
-    if (error instanceof ConfigError) {
-      console.error(`polyagent: ${error.message}`);
-      return 2;
-    }
-    if (error instanceof UsageError) {
-      console.error(`polyagent: ${error.message}`);
-      return 2;
-    }
-    if (error instanceof CliExit) {
-      if (error.message) console.error(`polyagent: ${error.message}`);
-      return error.exitCode;
-    }
-    console.error(`polyagent: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    return exitStatusFor(error);
   }
 }

@@ -11,27 +11,29 @@ import type { AnyServiceDefinition } from "./service.ts";
 import { nearest } from "./suggest.ts";
 
 /** The `[agent]` section. */
-export const agentSchema = section({
-  /** Where services keep their documents. */
-  state_dir: pathString().default("/var/lib/polyagent"),
-  /** Where sockets and pid files go. */
-  run_dir: pathString().default("/run/polyagent"),
-  /** Where per-process and service log files go. */
-  log_dir: pathString().default("/var/log/polyagent"),
-  log_level: oneOf(["debug", "info", "warn", "error"]).default("info"),
-  log_format: oneOf(["auto", "json", "text"]).default("auto"),
-  /** Unprivileged user that children run as when the agent is root ("" = do not switch). */
-  user: text().default(""),
-  /** Group for children and for group-shared sockets ("" = none). */
-  group: text().default(""),
-  /** Stop the agent when any service fails to start. */
-  fail_fast: flag().default(false),
-  /** Budget for stopping every service on SIGTERM. */
-  shutdown_timeout_ms: millis(100, 60_000).default(2000),
-});
+export function agentSchema() {
+  return section({
+    /** Where services keep their documents. */
+    state_dir: pathString().default("/var/lib/polyagent"),
+    /** Where sockets and pid files go. */
+    run_dir: pathString().default("/run/polyagent"),
+    /** Where per-process and service log files go. */
+    log_dir: pathString().default("/var/log/polyagent"),
+    log_level: oneOf(["debug", "info", "warn", "error"]).default("info"),
+    log_format: oneOf(["auto", "json", "text"]).default("auto"),
+    /** Unprivileged user that children run as when the agent is root ("" = do not switch). */
+    user: text().default(""),
+    /** Group for children and for group-shared sockets ("" = none). */
+    group: text().default(""),
+    /** Stop the agent when any service fails to start. */
+    fail_fast: flag().default(false),
+    /** Budget for stopping every service on SIGTERM. */
+    shutdown_timeout_ms: millis(100, 60_000).default(2000),
+  });
+}
 
 /** The parsed `[agent]` section. */
-export type AgentSection = z.infer<typeof agentSchema>;
+export type AgentSection = z.infer<ReturnType<typeof agentSchema>>;
 
 /** A validated configuration. */
 export interface AgentConfig {
@@ -63,19 +65,45 @@ export interface LoadConfigOptions {
   env?: (name: string) => string | undefined;
   /** The services compiled in. */
   definitions: readonly AnyServiceDefinition[];
+  /**
+   * "all" (default) validates every service's section, filling its defaults; "used" skips the
+   * sections of services that are disabled by default and named nowhere (not in the file, not
+   * by `--set`, no `POLYAGENT_<SECTION>_ENABLED`): they come back as `{ enabled: false }`
+   * without their schemas being loaded. `serve` uses "used".
+   */
+  sections?: "all" | "used";
 }
 
 // deno-lint-ignore no-explicit-any
 type AnySchema = z.ZodType<any>;
 
-/** The whole-file schema: `[agent]` plus one section per service; unknown sections are errors. */
-export function buildConfigSchema(definitions: readonly AnyServiceDefinition[]) {
-  const shape: Record<string, AnySchema> = { agent: agentSchema };
+/** The whole-file schema and the sections it left out. */
+interface ConfigSchema {
+  schema: AnySchema;
+  /** Services whose section was not built: absent everywhere, so only `enabled = false`. */
+  skipped: string[];
+}
+
+/**
+ * The whole-file schema: `[agent]` plus one section per service that `include` selects; unknown
+ * sections are errors.
+ */
+async function buildConfigSchema(
+  definitions: readonly AnyServiceDefinition[],
+  include: (def: AnyServiceDefinition) => boolean,
+): Promise<ConfigSchema> {
+  const shape: Record<string, AnySchema> = { agent: agentSchema() };
+  const seen = new Set<string>();
+  const skipped: string[] = [];
   for (const def of definitions) {
-    if (shape[def.name]) throw new Error(`Duplicate service definition: "${def.name}"`);
-    shape[def.name] = def.configSchema;
+    if (seen.has(def.name) || def.name === "agent") {
+      throw new Error(`Duplicate service definition: "${def.name}"`);
+    }
+    seen.add(def.name);
+    if (include(def)) shape[def.name] = await def.configSchema();
+    else skipped.push(def.name);
   }
-  return z.strictObject(shape);
+  return { schema: z.strictObject(shape), skipped };
 }
 
 function unwrap(schema: unknown): AnySchema | undefined {
@@ -211,25 +239,24 @@ export function parseConfigText(textValue: string, file: string): Raw {
   }
 }
 
-/** Validates an already-parsed document (file content plus overrides). */
-export function validateConfig(
-  raw: Raw,
-  definitions: readonly AnyServiceDefinition[],
-  source: string,
-): AgentConfig {
-  const schema = buildConfigSchema(definitions);
-  const result = schema.safeParse(raw);
+function validate(raw: Raw, built: ConfigSchema, source: string): AgentConfig {
+  const result = built.schema.safeParse(raw);
   if (!result.success) {
-    const lines = formatIssues(schema, result.error.issues);
+    const lines = formatIssues(built.schema, result.error.issues);
     throw new ConfigError(lines.map((line) => `${source}: ${line}`).join("\n"));
   }
   const { agent, ...services } = result.data as Raw;
+  for (const name of built.skipped) services[name] = { enabled: false };
   return { agent: agent as AgentSection, services: services as AgentConfig["services"], source };
+}
+
+/** The section names that `--set` overrides name. */
+function setSections(sets: readonly string[]): Set<string> {
+  return new Set(sets.map((item) => item.slice(0, Math.max(0, item.indexOf(".")))));
 }
 
 /** Reads, overrides and validates the configuration. */
 export async function loadConfig(options: LoadConfigOptions): Promise<AgentConfig> {
-  const schema = buildConfigSchema(options.definitions);
   let raw: Raw = {};
   let source = "built-in defaults";
   const path = options.file ?? DEFAULT_CONFIG_PATH;
@@ -241,9 +268,20 @@ export async function loadConfig(options: LoadConfigOptions): Promise<AgentConfi
     raw = parseConfigText(content, path);
     source = path;
   }
-  applyEnv(raw, schema, options.env ?? ((name) => Deno.env.get(name)));
-  applySets(raw, schema, options.sets ?? []);
-  return validateConfig(raw, options.definitions, source);
+  const env = options.env ?? ((name) => Deno.env.get(name));
+  const sets = options.sets ?? [];
+  const named = setSections(sets);
+  // In "used" mode a service whose section appears nowhere is disabled and its schema (and the
+  // module that builds it) is never loaded.
+  const include = options.sections === "used"
+    ? (def: AnyServiceDefinition) =>
+      def.enabledByDefault === true || Object.hasOwn(raw, def.name) || named.has(def.name) ||
+      env(`POLYAGENT_${def.name}_ENABLED`.toUpperCase()) !== undefined
+    : () => true;
+  const built = await buildConfigSchema(options.definitions, include);
+  applyEnv(raw, built.schema, env);
+  applySets(raw, built.schema, sets);
+  return validate(raw, built, source);
 }
 
 /** The effective configuration as TOML, defaults filled in. */

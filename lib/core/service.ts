@@ -91,8 +91,14 @@ export interface ServiceDefinition<C extends { enabled: boolean } = { enabled: b
   readonly name: string;
   /** One line for `polyagent version` and the README. */
   readonly summary: string;
-  /** The section schema (see {@linkcode section}); fills every default. */
-  readonly configSchema: z.ZodType<C>;
+  /**
+   * Builds the section schema (see {@linkcode section}), which fills every default. A factory
+   * that may load its module lazily: `serve` builds only the sections the config uses, so an
+   * agent does not load or keep the schemas of services it does not run (together about 8 MB).
+   */
+  readonly configSchema: () => z.ZodType<C> | Promise<z.ZodType<C>>;
+  /** The service runs when its section appears nowhere (only `[admin]`). @default false */
+  readonly enabledByDefault?: boolean;
   /**
    * A fresh instance; the supervisor makes a new one for each restart. May load the
    * implementation lazily (`await import(...)`) so a disabled service costs no memory.

@@ -14,7 +14,7 @@ import { freePort, tempDir } from "../_helpers/mod.ts";
 const broken: ServiceDefinition = {
   name: "broken",
   summary: "never starts",
-  configSchema: section({ enabled: flag().default(true) }),
+  configSchema: () => section({ enabled: flag().default(true) }),
   create: () => ({
     start: () => Promise.reject(new Error("no backend")),
     stop: () => Promise.resolve(),
@@ -31,7 +31,7 @@ async function withAgent(
   services.admin = { enabled: true, listen: `127.0.0.1:${port}` };
   const sup = new Supervisor({
     config: {
-      agent: agentSchema.parse({
+      agent: agentSchema().parse({
         state_dir: `${dir.path}/s`,
         run_dir: `${dir.path}/r`,
         log_dir: `${dir.path}/l`,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { agentSection, freePort, polyagent, ROOT, spawnAgent, tempDir } from "../_helpers/mod.ts";
+import { plainServeArgs } from "../../lib/cli/mod.ts";
 
 Deno.test("polyagent --help lists the commands", async () => {
   const r = await polyagent(["--help"]);
@@ -95,4 +96,24 @@ Deno.test("polyagent serve with a bad config exits 2", async () => {
     r.stderr,
     /agent\.log_level: expected one of "debug", "info", "warn", "error", got "loud"/,
   );
+});
+
+Deno.test("plainServeArgs() takes only a plain serve; anything else is left to commander", () => {
+  assert.deepEqual(plainServeArgs(["serve"]), { config: undefined, sets: [] });
+  assert.deepEqual(
+    plainServeArgs(["serve", "-c", "a.toml", "--set", "x.y=1", "--set=x.z=2", "--config=b.toml"]),
+    { config: "b.toml", sets: ["x.y=1", "x.z=2"] },
+  );
+  for (
+    const argv of [
+      ["serve", "--help"],
+      ["serve", "-h"],
+      ["serve", "--config"],
+      ["serve", "--config", "--set"],
+      ["serve", "--verbose"],
+      ["serve", "extra"],
+      ["config", "print"],
+      [],
+    ]
+  ) assert.equal(plainServeArgs(argv), null, argv.join(" "));
 });

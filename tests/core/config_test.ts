@@ -17,11 +17,12 @@ const fakeSozu: ServiceDefinition<
 > = {
   name: "sozu",
   summary: "test",
-  configSchema: section({
-    enabled: flag().default(false),
-    worker_count: wholeNumber(1, 64).default(1),
-    command_socket: text().default("/run/polyagent/sozu.sock"),
-  }),
+  configSchema: () =>
+    section({
+      enabled: flag().default(false),
+      worker_count: wholeNumber(1, 64).default(1),
+      command_socket: text().default("/run/polyagent/sozu.sock"),
+    }),
   create: () => ({ start: async () => {}, stop: async () => {} }),
 };
 const definitions = [fakeSozu];
@@ -136,4 +137,44 @@ Deno.test("configToToml() round-trips through loadConfig()", async () => {
   const again = await loadConfig({ file, env: noEnv, definitions });
   assert.deepEqual(again.services, config.services);
   assert.deepEqual(again.agent, config.agent);
+});
+
+Deno.test('loadConfig({ sections: "used" }) builds only the sections the config names', async () => {
+  await using dir = await tempDir("cfg");
+  const built: string[] = [];
+  const counted = (name: string, enabledByDefault = false): ServiceDefinition => ({
+    name,
+    summary: "test",
+    ...(enabledByDefault ? { enabledByDefault } : {}),
+    configSchema: async () => {
+      built.push(name);
+      return await Promise.resolve(section({ enabled: flag().default(enabledByDefault) }));
+    },
+    create: () => ({ start: async () => {}, stop: async () => {} }),
+  });
+  const defs = [
+    counted("always", true),
+    counted("infile"),
+    counted("byset"),
+    counted("byenv"),
+    counted("absent"),
+  ];
+  const file = await configFile(dir.path, "[infile]\nenabled = true\n");
+  const env = (name: string) => name === "POLYAGENT_BYENV_ENABLED" ? "true" : undefined;
+  const config = await loadConfig({
+    file,
+    env,
+    sets: ["byset.enabled=true"],
+    definitions: defs,
+    sections: "used",
+  });
+  assert.deepEqual(built.sort(), ["always", "byenv", "byset", "infile"]);
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(config.services).map(([k, v]) => [k, v.enabled])),
+    { always: true, infile: true, byset: true, byenv: true, absent: false },
+  );
+
+  built.length = 0;
+  await loadConfig({ file, env, definitions: defs });
+  assert.equal(built.length, defs.length, 'the default ("all") builds every section');
 });

@@ -24,7 +24,7 @@ function definition(
   return {
     name,
     summary: name,
-    configSchema: section({ enabled: flag().default(true) }),
+    configSchema: () => section({ enabled: flag().default(true) }),
     create: (): Service<unknown> => ({
       start: (ctx) => {
         events.push(`start ${name}`);
@@ -47,7 +47,7 @@ function config(
   agent: Record<string, unknown> = {},
 ): AgentConfig {
   return {
-    agent: agentSchema.parse({
+    agent: agentSchema().parse({
       state_dir: `${dir}/state`,
       run_dir: `${dir}/run`,
       log_dir: `${dir}/log`,
@@ -163,7 +163,7 @@ Deno.test("Supervisor gives up on a stop that hangs once the budget is spent", a
   const hang: ServiceDefinition = {
     name: "hang",
     summary: "hang",
-    configSchema: section({ enabled: flag().default(true) }),
+    configSchema: () => section({ enabled: flag().default(true) }),
     create: () => ({ start: () => Promise.resolve(), stop: () => new Promise(() => {}) }),
   };
   const sup = supervisor(await config(dir.path, ["hang"], { shutdown_timeout_ms: 200 }), [hang]);

@@ -22,7 +22,7 @@ Deno.test("Connections without root: CONNECT reports why openvpn cannot start", 
     version: 1,
     empty: emptySaved,
   });
-  const config = cryptodedConfigSchema.parse({ enabled: true, profile_dir: profiles });
+  const config = cryptodedConfigSchema().parse({ enabled: true, profile_dir: profiles });
   const ownUid = Deno.uid() ?? 0;
   const c = new Connections({
     config,

@@ -26,7 +26,7 @@ export async function startInProcess(
   overrides: Partial<IntervirtConfig>,
   checkHost: (tools: readonly string[]) => string[],
 ): Promise<InProcessAgent> {
-  const config = intervirtConfigSchema.parse({
+  const config = intervirtConfigSchema().parse({
     enabled: true,
     listen: "127.0.0.1:0",
     lxc_path: join(dir, "lxc"),

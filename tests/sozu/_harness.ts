@@ -49,7 +49,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const stateDir = join(base, "state");
   await Deno.mkdir(join(base, "run"), { recursive: true });
   await Deno.mkdir(stateDir, { recursive: true });
-  const config = sozuConfigSchema.parse({
+  const config = sozuConfigSchema().parse({
     enabled: true,
     command_socket: socket,
     ...(options.config ?? {}),

@@ -3,11 +3,13 @@ import type { z } from "zod";
 import { flag, listenAddress, section } from "../../core/mod.ts";
 
 /** The `[admin]` section. */
-export const adminConfigSchema = section({
-  enabled: flag().default(true),
-  /** Address of the admin endpoint. */
-  listen: listenAddress().default("127.0.0.1:9150"),
-});
+export function adminConfigSchema() {
+  return section({
+    enabled: flag().default(true),
+    /** Address of the admin endpoint. */
+    listen: listenAddress().default("127.0.0.1:9150"),
+  });
+}
 
 /** The parsed `[admin]` section. */
-export type AdminConfig = z.infer<typeof adminConfigSchema>;
+export type AdminConfig = z.infer<ReturnType<typeof adminConfigSchema>>;

@@ -18,5 +18,6 @@ export const adminDefinition: ServiceDefinition<AdminConfig> = {
   name: "admin",
   summary: "health and Prometheus metrics over HTTP on loopback",
   configSchema: adminConfigSchema,
+  enabledByDefault: true,
   create: async () => new (await import("./service.ts")).AdminService(),
 };

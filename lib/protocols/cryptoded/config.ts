@@ -15,50 +15,52 @@ import {
 const SAFE_NAME = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$/;
 
 /** The `[cryptoded]` section; every key has a (production) default. */
-export const cryptodedConfigSchema = section({
-  enabled: flag().default(false),
-  /** The control socket (the document's path). */
-  socket: pathString().default("/var/run/cryptoded"),
-  /** Group (name or gid) that may use the socket: mode 0660 instead of 0600. */
-  socket_group: text().regex(SAFE_NAME, "expected a group name or id").default(""),
-  /**
-   * Profile directory: `<name>.ovpn` and optional `<name>.json`. The original used
-   * /opt/cryptode/etc/vpn.d; this default is inside the agent's write permission set.
-   */
-  profile_dir: pathString().default("/etc/polyagent/cryptoded/vpn.d"),
-  /** The openvpn binary; must not be group/world writable. */
-  openvpn: pathString().default("/usr/sbin/openvpn"),
-  /** Require the openvpn binary to be owned by root. */
-  openvpn_root_check: flag().default(true),
-  /** Extra openvpn arguments appended to every launch. */
-  openvpn_args: stringList().default([]),
-  /** Network namespace openvpn runs in (`ip netns exec`), "" for the host's. */
-  netns: text().regex(SAFE_NAME, "expected a namespace name").default(""),
-  /** A connect that has not reached CONNECTED after this long is stopped. */
-  connect_timeout: millis(100, 3_600_000).default(30_000),
-  /** Time between `signal SIGTERM` and SIGKILL when stopping openvpn. */
-  stop_timeout: millis(100, 600_000).default(5_000),
-  /** pre-connect-exec commands are killed after this long. */
-  pre_exec_timeout: millis(100, 3_600_000).default(60_000),
-  /** User pre-connect-exec commands run as ("" = `agent.user`, or unchanged when that is ""). */
-  pre_exec_user: text().regex(SAFE_NAME, "expected a user name or id").default("nobody"),
-  /** `bytecount` interval (seconds) asked of openvpn. */
-  bytecount_interval: wholeNumber(1, 3600).default(1),
-  /** Start with SCRIPT_SECURITY enabled (`--script-security 2` instead of 1). */
-  script_security: flag().default(false),
-  /** IMPORT_TOO_LARGE above this many bytes per profile. */
-  import_max_bytes: wholeNumber(1, 16 * 1024 * 1024).default(10_240),
-  /** Largest request accepted (JSON_INVALID above). */
-  max_request_bytes: wholeNumber(512, 16 * 1024 * 1024).default(65_536),
-  /** Concurrent client connections (NO_MEMORY above). */
-  max_clients: wholeNumber(1, 10_000).default(64),
-  /** DNS_OVERRIDE mechanism. */
-  dns_method: oneOf(["auto", "resolvectl", "resolvconf", "file"]).default("auto"),
-  /** resolv.conf managed by the `file` method. */
-  resolv_conf: pathString().default("/etc/resolv.conf"),
-  /** Interface whose DNS resolvectl overrides. */
-  dns_interface: text().regex(SAFE_NAME, "expected an interface name").default(""),
-});
+export function cryptodedConfigSchema() {
+  return section({
+    enabled: flag().default(false),
+    /** The control socket (the document's path). */
+    socket: pathString().default("/var/run/cryptoded"),
+    /** Group (name or gid) that may use the socket: mode 0660 instead of 0600. */
+    socket_group: text().regex(SAFE_NAME, "expected a group name or id").default(""),
+    /**
+     * Profile directory: `<name>.ovpn` and optional `<name>.json`. The original used
+     * /opt/cryptode/etc/vpn.d; this default is inside the agent's write permission set.
+     */
+    profile_dir: pathString().default("/etc/polyagent/cryptoded/vpn.d"),
+    /** The openvpn binary; must not be group/world writable. */
+    openvpn: pathString().default("/usr/sbin/openvpn"),
+    /** Require the openvpn binary to be owned by root. */
+    openvpn_root_check: flag().default(true),
+    /** Extra openvpn arguments appended to every launch. */
+    openvpn_args: stringList().default([]),
+    /** Network namespace openvpn runs in (`ip netns exec`), "" for the host's. */
+    netns: text().regex(SAFE_NAME, "expected a namespace name").default(""),
+    /** A connect that has not reached CONNECTED after this long is stopped. */
+    connect_timeout: millis(100, 3_600_000).default(30_000),
+    /** Time between `signal SIGTERM` and SIGKILL when stopping openvpn. */
+    stop_timeout: millis(100, 600_000).default(5_000),
+    /** pre-connect-exec commands are killed after this long. */
+    pre_exec_timeout: millis(100, 3_600_000).default(60_000),
+    /** User pre-connect-exec commands run as ("" = `agent.user`, or unchanged when that is ""). */
+    pre_exec_user: text().regex(SAFE_NAME, "expected a user name or id").default("nobody"),
+    /** `bytecount` interval (seconds) asked of openvpn. */
+    bytecount_interval: wholeNumber(1, 3600).default(1),
+    /** Start with SCRIPT_SECURITY enabled (`--script-security 2` instead of 1). */
+    script_security: flag().default(false),
+    /** IMPORT_TOO_LARGE above this many bytes per profile. */
+    import_max_bytes: wholeNumber(1, 16 * 1024 * 1024).default(10_240),
+    /** Largest request accepted (JSON_INVALID above). */
+    max_request_bytes: wholeNumber(512, 16 * 1024 * 1024).default(65_536),
+    /** Concurrent client connections (NO_MEMORY above). */
+    max_clients: wholeNumber(1, 10_000).default(64),
+    /** DNS_OVERRIDE mechanism. */
+    dns_method: oneOf(["auto", "resolvectl", "resolvconf", "file"]).default("auto"),
+    /** resolv.conf managed by the `file` method. */
+    resolv_conf: pathString().default("/etc/resolv.conf"),
+    /** Interface whose DNS resolvectl overrides. */
+    dns_interface: text().regex(SAFE_NAME, "expected an interface name").default(""),
+  });
+}
 
 /** The parsed `[cryptoded]` section. */
-export type CryptodedConfig = z.infer<typeof cryptodedConfigSchema>;
+export type CryptodedConfig = z.infer<ReturnType<typeof cryptodedConfigSchema>>;

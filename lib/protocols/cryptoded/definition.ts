@@ -3,13 +3,13 @@
  * loaded only when used, so an agent that does not run cryptoded does not carry its code.
  */
 import type { ServiceDefinition } from "../../core/mod.ts";
-import { type CryptodedConfig, cryptodedConfigSchema } from "./config.ts";
+import type { CryptodedConfig } from "./config.ts";
 
 /** The `[cryptoded]` service definition. */
 export const cryptodedDefinition: ServiceDefinition<CryptodedConfig> = {
   name: "cryptoded",
   summary: "OpenVPN control daemon on a Unix socket (cryptoded protocol)",
-  configSchema: cryptodedConfigSchema,
+  configSchema: async () => (await import("./config.ts")).cryptodedConfigSchema(),
   create: async () => new (await import("./service.ts")).CryptodedService(),
   registerCtl: async (ctl, env) => (await import("./ctl.ts")).registerCryptodeCtl(ctl, env),
 };

@@ -4,24 +4,26 @@ import { flag, millis, pathString, section, stringList, wholeNumber } from "../.
 import { DEFAULT_UI_PORT } from "./codes.ts";
 
 /** The `[masq]` section. */
-export const masqConfigSchema = section({
-  enabled: flag().default(false),
-  /** The Daemon's UI port on 127.0.0.1 (0 picks a free one). */
-  ui_port: wholeNumber(0, 65535).default(DEFAULT_UI_PORT),
-  /** Browser `Origin`s allowed to connect; a request without `Origin` is always allowed. */
-  allowed_origins: stringList().default([]),
-  /** argv of a real MASQNode to launch instead of the built-in node ([] = this executable). */
-  node_command: stringList().default([]),
-  /** Root of the Node's per-chain data directories (the data-directory default). */
-  data_root: pathString().default("/var/lib/polyagent/masq"),
-  /** How long a launched Node has to come up before it is killed. */
-  launch_timeout_ms: millis(100, 120_000).default(10_000),
-  /** Largest accepted text frame; a larger one disconnects that client. */
-  max_message_bytes: wholeNumber(1024, 64 << 20).default(1 << 20),
-});
+export function masqConfigSchema() {
+  return section({
+    enabled: flag().default(false),
+    /** The Daemon's UI port on 127.0.0.1 (0 picks a free one). */
+    ui_port: wholeNumber(0, 65535).default(DEFAULT_UI_PORT),
+    /** Browser `Origin`s allowed to connect; a request without `Origin` is always allowed. */
+    allowed_origins: stringList().default([]),
+    /** argv of a real MASQNode to launch instead of the built-in node ([] = this executable). */
+    node_command: stringList().default([]),
+    /** Root of the Node's per-chain data directories (the data-directory default). */
+    data_root: pathString().default("/var/lib/polyagent/masq"),
+    /** How long a launched Node has to come up before it is killed. */
+    launch_timeout_ms: millis(100, 120_000).default(10_000),
+    /** Largest accepted text frame; a larger one disconnects that client. */
+    max_message_bytes: wholeNumber(1024, 64 << 20).default(1 << 20),
+  });
+}
 
 /** The parsed `[masq]` section. */
-export type MasqConfig = z.infer<typeof masqConfigSchema>;
+export type MasqConfig = z.infer<ReturnType<typeof masqConfigSchema>>;
 
 const nodeRecord = z.object({
   pid: z.number().int().positive(),

@@ -3,13 +3,13 @@
  * only when used, so an agent that does not run quix does not carry its code.
  */
 import type { ServiceDefinition } from "../../core/mod.ts";
-import { type QuixConfig, quixConfigSchema } from "./config.ts";
+import type { QuixConfig } from "./config.ts";
 
 /** The `[quix]` service definition. */
 export const quixDefinition: ServiceDefinition<QuixConfig> = {
   name: "quix",
   summary: "dial-out Quix WSI backend agent: processes, telemetry, WireGuard",
-  configSchema: quixConfigSchema,
+  configSchema: async () => (await import("./config.ts")).quixConfigSchema(),
   create: async () => new (await import("./service.ts")).QuixService(),
   registerCtl: async (ctl, env) => (await import("./ctl_client.ts")).registerQuixCtl(ctl, env),
 };

@@ -11,33 +11,35 @@ const socketAddressList = z.array(
 );
 
 /** The `[sozu]` section. */
-export const sozuConfigSchema = section({
-  enabled: flag().default(false),
-  /** The command socket (mode 0600). */
-  command_socket: pathString().default("/run/polyagent/sozu.sock"),
-  /** HTTP listeners created and activated at start (besides the saved state's). */
-  listeners: socketAddressList.default([]),
-  /** Proxy workers sharing each listening port. */
-  worker_count: wholeNumber(1, 64).default(1),
-  /** Write the state durably after every change (before OK) and restore it at start. */
-  automatic_state_save: flag().default(true),
-  /** Let SAVE_STATE / LOAD_STATE use absolute paths (else under `<state_dir>/sozu/`). */
-  allow_absolute_state_paths: flag().default(false),
-  /** Listener for README-shaped HTTP fronts that name none ("" = the first HTTP listener). */
-  default_http_listener: text().default(""),
-  /** Same for HTTPS fronts and certificates. */
-  default_https_listener: text().default(""),
-  /** Largest command frame, bytes. */
-  max_command_size: wholeNumber(1024, 64_000_000).default(1_000_000),
-  /** A request still running after this long gets a PROCESSING reply. */
-  processing_after_ms: millis(1, 600_000).default(1000),
-  /** Requests in flight per client before reading from it pauses. */
-  max_in_flight: wholeNumber(1, 1_000_000).default(10_000),
-  /** Default timeout of `polyagent ctl sozu` calls. */
-  ctl_timeout_ms: millis(100, 3_600_000).default(10_000),
-  /** Time a soft stop on agent shutdown may take before in-flight requests are dropped. */
-  drain_timeout_ms: millis(0, 600_000).default(2000),
-});
+export function sozuConfigSchema() {
+  return section({
+    enabled: flag().default(false),
+    /** The command socket (mode 0600). */
+    command_socket: pathString().default("/run/polyagent/sozu.sock"),
+    /** HTTP listeners created and activated at start (besides the saved state's). */
+    listeners: socketAddressList.default([]),
+    /** Proxy workers sharing each listening port. */
+    worker_count: wholeNumber(1, 64).default(1),
+    /** Write the state durably after every change (before OK) and restore it at start. */
+    automatic_state_save: flag().default(true),
+    /** Let SAVE_STATE / LOAD_STATE use absolute paths (else under `<state_dir>/sozu/`). */
+    allow_absolute_state_paths: flag().default(false),
+    /** Listener for README-shaped HTTP fronts that name none ("" = the first HTTP listener). */
+    default_http_listener: text().default(""),
+    /** Same for HTTPS fronts and certificates. */
+    default_https_listener: text().default(""),
+    /** Largest command frame, bytes. */
+    max_command_size: wholeNumber(1024, 64_000_000).default(1_000_000),
+    /** A request still running after this long gets a PROCESSING reply. */
+    processing_after_ms: millis(1, 600_000).default(1000),
+    /** Requests in flight per client before reading from it pauses. */
+    max_in_flight: wholeNumber(1, 1_000_000).default(10_000),
+    /** Default timeout of `polyagent ctl sozu` calls. */
+    ctl_timeout_ms: millis(100, 3_600_000).default(10_000),
+    /** Time a soft stop on agent shutdown may take before in-flight requests are dropped. */
+    drain_timeout_ms: millis(0, 600_000).default(2000),
+  });
+}
 
 /** The parsed `[sozu]` section. */
-export type SozuConfig = z.infer<typeof sozuConfigSchema>;
+export type SozuConfig = z.infer<ReturnType<typeof sozuConfigSchema>>;
