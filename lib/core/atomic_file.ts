@@ -9,43 +9,53 @@ export interface WriteAtomicOptions {
   mode?: number;
 }
 
-/** Replaces `path` with `data` so that a crash leaves either the old or the new content. */
+/**
+ * Replaces `path` with `data` so that a crash leaves either the old or the new content.
+ *
+ * Only the two fsyncs run off the main thread: open, write, chmod, rename and close of a small
+ * local file take microseconds, and doing them synchronously saves five thread-pool round trips
+ * (about 1 ms per write when the machine is busy) on every acknowledged state change.
+ */
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string,
   options: WriteAtomicOptions = {},
 ): Promise<void> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const mode = options.mode ?? 0o600;
   const tmp = `${path}.tmp-${Deno.pid}-${++counter}`;
-  const file = await Deno.open(tmp, {
-    write: true,
-    create: true,
-    truncate: true,
-    mode: options.mode ?? 0o600,
-  });
+  const file = Deno.openSync(tmp, { write: true, create: true, truncate: true, mode });
   try {
     let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
     await file.sync();
   } catch (error) {
     file.close();
-    await Deno.remove(tmp).catch(() => {});
+    removeQuietly(tmp);
     throw error;
   }
   file.close();
   try {
-    await Deno.chmod(tmp, options.mode ?? 0o600);
-    await Deno.rename(tmp, path);
+    Deno.chmodSync(tmp, mode); // the umask may have narrowed the mode given to open
+    Deno.renameSync(tmp, path);
   } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
+    removeQuietly(tmp);
     throw error;
   }
   await syncDirectory(dirname(path));
 }
 
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // already gone
+  }
+}
+
 /** fsyncs a directory so a rename inside it is durable. */
 export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
+  const handle = Deno.openSync(dir, { read: true });
   try {
     await handle.sync();
   } finally {
