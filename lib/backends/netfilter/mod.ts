@@ -1,9 +1,11 @@
 /**
  * nftables for the agent: one `inet` table owned by the agent, rendered whole from a desired
  * state (pair isolation on the bridge, per-container masquerade, DNAT port forwards) and applied
- * atomically with `nft -f -`. Re-applying an unchanged state does nothing.
+ * atomically with `nft -f -`; set element changes go through a long-lived `nft -i` session.
+ * Re-applying an unchanged state does nothing.
  *
  * @module
  */
 export * from "./nft.ts";
 export * from "./ruleset.ts";
+export * from "./session.ts";

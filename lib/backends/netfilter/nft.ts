@@ -4,6 +4,7 @@
  * is one small `add/delete element` transaction; anything else replaces the table atomically.
  */
 import { CommandError, type CommandRunner } from "../../core/mod.ts";
+import type { NftTransactions } from "./session.ts";
 import {
   elementDiff,
   type ElementSets,
@@ -44,12 +45,14 @@ export async function readLiveTable(
 
 /**
  * Makes the table hold exactly `state`. `known` is what this process last applied; pass null to
- * read the live table instead (after a restart, or to detect drift).
+ * read the live table instead (after a restart, or to detect drift). With a `session`, element
+ * changes go through it instead of a new `nft` process.
  */
 export async function applyRuleset(
   runner: CommandRunner,
   state: NetfilterState,
   known: AppliedTable | null,
+  session?: NftTransactions,
 ): Promise<ApplyResult> {
   const rendered = renderRuleset(state);
   const applied = { fingerprint: rendered.fingerprint, elements: rendered.elements };
@@ -58,7 +61,8 @@ export async function applyRuleset(
     if (sameElements(current.elements, rendered.elements)) return { change: "none", applied };
     const diff = elementDiff(state.table, current.elements, rendered.elements);
     try {
-      await runner(["nft", "-f", "-"], { stdin: diff, timeoutMs: TIMEOUT_MS });
+      if (session) await session.apply(diff.trimEnd().replaceAll("\n", "; "), TIMEOUT_MS);
+      else await runner(["nft", "-f", "-"], { stdin: diff, timeoutMs: TIMEOUT_MS });
       return { change: "elements", applied };
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;

@@ -20,6 +20,7 @@ import {
   applyRuleset,
   deleteTable,
   type NetfilterState,
+  type NftTransactions,
 } from "../../backends/netfilter/mod.ts";
 import type { IntervirtConfig } from "./config.ts";
 import { ErrorCode, IntervirtError } from "./errors.ts";
@@ -51,6 +52,8 @@ export interface ManagerOptions {
   unavailable: string | null;
   /** Called after each committed change. */
   onChange?: () => void;
+  /** Applies set element changes without spawning `nft` (a long-lived `nft -i`). */
+  nft?: NftTransactions;
 }
 
 const IMAGE_EXTENSIONS = [".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.bz2", ".tar"];
@@ -65,6 +68,7 @@ function splitCommand(line: string): string[] {
 export class ContainerManager {
   readonly #config: IntervirtConfig;
   readonly #runner: CommandRunner;
+  readonly #nft: NftTransactions | undefined;
   readonly #runtime: ContainerRuntime;
   readonly #doc: JsonDocument<IntervirtState>;
   readonly #imagesDir: string;
@@ -85,6 +89,7 @@ export class ContainerManager {
   constructor(options: ManagerOptions) {
     this.#config = options.config;
     this.#runner = options.runner;
+    this.#nft = options.nft;
     this.#runtime = options.runtime;
     this.#doc = options.document;
     this.#imagesDir = options.imagesDir;
@@ -195,6 +200,7 @@ export class ContainerManager {
       this.#runner,
       this.#netfilter(state),
       compareLive ? null : this.#nftKnown,
+      this.#nft,
     );
     this.#nftKnown = result.applied;
     return result.change !== "none";

@@ -2,6 +2,7 @@
 import { isAbsolute, join } from "node:path";
 import { type Service, type ServiceContext, splitHostPort, withDefaults } from "../../core/mod.ts";
 import { missingPrerequisites } from "../../backends/bridge/mod.ts";
+import { NftSession } from "../../backends/netfilter/mod.ts";
 import { createIntervirtApp } from "./app.ts";
 import type { IntervirtConfig } from "./config.ts";
 import type { ClientSession } from "./connection.ts";
@@ -22,6 +23,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
   #server: Deno.HttpServer | null = null;
   #sessions = new Set<ClientSession>();
   #manager: ContainerManager | null = null;
+  #nft: NftSession | null = null;
 
   constructor(options: IntervirtServiceOptions = {}) {
     this.#checkHost = options.checkHost ?? missingPrerequisites;
@@ -63,6 +65,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
       log: ctx.log,
       unavailable,
       onChange: () => detail(),
+      ...(unavailable ? {} : { nft: this.#nft = new NftSession() }),
     });
     this.#manager = manager;
     const detail = () => {
@@ -77,6 +80,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
         drift: [...manager.drift],
       });
     };
+    this.#nft?.warm();
     try {
       await manager.reconcile();
     } catch (error) {
@@ -142,5 +146,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
     this.#server = null;
     for (const s of this.#sessions) s.terminate();
     if (server) await server.shutdown().catch(() => {});
+    await this.#nft?.close();
+    this.#nft = null;
   }
 }
