@@ -8,6 +8,7 @@ import {
   type ListenerSpec,
   type ProxyOrder,
   type WorkerDataPlane,
+  type WorkerEngineOptions,
 } from "../../lib/backends/http_proxy/mod.ts";
 import { createLogger, silentLogger } from "../../lib/core/mod.ts";
 import { freePort } from "../_helpers/mod.ts";
@@ -31,6 +32,8 @@ export interface StartProxyOptions {
   fronts?: [string, string, string][];
   tickMs?: number;
   orderTimeoutMs?: number;
+  /** Engine tuning beyond tickMs. */
+  engine?: WorkerEngineOptions;
 }
 
 /** Starts a data plane with one listener and the given clusters and fronts. */
@@ -45,7 +48,11 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<TestP
     log: Deno.env.get("POLYAGENT_TEST_LOG")
       ? createLogger("http_proxy", { level: "debug" })
       : silentLogger("http_proxy"),
-    engine: { tickMs: options.tickMs ?? 20, debug: !!Deno.env.get("POLYAGENT_TEST_LOG") },
+    engine: {
+      tickMs: options.tickMs ?? 20,
+      debug: !!Deno.env.get("POLYAGENT_TEST_LOG"),
+      ...options.engine,
+    },
   });
   await dp.start();
   const apply = async (order: ProxyOrder) => {

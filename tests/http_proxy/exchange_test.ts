@@ -301,3 +301,36 @@ Deno.test("an idle WebSocket tunnel is closed after the listener's front timeout
   await closed.promise; // the proxy ends the idle tunnel; no client-side close
   assert.deepEqual(replies, ["echo:hi"]);
 });
+
+Deno.test("above the fairness threshold the proxy turns crowded and keeps answering every request", async () => {
+  await using backend = startHttpBackend(() => new Response("ok"));
+  await using proxy = await startProxy({
+    clusters: { app: [backend.address] },
+    fronts: [["127.0.0.1", "", "app"]],
+    engine: { fairnessThreshold: 2 },
+  });
+  const crowded = async () => ((await proxy.dp.stats()) as { crowded: boolean }[])[0]!.crowded;
+  assert.equal(await crowded(), false);
+  // Six keep-alive clients (fetch keeps its connections) sending until the engine notices.
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 6 });
+  let sawCrowded = false;
+  let answered = 0;
+  try {
+    for (let round = 0; round < 200 && !sawCrowded; round++) {
+      const replies = await Promise.all(
+        Array.from(
+          { length: 6 },
+          () => fetch(`http://127.0.0.1:${proxy.port}/`, { client }).then((r) => r.text()),
+        ),
+      );
+      answered += replies.filter((t) => t === "ok").length;
+      assert.equal(answered, (round + 1) * 6, "every request is answered while crowded");
+      sawCrowded = await crowded();
+    }
+  } finally {
+    client.close();
+  }
+  assert.ok(sawCrowded, "six active connections exceed a threshold of 2");
+  // Quiet again: the next ticks see no activity and the flag drops.
+  await waitFor(async () => !await crowded(), { what: "crowded cleared" });
+});

@@ -23,9 +23,12 @@ export interface ProxyEngineOptions {
   /** Bind listeners with SO_REUSEPORT (several workers on one port). @default {true} */
   reusePort?: boolean;
   log?: EngineLog;
-  /** Request buffer size per connection, bytes. @default {8192} */
+  /**
+   * Request buffer size per connection, bytes; a longer head grows it (up to 64 KiB) for that
+   * request only. @default {4096}
+   */
   requestBufferSize?: number;
-  /** Response/output buffer size per exchange, bytes. @default {16384} */
+  /** Response/output buffer size per exchange, bytes (nginx's proxy_buffer_size). @default {8192} */
   ioBufferSize?: number;
   /** Client connections at once, at most (more are closed at accept). @default {10000} */
   maxConnections?: number;
@@ -33,6 +36,11 @@ export interface ProxyEngineOptions {
   tickMs?: number;
   /** Idle keep-alive connections kept per backend. @default {256} */
   maxIdlePerBackend?: number;
+  /**
+   * Client connections active within one tick above which every exchange ends with a turn of
+   * the event loop (see {@linkcode SessionHost.crowded}). 0 turns it off. @default {128}
+   */
+  fairnessThreshold?: number;
 }
 
 interface ListenerState {
@@ -76,6 +84,8 @@ export interface EngineStats {
   requests: number;
   idleBackendConnections: number;
   fronts: number;
+  /** Whether exchanges currently end with an event-loop turn (see `fairnessThreshold`). */
+  crowded: boolean;
   /** This worker isolate's V8 heap, bytes. */
   heapUsed: number;
   heapTotal: number;
@@ -104,6 +114,8 @@ export class ProxyEngine implements SessionHost {
   #idCounter = 0;
   #accepted = 0;
   #maxConnections: number;
+  #fairnessThreshold: number;
+  #crowded = false;
 
   constructor(options: ProxyEngineOptions) {
     this.#workerId = options.workerId;
@@ -111,14 +123,15 @@ export class ProxyEngine implements SessionHost {
     this.#log = options.log ?? (() => {});
     this.#tickMs = options.tickMs ?? 100;
     this.#maxConnections = options.maxConnections ?? 10_000;
+    this.#fairnessThreshold = options.fairnessThreshold ?? 128;
     this.pool = new BackendPool({ maxIdlePerBackend: options.maxIdlePerBackend ?? 256 });
     this.requestBuffers = new BufferPool({
-      size: options.requestBufferSize ?? 8 * 1024,
+      size: options.requestBufferSize ?? 4 * 1024,
       maxInUse: this.#maxConnections,
       maxFree: 128,
     });
     this.ioBuffers = new BufferPool({
-      size: options.ioBufferSize ?? 16 * 1024,
+      size: options.ioBufferSize ?? 8 * 1024,
       maxInUse: this.#maxConnections * 3,
       maxFree: 64,
     });
@@ -156,6 +169,7 @@ export class ProxyEngine implements SessionHost {
       requests: this.#idCounter,
       idleBackendConnections: this.pool.idleCount,
       fronts: this.routing.frontCount,
+      crowded: this.#crowded,
       ...heapFigures(),
     };
   }
@@ -310,9 +324,19 @@ export class ProxyEngine implements SessionHost {
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
   }
 
+  /** More client connections were active during the last tick than the fairness threshold. */
+  get crowded(): boolean {
+    return this.#crowded;
+  }
+
   #tick(): void {
     const now = Date.now();
-    for (const session of this.#sessions) session.checkTimeouts(now);
+    let active = 0;
+    for (const session of this.#sessions) {
+      session.checkTimeouts(now);
+      if (session.takeActivity()) active++;
+    }
+    this.#crowded = this.#fairnessThreshold > 0 && active > this.#fairnessThreshold;
     if (now - this.#lastPoolSweep >= 1000) {
       this.#lastPoolSweep = now;
       this.pool.sweep(now);

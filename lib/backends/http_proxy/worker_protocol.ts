@@ -29,6 +29,7 @@ export interface WorkerEngineOptions {
   maxConnections?: number;
   tickMs?: number;
   maxIdlePerBackend?: number;
+  fairnessThreshold?: number;
   /** Forward debug lines too. */
   debug?: boolean;
 }
