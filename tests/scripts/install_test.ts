@@ -11,7 +11,10 @@ Deno.test("install.sh --root installs a launcher, config, dirs and a systemd uni
 
   const bin = join(root, "usr/local/bin/polyagent");
   assert.equal(await mode(bin), 0o755);
-  assert.match(await Deno.readTextFile(bin), /-P=agent --config ".*\/deno\.json" ".*\/main\.ts"/);
+  assert.match(
+    await Deno.readTextFile(bin),
+    /-P=agent --v8-flags=\S+ --config ".*\/deno\.json" ".*\/main\.ts"/,
+  );
   const version = await sh([bin, "version"]);
   assert.match(version.stdout, /^polyagent \d+\.\d+\.\d+$/m);
 
