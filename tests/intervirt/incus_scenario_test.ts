@@ -2,14 +2,21 @@
  * The Incus runtime (`intervirt.runtime = "incus"`) through a spawned agent, against a private
  * incusd (its own INCUS_DIR under the test dir, started and stopped by the test): the local
  * busybox image is imported, containers get the requested MAC and addresses on the agent's
- * bridge, isolation and Connect work over v4 and v6, and wipe leaves nothing behind.
+ * bridge, isolation and Connect work over v4 and v6, internet access against a fake internet
+ * namespace, a DNAT port forward, and wipe leaves nothing behind.
  * Runs only where incus is installed (bookworm-backports `incus-base`; see the README).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort, IS_ROOT, sh, spawnAgent, waitFor, which } from "../_helpers/mod.ts";
 import { IntervirtClient } from "../../lib/protocols/intervirt/mod.ts";
-import { buildBusyboxImage, configToml, type LxcNames, teardown } from "./_lxc_fixture.ts";
+import {
+  buildBusyboxImage,
+  configToml,
+  createFakeInternet,
+  type LxcNames,
+  teardown,
+} from "./_lxc_fixture.ts";
 
 const N: LxcNames = {
   bridge: "pivibr0",
@@ -37,7 +44,8 @@ function run(
 }
 
 Deno.test({
-  name: "intervirt on Incus: image import, MAC/addresses, isolation, connect, wipe",
+  name:
+    "intervirt on Incus: image import, MAC/addresses, isolation, connect, internet, forwards, wipe",
   ignore: !available,
   fn: async () => {
     // Unprivileged containers (shifted uids) must traverse the path to their rootfs, and ./var
@@ -84,6 +92,7 @@ profiles:
 `,
       });
       await buildBusyboxImage(join(dir.path, "state"), dir.path);
+      await createFakeInternet(N);
       await Deno.writeTextFile(configFile, configToml(dir.path, N, port, 'runtime = "incus"'));
       agent = spawnAgent({ args: ["serve", "--config", configFile], env });
       await agent.waitForLine(/^intervirt /);
@@ -123,6 +132,44 @@ profiles:
       await waitFor(() => ping("c2", "fd93:7::11"), { timeoutMs: 8000 });
       await ok({ type: "Disconnect", id1: "c1", id2: "c2" });
       assert.equal(await ping("c1", "10.93.7.12"), false);
+
+      // Internet on/off against the fake internet (no route back: only masquerade answers).
+      assert.equal(await ping("c1", N.wanPeerIp), false);
+      await ok({ type: "SetInternetAccess", id: "c1", enabled: true });
+      await waitFor(() => ping("c1", N.wanPeerIp), { timeoutMs: 8000 });
+      assert.equal(await ping("c2", N.wanPeerIp), false);
+      await ok({ type: "SetInternetAccess", id: "c1", enabled: false });
+      assert.equal(await ping("c1", N.wanPeerIp), false);
+
+      // Port forward: c2's httpd from the fake internet, then gone after removal.
+      const ext = freePort();
+      const fetchFromWan = async () =>
+        (await run(
+          [
+            "ip",
+            "netns",
+            "exec",
+            N.wanNs,
+            "curl",
+            "-s",
+            "-m",
+            "3",
+            `http://${N.wanHostIp}:${ext}/index.html`,
+          ],
+          env,
+          { check: false },
+        )).stdout;
+      await ok({
+        type: "AddPortForwarding",
+        id: "c2",
+        internalPort: 80,
+        externalPort: ext,
+        protocol: "tcp",
+      });
+      assert.equal(await waitFor(fetchFromWan, { timeoutMs: 8000 }), "hello\n");
+      await ok({ type: "RemovePortForwarding", externalPort: ext, protocol: "tcp" });
+      assert.equal(await fetchFromWan(), "");
+
       await ok({ type: "StopContainer", id: "c2" });
       assert.equal((await c.call({ type: "StopContainer", id: "c2" })).code, 3);
       const wiped = await ok({ type: "Command", command: "wipe" });
