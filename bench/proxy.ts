@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { freePort, V8_FLAGS } from "../tests/_helpers/mod.ts";
+import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
 import { ordersBench } from "./_sozu_orders.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -286,7 +286,7 @@ backend be
       "run",
       "-q",
       "-P=agent",
-      V8_FLAGS,
+      ...RUNTIME_FLAGS,
       join(ROOT, "bench", "_proxy_server.ts"),
       `127.0.0.1:${port}`,
       `127.0.0.1:${backendPort}`,

@@ -40,7 +40,7 @@ built=()
 for t in $targets; do
   file="polyagent-$version-$t"
   echo "build.sh: compiling $file"
-  if ! log=$(deno compile -q -P=agent --v8-flags=--max-semi-space-size=2 --unstable-net --include lib/backends/http_proxy/worker_main.ts --target "$t" --output "$out/$file" main.ts 2>&1); then
+  if ! log=$(deno compile -q -P=agent --v8-flags=--max-semi-space-size=2 --no-code-cache --unstable-net --include lib/backends/http_proxy/worker_main.ts --target "$t" --output "$out/$file" main.ts 2>&1); then
     if printf '%s' "$log" | grep -qi "error sending request\|dns error\|denort"; then
       echo "build.sh: cannot download the Deno runtime (denort) for $t from the official site." >&2
       echo "build.sh: build where it is reachable, or set DENORT_BIN to a denort binary for $host." >&2

@@ -52,7 +52,7 @@ else
   cat > "$root$bindir/.polyagent.new" <<LAUNCHER
 #!/bin/sh
 # polyagent launcher for a source checkout: runs main.ts with the agent's permission set.
-exec deno run -q -P=agent --v8-flags=--max-semi-space-size=2 --config "$here/deno.json" "$here/main.ts" "\$@"
+exec deno run -q -P=agent --v8-flags=--max-semi-space-size=2 --no-code-cache --config "$here/deno.json" "$here/main.ts" "\$@"
 LAUNCHER
   chmod 0755 "$root$bindir/.polyagent.new"
   mv -f "$root$bindir/.polyagent.new" "$root$bindir/polyagent"

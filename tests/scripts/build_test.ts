@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, tempDir, V8_FLAGS } from "../_helpers/mod.ts";
+import { ROOT, RUNTIME_FLAGS, tempDir } from "../_helpers/mod.ts";
 
 // deno compile cannot download its runtime here, so CI proves what it can: with DENORT_BIN pointed
 // at the deno binary the compile step embeds the whole module graph (the file is not a runnable
@@ -63,12 +63,13 @@ Deno.test("deno check passes on the whole program", async () => {
   assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
 });
 
-Deno.test("the agent runs with the same V8 flags everywhere it is started", async () => {
+Deno.test("the agent runs with the same runtime flags everywhere it is started", async () => {
+  const flags = ` ${RUNTIME_FLAGS.join(" ")} `;
   const denoJson = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
   for (const task of ["start", "agent"]) {
-    assert.ok(denoJson.tasks[task].includes(` ${V8_FLAGS} `), `deno task ${task}`);
+    assert.ok(denoJson.tasks[task].includes(flags), `deno task ${task}`);
   }
   for (const script of ["scripts/build.sh", "scripts/install.sh"]) {
-    assert.ok((await Deno.readTextFile(join(ROOT, script))).includes(` ${V8_FLAGS} `), script);
+    assert.ok((await Deno.readTextFile(join(ROOT, script))).includes(flags), script);
   }
 });

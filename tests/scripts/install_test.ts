@@ -13,7 +13,7 @@ Deno.test("install.sh --root installs a launcher, config, dirs and a systemd uni
   assert.equal(await mode(bin), 0o755);
   assert.match(
     await Deno.readTextFile(bin),
-    /-P=agent --v8-flags=\S+ --config ".*\/deno\.json" ".*\/main\.ts"/,
+    /-P=agent --v8-flags=\S+ --no-code-cache --config ".*\/deno\.json" ".*\/main\.ts"/,
   );
   const version = await sh([bin, "version"]);
   assert.match(version.stdout, /^polyagent \d+\.\d+\.\d+$/m);
