@@ -46,9 +46,17 @@ export class NftSession implements NftTransactions {
     return run;
   }
 
-  /** Starts `nft -i` now so the first transaction does not pay for it. */
+  /**
+   * Starts `nft -i` now so the first transaction does not pay for it. A failure is left for the
+   * first transaction to report.
+   */
   warm(): void {
-    if (!this.#closed) this.#process ??= this.#spawn();
+    if (this.#closed || this.#process) return;
+    try {
+      this.#process = this.#spawn();
+    } catch {
+      // reported by apply()
+    }
   }
 
   async close(): Promise<void> {
