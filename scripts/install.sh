@@ -4,27 +4,34 @@
 # log directories with their modes, and a systemd unit (an OpenRC script where there is no systemd).
 # Safe to run again.
 #
-#   scripts/install.sh [--root DIR] [--prefix /usr/local] [--binary FILE] [--init auto|systemd|openrc]
+#   scripts/install.sh [--root DIR] [--prefix /usr/local] [--binary FILE | --launcher]
+#                      [--init auto|systemd|openrc]
 #
-# --root installs below DIR (a staging folder), as packaging tools do.
+# --root installs below DIR (a staging folder), as packaging tools do. Without --binary, a built
+# dist/ executable for this host is used if there is one; --launcher installs the launcher anyway.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 root=""
 prefix="/usr/local"
 binary=""
+launcher=0
 init="auto"
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) root="${2%/}"; shift 2 ;;
     --prefix) prefix="${2%/}"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
+    --launcher) launcher=1; shift ;;
     --init) init="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 case "$init" in auto|systemd|openrc) ;; *) echo "install.sh: --init must be auto, systemd or openrc" >&2; exit 2 ;; esac
+if [ -n "$binary" ] && [ "$launcher" = 1 ]; then
+  echo "install.sh: --binary and --launcher exclude each other" >&2; exit 2
+fi
 
 # FHS: a /usr or /usr/local install keeps its config in /etc; any other prefix in PREFIX/etc.
 case "$prefix" in /usr|/usr/local) sysconf="/etc" ;; *) sysconf="$prefix/etc" ;; esac
@@ -38,7 +45,7 @@ install -d -m 0755 "$root$bindir" "$root$sysconf/polyagent"
 install -d -m 0750 "$root$state_dir" "$root$log_dir"
 install -d -m 0755 "$root$run_dir"
 
-if [ -z "$binary" ]; then
+if [ -z "$binary" ] && [ "$launcher" = 0 ]; then
   target=$(deno eval -q 'console.log(Deno.build.target)' 2>/dev/null || true)
   version=$(sed -n 's/^ *"version": *"\(.*\)",*$/\1/p' "$here/deno.json" | head -n 1)
   candidate="$here/dist/polyagent-$version-$target"

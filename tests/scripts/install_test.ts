@@ -7,7 +7,9 @@ const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
 Deno.test("install.sh --root installs a launcher, config, dirs and a systemd unit, idempotently", async () => {
   await using dir = await tempDir("install");
   const root = dir.path;
-  await sh(["bash", join(ROOT, "scripts/install.sh"), "--root", root, "--init", "systemd"]);
+  // --launcher: the checkout may hold a dist/ build, which install.sh would otherwise prefer.
+  const install = ["bash", join(ROOT, "scripts/install.sh"), "--root", root, "--launcher"];
+  await sh([...install, "--init", "systemd"]);
 
   const bin = join(root, "usr/local/bin/polyagent");
   assert.equal(await mode(bin), 0o755);
@@ -36,14 +38,7 @@ Deno.test("install.sh --root installs a launcher, config, dirs and a systemd uni
 
   // A second run keeps an operator's config and leaves no temp files.
   await Deno.writeTextFile(config, "# edited by the operator\n");
-  const again = await sh([
-    "bash",
-    join(ROOT, "scripts/install.sh"),
-    "--root",
-    root,
-    "--init",
-    "systemd",
-  ]);
+  const again = await sh([...install, "--init", "systemd"]);
   assert.match(again.stdout, /kept the existing \/etc\/polyagent\/polyagent\.toml/);
   assert.equal(await Deno.readTextFile(config), "# edited by the operator\n");
   const leftovers = (await sh(["find", root, "-name", ".*.new"])).stdout.trim();
@@ -79,7 +74,13 @@ Deno.test("install.sh installs a given binary and an OpenRC script with another 
   assert.equal(await mode(join(root, "etc/init.d/polyagent")), 0o755);
 });
 
-Deno.test("install.sh refuses unknown arguments with status 2", async () => {
-  const r = await sh(["bash", join(ROOT, "scripts/install.sh"), "--frob"], { check: false });
-  assert.equal(r.code, 2);
+Deno.test("install.sh refuses unknown or conflicting arguments with status 2", async () => {
+  await using dir = await tempDir("install");
+  const script = join(ROOT, "scripts/install.sh");
+  for (const args of [["--frob"], ["--binary", "/bin/true", "--launcher"]]) {
+    // --root first: were the refusal to come late, nothing would land outside the temp dir.
+    const r = await sh(["bash", script, "--root", dir.path, ...args], { check: false });
+    assert.equal(r.code, 2, args.join(" "));
+    assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing installed");
+  }
 });
