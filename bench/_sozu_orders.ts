@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { agentSection, freePort } from "../tests/_helpers/mod.ts";
+import { agentSection, freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SozuClient } from "../lib/protocols/sozu/mod.ts";
@@ -81,7 +81,16 @@ export async function ordersBench(
     ].join("\n"),
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=agent", join(ROOT, "main.ts"), "serve", "--config", config],
+    args: [
+      "run",
+      "-q",
+      "-P=agent",
+      ...RUNTIME_FLAGS,
+      join(ROOT, "main.ts"),
+      "serve",
+      "--config",
+      config,
+    ],
     cwd: ROOT,
     stdin: "null",
     stdout: "null",

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { agentSection } from "../tests/_helpers/mod.ts";
+import { agentSection, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../lib/core/mod.ts";
@@ -192,7 +192,16 @@ stop_grace_seconds = 0
 `,
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=agent", join(ROOT, "main.ts"), "serve", "--config", config],
+    args: [
+      "run",
+      "-q",
+      "-P=agent",
+      ...RUNTIME_FLAGS,
+      join(ROOT, "main.ts"),
+      "serve",
+      "--config",
+      config,
+    ],
     stdout: "piped",
     stderr: "inherit",
     stdin: "null",

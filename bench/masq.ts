@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { agentSection, freePort } from "../tests/_helpers/mod.ts";
+import { agentSection, freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -121,7 +121,16 @@ export async function run(args: string[]): Promise<void> {
       `[admin]\nenabled = false\n[masq]\nenabled = true\nui_port = ${port}\ndata_root = "${dir}/masq"\n`,
   );
   const agent = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=agent", join(ROOT, "main.ts"), "serve", "--config", config],
+    args: [
+      "run",
+      "-q",
+      "-P=agent",
+      ...RUNTIME_FLAGS,
+      join(ROOT, "main.ts"),
+      "serve",
+      "--config",
+      config,
+    ],
     cwd: ROOT,
     stdout: "piped",
     stderr: "null",

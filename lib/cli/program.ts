@@ -8,7 +8,7 @@ import {
   loadConfig,
 } from "../core/mod.ts";
 import { exitStatusFor } from "./exit_status.ts";
-import { serve } from "./serve.ts";
+import { serveFromArgs } from "./serve.ts";
 
 /** What the CLI needs from `main.ts`. */
 export interface CliOptions {
@@ -49,16 +49,15 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
     new Option("--set <section.key=value>", "override a config value (repeatable)")
       .argParser(collect).default([]);
 
-  const load = (file: string | undefined, sets: string[], sections: "all" | "used" = "all") =>
-    loadConfig({ file, sets, definitions, sections });
+  const load = (file: string | undefined, sets: string[]) =>
+    loadConfig({ file, sets, definitions });
 
   program.command("serve")
     .description("run the agent: start every enabled service until SIGTERM or Ctrl-C")
     .addOption(configOption())
     .addOption(setOption())
     .action(async (opts: { config?: string; set: string[] }) => {
-      const config = await load(opts.config, opts.set, "used");
-      const code = await serve({ config, definitions });
+      const code = await serveFromArgs({ config: opts.config, sets: opts.set }, definitions);
       if (code !== 0) throw new CliExit("", code);
     });
 

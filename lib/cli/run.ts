@@ -4,24 +4,17 @@
  * modules it pulls in would stay resident for the daemon's whole life (about 5 MB). Anything
  * else — help, a typo, every other command — goes through the full commander program.
  */
-import { loadConfig } from "../core/mod.ts";
 import { exitStatusFor } from "./exit_status.ts";
 import type { CliOptions } from "./program.ts";
-import { serve } from "./serve.ts";
-
-/** The options of a plain `serve` invocation. */
-export interface PlainServeArgs {
-  config: string | undefined;
-  sets: string[];
-}
+import { type ServeArgs, serveFromArgs } from "./serve.ts";
 
 /**
  * Reads `serve [-c|--config FILE] [--set K=V]...` (also `--opt=value`); returns null for
  * anything else so commander can answer it with its usual help and errors.
  */
-export function plainServeArgs(argv: readonly string[]): PlainServeArgs | null {
+export function plainServeArgs(argv: readonly string[]): ServeArgs | null {
   if (argv[0] !== "serve") return null;
-  const result: PlainServeArgs = { config: undefined, sets: [] };
+  const result: ServeArgs = { config: undefined, sets: [] };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
@@ -49,14 +42,7 @@ export async function runCli(argv: readonly string[], options: CliOptions): Prom
     return await runProgram(argv, options);
   }
   try {
-    const { definitions } = options;
-    const config = await loadConfig({
-      file: plain.config,
-      sets: plain.sets,
-      definitions,
-      sections: "used",
-    });
-    return await serve({ config, definitions });
+    return await serveFromArgs(plain, options.definitions);
   } catch (error) {
     return exitStatusFor(error);
   }

@@ -4,6 +4,7 @@ import {
   type AnyServiceDefinition,
   createLogger,
   errorText,
+  loadConfig,
   runCommand,
   ServiceStartError,
   Supervisor,
@@ -72,4 +73,27 @@ export async function serve(options: ServeOptions): Promise<number> {
   for (const [sig, fn] of handlers) Deno.removeSignalListener(sig, fn);
   log.info("stopped");
   return code;
+}
+
+/** `serve`'s command-line options, however they were parsed. */
+export interface ServeArgs {
+  config: string | undefined;
+  sets: string[];
+}
+
+/**
+ * `serve` from either command line: loads only the config sections in use, runs the agent and
+ * resolves with its exit status (errors propagate to the caller's reporting).
+ */
+export async function serveFromArgs(
+  args: ServeArgs,
+  definitions: readonly AnyServiceDefinition[],
+): Promise<number> {
+  const config = await loadConfig({
+    file: args.config,
+    sets: args.sets,
+    definitions,
+    sections: "used",
+  });
+  return await serve({ config, definitions });
 }

@@ -202,18 +202,31 @@ function applyEnv(raw: Raw, root: AnySchema, env: (name: string) => string | und
   }
 }
 
-function applySets(raw: Raw, root: AnySchema, sets: readonly string[]): void {
-  for (const item of sets) {
-    const eq = item.indexOf("=");
-    const dotted = eq < 0 ? item : item.slice(0, eq);
-    const dot = dotted.indexOf(".");
-    if (eq < 0 || dot <= 0 || dot === dotted.length - 1) {
-      throw new ConfigError(`--set ${item}: expected section.key=value`);
-    }
-    const sectionName = dotted.slice(0, dot);
-    const key = dotted.slice(dot + 1);
+interface SetOverride {
+  sectionName: string;
+  key: string;
+  value: string;
+}
+
+/** Splits a `--set section.key=value` item. */
+function parseSet(item: string): SetOverride {
+  const eq = item.indexOf("=");
+  const dotted = eq < 0 ? item : item.slice(0, eq);
+  const dot = dotted.indexOf(".");
+  if (eq < 0 || dot <= 0 || dot === dotted.length - 1) {
+    throw new ConfigError(`--set ${item}: expected section.key=value`);
+  }
+  return {
+    sectionName: dotted.slice(0, dot),
+    key: dotted.slice(dot + 1),
+    value: item.slice(eq + 1),
+  };
+}
+
+function applySets(raw: Raw, root: AnySchema, sets: readonly SetOverride[]): void {
+  for (const { sectionName, key, value } of sets) {
     const wantsString = typeAt(root, [sectionName, key]) === "string";
-    setPath(raw, sectionName, key, overrideValue(item.slice(eq + 1), wantsString));
+    setPath(raw, sectionName, key, overrideValue(value, wantsString));
   }
 }
 
@@ -250,11 +263,6 @@ function validate(raw: Raw, built: ConfigSchema, source: string): AgentConfig {
   return { agent: agent as AgentSection, services: services as AgentConfig["services"], source };
 }
 
-/** The section names that `--set` overrides name. */
-function setSections(sets: readonly string[]): Set<string> {
-  return new Set(sets.map((item) => item.slice(0, Math.max(0, item.indexOf(".")))));
-}
-
 /** Reads, overrides and validates the configuration. */
 export async function loadConfig(options: LoadConfigOptions): Promise<AgentConfig> {
   let raw: Raw = {};
@@ -269,8 +277,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<AgentConfi
     source = path;
   }
   const env = options.env ?? ((name) => Deno.env.get(name));
-  const sets = options.sets ?? [];
-  const named = setSections(sets);
+  const sets = (options.sets ?? []).map(parseSet);
+  const named = new Set(sets.map((s) => s.sectionName));
   // In "used" mode a service whose section appears nowhere is disabled and its schema (and the
   // module that builds it) is never loaded.
   const include = options.sections === "used"

@@ -11,6 +11,7 @@ import {
   wholeNumber,
 } from "../../lib/core/mod.ts";
 import { tempDir } from "../_helpers/mod.ts";
+import { SERVICE_DEFINITIONS } from "../../lib/services.ts";
 
 const fakeSozu: ServiceDefinition<
   { enabled: boolean; worker_count: number; command_socket: string }
@@ -177,4 +178,12 @@ Deno.test('loadConfig({ sections: "used" }) builds only the sections the config 
   built.length = 0;
   await loadConfig({ file, env, definitions: defs });
   assert.equal(built.length, defs.length, 'the default ("all") builds every section');
+});
+
+Deno.test("every compiled-in service's enabledByDefault matches its schema's default", async () => {
+  // serve skips the sections of services disabled by default, so the two must agree.
+  for (const def of SERVICE_DEFINITIONS) {
+    const section = (await def.configSchema()).parse({});
+    assert.equal(section.enabled, def.enabledByDefault ?? false, def.name);
+  }
 });

@@ -66,7 +66,7 @@ export class NftSession implements NftTransactions {
   }
 
   async #applyNow(commands: string, timeoutMs: number): Promise<void> {
-    if (this.#closed) throw new CommandError("nft session closed", this.#failure("closed"));
+    if (this.#closed) throw new CommandError("nft session closed", this.#failure(""));
     const proc = this.#process ??= this.#spawn();
     const marker = `${SENTINEL}${++this.#seq}`;
     let timer: ReturnType<typeof setTimeout> | undefined;
