@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { agentSection, freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
+import { agentSection, freePort, spawnAgent } from "../tests/_helpers/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SozuClient } from "../lib/protocols/sozu/mod.ts";
@@ -80,24 +80,9 @@ export async function ordersBench(
       "",
     ].join("\n"),
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-P=agent",
-      ...RUNTIME_FLAGS,
-      join(ROOT, "main.ts"),
-      "serve",
-      "--config",
-      config,
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const agent = spawnAgent({ args: ["serve", "--config", config] });
   try {
-    await waitForSocket(socket, child, 30_000);
+    await waitForSocket(socket, agent.child, 30_000);
     const client = await SozuClient.connect(socket, 5000);
     try {
       const timeoutMs = 60_000;
@@ -149,12 +134,7 @@ export async function ordersBench(
       client.close();
     }
   } finally {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // exited
-    }
-    await child.status;
+    await agent.stop("SIGTERM");
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

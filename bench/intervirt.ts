@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { agentSection, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
+import { type AgentProcess, agentSection, spawnAgent } from "../tests/_helpers/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../lib/core/mod.ts";
@@ -167,7 +167,7 @@ class RawLxc {
 /** A spawned agent and a WebSocket client to it. */
 async function startAgent(
   dir: string,
-): Promise<{ child: Deno.ChildProcess; client: IntervirtClient }> {
+): Promise<{ agent: AgentProcess; client: IntervirtClient }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -191,42 +191,14 @@ nft_table = "polyagent_pivb"
 stop_grace_seconds = 0
 `,
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-P=agent",
-      ...RUNTIME_FLAGS,
-      join(ROOT, "main.ts"),
-      "serve",
-      "--config",
-      config,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!/^intervirt /m.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("agent exited before listening");
-    seen += value;
-  }
-  reader.cancel().catch(() => {});
+  const agent = spawnAgent({ args: ["serve", "--config", config] });
+  await agent.waitForLine(/^intervirt /, 30_000);
   const client = await IntervirtClient.connect(`ws://127.0.0.1:${port}/containerManagement`);
-  return { child, client };
+  return { agent, client };
 }
 
-async function stopAgent(dir: string, child: Deno.ChildProcess | null): Promise<void> {
-  if (child) {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // gone
-    }
-    await child.status;
-  }
+async function stopAgent(dir: string, agent: AgentProcess | null): Promise<void> {
+  await agent?.stop("SIGTERM");
   const ls = await new Deno.Command("lxc-ls", { args: ["-P", `${dir}/lxc`, "-1"], stdout: "piped" })
     .output();
   for (const name of dec.decode(ls.stdout).split("\n").filter((n) => n.startsWith("pivb-"))) {
@@ -251,12 +223,12 @@ export async function run(args: string[]): Promise<void> {
   await Deno.mkdir(base, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: base, prefix: "pivb-" });
   const raw = new RawLxc(dir, join(dir, "state", "images", "busybox.tar.gz"));
-  let child: Deno.ChildProcess | null = null;
+  let running: AgentProcess | null = null;
   try {
     await buildImage(dir);
     await raw.setup();
     const agent = await startAgent(dir);
-    child = agent.child;
+    running = agent.agent;
     const call = async (body: Record<string, unknown>) => {
       const f = await agent.client.call(body, { timeoutMs: 60_000 });
       if (f.code) throw new Error(`${JSON.stringify(body)} -> ${JSON.stringify(f)}`);
@@ -339,7 +311,7 @@ export async function run(args: string[]): Promise<void> {
       } ms | ratio ${(a.wipe / r.wipe).toFixed(2)}x`,
     );
   } finally {
-    await stopAgent(dir, child);
+    await stopAgent(dir, running);
     await raw.cleanup(count);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { agentSection, freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
+import { agentSection, freePort, spawnAgent } from "../tests/_helpers/mod.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -120,25 +120,10 @@ export async function run(args: string[]): Promise<void> {
     agentSection(dir, { log_level: "warn", log_format: "json" }) +
       `[admin]\nenabled = false\n[masq]\nenabled = true\nui_port = ${port}\ndata_root = "${dir}/masq"\n`,
   );
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-q",
-      "-P=agent",
-      ...RUNTIME_FLAGS,
-      join(ROOT, "main.ts"),
-      "serve",
-      "--config",
-      config,
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "null",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const agent = spawnAgent({ args: ["serve", "--config", config] });
   const nodePids: number[] = [];
   try {
-    await waitForLine(agent.stdout, /masq\s+ws:\/\/127\.0\.0\.1:\d+/);
+    await agent.waitForLine(/masq\s+ws:\/\/127\.0\.0\.1:\d+/);
     const ui = await Client.open(port);
     await ui.transact("setup", { values: [{ name: "neighborhood-mode", value: "zero-hop" }] });
 
@@ -234,12 +219,7 @@ export async function run(args: string[]): Promise<void> {
         // already gone
       }
     }
-    try {
-      agent.kill("SIGKILL");
-    } catch {
-      // gone
-    }
-    await agent.status;
+    await agent.stop("SIGKILL");
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

@@ -122,8 +122,6 @@ export interface SpawnAgentOptions {
   /** Arguments after `main.ts`. */
   args: string[];
   env?: Record<string, string>;
-  /** Capture stdout/stderr (default) or inherit. */
-  stdio?: "piped" | "inherit";
 }
 
 /** A running `polyagent` child started with the deno.json permission set. */
