@@ -55,10 +55,28 @@ export function latin1(buf: Uint8Array, from: number, to: number): string {
   return out;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const VALID_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const TARGET = /^[\x21-\x7e]+$/;
-const DIGITS = /^[0-9]{1,15}$/;
+/** Byte classes: token characters (RFC 9110 §5.6.2), field-value characters, target characters. */
+const C_TOKEN = 1;
+const C_VALUE = 2;
+const C_TARGET = 4;
+/** Any byte but CR, LF and NUL: what a response field value may hold. */
+const C_FIELD = 8;
+/** Any byte but the colon, CR, LF and NUL: what a response field name is scanned over. */
+const C_NAME = 16;
+const CLASS = (() => {
+  const table = new Uint8Array(256);
+  for (const c of "!#$%&'*+-.^_`|~") table[c.charCodeAt(0)]! |= C_TOKEN;
+  for (let c = 48; c <= 57; c++) table[c]! |= C_TOKEN;
+  for (let c = 65; c <= 90; c++) table[c]! |= C_TOKEN;
+  for (let c = 97; c <= 122; c++) table[c]! |= C_TOKEN;
+  table[9]! |= C_VALUE;
+  for (let c = 0x20; c <= 0x7e; c++) table[c]! |= C_VALUE;
+  for (let c = 0x80; c <= 0xff; c++) table[c]! |= C_VALUE;
+  for (let c = 0x21; c <= 0x7e; c++) table[c]! |= C_TARGET;
+  for (let c = 1; c <= 0xff; c++) if (c !== 10 && c !== 13) table[c]! |= C_FIELD | C_NAME;
+  table[58]! &= ~C_NAME;
+  return table;
+})();
 
 /** The facts of a request head. Offsets are relative to the head's first byte. */
 export interface RequestHead {
@@ -106,33 +124,6 @@ export interface ResponseHead {
   length: number;
 }
 
-function headerLines(
-  text: string,
-  from: number,
-  onHeader: (name: string, value: string, start: number, end: number) => void,
-): void {
-  let pos = from;
-  const limit = text.length;
-  while (pos < limit) {
-    let eol = text.indexOf("\r\n", pos);
-    if (eol < 0) eol = limit;
-    const first = text.charCodeAt(pos);
-    if (first === 32 || first === 9) throw new HeadError(400, "obsolete line folding");
-    const colon = text.indexOf(":", pos);
-    if (colon < 0 || colon >= eol) throw new HeadError(400, "header line without a colon");
-    const name = text.slice(pos, colon);
-    if (!TOKEN.test(name)) throw new HeadError(400, `invalid header name "${name}"`);
-    let vs = colon + 1;
-    let ve = eol;
-    while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
-    while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
-    const value = text.slice(vs, ve);
-    if (!VALID_VALUE.test(value)) throw new HeadError(400, `invalid character in header "${name}"`);
-    onHeader(name, value, pos, eol + 2);
-    pos = eol + 2;
-  }
-}
-
 function hasToken(list: string, token: string): boolean {
   for (const part of list.split(",")) {
     if (part.trim().toLowerCase() === token) return true;
@@ -140,32 +131,109 @@ function hasToken(list: string, token: string): boolean {
   return false;
 }
 
+/** Whether `buf[at, at + lower.length)` equals `lower` ignoring ASCII case. */
+function equalsLower(buf: Uint8Array, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    if ((buf[at + i]! | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** The reason a header line starting at `pos` (ending before `eol`) is refused. */
+function headerLineError(buf: Uint8Array, pos: number, eol: number, status: number): HeadError {
+  const colon = buf.indexOf(58, pos);
+  if (colon < 0 || colon >= eol) return new HeadError(status, "header line without a colon");
+  const name = latin1(buf, pos, colon);
+  let n = pos;
+  while (n < colon && (CLASS[buf[n]!]! & C_TOKEN) !== 0) n++;
+  if (n < colon || n === pos) return new HeadError(status, `invalid header name "${name}"`);
+  return new HeadError(status, `invalid character in header "${name}"`);
+}
+
+/** The HTTP version at `buf[at, at + 8)`: 1 or 0 for HTTP/1.1 or 1.0; throws otherwise. */
+function requestVersion(buf: Uint8Array, at: number): number {
+  if (
+    buf[at] === 72 && buf[at + 1] === 84 && buf[at + 2] === 84 && buf[at + 3] === 80 &&
+    buf[at + 4] === 47 && isDigit(buf[at + 5]!) && buf[at + 6] === 46 && isDigit(buf[at + 7]!)
+  ) {
+    if (buf[at + 5] === 49 && (buf[at + 7] === 49 || buf[at + 7] === 48)) return buf[at + 7]! - 48;
+    throw new HeadError(505, "unsupported version");
+  }
+  throw new HeadError(400, "malformed HTTP version");
+}
+
+/** The method at `buf[from, to)`, without allocating for the common ones. */
+function methodName(buf: Uint8Array, from: number, to: number): string {
+  const c = buf[from];
+  if (to - from === 3) {
+    if (c === 71 && buf[from + 1] === 69 && buf[from + 2] === 84) return "GET";
+    if (c === 80 && buf[from + 1] === 85 && buf[from + 2] === 84) return "PUT";
+  } else if (to - from === 4) {
+    if (c === 80 && buf[from + 1] === 79 && buf[from + 2] === 83 && buf[from + 3] === 84) {
+      return "POST";
+    }
+    if (c === 72 && buf[from + 1] === 69 && buf[from + 2] === 65 && buf[from + 3] === 68) {
+      return "HEAD";
+    }
+  }
+  return latin1(buf, from, to);
+}
+
+/** Parses the digits of a Content-Length value; -1 when it is not 1 to 15 decimal digits. */
+function decimal(buf: Uint8Array, from: number, to: number): number {
+  if (to === from || to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + c - 48;
+  }
+  return n;
+}
+
 /**
  * Parses a request head whose bytes are `buf[from, end)` where `end` came from
- * {@linkcode findHeadEnd}. Throws {@linkcode HeadError}.
+ * {@linkcode findHeadEnd}. It works on the bytes and decodes only the values the proxy uses.
+ * Throws {@linkcode HeadError}.
  */
 export function parseRequestHead(buf: Uint8Array, from: number, end: number): RequestHead {
-  const text = latin1(buf, from, end - 2);
-  const lineEnd = text.indexOf("\r\n");
-  const line = text.slice(0, lineEnd);
-  const sp1 = line.indexOf(" ");
-  const sp2 = line.indexOf(" ", sp1 + 1);
-  if (sp1 <= 0 || sp2 < 0 || line.indexOf(" ", sp2 + 1) >= 0) {
+  const limit = end - 2;
+  // Request line: method SP target SP version CRLF, each part strictly checked.
+  let i = from;
+  while ((CLASS[buf[i]!]! & C_TOKEN) !== 0) i++;
+  if (i === from || buf[i] !== 32) {
+    throw new HeadError(
+      400,
+      i === from || i >= limit ? "malformed request line" : "invalid method",
+    );
+  }
+  const targetStart = i + 1;
+  let j = targetStart;
+  while ((CLASS[buf[j]!]! & C_TARGET) !== 0) j++;
+  if (j === targetStart || buf[j] !== 32) {
+    throw new HeadError(
+      400,
+      j === targetStart ? "malformed request line" : "invalid request target",
+    );
+  }
+  const versionAt = j + 1;
+  if (versionAt + 10 > end || buf[versionAt + 8] !== 13 || buf[versionAt + 9] !== 10) {
+    // Not "HTTP/x.y" CRLF: a space inside the version, trailing junk, or no version at all.
+    const lineEnd = buf.indexOf(13, versionAt);
+    const versionBytes = lineEnd < 0 || lineEnd > limit ? limit - versionAt : lineEnd - versionAt;
+    if (versionBytes === 8) requestVersion(buf, versionAt);
     throw new HeadError(400, "malformed request line");
   }
-  const method = line.slice(0, sp1);
-  const target = line.slice(sp1 + 1, sp2);
-  const version = line.slice(sp2 + 1);
-  if (!TOKEN.test(method)) throw new HeadError(400, "invalid method");
-  if (!TARGET.test(target)) throw new HeadError(400, "invalid request target");
-  let minor: number;
-  if (version === "HTTP/1.1") minor = 1;
-  else if (version === "HTTP/1.0") minor = 0;
-  else if (/^HTTP\/[0-9]\.[0-9]$/.test(version)) throw new HeadError(505, "unsupported version");
-  else throw new HeadError(400, "malformed HTTP version");
+  const minor = requestVersion(buf, versionAt);
+  const firstLineEnd = versionAt + 10;
+  const target = latin1(buf, targetStart, j);
 
   const head: RequestHead = {
-    method,
+    method: methodName(buf, from, i),
     target,
     minor,
     host: null,
@@ -180,98 +248,119 @@ export function parseRequestHead(buf: Uint8Array, from: number, end: number): Re
     hasXfProto: false,
     hasXfPort: false,
     drops: [],
-    firstLineEnd: lineEnd + 2,
+    firstLineEnd: firstLineEnd - from,
     length: end - from,
   };
   let hosts = 0;
   let teSeen = false;
   let connection: string | null = null;
   let upgradeValue: string | null = null;
-  let upgradeLine: [number, number] | null = null;
-  let extraHop = false;
-  headerLines(text, lineEnd + 2, (name, value, start, stop) => {
-    switch (name.length) {
+  let upgradeStart = -1;
+  let upgradeStop = -1;
+  let pos = firstLineEnd;
+  while (pos < limit) {
+    const first = buf[pos]!;
+    if (first === 32 || first === 9) throw new HeadError(400, "obsolete line folding");
+    let n = pos;
+    while ((CLASS[buf[n]!]! & C_TOKEN) !== 0) n++;
+    let vs = n + 1;
+    if (n === pos || buf[n] !== 58) throw headerLineError(buf, pos, buf.indexOf(13, pos), 400);
+    while (buf[vs] === 32 || buf[vs] === 9) vs++;
+    let eol = vs;
+    while ((CLASS[buf[eol]!]! & C_VALUE) !== 0) eol++;
+    if (buf[eol] !== 13 || buf[eol + 1] !== 10 || eol > limit) {
+      throw headerLineError(buf, pos, eol, 400);
+    }
+    let ve = eol;
+    while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
+    const at = pos;
+    const start = pos - from;
+    const stop = eol + 2 - from;
+    pos = eol + 2;
+    const lower = first | 0x20;
+    switch (n - at) {
       case 4:
-        if (name.toLowerCase() === "host") {
+        if (lower === 104 && equalsLower(buf, at, "host")) {
           if (++hosts > 1) throw new HeadError(400, "duplicate Host header");
-          head.host = value;
+          head.host = latin1(buf, vs, ve);
         }
-        return;
+        break;
       case 2:
-        if (name.toLowerCase() === "te") head.drops.push(start, stop);
-        return;
+        if (lower === 116 && equalsLower(buf, at, "te")) head.drops.push(start, stop);
+        break;
       case 6:
-        if (name.toLowerCase() === "expect") {
-          if (value.toLowerCase() === "100-continue") head.expectContinue = true;
+        if (lower === 101 && equalsLower(buf, at, "expect")) {
+          if (ve - vs === 12 && equalsLower(buf, vs, "100-continue")) head.expectContinue = true;
         }
-        return;
+        break;
       case 7:
-        if (name.toLowerCase() === "upgrade") {
-          upgradeValue = value;
-          upgradeLine = [start, stop];
-        } else if (name.toLowerCase() === "sozu-id") {
+        if (lower === 117 && equalsLower(buf, at, "upgrade")) {
+          upgradeValue = latin1(buf, vs, ve);
+          upgradeStart = start;
+          upgradeStop = stop;
+        } else if (lower === 115 && equalsLower(buf, at, "sozu-id")) {
           head.drops.push(start, stop);
         }
-        return;
+        break;
       case 9:
-        if (name.toLowerCase() === "forwarded") {
+        if (lower === 102 && equalsLower(buf, at, "forwarded")) {
+          const value = latin1(buf, vs, ve);
           head.forwarded = head.forwarded === null ? value : `${head.forwarded}, ${value}`;
           head.drops.push(start, stop);
         }
-        return;
-      case 10: {
-        const lower = name.toLowerCase();
-        if (lower === "connection") {
+        break;
+      case 10:
+        if (lower === 99 && equalsLower(buf, at, "connection")) {
+          const value = latin1(buf, vs, ve);
           connection = connection === null ? value : `${connection}, ${value}`;
           head.drops.push(start, stop);
-        } else if (lower === "keep-alive") {
+        } else if (lower === 107 && equalsLower(buf, at, "keep-alive")) {
           head.drops.push(start, stop);
         }
-        return;
-      }
+        break;
       case 14:
-        if (name.toLowerCase() === "content-length") {
+        if (lower === 99 && equalsLower(buf, at, "content-length")) {
           if (head.contentLength >= 0) throw new HeadError(400, "duplicate Content-Length");
-          if (!DIGITS.test(value)) throw new HeadError(400, "invalid Content-Length");
-          head.contentLength = Number(value);
+          const length = decimal(buf, vs, ve);
+          if (length < 0) throw new HeadError(400, "invalid Content-Length");
+          head.contentLength = length;
         }
-        return;
+        break;
       case 15:
-        if (name.toLowerCase() === "x-forwarded-for") {
+        if (lower === 120 && equalsLower(buf, at, "x-forwarded-for")) {
+          const value = latin1(buf, vs, ve);
           head.xff = head.xff === null ? value : `${head.xff}, ${value}`;
           head.drops.push(start, stop);
         }
-        return;
-      case 16: {
-        const lower = name.toLowerCase();
-        if (lower === "x-forwarded-port") head.hasXfPort = true;
-        else if (lower === "proxy-connection") head.drops.push(start, stop);
-        return;
-      }
-      case 17: {
-        const lower = name.toLowerCase();
-        if (lower === "transfer-encoding") {
+        break;
+      case 16:
+        if (lower === 120 && equalsLower(buf, at, "x-forwarded-port")) {
+          head.hasXfPort = true;
+        } else if (lower === 112 && equalsLower(buf, at, "proxy-connection")) {
+          head.drops.push(start, stop);
+        }
+        break;
+      case 17:
+        if (lower === 116 && equalsLower(buf, at, "transfer-encoding")) {
           if (teSeen) throw new HeadError(400, "duplicate Transfer-Encoding");
           teSeen = true;
-          if (value.toLowerCase() !== "chunked") {
+          if (ve - vs !== 7 || !equalsLower(buf, vs, "chunked")) {
             throw new HeadError(400, "unsupported Transfer-Encoding");
           }
           head.chunked = true;
-        } else if (lower === "x-forwarded-proto") {
+        } else if (lower === 120 && equalsLower(buf, at, "x-forwarded-proto")) {
           head.hasXfProto = true;
         }
-        return;
-      }
-      default:
-        return;
+        break;
     }
-  });
+  }
   if (teSeen && head.contentLength >= 0) {
     throw new HeadError(400, "both Content-Length and Transfer-Encoding");
   }
   if (minor === 1 && hosts === 0) throw new HeadError(400, "missing Host header");
   if (connection !== null) {
     const tokens = (connection as string).split(",").map((t) => t.trim().toLowerCase());
+    let extraHop = false;
     for (const token of tokens) {
       if (token === "close") head.close = true;
       else if (token === "keep-alive") {
@@ -280,24 +369,33 @@ export function parseRequestHead(buf: Uint8Array, from: number, end: number): Re
         if (upgradeValue !== null) head.upgrade = upgradeValue;
       } else if (token !== "") extraHop = true;
     }
-    if (extraHop) dropListed(text, lineEnd + 2, tokens, head.drops);
+    if (extraHop) dropListed(buf, from, firstLineEnd, limit, tokens, head.drops);
   }
-  if (head.upgrade === null && upgradeLine !== null) {
-    head.drops.push((upgradeLine as [number, number])[0], (upgradeLine as [number, number])[1]);
-  }
+  if (head.upgrade === null && upgradeStart >= 0) head.drops.push(upgradeStart, upgradeStop);
   if (target.charCodeAt(0) !== 47) absoluteTarget(head);
   if (head.drops.length > 2) sortRanges(head.drops);
   return head;
 }
 
-function dropListed(text: string, from: number, tokens: string[], drops: number[]): void {
+/** Adds the lines of the headers that `Connection` lists (already validated) to `drops`. */
+function dropListed(
+  buf: Uint8Array,
+  from: number,
+  pos: number,
+  limit: number,
+  tokens: string[],
+  drops: number[],
+): void {
   const names = new Set(
     tokens.filter((t) => t !== "close" && t !== "keep-alive" && t !== "upgrade" && t !== ""),
   );
   const starts = new Set(drops.filter((_, i) => i % 2 === 0));
-  headerLines(text, from, (name, _value, start, stop) => {
-    if (names.has(name.toLowerCase()) && !starts.has(start)) drops.push(start, stop);
-  });
+  while (pos < limit) {
+    const eol = buf.indexOf(13, pos);
+    const name = latin1(buf, pos, buf.indexOf(58, pos)).toLowerCase();
+    if (names.has(name) && !starts.has(pos - from)) drops.push(pos - from, eol + 2 - from);
+    pos = eol + 2;
+  }
 }
 
 function absoluteTarget(head: RequestHead): void {
@@ -324,108 +422,133 @@ function sortRanges(ranges: number[]): void {
   for (const [a, b] of pairs) ranges.push(a, b);
 }
 
-/** Whether `buf[at, at + lower.length)` equals `lower` ignoring ASCII case. */
-function equalsLower(buf: Uint8Array, at: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) {
-    if ((buf[at + i]! | 0x20) !== lower.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-/** Start and end of a header value with surrounding blanks removed. */
-function trimmed(buf: Uint8Array, from: number, to: number): [number, number] {
-  while (from < to && (buf[from] === 32 || buf[from] === 9)) from++;
-  while (to > from && (buf[to - 1] === 32 || buf[to - 1] === 9)) to--;
-  return [from, to];
+/**
+ * Parses a response head `buf[from, end)` whose end came from {@linkcode findHeadEnd}. Throws
+ * {@linkcode HeadError} with status 502 when the backend's answer is not valid HTTP/1.x.
+ */
+export function parseResponseHead(buf: Uint8Array, from: number, end: number): ResponseHead {
+  const head = scanResponseHead(buf, from, end);
+  if (head === null || head.length !== end - from) throw new HeadError(502, "incomplete head");
+  return head;
 }
 
 /**
- * Parses a response head `buf[from, end)` directly on the bytes (the hot path decodes nothing
- * but the few framing headers). Throws {@linkcode HeadError} with status 502 when the backend's
- * answer is not valid HTTP/1.x.
+ * Finds and parses a response head starting at `buf[from]` in one pass over `buf[from, to)`
+ * (the hot path decodes nothing but the few framing headers). Returns null when the head is not
+ * complete yet (call again with more bytes); `length` is where it ends. Throws
+ * {@linkcode HeadError} with status 502 when the backend's answer is not valid HTTP/1.x: a
+ * malformed status line, a bare CR or LF, NUL, a line without a colon, obs-fold, or invalid or
+ * conflicting framing.
  */
-export function parseResponseHead(buf: Uint8Array, from: number, end: number): ResponseHead {
-  // "HTTP/1.x SSS" then SP reason or CRLF.
-  if (
-    end - from < 16 || buf[from] !== 72 || buf[from + 1] !== 84 || buf[from + 2] !== 84 ||
-    buf[from + 3] !== 80 || buf[from + 4] !== 47 || buf[from + 5] !== 49 ||
-    buf[from + 6] !== 46 || (buf[from + 7] !== 48 && buf[from + 7] !== 49) ||
-    buf[from + 8] !== 32 || !isDigit(buf[from + 9]!) || !isDigit(buf[from + 10]!) ||
-    !isDigit(buf[from + 11]!) || (buf[from + 12] !== 32 && buf[from + 12] !== 13)
-  ) {
-    throw new HeadError(502, "malformed status line");
+export function scanResponseHead(buf: Uint8Array, from: number, to: number): ResponseHead | null {
+  let lf = buf.indexOf(10, from);
+  if (lf < 0 || lf >= to) {
+    if (to - from > 12) checkStatusLine(buf, from, to, false);
+    return null;
+  }
+  if (lf - from < 13 || buf[lf - 1] !== 13) throw new HeadError(502, "malformed status line");
+  checkStatusLine(buf, from, lf - 1, true);
+  for (let i = from + 13; i < lf - 1; i++) {
+    if ((CLASS[buf[i]!]! & C_FIELD) === 0) throw new HeadError(502, "bare CR in status line");
   }
   const minor = buf[from + 7]! - 48;
   const status = (buf[from + 9]! - 48) * 100 + (buf[from + 10]! - 48) * 10 + buf[from + 11]! - 48;
   if (status < 100) throw new HeadError(502, "malformed status code");
-  const head: ResponseHead = {
-    status,
-    minor,
-    contentLength: -1,
-    chunked: false,
-    close: minor === 0,
-    drops: [],
-    length: end - from,
-  };
-  let pos = buf.indexOf(13, from + 12) + 2;
-  if (buf[pos - 1] !== 10) throw new HeadError(502, "bare CR in status line");
-  const limit = end - 2;
+  let contentLength = -1;
+  let close = minor === 0;
+  const drops: number[] = [];
   let te: string | null = null;
   let sawCl = false;
-  while (pos < limit) {
-    const eol = buf.indexOf(13, pos);
-    if (eol < 0 || eol >= limit + 1 || buf[eol + 1] !== 10) {
-      throw new HeadError(502, "bare CR in response head");
-    }
+  let pos = lf + 1;
+  while (true) {
+    if (pos >= to) return null;
     const first = buf[pos]!;
+    if (first === 13) {
+      if (pos + 1 >= to) return null;
+      if (buf[pos + 1] !== 10) throw new HeadError(502, "bare CR in response head");
+      break;
+    }
+    if (first === 10) throw new HeadError(502, "bare LF in response head");
     if (first === 32 || first === 9) throw new HeadError(502, "obsolete line folding");
-    const colon = buf.indexOf(58, pos);
-    if (colon <= pos || colon > eol) throw new HeadError(502, "header line without a colon");
+    let colon = pos;
+    while (colon < to && (CLASS[buf[colon]!]! & C_NAME) !== 0) colon++;
+    if (colon === to) return null;
+    if (buf[colon] !== 58 || colon === pos) {
+      throw new HeadError(502, "header line without a colon");
+    }
+    let vs = colon + 1;
+    while (buf[vs] === 32 || buf[vs] === 9) vs++;
+    let eol = vs;
+    while (eol < to && (CLASS[buf[eol]!]! & C_FIELD) !== 0) eol++;
+    if (eol >= to) return null;
+    if (buf[eol] !== 13) {
+      throw new HeadError(
+        502,
+        buf[eol] === 0 ? "NUL in response head" : "bare LF in response head",
+      );
+    }
+    if (eol + 1 >= to) return null;
+    if (buf[eol + 1] !== 10) throw new HeadError(502, "bare CR in response head");
+    let ve = eol;
+    while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
     const nameLength = colon - pos;
     const lower = first | 0x20;
     if (nameLength === 14 && lower === 99 && equalsLower(buf, pos, "content-length")) {
-      const [a, b] = trimmed(buf, colon + 1, eol);
-      if (b === a || b - a > 15) throw new HeadError(502, "invalid Content-Length");
-      let n = 0;
-      for (let i = a; i < b; i++) {
-        const c = buf[i]!;
-        if (!isDigit(c)) throw new HeadError(502, "invalid Content-Length");
-        n = n * 10 + c - 48;
-      }
-      if (sawCl && head.contentLength !== n) throw new HeadError(502, "conflicting Content-Length");
+      const n = decimal(buf, vs, ve);
+      if (n < 0) throw new HeadError(502, "invalid Content-Length");
+      if (sawCl && contentLength !== n) throw new HeadError(502, "conflicting Content-Length");
       sawCl = true;
-      head.contentLength = n;
+      contentLength = n;
     } else if (nameLength === 10 && lower === 99 && equalsLower(buf, pos, "connection")) {
-      const [a, b] = trimmed(buf, colon + 1, eol);
-      const value = latin1(buf, a, b);
-      if (hasToken(value, "close")) head.close = true;
-      else if (minor === 0 && hasToken(value, "keep-alive")) head.close = false;
-      if (status !== 101) head.drops.push(pos - from, eol + 2 - from);
+      if (ve - vs === 10 && equalsLower(buf, vs, "keep-alive")) {
+        if (minor === 0) close = false;
+      } else if (ve - vs === 5 && equalsLower(buf, vs, "close")) {
+        close = true;
+      } else {
+        const value = latin1(buf, vs, ve);
+        if (hasToken(value, "close")) close = true;
+        else if (minor === 0 && hasToken(value, "keep-alive")) close = false;
+      }
+      if (status !== 101) drops.push(pos - from, eol + 2 - from);
     } else if (nameLength === 10 && lower === 107 && equalsLower(buf, pos, "keep-alive")) {
-      head.drops.push(pos - from, eol + 2 - from);
+      drops.push(pos - from, eol + 2 - from);
     } else if (nameLength === 17 && lower === 116 && equalsLower(buf, pos, "transfer-encoding")) {
-      const [a, b] = trimmed(buf, colon + 1, eol);
-      const value = latin1(buf, a, b);
+      const value = latin1(buf, vs, ve);
       te = te === null ? value : `${te}, ${value}`;
     } else if (nameLength === 16 && lower === 112 && equalsLower(buf, pos, "proxy-connection")) {
-      head.drops.push(pos - from, eol + 2 - from);
+      drops.push(pos - from, eol + 2 - from);
     } else if (nameLength === 7 && lower === 115 && equalsLower(buf, pos, "sozu-id")) {
-      head.drops.push(pos - from, eol + 2 - from);
+      drops.push(pos - from, eol + 2 - from);
     }
     pos = eol + 2;
   }
+  let chunked = false;
   if (te !== null) {
     const codings = (te as string).split(",");
-    head.chunked = codings[codings.length - 1]!.trim().toLowerCase() === "chunked";
+    chunked = codings[codings.length - 1]!.trim().toLowerCase() === "chunked";
     // Transfer-Encoding wins over Content-Length (RFC 9112 §6.3); never trust both, and
     // never reuse a connection whose framing was ambiguous.
-    if (sawCl) head.close = true;
-    head.contentLength = -1;
-    if (!head.chunked) head.close = true;
+    if (sawCl) close = true;
+    contentLength = -1;
+    if (!chunked) close = true;
   }
-  return head;
+  return { status, minor, contentLength, chunked, close, drops, length: pos + 2 - from };
+}
+
+/**
+ * Checks "HTTP/1.x SSS" then SP (or the line's end) at `buf[from, to)`: the whole line up to its
+ * CR when `complete`, else the part received so far (whose next byte may still be the CR).
+ */
+function checkStatusLine(buf: Uint8Array, from: number, to: number, complete: boolean): void {
+  const after = buf[from + 12];
+  if (
+    buf[from] !== 72 || buf[from + 1] !== 84 || buf[from + 2] !== 84 ||
+    buf[from + 3] !== 80 || buf[from + 4] !== 47 || buf[from + 5] !== 49 ||
+    buf[from + 6] !== 46 || (buf[from + 7] !== 48 && buf[from + 7] !== 49) ||
+    buf[from + 8] !== 32 || !isDigit(buf[from + 9]!) || !isDigit(buf[from + 10]!) ||
+    !isDigit(buf[from + 11]!) ||
+    (to > from + 12 && after !== 32 && (complete || after !== 13 || to > from + 13))
+  ) {
+    throw new HeadError(502, "malformed status line");
+  }
 }

@@ -24,9 +24,9 @@ import {
   HeadError,
   MAX_HEAD,
   parseRequestHead,
-  parseResponseHead,
   type RequestHead,
   type ResponseHead,
+  scanResponseHead,
 } from "./head_parser.ts";
 import type { BackendSpec, ListenerSpec } from "./model.ts";
 import { hostForLookup, type RoutingTable } from "./routing.ts";
@@ -631,48 +631,48 @@ export class ClientSession {
       let head: ResponseHead;
       let he: number;
       while (true) {
-        let scanned = rs;
-        he = findHeadEnd(rbuf, rs, re, scanned);
-        while (he === HEAD_MORE) {
-          if (re - rs > MAX_HEAD) return await this.#fail(502, sentAny);
-          if (re === rbuf.byteLength) {
-            if (rs > HEADROOM) {
-              rbuf.copyWithin(HEADROOM, rs, re);
-              re -= rs - HEADROOM;
-              rs = HEADROOM;
-            } else {
-              const bigger = new Uint8Array(
-                Math.min(rbuf.byteLength * 2, MAX_HEAD + HEADROOM + 4096),
-              );
-              if (bigger.byteLength <= rbuf.byteLength) return await this.#fail(502, sentAny);
-              bigger.set(rbuf.subarray(0, re));
-              rbuf = bigger;
-            }
-          }
-          scanned = re;
-          this.#backendDeadline = Date.now() + backTimeout;
-          let n: number | null;
-          try {
-            n = await bc.conn.read(rbuf.subarray(re));
-          } catch (error) {
-            if (this.#backendTimedOut) return await this.#fail(504, sentAny);
-            if (retryable && bc.reused && !receivedAny && !this.#closed) return R_RETRY;
-            host.debug("backend read failed", { error: String(error) });
-            return await this.#fail(receivedAny ? 502 : 503, sentAny);
-          } finally {
-            this.#backendDeadline = 0;
-          }
-          if (n === null) {
-            if (retryable && bc.reused && !receivedAny && !this.#closed) return R_RETRY;
-            return await this.#fail(receivedAny ? 502 : 503, sentAny);
-          }
-          receivedAny = true;
-          re += n;
-          he = findHeadEnd(rbuf, rs, re, scanned);
-        }
-        if (he === HEAD_BARE_LF) return await this.#fail(502, sentAny);
+        let found: ResponseHead | null;
         try {
-          head = parseResponseHead(rbuf, rs, he);
+          found = scanResponseHead(rbuf, rs, re);
+          while (found === null) {
+            if (re - rs > MAX_HEAD) return await this.#fail(502, sentAny);
+            if (re === rbuf.byteLength) {
+              if (rs > HEADROOM) {
+                rbuf.copyWithin(HEADROOM, rs, re);
+                re -= rs - HEADROOM;
+                rs = HEADROOM;
+              } else {
+                const bigger = new Uint8Array(
+                  Math.min(rbuf.byteLength * 2, MAX_HEAD + HEADROOM + 4096),
+                );
+                if (bigger.byteLength <= rbuf.byteLength) return await this.#fail(502, sentAny);
+                bigger.set(rbuf.subarray(0, re));
+                rbuf = bigger;
+              }
+            }
+            this.#backendDeadline = Date.now() + backTimeout;
+            let n: number | null;
+            try {
+              n = await bc.conn.read(rbuf.subarray(re));
+            } catch (error) {
+              if (this.#backendTimedOut) return await this.#fail(504, sentAny);
+              if (retryable && bc.reused && !receivedAny && !this.#closed) return R_RETRY;
+              host.debug("backend read failed", { error: String(error) });
+              return await this.#fail(receivedAny ? 502 : 503, sentAny);
+            } finally {
+              this.#backendDeadline = 0;
+            }
+            if (n === null) {
+              if (retryable && bc.reused && !receivedAny && !this.#closed) return R_RETRY;
+              return await this.#fail(receivedAny ? 502 : 503, sentAny);
+            }
+            receivedAny = true;
+            re += n;
+            // The head is scanned again from its start only when a line may have ended (a head
+            // trickling in byte by byte costs one pass per line, not one per byte).
+            const lf = rbuf.indexOf(10, re - n);
+            if (lf >= 0 && lf < re) found = scanResponseHead(rbuf, rs, re);
+          }
         } catch (error) {
           if (error instanceof HeadError) {
             host.debug("invalid backend response", { reason: error.message });
@@ -680,6 +680,8 @@ export class ClientSession {
           }
           throw error;
         }
+        head = found;
+        he = rs + head.length;
         if (head.status >= 200 || head.status === 101) break;
         // Interim response (100 Continue, 103 Early Hints…): forward as is, read the next head.
         if (req.minor === 1) {
