@@ -15,6 +15,7 @@ import {
   HeadError,
   parseRequestHead,
   parseResponseHead,
+  scanResponseHead,
 } from "../../lib/backends/http_proxy/head_parser.ts";
 import { hostForLookup, RoutingTable } from "../../lib/backends/http_proxy/routing.ts";
 import { bytesOf } from "./_helpers.ts";
@@ -212,4 +213,33 @@ Deno.test("RoutingTable: round robin, backups only without primaries, tried ones
   t.addBackend({ clusterId: "c", backendId: "z", address: "127.0.0.1:9", backup: true, weight: 5 });
   assert.equal(cluster.backups.length, 1);
   assert.equal(cluster.backups[0]!.weight, 5);
+});
+
+Deno.test("scanResponseHead() waits for every prefix of a valid head and refuses early on bad bytes", () => {
+  const text = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+  const buf = bytesOf(text);
+  const full = text.indexOf("\r\n\r\n") + 4;
+  for (let cut = 0; cut < full; cut++) {
+    assert.equal(scanResponseHead(buf, 0, cut), null, `cut ${cut}`);
+  }
+  const head = scanResponseHead(buf, 0, buf.length)!;
+  assert.deepEqual([head.length, head.contentLength, head.close], [full, 2, true]);
+  assert.equal(scanResponseHead(bytesOf("HTTP/1.1 204\r\n\r\n"), 0, 16)!.status, 204);
+  for (
+    const bad of [
+      "HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n",
+      "HTTP/1.1 200 OK\r\nX-A: a\nX-B",
+      "HTTP/1.1 200 OK\r\nX-A: a\rX-B",
+      "HTTP/1.1 200 OK\r\n\n",
+      "HTTP/1.1 200 OK\n",
+      "HTTP/1.1 2xx OK",
+    ]
+  ) {
+    const b = bytesOf(bad);
+    assert.throws(
+      () => scanResponseHead(b, 0, b.length),
+      (e: unknown) => e instanceof HeadError && e.status === 502,
+      JSON.stringify(bad),
+    );
+  }
 });

@@ -441,7 +441,7 @@ export function parseResponseHead(buf: Uint8Array, from: number, end: number): R
  * conflicting framing.
  */
 export function scanResponseHead(buf: Uint8Array, from: number, to: number): ResponseHead | null {
-  let lf = buf.indexOf(10, from);
+  const lf = buf.indexOf(10, from);
   if (lf < 0 || lf >= to) {
     if (to - from > 12) checkStatusLine(buf, from, to, false);
     return null;
