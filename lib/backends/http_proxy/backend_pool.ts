@@ -19,7 +19,7 @@ export interface ByteConn {
 export interface BackendConn {
   conn: ByteConn;
   address: string;
-  /** Date.now() when it went idle. */
+  /** The pool's clock when it went idle. */
   idleSince: number;
   /** Whether it came out of the pool (a failure may then just mean it was stale). */
   reused: boolean;
@@ -77,6 +77,11 @@ export class BackendPool {
   #idleTimeoutMs: number;
   /** Connections lent out, per address (used to close them on hard stop). */
   #open = new Set<BackendConn>();
+  /**
+   * Now, ms, as the owner last set it (the engine's tick does, so taking and giving back read no
+   * clock); idle ages are measured with it.
+   */
+  clock: number = Date.now();
 
   constructor(options: BackendPoolOptions = {}) {
     this.#maxIdle = options.maxIdlePerBackend ?? 1024;
@@ -87,7 +92,7 @@ export class BackendPool {
   take(address: string): BackendConn | null {
     const list = this.#idle.get(address);
     if (!list) return null;
-    const now = Date.now();
+    const now = this.clock;
     while (list.length > 0) {
       const bc = list.pop()!;
       if (now - bc.idleSince < this.#idleTimeoutMs) {
@@ -121,7 +126,7 @@ export class BackendPool {
       closeQuietly(bc.conn);
       return;
     }
-    bc.idleSince = Date.now();
+    bc.idleSince = this.clock;
     list.push(bc);
   }
 

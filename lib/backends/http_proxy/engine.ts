@@ -116,6 +116,7 @@ export class ProxyEngine implements SessionHost {
   #maxConnections: number;
   #fairnessThreshold: number;
   #crowded = false;
+  #deadlineBase: number;
 
   constructor(options: ProxyEngineOptions) {
     this.#workerId = options.workerId;
@@ -125,6 +126,7 @@ export class ProxyEngine implements SessionHost {
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#fairnessThreshold = options.fairnessThreshold ?? 128;
     this.pool = new BackendPool({ maxIdlePerBackend: options.maxIdlePerBackend ?? 256 });
+    this.#deadlineBase = Date.now() + this.#tickMs;
     this.requestBuffers = new BufferPool({
       size: options.requestBufferSize ?? 4 * 1024,
       maxInUse: this.#maxConnections,
@@ -142,6 +144,10 @@ export class ProxyEngine implements SessionHost {
 
   get stopping(): boolean {
     return this.#stopping;
+  }
+
+  get deadlineBase(): number {
+    return this.#deadlineBase;
   }
 
   nextRequestId(): string {
@@ -282,6 +288,7 @@ export class ProxyEngine implements SessionHost {
   /** Serves one accepted connection (plain TCP, or later a TLS one) on a listener. */
   accept(conn: ByteConn, runtime: ListenerRuntime): void {
     this.#accepted++;
+    this.#ensureTimer();
     if (this.#stopping) {
       closeQuietly(conn);
       return;
@@ -321,6 +328,8 @@ export class ProxyEngine implements SessionHost {
 
   #ensureTimer(): void {
     if (this.#timer !== null) return;
+    this.#deadlineBase = Date.now() + this.#tickMs;
+    this.pool.clock = Date.now();
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
   }
 
@@ -331,6 +340,8 @@ export class ProxyEngine implements SessionHost {
 
   #tick(): void {
     const now = Date.now();
+    this.#deadlineBase = now + this.#tickMs;
+    this.pool.clock = now;
     let active = 0;
     for (const session of this.#sessions) {
       session.checkTimeouts(now);

@@ -52,6 +52,12 @@ export interface SessionHost {
    * at the price of some throughput; below the threshold nothing changes.
    */
   readonly crowded: boolean;
+  /**
+   * Base for deadlines, ms: the engine's clock as of its last tick plus one tick. A deadline of
+   * `deadlineBase + timeout` fires between one and two ticks after the timeout (while ticks run
+   * on time), and an exchange reads no clock of its own.
+   */
+  readonly deadlineBase: number;
   nextRequestId(): string;
   sessionEnded(session: ClientSession): void;
   debug(msg: string, fields: Record<string, unknown>): void;
@@ -185,6 +191,9 @@ export class ClientSession {
   #portLine: string;
   #fixedBytes: Uint8Array;
   #closed = false;
+  /** The last Host value seen and its lookup form (clients repeat the same Host). */
+  #lastHost = "";
+  #lastHostname: string | null = "";
 
   constructor(conn: ByteConn, listener: ListenerRuntime, host: SessionHost, buf: Uint8Array) {
     this.conn = conn;
@@ -274,10 +283,10 @@ export class ClientSession {
         if (this.#buf !== this.#pooledBuf) this.#buf = this.#pooledBuf;
         if (this.#host.stopping) return;
         this.#state = IDLE;
-        this.#clientDeadline = Date.now() + this.listener.frontTimeoutMs;
+        this.#clientDeadline = this.#host.deadlineBase + this.listener.frontTimeoutMs;
       } else {
         this.#state = HEAD;
-        this.#clientDeadline = Date.now() + this.listener.requestTimeoutMs;
+        this.#clientDeadline = this.#host.deadlineBase + this.listener.requestTimeoutMs;
       }
       let scanned = this.#start;
       let headEnd = findHeadEnd(this.#buf, this.#start, this.#end, scanned);
@@ -291,7 +300,7 @@ export class ClientSession {
         if (n === null || this.#closed) return;
         if (this.#state === IDLE) {
           this.#state = HEAD;
-          this.#clientDeadline = Date.now() + this.listener.requestTimeoutMs;
+          this.#clientDeadline = this.#host.deadlineBase + this.listener.requestTimeoutMs;
         }
         this.#end += n;
         while (
@@ -359,7 +368,14 @@ export class ClientSession {
   /** One request/response exchange; returns whether to keep the client connection. */
   async #exchange(head: RequestHead, headEnd: number): Promise<boolean> {
     const host = this.#host;
-    const hostname = head.host === null ? "" : hostForLookup(head.host);
+    let hostname: string | null = "";
+    if (head.host !== null) {
+      if (head.host !== this.#lastHost) {
+        this.#lastHost = head.host;
+        this.#lastHostname = hostForLookup(head.host);
+      }
+      hostname = this.#lastHostname;
+    }
     if (hostname === null) {
       await this.#answer(400);
       return false;
@@ -445,7 +461,9 @@ export class ClientSession {
         // the pool right after the write.
         const out = this.#buildRequest(head, reqStart, headEnd, bodyEnd, requestId);
         try {
-          await writeAll(bc.conn, out.bytes);
+          // The hot path awaits the write itself (writeAll would add a promise per request).
+          const sent = await bc.conn.write(out.bytes);
+          if (sent < out.bytes.byteLength) await writeRest(bc.conn, out.bytes, sent);
         } catch {
           if (out.pooled) host.ioBuffers.release(out.pooled);
           this.#backend = null;
@@ -585,7 +603,7 @@ export class ClientSession {
     this.#start = this.#end = 0;
     let remaining = clRemaining;
     while (true) {
-      this.#clientDeadline = Date.now() + this.listener.frontTimeoutMs;
+      this.#clientDeadline = this.#host.deadlineBase + this.listener.frontTimeoutMs;
       const n = await this.conn.read(buf);
       this.#clientDeadline = 0;
       if (n === null) return false;
@@ -650,7 +668,7 @@ export class ClientSession {
                 rbuf = bigger;
               }
             }
-            this.#backendDeadline = Date.now() + backTimeout;
+            this.#backendDeadline = this.#host.deadlineBase + backTimeout;
             let n: number | null;
             try {
               n = await bc.conn.read(rbuf.subarray(re));
@@ -685,7 +703,7 @@ export class ClientSession {
         if (head.status >= 200 || head.status === 101) break;
         // Interim response (100 Continue, 103 Early Hints…): forward as is, read the next head.
         if (req.minor === 1) {
-          this.#clientDeadline = Date.now() + this.listener.frontTimeoutMs;
+          this.#clientDeadline = this.#host.deadlineBase + this.listener.frontTimeoutMs;
           await writeAll(this.conn, rbuf.subarray(rs, he));
           this.#clientDeadline = 0;
           sentAny = true;
@@ -738,13 +756,15 @@ export class ClientSession {
         head,
         `Sozu-Id: ${requestId}\r\n${extra}`,
       );
-      this.#clientDeadline = Date.now() + this.listener.frontTimeoutMs;
-      await writeAll(this.conn, rbuf.subarray(headStart, he + bodyAvail));
+      this.#clientDeadline = this.#host.deadlineBase + this.listener.frontTimeoutMs;
+      const first = rbuf.subarray(headStart, he + bodyAvail);
+      const sent = await this.conn.write(first);
+      if (sent < first.byteLength) await writeRest(this.conn, first, sent);
       sentAny = true;
 
       while (!complete) {
         this.#clientDeadline = 0;
-        this.#backendDeadline = Date.now() + backTimeout;
+        this.#backendDeadline = this.#host.deadlineBase + backTimeout;
         let n: number | null;
         try {
           n = await bc.conn.read(rbuf);
@@ -779,7 +799,7 @@ export class ClientSession {
             exactEnd = take === n;
           }
         }
-        this.#clientDeadline = Date.now() + this.listener.frontTimeoutMs;
+        this.#clientDeadline = this.#host.deadlineBase + this.listener.frontTimeoutMs;
         await writeAll(this.conn, rbuf.subarray(0, take));
       }
       this.#clientDeadline = 0;
@@ -825,13 +845,13 @@ export class ClientSession {
     // A tunnel with no traffic either way for the listener's front timeout is closed (so an idle
     // WebSocket cannot hold a soft stop forever).
     const idleMs = this.listener.frontTimeoutMs;
-    this.#clientDeadline = Date.now() + idleMs;
+    this.#clientDeadline = this.#host.deadlineBase + idleMs;
     const pipe = async (src: ByteConn, dst: ByteConn, buf: Uint8Array) => {
       try {
         while (true) {
           const n = await src.read(buf);
           if (n === null) break;
-          this.#clientDeadline = Date.now() + idleMs;
+          this.#clientDeadline = this.#host.deadlineBase + idleMs;
           await writeAll(dst, buf.subarray(0, n));
         }
       } catch {
