@@ -3,7 +3,9 @@
  * 1 KiB file, direct / through nginx (keepalive upstream) / through haproxy / through polyagent's
  * data plane (a separate Deno process, bench/_proxy_server.ts), each run interleaved with the
  * nginx proxy. Prints req/s and p99 at 64 connections, p50 at 1 connection, p99 and RSS at 512
- * connections, polyagent with 10,000 fronts relative to 10, and the ratios polyagent/nginx.
+ * connections, polyagent with 10,000 fronts relative to 10, and the ratios polyagent/nginx. At
+ * 64 connections it also measures the floor of any Deno data plane, a bare byte forwarder
+ * (bench/_bare_forwarder.ts) making the same four socket calls per request and nothing else.
  *
  * @module
  */
@@ -236,6 +238,7 @@ export async function run(args: string[]): Promise<void> {
   const haproxyPort = freePort();
   const polyPort = freePort();
   const polyManyPort = freePort();
+  const floorPort = freePort();
   Deno.writeTextFileSync(
     join(dir, "backend.conf"),
     `worker_processes 1; pid ${dir}/be.pid; error_log ${dir}/be.err;
@@ -295,6 +298,16 @@ backend be
     ];
     const poly = spawn("polyagent", Deno.execPath(), denoArgs(polyPort, 10), "piped");
     children.push(poly);
+    const floor = spawn("deno floor", Deno.execPath(), [
+      "run",
+      "-q",
+      "-P=agent",
+      ...RUNTIME_FLAGS,
+      join(ROOT, "bench", "_bare_forwarder.ts"),
+      String(floorPort),
+      String(backendPort),
+    ]);
+    children.push(floor);
     const polyMany = spawn(
       "polyagent-10k",
       Deno.execPath(),
@@ -307,6 +320,7 @@ backend be
     await waitPort(haproxyPort, "haproxy");
     await waitPort(polyPort, "polyagent");
     await waitPort(polyManyPort, "polyagent (10,000 fronts)");
+    await waitPort(floorPort, "bare Deno forwarder");
 
     const nginx: Target = { name: "nginx proxy", port: nginxPort, pid: children[1]!.pid };
     const targets: Target[] = [
@@ -327,7 +341,12 @@ backend be
     );
     console.log("|---|---|---|---|---|---|---|---|---|");
     const c64 = new Map<string, PairResult[]>();
-    for (const t of targets) {
+    const floorTarget: Target = {
+      name: "deno floor (bare forwarder)",
+      port: floorPort,
+      pid: floor.pid,
+    };
+    for (const t of [...targets, floorTarget]) {
       if (t === nginx) continue;
       const pairs = await interleaved(t, nginx, 64, seconds, rounds);
       c64.set(t.name, pairs);
@@ -405,12 +424,15 @@ backend be
       }× (target ≥ 0.9×)`,
     );
     const polyPairs = c64.get("polyagent")!;
+    const floorPairs = c64.get(floorTarget.name)!;
     console.log(
       `\nsummary: polyagent/nginx at -c64: ${
         fmt(median(polyPairs.map((p) => p.target.rps / p.nginx.rps)), 2)
       }× req/s (target ≥ 0.9), ${
         fmt(median(polyPairs.map((p) => p.target.p99 / p.nginx.p99)), 2)
-      }× p99 (target ≤ 1.3).`,
+      }× p99 (target ≤ 1.3); the bare Deno forwarder in the same run: ${
+        fmt(median(floorPairs.map((p) => p.target.rps / p.nginx.rps)), 2)
+      }× req/s, ${fmt(median(floorPairs.map((p) => p.target.p99 / p.nginx.p99)), 2)}× p99.`,
     );
   } finally {
     for (const c of children.reverse()) await c.stop();
