@@ -291,11 +291,11 @@ export class ProxyEngine implements SessionHost {
   /** Serves one accepted connection (plain TCP, or later a TLS one) on a listener. */
   accept(conn: ByteConn, runtime: ListenerRuntime): void {
     this.#accepted++;
-    this.#ensureTimer();
     if (this.#stopping) {
       closeQuietly(conn);
       return;
     }
+    this.#ensureTimer();
     const buf = this.requestBuffers.acquire();
     if (buf === null) {
       closeQuietly(conn);

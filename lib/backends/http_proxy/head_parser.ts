@@ -1,7 +1,9 @@
 /**
  * Strict HTTP/1.1 head parsing for a proxy, where the parser is a security boundary: it finds the
- * end of a head in a byte buffer (refusing bare LF), then parses the request or response head into
- * the few facts the proxy needs (framing, keep-alive, routing, hop-by-hop lines to drop).
+ * end of a request head in a byte buffer (refusing bare LF), then parses it into the few facts the
+ * proxy needs (framing, keep-alive, routing, hop-by-hop lines to drop); a response head is found
+ * and parsed in one pass ({@linkcode scanResponseHead}). Both work on the bytes with a byte-class
+ * table and decode only the values the proxy uses (no regexes, no per-line strings).
  * Anything ambiguous is refused: Content-Length with Transfer-Encoding, duplicate or invalid
  * Content-Length, obs-fold, invalid header name or value characters.
  */
