@@ -62,6 +62,7 @@ const CORPUS: [string, string, string][] = [
   ["missing Host", `GET / HTTP/1.1\r\nX-A: b\r\n\r\n`, "400"],
   ["duplicate Host", `GET / HTTP/1.1\r\n${H}Host: other.test\r\n\r\n`, "400"],
   ["junk after Host", `GET / HTTP/1.1\r\nHost: app.test/evil\r\n\r\n`, "400"],
+  ["empty Host", `GET / HTTP/1.1\r\nHost: \r\n\r\n`, "400"],
   ["bad Host port", `GET / HTTP/1.1\r\nHost: app.test:80x\r\n\r\n`, "400"],
   ["request line with extra space", `GET  / HTTP/1.1\r\n${H}\r\n`, "400"],
   ["request line with trailing space", `GET / HTTP/1.1 \r\n${H}\r\n`, "400"],

@@ -192,8 +192,8 @@ export class ClientSession {
   #fixedBytes: Uint8Array;
   #closed = false;
   /** The last Host value seen and its lookup form (clients repeat the same Host). */
-  #lastHost = "";
-  #lastHostname: string | null = "";
+  #lastHost: string | null = null;
+  #lastHostname: string | null = null;
 
   constructor(conn: ByteConn, listener: ListenerRuntime, host: SessionHost, buf: Uint8Array) {
     this.conn = conn;
