@@ -43,7 +43,7 @@ export function findHeadEnd(buf: Uint8Array, from: number, to: number, scanFrom 
 }
 
 /** Latin-1 decoding of `buf[from, to)`: one char per byte, so string offsets are byte offsets. */
-export function latin1(buf: Uint8Array, from: number, to: number): string {
+function latin1(buf: Uint8Array, from: number, to: number): string {
   if (to - from <= 4096) {
     return String.fromCharCode.apply(null, buf.subarray(from, to) as unknown as number[]);
   }
@@ -422,16 +422,6 @@ function sortRanges(ranges: number[]): void {
   pairs.sort((a, b) => a[0] - b[0]);
   ranges.length = 0;
   for (const [a, b] of pairs) ranges.push(a, b);
-}
-
-/**
- * Parses a response head `buf[from, end)` whose end came from {@linkcode findHeadEnd}. Throws
- * {@linkcode HeadError} with status 502 when the backend's answer is not valid HTTP/1.x.
- */
-export function parseResponseHead(buf: Uint8Array, from: number, end: number): ResponseHead {
-  const head = scanResponseHead(buf, from, end);
-  if (head === null || head.length !== end - from) throw new HeadError(502, "incomplete head");
-  return head;
 }
 
 /**
