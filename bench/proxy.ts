@@ -285,28 +285,29 @@ backend be
     children.push(spawn("backend", "nginx", nginxArgs("backend.conf")));
     children.push(spawn("nginx", "nginx", nginxArgs("proxy.conf")));
     children.push(spawn("haproxy", "haproxy", ["-db", "-f", join(dir, "haproxy.cfg")]));
-    const denoArgs = (port: number, fronts: number) => [
+    const denoRun = (script: string, ...args: string[]) => [
       "run",
       "-q",
       "-P=agent",
       ...RUNTIME_FLAGS,
-      join(ROOT, "bench", "_proxy_server.ts"),
-      `127.0.0.1:${port}`,
-      `127.0.0.1:${backendPort}`,
-      String(fronts),
-      "1",
+      join(ROOT, "bench", script),
+      ...args,
     ];
+    const denoArgs = (port: number, fronts: number) =>
+      denoRun(
+        "_proxy_server.ts",
+        `127.0.0.1:${port}`,
+        `127.0.0.1:${backendPort}`,
+        String(fronts),
+        "1",
+      );
     const poly = spawn("polyagent", Deno.execPath(), denoArgs(polyPort, 10), "piped");
     children.push(poly);
-    const floor = spawn("deno floor", Deno.execPath(), [
-      "run",
-      "-q",
-      "-P=agent",
-      ...RUNTIME_FLAGS,
-      join(ROOT, "bench", "_bare_forwarder.ts"),
-      String(floorPort),
-      String(backendPort),
-    ]);
+    const floor = spawn(
+      "deno floor",
+      Deno.execPath(),
+      denoRun("_bare_forwarder.ts", String(floorPort), String(backendPort)),
+    );
     children.push(floor);
     const polyMany = spawn(
       "polyagent-10k",

@@ -116,7 +116,6 @@ export class ProxyEngine implements SessionHost {
   #maxConnections: number;
   #fairnessThreshold: number;
   #crowded = false;
-  #deadlineBase: number;
 
   constructor(options: ProxyEngineOptions) {
     this.#workerId = options.workerId;
@@ -126,7 +125,6 @@ export class ProxyEngine implements SessionHost {
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#fairnessThreshold = options.fairnessThreshold ?? 128;
     this.pool = new BackendPool({ maxIdlePerBackend: options.maxIdlePerBackend ?? 256 });
-    this.#deadlineBase = Date.now() + this.#tickMs;
     this.requestBuffers = new BufferPool({
       size: options.requestBufferSize ?? 4 * 1024,
       maxInUse: this.#maxConnections,
@@ -149,8 +147,9 @@ export class ProxyEngine implements SessionHost {
     return this.#stopping;
   }
 
+  /** The tick clock (kept by the backend pool, which measures idle ages with it) plus a tick. */
   get deadlineBase(): number {
-    return this.#deadlineBase;
+    return this.pool.clock + this.#tickMs;
   }
 
   nextRequestId(): string {
@@ -331,7 +330,6 @@ export class ProxyEngine implements SessionHost {
 
   #ensureTimer(): void {
     if (this.#timer !== null) return;
-    this.#deadlineBase = Date.now() + this.#tickMs;
     this.pool.clock = Date.now();
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
   }
@@ -343,7 +341,6 @@ export class ProxyEngine implements SessionHost {
 
   #tick(): void {
     const now = Date.now();
-    this.#deadlineBase = now + this.#tickMs;
     this.pool.clock = now;
     let active = 0;
     for (const session of this.#sessions) {

@@ -461,9 +461,7 @@ export class ClientSession {
         // the pool right after the write.
         const out = this.#buildRequest(head, reqStart, headEnd, bodyEnd, requestId);
         try {
-          // The hot path awaits the write itself (writeAll would add a promise per request).
-          const sent = await bc.conn.write(out.bytes);
-          if (sent < out.bytes.byteLength) await writeRest(bc.conn, out.bytes, sent);
+          await writeAll(bc.conn, out.bytes);
         } catch {
           if (out.pooled) host.ioBuffers.release(out.pooled);
           this.#backend = null;
@@ -757,9 +755,7 @@ export class ClientSession {
         `Sozu-Id: ${requestId}\r\n${extra}`,
       );
       this.#clientDeadline = this.#host.deadlineBase + this.listener.frontTimeoutMs;
-      const first = rbuf.subarray(headStart, he + bodyAvail);
-      const sent = await this.conn.write(first);
-      if (sent < first.byteLength) await writeRest(this.conn, first, sent);
+      await writeAll(this.conn, rbuf.subarray(headStart, he + bodyAvail));
       sentAny = true;
 
       while (!complete) {
