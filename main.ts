@@ -1,16 +1,21 @@
 /**
  * polyagent: one agent behind five control protocols. This file only wires: it hands the
- * compiled-in service definitions and the version to the command line.
+ * compiled-in service definitions, their command-line extensions and the version to the CLI.
  *
  * @module
  */
-import denoJson from "./deno.json" with { type: "json" };
 import { runCli } from "./lib/cli/mod.ts";
-import { SERVICE_DEFINITIONS } from "./lib/services.ts";
+import { VERSION } from "./lib/core/mod.ts";
+import { CLI_EXTENSIONS, SERVICE_DEFINITIONS } from "./lib/services.ts";
 
-/** The polyagent version, from deno.json. */
-export const VERSION: string = denoJson.version;
+export { VERSION };
 
 if (import.meta.main) {
-  Deno.exit(await runCli(Deno.args, { definitions: SERVICE_DEFINITIONS, version: VERSION }));
+  Deno.exit(
+    await runCli(Deno.args, {
+      definitions: SERVICE_DEFINITIONS,
+      extensions: CLI_EXTENSIONS,
+      version: VERSION,
+    }),
+  );
 }

@@ -1,16 +1,17 @@
 /** How a failed command becomes a message on stderr and an exit status. */
-import { CliExit, ConfigError, UsageError } from "../core/mod.ts";
+import { ConfigError, DomainError } from "../core/mod.ts";
+import { ExitStatus } from "./extension.ts";
 
-/** Prints what went wrong (never a stack trace) and returns the exit status for it. */
+/**
+ * Prints what went wrong (never a stack trace) and returns the exit status for it: 2 for a bad
+ * config or bad usage (`InvalidError`), the carried status for {@linkcode ExitStatus}, else 1. An
+ * error with an empty message was already reported and prints nothing.
+ */
 export function exitStatusFor(error: unknown): number {
-  if (error instanceof ConfigError || error instanceof UsageError) {
-    console.error(`polyagent: ${error.message}`);
-    return 2;
-  }
-  if (error instanceof CliExit) {
-    if (error.message) console.error(`polyagent: ${error.message}`);
-    return error.exitCode;
-  }
-  console.error(`polyagent: ${error instanceof Error ? error.message : String(error)}`);
+  if (error instanceof ExitStatus) return error.exitCode;
+  const message = error instanceof Error ? error.message : String(error);
+  if (message) console.error(`polyagent: ${message}`);
+  if (error instanceof ConfigError) return 2;
+  if (error instanceof DomainError && error.kind === "invalid") return 2;
   return 1;
 }

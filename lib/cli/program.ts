@@ -3,16 +3,18 @@ import { Command, CommanderError, Option } from "commander";
 import {
   type AgentConfig,
   type AnyServiceDefinition,
-  CliExit,
   configToToml,
   loadConfig,
 } from "../core/mod.ts";
 import { exitStatusFor } from "./exit_status.ts";
+import { type CliExtension, ExitStatus, type ExtraProgram } from "./extension.ts";
 import { serveFromArgs } from "./serve.ts";
 
 /** What the CLI needs from `main.ts`. */
 export interface CliOptions {
   definitions: readonly AnyServiceDefinition[];
+  /** What each service adds to the command line (ctl clients, extra programs). */
+  extensions: readonly CliExtension[];
   version: string;
 }
 
@@ -58,7 +60,7 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
     .addOption(setOption())
     .action(async (opts: { config?: string; set: string[] }) => {
       const code = await serveFromArgs({ config: opts.config, sets: opts.set }, definitions);
-      if (code !== 0) throw new CliExit("", code);
+      if (code !== 0) throw new ExitStatus(code);
     });
 
   const configCmd = program.command("config").description("check or print the configuration");
@@ -104,10 +106,26 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
     print,
   };
   if (lazyCommands) {
-    for (const def of definitions) await def.registerCtl?.(ctl, ctlEnv);
-    for (const def of definitions) await def.registerCommands?.(program);
+    for (const extension of options.extensions) await extension.registerCtl?.(ctl, ctlEnv);
+    for (const extension of options.extensions) {
+      for (const extra of extension.programs ?? []) addProgram(program, extra);
+    }
   }
   return program;
+}
+
+/** Adds a second program as a subcommand that takes its arguments raw. */
+function addProgram(program: Command, extra: ExtraProgram): void {
+  program.command(extra.name)
+    .description(extra.description)
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]", "the program's own arguments")
+    .action(async (args: string[]) => {
+      const code = await extra.run(args);
+      if (code !== 0) throw new ExitStatus(code);
+    });
 }
 
 /** Runs the full commander program; resolves with the process exit status. */

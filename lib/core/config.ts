@@ -7,7 +7,6 @@
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import { z } from "zod";
 import { flag, millis, oneOf, pathString, section, showValue, text } from "./config_types.ts";
-import type { AnyServiceDefinition } from "./service.ts";
 import { nearest } from "./suggest.ts";
 
 /** The `[agent]` section. */
@@ -64,7 +63,7 @@ export interface LoadConfigOptions {
   /** Reads environment variables; replaceable in tests. @default Deno.env.get */
   env?: (name: string) => string | undefined;
   /** The services compiled in. */
-  definitions: readonly AnyServiceDefinition[];
+  definitions: readonly ConfigSectionSource[];
   /**
    * "all" (default) validates every service's section, filling its defaults; "used" skips the
    * sections of services that are disabled by default and named nowhere (not in the file, not
@@ -76,6 +75,23 @@ export interface LoadConfigOptions {
 
 // deno-lint-ignore no-explicit-any
 type AnySchema = z.ZodType<any>;
+
+/**
+ * What the config loader needs of a service: the name of its section and how to build the
+ * section's schema. A service definition is one; the loader needs nothing else of it.
+ */
+export interface ConfigSectionSource<C = unknown> {
+  /** Config section name; also the service name in logs. */
+  readonly name: string;
+  /**
+   * Builds the section schema (see {@linkcode section}), which fills every default. A factory
+   * that may load its module lazily: `serve` builds only the sections the config uses, so an
+   * agent does not load or keep the schemas of services it does not run (together about 8 MB).
+   */
+  readonly configSchema: () => z.ZodType<C> | Promise<z.ZodType<C>>;
+  /** The section is used when it appears nowhere (only `[admin]`). @default false */
+  readonly enabledByDefault?: boolean;
+}
 
 /** The whole-file schema and the sections it left out. */
 interface ConfigSchema {
@@ -89,8 +105,8 @@ interface ConfigSchema {
  * sections are errors.
  */
 async function buildConfigSchema(
-  definitions: readonly AnyServiceDefinition[],
-  include: (def: AnyServiceDefinition) => boolean,
+  definitions: readonly ConfigSectionSource[],
+  include: (def: ConfigSectionSource) => boolean,
 ): Promise<ConfigSchema> {
   const shape: Record<string, AnySchema> = { agent: agentSchema() };
   const seen = new Set<string>();
@@ -106,34 +122,33 @@ async function buildConfigSchema(
   return { schema: z.strictObject(shape), skipped };
 }
 
-function unwrap(schema: unknown): AnySchema | undefined {
-  // deno-lint-ignore no-explicit-any
-  let s = schema as any;
-  while (s?._zod?.def?.innerType) s = s._zod.def.innerType;
+/** Strips the wrappers a section or key may carry (prefault, default, optional, nullable). */
+function unwrap(schema: AnySchema | undefined): AnySchema | undefined {
+  let s = schema;
+  while (
+    s instanceof z.ZodPrefault || s instanceof z.ZodDefault || s instanceof z.ZodOptional ||
+    s instanceof z.ZodNullable
+  ) s = s.unwrap() as AnySchema;
   return s;
 }
 
 /** The schema found at `path` inside an object schema, or undefined. */
 function schemaAt(root: AnySchema, path: readonly PropertyKey[]): AnySchema | undefined {
-  let s: AnySchema | undefined = unwrap(root);
+  let s = unwrap(root);
   for (const key of path) {
-    // deno-lint-ignore no-explicit-any
-    const shape = (s as any)?._zod?.def?.shape;
-    if (!shape || typeof key !== "string") return undefined;
-    s = unwrap(shape[key]);
+    if (!(s instanceof z.ZodObject) || typeof key !== "string") return undefined;
+    s = unwrap(s.shape[key] as AnySchema | undefined);
   }
   return s;
 }
 
 function knownKeys(root: AnySchema, path: readonly PropertyKey[]): string[] {
-  // deno-lint-ignore no-explicit-any
-  const shape = (schemaAt(root, path) as any)?._zod?.def?.shape;
-  return shape ? Object.keys(shape) : [];
+  const s = schemaAt(root, path);
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }
 
 function typeAt(root: AnySchema, path: readonly PropertyKey[]): string | undefined {
-  // deno-lint-ignore no-explicit-any
-  return (schemaAt(root, path) as any)?._zod?.def?.type;
+  return schemaAt(root, path)?.type;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
@@ -282,7 +297,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<AgentConfi
   // In "used" mode a service whose section appears nowhere is disabled and its schema (and the
   // module that builds it) is never loaded.
   const include = options.sections === "used"
-    ? (def: AnyServiceDefinition) =>
+    ? (def: ConfigSectionSource) =>
       def.enabledByDefault === true || Object.hasOwn(raw, def.name) || named.has(def.name) ||
       env(`POLYAGENT_${def.name}_ENABLED`.toUpperCase()) !== undefined
     : () => true;

@@ -6,14 +6,16 @@
  * @module
  */
 export * from "./atomic_file.ts";
-export * from "./cli_errors.ts";
 export * from "./command_runner.ts";
 export * from "./config.ts";
 export * from "./config_types.ts";
+export * from "./errors.ts";
 export * from "./framing.ts";
+export * from "./handler_table.ts";
 export * from "./log.ts";
 export * from "./service.ts";
 export * from "./state_store.ts";
 export * from "./suggest.ts";
 export * from "./supervisor.ts";
 export * from "./unix_socket.ts";
+export * from "./version.ts";

@@ -3,10 +3,8 @@
  * supervisor. Protocol modules export a {@linkcode ServiceDefinition}; `main.ts` hands the list to
  * the supervisor and the CLI.
  */
-import type { Command } from "commander";
-import type { z } from "zod";
 import type { CommandRunner } from "./command_runner.ts";
-import type { AgentConfig, AgentSection } from "./config.ts";
+import type { AgentConfig, AgentSection, ConfigSectionSource } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { JsonDocument, OpenDocumentOptions } from "./state_store.ts";
 
@@ -86,31 +84,15 @@ export interface CtlEnvironment {
 }
 
 /** A kind of service: its config section and how to make an instance. */
-export interface ServiceDefinition<C extends { enabled: boolean } = { enabled: boolean }> {
-  /** Config section name; also the service name in logs. */
-  readonly name: string;
+export interface ServiceDefinition<C extends { enabled: boolean } = { enabled: boolean }>
+  extends ConfigSectionSource<C> {
   /** One line for `polyagent version` and the README. */
   readonly summary: string;
-  /**
-   * Builds the section schema (see {@linkcode section}), which fills every default. A factory
-   * that may load its module lazily: `serve` builds only the sections the config uses, so an
-   * agent does not load or keep the schemas of services it does not run (together about 8 MB).
-   */
-  readonly configSchema: () => z.ZodType<C> | Promise<z.ZodType<C>>;
-  /** The service runs when its section appears nowhere (only `[admin]`). @default false */
-  readonly enabledByDefault?: boolean;
   /**
    * A fresh instance; the supervisor makes a new one for each restart. May load the
    * implementation lazily (`await import(...)`) so a disabled service costs no memory.
    */
   create(): Service<C> | Promise<Service<C>>;
-  /**
-   * Adds `ctl <name> …` subcommands to the given `ctl` group. May load the client lazily; the CLI
-   * does not call it for `serve`, so a running agent never loads client code.
-   */
-  registerCtl?(ctl: Command, env: CtlEnvironment): void | Promise<void>;
-  /** Adds top-level subcommands (for example `masq-node`). */
-  registerCommands?(program: Command): void | Promise<void>;
 }
 
 /** A service definition of any config type, as lists of them are held. */

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../../lib/core/mod.ts";
-import {
-  decodeWaitStatus,
-  parseNetTable,
-  parseStat,
-  resolveAccount,
-  rotateIfNeeded,
-} from "../../lib/backends/supervisor/mod.ts";
+import { parseNetTable, resolveAccount, rotateIfNeeded } from "../../lib/backends/processes/mod.ts";
+import { decodeWaitStatus, parseStat } from "../../lib/backends/procfs/mod.ts";
 import {
   backoffDelay,
   buildHandlers,

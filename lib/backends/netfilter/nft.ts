@@ -23,7 +23,7 @@ export interface AppliedTable {
 }
 
 /** What {@linkcode applyRuleset} did. */
-export interface ApplyResult {
+export interface NftApplyResult {
   /** "none" when the table already held the state. */
   change: "none" | "elements" | "table";
   applied: AppliedTable;
@@ -53,7 +53,7 @@ export async function applyRuleset(
   state: NetfilterState,
   known: AppliedTable | null,
   session?: NftTransactions,
-): Promise<ApplyResult> {
+): Promise<NftApplyResult> {
   const rendered = renderRuleset(state);
   const applied = { fingerprint: rendered.fingerprint, elements: rendered.elements };
   const current = known ?? await readLiveTable(runner, state.table);

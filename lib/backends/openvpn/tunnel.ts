@@ -18,7 +18,7 @@ import {
 } from "./process.ts";
 
 /** The daemon-level state of a connection (the document's `status`). */
-export type TunnelStatus =
+export type OpenVpnTunnelStatus =
   | "DISCONNECTED"
   | "CONNECTING"
   | "CONNECTED"
@@ -27,7 +27,7 @@ export type TunnelStatus =
 
 /** What STATUS reports about a tunnel. */
 export interface TunnelSnapshot {
-  status: TunnelStatus;
+  status: OpenVpnTunnelStatus;
   /** openvpn's own state name (`>STATE:`), or "DISCONNECTED". */
   ovpnStatus: string;
   /** Unix seconds when openvpn reported CONNECTED, or null. */
@@ -78,7 +78,7 @@ export interface TunnelOptions {
 /** One openvpn connection. */
 export class Tunnel {
   #o: TunnelOptions;
-  #status: TunnelStatus = "DISCONNECTED";
+  #status: OpenVpnTunnelStatus = "DISCONNECTED";
   #ovpn = "DISCONNECTED";
   #connectedTime: number | null = null;
   #in = 0;
@@ -113,7 +113,7 @@ export class Tunnel {
     return this.#connected.promise;
   }
 
-  get status(): TunnelStatus {
+  get status(): OpenVpnTunnelStatus {
     return this.#status;
   }
 
@@ -143,7 +143,7 @@ export class Tunnel {
     }
   }
 
-  #setStatus(status: TunnelStatus): void {
+  #setStatus(status: OpenVpnTunnelStatus): void {
     if (this.#status === status) return;
     this.#o.log.info("tunnel state", { name: this.#o.name, from: this.#status, to: status });
     this.#status = status;

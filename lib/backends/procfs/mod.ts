@@ -6,3 +6,4 @@
  */
 export * from "./read.ts";
 export * from "./self_stats.ts";
+export * from "./stat.ts";

@@ -38,13 +38,13 @@ export interface WireguardManagerOptions {
 }
 
 /** Result of {@linkcode WireguardManager.apply}. */
-export interface ApplyResult {
+export interface WireGuardApplyResult {
   changed: boolean;
   ifname: string;
 }
 
 /** Live status for `vpn_status`. */
-export interface TunnelStatus {
+export interface WireGuardTunnelStatus {
   ifname: string;
   host: string;
   ip4: string;
@@ -114,13 +114,13 @@ export class WireguardManager {
   }
 
   /** Validates and applies a config; unchanged + live is a no-op. Serialised. */
-  apply(text: string): Promise<ApplyResult> {
+  apply(text: string): Promise<WireGuardApplyResult> {
     const run = this.#busy.then(() => this.#apply(text), () => this.#apply(text));
     this.#busy = run.catch(() => {});
     return run;
   }
 
-  async #apply(text: string): Promise<ApplyResult> {
+  async #apply(text: string): Promise<WireGuardApplyResult> {
     const conf = parseWireguardConf(text, { allowDns: this.#o.allowDns });
     const hash = await sha256(conf.text);
     const doc = this.#o.document;
@@ -172,7 +172,7 @@ export class WireguardManager {
   }
 
   /** Live status, or null when no tunnel of ours is configured and up. */
-  async status(): Promise<TunnelStatus | null> {
+  async status(): Promise<WireGuardTunnelStatus | null> {
     const conf = this.#conf;
     if (!conf || !this.isLive()) return null;
     const live = await queryUapi(this.#o.ifname);

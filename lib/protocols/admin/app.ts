@@ -1,12 +1,12 @@
 /** The admin HTTP API: /healthz and /metrics, as a Hono app that tests drive with `app.request()`. */
 import { Hono } from "hono";
 import type { ServiceStatus } from "../../core/mod.ts";
-import { type ProcessFigures, renderMetrics } from "./metrics.ts";
+import { type AgentProcessFigures, renderMetrics } from "./metrics.ts";
 
 /** What the admin app reads from the agent. */
 export interface AdminSources {
   statuses(): ServiceStatus[];
-  process(): ProcessFigures | Promise<ProcessFigures>;
+  process(): AgentProcessFigures | Promise<AgentProcessFigures>;
   extraMetrics(): string;
 }
 

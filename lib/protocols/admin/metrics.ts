@@ -2,7 +2,7 @@
 import type { ServiceStatus } from "../../core/mod.ts";
 
 /** Process figures the admin endpoint adds to the service table. */
-export interface ProcessFigures {
+export interface AgentProcessFigures {
   rssBytes: number;
   openFds: number;
   loopLagSeconds: number;
@@ -23,7 +23,7 @@ function family(name: string, type: string, help: string, samples: [string, numb
 /** Renders the exposition text. */
 export function renderMetrics(
   statuses: readonly ServiceStatus[],
-  process: ProcessFigures,
+  process: AgentProcessFigures,
   extra = "",
 ): string {
   const enabled = statuses.filter((s) => s.enabled);

@@ -11,6 +11,7 @@ import {
   isOurOpenvpn,
   listPidFiles,
   lookupUser,
+  type OpenVpnTunnelStatus,
   type Profile,
   profileFileProblem,
   readPidFile,
@@ -21,7 +22,6 @@ import {
   scanProfiles,
   Tunnel,
   type TunnelSnapshot,
-  type TunnelStatus,
 } from "../../backends/openvpn/mod.ts";
 import type { DnsBackup } from "../../backends/resolver/mod.ts";
 import { Resp } from "./codes.ts";
@@ -63,7 +63,7 @@ interface Entry {
 export interface ConnectionStatus {
   name: string;
   profile: string;
-  status: TunnelStatus;
+  status: OpenVpnTunnelStatus;
   "ovpn-status": string;
   timestamp: number;
   "in-total": number;
@@ -132,8 +132,8 @@ export class Connections {
   }
 
   /** Names of connected (or connecting) tunnels. */
-  counts(): Record<TunnelStatus, number> {
-    const out: Record<TunnelStatus, number> = {
+  counts(): Record<OpenVpnTunnelStatus, number> {
+    const out: Record<OpenVpnTunnelStatus, number> = {
       DISCONNECTED: 0,
       CONNECTING: 0,
       CONNECTED: 0,
@@ -289,7 +289,7 @@ export class Connections {
     }
   }
 
-  #status(e: Entry): TunnelStatus {
+  #status(e: Entry): OpenVpnTunnelStatus {
     if (e.tunnel) return e.tunnel.status;
     if (e.preExec) return "CONNECTING";
     return "DISCONNECTED";

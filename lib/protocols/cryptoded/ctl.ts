@@ -1,7 +1,7 @@
 /** `polyagent ctl cryptode …`: the client commands, a status table, exit status per code. */
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { CliExit, type CtlEnvironment } from "../../core/mod.ts";
+import { type CtlEnvironment, FailedError, InvalidError } from "../../core/mod.ts";
 import { Cmd, Resp, respName } from "./codes.ts";
 import { ClientError, request } from "./client.ts";
 import type { ConnectionStatus } from "./connections.ts";
@@ -34,7 +34,7 @@ function table(rows: ConnectionStatus[]): string[] {
 }
 
 /** Adds `ctl cryptode`. */
-export function registerCryptodeCtl(ctl: Command, env: CtlEnvironment): void {
+export function registerCryptodedCtl(ctl: Command, env: CtlEnvironment): void {
   const group = ctl.command("cryptode").description(
     "talk to the cryptoded service (OpenVPN control socket)",
   );
@@ -55,21 +55,21 @@ export function registerCryptodeCtl(ctl: Command, env: CtlEnvironment): void {
       "/var/run/cryptoded";
     const timeout = Number(opts.timeout);
     if (!Number.isFinite(timeout) || timeout <= 0) {
-      throw new CliExit(`--timeout: expected a positive number, got "${opts.timeout}"`, 2);
+      throw new InvalidError(`--timeout: expected a positive number, got "${opts.timeout}"`);
     }
     let reply;
     try {
       reply = await request(socket, cmd, param, timeout);
     } catch (error) {
       if (error instanceof ClientError) {
-        throw new CliExit(`${respName(error.code)}: ${error.message}`, 1);
+        throw new FailedError(`${respName(error.code)}: ${error.message}`);
       }
       throw error;
     }
     if (opts.json) env.print(reply.raw.trimEnd());
     if (reply.code !== Resp.OK) {
       const detail = typeof reply.data === "string" ? reply.data : JSON.stringify(reply.data ?? "");
-      throw new CliExit(`${respName(reply.code)}: ${detail}`, 1);
+      throw new FailedError(`${respName(reply.code)}: ${detail}`);
     }
     if (!opts.json) {
       const lines = render ? render(reply.data) : ["OK"];
@@ -103,11 +103,11 @@ export function registerCryptodeCtl(ctl: Command, env: CtlEnvironment): void {
       ) => {
         let param: unknown;
         if (opts.name) {
-          if (!opts.file) throw new CliExit("--name needs --file", 2);
+          if (!opts.file) throw new InvalidError("--name needs --file");
           param = { name: opts.name, content: await Deno.readTextFile(opts.file) };
         } else {
           if (!type || !path) {
-            throw new CliExit("usage: import <new-from-ovpn|new-from-tblk> <path>", 2);
+            throw new InvalidError("usage: import <new-from-ovpn|new-from-tblk> <path>");
           }
           param = { type, path: resolve(path) };
         }

@@ -11,5 +11,4 @@ export const cryptodedDefinition: ServiceDefinition<CryptodedConfig> = {
   summary: "OpenVPN control daemon on a Unix socket (cryptoded protocol)",
   configSchema: async () => (await import("./config.ts")).cryptodedConfigSchema(),
   create: async () => new (await import("./service.ts")).CryptodedService(),
-  registerCtl: async (ctl, env) => (await import("./ctl.ts")).registerCryptodeCtl(ctl, env),
 };

@@ -1,6 +1,6 @@
 /** `polyagent ctl intervirt …`: the Intervirt operations against a running agent. */
 import type { Command } from "commander";
-import { CliExit, type CtlEnvironment, splitHostPort, UsageError } from "../../core/mod.ts";
+import { type CtlEnvironment, FailedError, InvalidError, splitHostPort } from "../../core/mod.ts";
 import { IntervirtClient, type IntervirtFrame } from "./client.ts";
 import type { IntervirtConfig } from "./config.ts";
 
@@ -15,7 +15,7 @@ function bar(frame: IntervirtFrame): string {
 function port(text: string, what: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new UsageError(`Invalid ${what} "${text}": expected a port from 1 to 65535`);
+    throw new InvalidError(`Invalid ${what} "${text}": expected a port from 1 to 65535`);
   }
   return n;
 }
@@ -31,7 +31,7 @@ export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
     const opts = group.opts<{ url?: string; timeout: string }>();
     const timeoutMs = Number(opts.timeout);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-      throw new UsageError(`Invalid --timeout "${opts.timeout}"`);
+      throw new InvalidError(`Invalid --timeout "${opts.timeout}"`);
     }
     let url = opts.url;
     if (!url) {
@@ -50,7 +50,7 @@ export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
     }
     const client = await IntervirtClient.connect(url, Math.min(timeoutMs, 10_000)).catch(
       (error) => {
-        throw new CliExit((error as Error).message, 1);
+        throw new FailedError((error as Error).message);
       },
     );
     const tty = Deno.stderr.isTerminal();
@@ -64,12 +64,12 @@ export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
       });
       if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
       if (final.code !== undefined && final.code !== 0) {
-        throw new CliExit(`error ${final.code}: ${final.error ?? "(no message)"}`, 1);
+        throw new FailedError(`error ${final.code}: ${final.error ?? "(no message)"}`);
       }
       return final;
     } catch (error) {
-      if (error instanceof CliExit) throw error;
-      throw new CliExit((error as Error).message, 1);
+      if (error instanceof FailedError) throw error;
+      throw new FailedError((error as Error).message);
     } finally {
       await client.close();
     }
@@ -110,7 +110,7 @@ export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
   group.command("internet <id> <on|off>").description("toggle a container's internet access")
     .action((id: string, state: string) => {
       if (state !== "on" && state !== "off") {
-        throw new UsageError(`Expected on or off, got "${state}"`);
+        throw new InvalidError(`Expected on or off, got "${state}"`);
       }
       return ok({ type: "SetInternetAccess", id, enabled: state === "on" });
     });

@@ -11,5 +11,4 @@ export const intervirtDefinition: ServiceDefinition<IntervirtConfig> = {
   summary: "Intervirt container agent over WebSocket (LXC / Incus)",
   configSchema: async () => (await import("./config.ts")).intervirtConfigSchema(),
   create: async () => new (await import("./service.ts")).IntervirtService(),
-  registerCtl: async (ctl, env) => (await import("./ctl.ts")).registerIntervirtCtl(ctl, env),
 };

@@ -18,7 +18,7 @@ import {
   pairSchema,
   removeForwardSchema,
 } from "./schemas.ts";
-import { AGENT_VERSION } from "./version.ts";
+import { VERSION } from "../../core/mod.ts";
 
 /** What a handler may ask of the transport. */
 export interface HandlerContext {
@@ -84,7 +84,7 @@ const COMMANDS: Record<string, CommandHandler> = {
     ctx.after(await ctx.manager.power("reboot"));
     return GENERAL;
   },
-  version: () => Promise.resolve({ type: "Version", version: AGENT_VERSION }),
+  version: () => Promise.resolve({ type: "Version", version: VERSION }),
 };
 
 /** Builds the table of every request type of the document. */

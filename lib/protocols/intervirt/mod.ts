@@ -13,5 +13,4 @@ export { ErrorCode, IntervirtError } from "./errors.ts";
 export { buildHandlerTable, HandlerTable } from "./handlers.ts";
 export { ContainerManager } from "./manager.ts";
 export { IntervirtService } from "./service.ts";
-export { AGENT_VERSION } from "./version.ts";
 export { intervirtDefinition } from "./definition.ts";

@@ -5,7 +5,7 @@
  * timeout; 2 on bad usage.
  */
 import type { Command } from "commander";
-import { CliExit, type CtlEnvironment, UsageError } from "../../core/mod.ts";
+import { type CtlEnvironment, FailedError, InvalidError } from "../../core/mod.ts";
 import { MasqClient, type Outcome } from "./client.ts";
 import { stringifyExact, type UiMessage } from "./envelope.ts";
 
@@ -18,7 +18,7 @@ async function daemonPort(env: CtlEnvironment, opts: CtlOptions): Promise<number
   if (opts.uiPort !== undefined) {
     const port = Number(opts.uiPort);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new UsageError(
+      throw new InvalidError(
         `--ui-port: expected a port from 1 to 65535, got ${JSON.stringify(opts.uiPort)}`,
       );
     }
@@ -32,7 +32,7 @@ async function daemonPort(env: CtlEnvironment, opts: CtlOptions): Promise<number
 function timeoutOf(opts: CtlOptions): number {
   const ms = Number(opts.timeout);
   if (!Number.isInteger(ms) || ms < 1) {
-    throw new UsageError(`--timeout: expected milliseconds, got ${JSON.stringify(opts.timeout)}`);
+    throw new InvalidError(`--timeout: expected milliseconds, got ${JSON.stringify(opts.timeout)}`);
   }
   return ms;
 }
@@ -56,16 +56,15 @@ async function session<T>(
         ),
     });
   } catch (error) {
-    throw new CliExit(
+    throw new FailedError(
       `Cannot reach the MASQ Daemon on 127.0.0.1:${port}: ${(error as Error).message}`,
-      1,
     );
   }
   try {
     return await work(client, timeoutMs);
   } catch (error) {
-    if (error instanceof CliExit) throw error;
-    throw new CliExit((error as Error).message, 1);
+    if (error instanceof FailedError) throw error;
+    throw new FailedError((error as Error).message);
   } finally {
     client.close();
   }
@@ -74,9 +73,9 @@ async function session<T>(
 function expectPayload(outcome: Outcome, what: string): Record<string, unknown> {
   if (outcome.kind === "payload") return outcome.payload;
   if (outcome.kind === "error") {
-    throw new CliExit(`${what} failed: error ${outcome.code}: ${outcome.message}`, 1);
+    throw new FailedError(`${what} failed: error ${outcome.code}: ${outcome.message}`);
   }
-  throw new CliExit(`${what} failed: the server broke the connection`, 1);
+  throw new FailedError(`${what} failed: the server broke the connection`);
 }
 
 function printSetup(env: CtlEnvironment, payload: Record<string, unknown>): boolean {
@@ -111,7 +110,7 @@ export function registerMasqCtl(ctl: Command, env: CtlEnvironment): void {
   ).action(async (pairs: string[], opts: CtlOptions) => {
     const values = pairs.map((pair) => {
       const eq = pair.indexOf("=");
-      if (eq <= 0) throw new UsageError(`Expected name=value, got ${JSON.stringify(pair)}`);
+      if (eq <= 0) throw new InvalidError(`Expected name=value, got ${JSON.stringify(pair)}`);
       const value = pair.slice(eq + 1);
       return { name: pair.slice(0, eq), value: value === "" ? null : value };
     });
@@ -121,7 +120,7 @@ export function registerMasqCtl(ctl: Command, env: CtlEnvironment): void {
         expectPayload(await client.transact("setup", { values }, ms), "setup"),
       );
     });
-    if (!ok) throw new CliExit("", 1);
+    if (!ok) throw new FailedError("");
   });
 
   common(group.command("status").description("whether the Node runs, and the current setup"))

@@ -14,7 +14,7 @@ import {
   type NodeExit,
   pidExists,
   watchAdoptedNode,
-} from "../../backends/node_process/mod.ts";
+} from "../../backends/masq_node/mod.ts";
 import { ErrorCode, NODE_UI_PROTOCOL } from "./codes.ts";
 import type { DaemonDocument, NodeRecord } from "./config.ts";
 import { crashReason } from "./crash_reason.ts";

@@ -4,7 +4,7 @@
  */
 import { resolve } from "node:path";
 import type { Service, ServiceContext } from "../../core/mod.ts";
-import { realUser, selfCommand, systemDnsServers } from "../../backends/node_process/mod.ts";
+import { realUser, selfCommand, systemDnsServers } from "../../backends/masq_node/mod.ts";
 import { DAEMON_DOCUMENT, type MasqConfig, NODE_ENV } from "./config.ts";
 import { Daemon } from "./daemon.ts";
 import type { HostFacts } from "./setup_model.ts";

@@ -11,5 +11,4 @@ export const quixDefinition: ServiceDefinition<QuixConfig> = {
   summary: "dial-out Quix WSI backend agent: processes, telemetry, WireGuard",
   configSchema: async () => (await import("./config.ts")).quixConfigSchema(),
   create: async () => new (await import("./service.ts")).QuixService(),
-  registerCtl: async (ctl, env) => (await import("./ctl_client.ts")).registerQuixCtl(ctl, env),
 };

@@ -4,11 +4,7 @@
  */
 import type { z } from "zod";
 import type { Logger } from "../../core/mod.ts";
-import {
-  NotPermittedError,
-  ProcessExitedError,
-  SpawnError,
-} from "../../backends/supervisor/mod.ts";
+import { NotPermittedError, ProcessExitedError, SpawnError } from "../../backends/processes/mod.ts";
 import { WireguardConfigError } from "../../backends/wireguard/mod.ts";
 
 /** Machine codes used in error replies. */

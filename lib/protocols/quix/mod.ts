@@ -9,7 +9,7 @@
 
 export { backoffDelay } from "./backoff.ts";
 export { type QuixConfig, quixConfigSchema } from "./config.ts";
-export { ctlCall, renderStatus } from "./ctl_client.ts";
+export { ctlCall, renderStatus } from "./ctl.ts";
 export { Dispatcher, type Reply } from "./dispatcher.ts";
 export { errorBody, QuixError, type QuixReason } from "./errors.ts";
 export { buildHandlers, HandlerTable, type QuixBackends } from "./handlers.ts";

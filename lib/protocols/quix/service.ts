@@ -10,7 +10,7 @@ import {
   type ProcessRecord,
   ProcessSupervisor,
   resolveAccount,
-} from "../../backends/supervisor/mod.ts";
+} from "../../backends/processes/mod.ts";
 import {
   CpuSampler,
   findTunDevice,

@@ -4,7 +4,7 @@
  * status 1 on an ERROR reply or no reply, 2 on bad usage; `--json` prints the raw replies.
  */
 import type { Command } from "commander";
-import { CliExit, type CtlEnvironment, errorText, UsageError } from "../../core/mod.ts";
+import { type CtlEnvironment, errorText, FailedError, InvalidError } from "../../core/mod.ts";
 import { proxyOrder, type RequestBody, SozuClient } from "./client.ts";
 import type { SozuConfig } from "./config.ts";
 import type { CommandResponse } from "./reply.ts";
@@ -18,7 +18,7 @@ interface SozuCtlOptions {
 
 function address(value: string, what = "address"): string {
   if (!isSocketAddress(value)) {
-    throw new UsageError(`invalid ${what} "${value}": expected "ip:port"`);
+    throw new InvalidError(`invalid ${what} "${value}": expected "ip:port"`);
   }
   return value;
 }
@@ -38,7 +38,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
     if (opts.timeout !== undefined) {
       timeoutMs = Number(opts.timeout);
       if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-        throw new UsageError(`invalid --timeout "${opts.timeout}": expected milliseconds`);
+        throw new InvalidError(`invalid --timeout "${opts.timeout}": expected milliseconds`);
       }
     }
     if (socket === undefined || timeoutMs === undefined) {
@@ -49,7 +49,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
     try {
       return { client: await SozuClient.connect(socket, timeoutMs), timeoutMs, json: !!opts.json };
     } catch (error) {
-      throw new CliExit(`cannot reach the sozu command socket ${socket}: ${errorText(error)}`, 1);
+      throw new FailedError(`cannot reach the sozu command socket ${socket}: ${errorText(error)}`);
     }
   }
 
@@ -71,11 +71,11 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
             },
           });
         } catch (error) {
-          throw new CliExit(errorText(error), 1);
+          throw new FailedError(errorText(error));
         }
         replies.push(reply);
         if (String(reply.status).toUpperCase() === "ERROR") {
-          throw new CliExit(json ? "" : `error: ${reply.message}`, 1);
+          throw new FailedError(json ? "" : `error: ${reply.message}`);
         }
         if (!json) show(reply);
       }
@@ -97,7 +97,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
           await call([proxyOrder("STATUS", undefined, w.id)], () => {});
           answer = "OK";
         } catch (error) {
-          if (!(error instanceof CliExit)) throw error;
+          if (!(error instanceof FailedError)) throw error;
           answer = `ERROR ${error.message}`;
           failed = true;
         }
@@ -105,7 +105,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
       if (!opts.json) env.print(`worker ${w.id}\tpid ${w.pid}\t${w.run_state}\t${answer}`);
     }
     if (workers.length === 0 && !opts.json) env.print("no workers");
-    if (failed) throw new CliExit("", 1);
+    if (failed) throw new FailedError("");
   });
 
   sozu.command("workers").description("list the proxy workers").action(async () => {
@@ -173,7 +173,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
       ) => {
         const policies = ["round_robin", "random", "least_loaded", "power_of_two"];
         if (o.loadBalancing !== undefined && !policies.includes(o.loadBalancing)) {
-          throw new UsageError(
+          throw new InvalidError(
             `invalid --load-balancing "${o.loadBalancing}": expected ${policies.join(", ")}`,
           );
         }
@@ -203,7 +203,9 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
           host: string,
           o: { path: string; listener?: string; https?: boolean },
         ) => {
-          if (normalizeHostname(host) === null) throw new UsageError(`invalid hostname "${host}"`);
+          if (normalizeHostname(host) === null) {
+            throw new InvalidError(`invalid hostname "${host}"`);
+          }
           const data: Record<string, unknown> = { app_id: id, hostname: host, path_begin: o.path };
           if (o.listener !== undefined) data.address = address(o.listener, "listener");
           const type = `${name.toUpperCase()}_${o.https ? "HTTPS" : "HTTP"}_FRONT`;

@@ -17,5 +17,4 @@ export const sozuDefinition: ServiceDefinition<SozuConfig> = {
     ]);
     return new SozuService(createDataPlane);
   },
-  registerCtl: async (ctl, env) => (await import("./ctl.ts")).registerSozuCtl(ctl, env),
 };

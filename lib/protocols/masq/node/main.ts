@@ -5,38 +5,40 @@
  * until `shutdown`, a crash point or SIGTERM.
  */
 import { join } from "node:path";
-import { createLogger, errorText, type LogLevel, UsageError } from "../../core/mod.ts";
-import { NodeActor } from "./node_actor.ts";
-import { NodeStore } from "./node_store.ts";
-import { NODE_ENV } from "./config.ts";
-import { DEFAULT_CHAIN, PARAMS_BY_NAME } from "./setup_params.ts";
-import { UiServer } from "./ui_server.ts";
+import { createLogger, errorText, InvalidError, type LogLevel } from "../../../core/mod.ts";
+import { NodeActor } from "../node_actor.ts";
+import { NodeStore } from "../node_store.ts";
+import { NODE_ENV } from "../config.ts";
+import { DEFAULT_CHAIN, PARAMS_BY_NAME } from "../setup_params.ts";
+import { UiServer } from "../ui_server.ts";
 
-/** Parses `--name value` pairs; throws UsageError naming the bad argument. */
+/** Parses `--name value` pairs; throws InvalidError naming the bad argument. */
 export function parseNodeArguments(argv: readonly string[]): Map<string, string> {
   const args = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i]!;
     const value = argv[i + 1];
     if (!flag.startsWith("--") || value === undefined) {
-      throw new UsageError(`masq-node: expected "--name value" pairs, got ${JSON.stringify(flag)}`);
+      throw new InvalidError(
+        `masq-node: expected "--name value" pairs, got ${JSON.stringify(flag)}`,
+      );
     }
     const name = flag.slice(2);
     if (name === "ui-port") {
       if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
-        throw new UsageError(
+        throw new InvalidError(
           `masq-node: --ui-port: expected a port from 1 to 65535, got ${JSON.stringify(value)}`,
         );
       }
     } else {
       const spec = PARAMS_BY_NAME.get(name);
-      if (!spec) throw new UsageError(`masq-node: unknown argument ${JSON.stringify(flag)}`);
+      if (!spec) throw new InvalidError(`masq-node: unknown argument ${JSON.stringify(flag)}`);
       const problem = spec.check(value);
-      if (problem) throw new UsageError(`masq-node: --${name}: ${problem}`);
+      if (problem) throw new InvalidError(`masq-node: --${name}: ${problem}`);
     }
     args.set(name, value);
   }
-  if (!args.has("ui-port")) throw new UsageError("masq-node: --ui-port is required");
+  if (!args.has("ui-port")) throw new InvalidError("masq-node: --ui-port is required");
   return args;
 }
 
@@ -65,7 +67,7 @@ function allowedOrigins(): string[] {
 }
 
 /** Runs the Node; resolves with its exit status. */
-export async function runNode(argv: readonly string[]): Promise<number> {
+export async function runMasqNode(argv: readonly string[]): Promise<number> {
   const args = parseNodeArguments(argv);
   const chain = args.get("chain") ?? DEFAULT_CHAIN;
   const root = Deno.env.get(NODE_ENV.dataRoot) ??

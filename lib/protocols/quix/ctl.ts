@@ -1,7 +1,7 @@
 /** `polyagent ctl quix status` and `polyagent ctl quix vpn refresh`: clients of the ctl socket. */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { CliExit, type CtlEnvironment } from "../../core/mod.ts";
+import { type CtlEnvironment, FailedError } from "../../core/mod.ts";
 
 /** Sends one ctl request and returns the `result`. */
 export async function ctlCall(path: string, cmd: string, timeoutMs = 20_000): Promise<unknown> {
@@ -9,7 +9,9 @@ export async function ctlCall(path: string, cmd: string, timeoutMs = 20_000): Pr
   try {
     conn = await Deno.connect({ transport: "unix", path });
   } catch (error) {
-    throw new CliExit(`cannot reach the quix service at "${path}": ${(error as Error).message}`, 1);
+    throw new FailedError(
+      `cannot reach the quix service at "${path}": ${(error as Error).message}`,
+    );
   }
   const timer = setTimeout(() => conn.close(), timeoutMs);
   try {
@@ -22,14 +24,14 @@ export async function ctlCall(path: string, cmd: string, timeoutMs = 20_000): Pr
       text += new TextDecoder().decode(buf.subarray(0, n));
     }
     if (!text.includes("\n")) {
-      throw new CliExit(`no answer from "${path}" within ${timeoutMs} ms`, 1);
+      throw new FailedError(`no answer from "${path}" within ${timeoutMs} ms`);
     }
     const answer = JSON.parse(text.slice(0, text.indexOf("\n"))) as {
       ok: boolean;
       result?: unknown;
       error?: string;
     };
-    if (!answer.ok) throw new CliExit(answer.error ?? "request failed", 1);
+    if (!answer.ok) throw new FailedError(answer.error ?? "request failed");
     return answer.result;
   } finally {
     clearTimeout(timer);

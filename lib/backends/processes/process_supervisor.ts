@@ -17,7 +17,13 @@ import { join } from "node:path";
 import type { JsonDocument, Logger } from "../../core/mod.ts";
 import { NotPermittedError, ProcessExitedError, SpawnError } from "./errors.ts";
 import { removeLogs, rotateIfNeeded } from "./log_files.ts";
-import { CLOCK_TICKS, decodeWaitStatus, parseStat, type ProcStat, statPath } from "./proc_stat.ts";
+import {
+  CLOCK_TICKS,
+  decodeWaitStatus,
+  parseStat,
+  type ProcStat,
+  statPath,
+} from "../procfs/mod.ts";
 import { PortIndex } from "./ports.ts";
 import type { ProcReader } from "./proc_reader.ts";
 
@@ -62,7 +68,7 @@ export interface ProcessFigures {
 }
 
 /** Options for {@linkcode ProcessSupervisor}. */
-export interface SupervisorOptions {
+export interface ProcessSupervisorOptions {
   document: JsonDocument<ProcessRecord[]>;
   /** Reads /proc (through a helper process under Deno's permissions). */
   reader: ProcReader;
@@ -97,7 +103,7 @@ const ROTATE_CHECK_MS = 10_000;
 
 /** Supervises the processes one agent started. */
 export class ProcessSupervisor {
-  #o: SupervisorOptions;
+  #o: ProcessSupervisorOptions;
   #records: ProcessRecord[] = [];
   /** pid → live record. */
   #live = new Map<number, ProcessRecord>();
@@ -110,7 +116,7 @@ export class ProcessSupervisor {
   #checking = false;
   #rotatedAt = 0;
 
-  constructor(options: SupervisorOptions) {
+  constructor(options: ProcessSupervisorOptions) {
     this.#o = options;
   }
 
