@@ -44,7 +44,8 @@ const layer = (file: string): string => {
 
 Deno.test("lib/core imports nothing from protocols, backends or cli", () => {
   for (const file of files.filter((f) => layer(f) === "core")) {
-    for (const target of localImports(file)) {
+    // deno.json (the version) is data outside lib/, not a layer.
+    for (const target of localImports(file).filter((t) => t.startsWith(LIB))) {
       assert.equal(
         layer(target),
         "core",
@@ -111,4 +112,103 @@ Deno.test("every lib/ folder has a mod.ts with an @module doc", () => {
     }
     assert.match(text, /@module/, `${relative(ROOT, mod)} lacks @module`);
   }
+});
+
+/**
+ * Calls that touch the file system or run programs. Listening and connecting (`Deno.listen`,
+ * `Deno.connect`, `Deno.serve`, WebSocket) stay allowed in protocols: that is their transport.
+ */
+const SYSTEM_CALL = new RegExp(
+  String.raw`\bDeno\.(?:` +
+    [
+      "readFile",
+      "readTextFile",
+      "writeFile",
+      "writeTextFile",
+      "open",
+      "create",
+      "readDir",
+      "mkdir",
+      "remove",
+      "rename",
+      "stat",
+      "lstat",
+      "chmod",
+      "chown",
+      "truncate",
+      "copyFile",
+      "link",
+      "symlink",
+      "readLink",
+      "realPath",
+      "makeTempDir",
+      "makeTempFile",
+      "utime",
+      "watchFs",
+      "Command",
+      "run",
+      "kill",
+    ].join("|") + String.raw`)(?:Sync)?\b`,
+  "g",
+);
+/** The runner and its helpers (a type-only import of `CommandRunner` to pass it on is fine). */
+const RUNNER_USE =
+  /\b(?:runCommand|killGroup|readCapped|withDefaults|writeFileAtomic)\b|\brunner\s*\(/g;
+const NODE_SYSTEM_IMPORT = /from\s+["']node:(?:fs|fs\/promises|child_process|os|process)["']/g;
+
+Deno.test("lib/protocols make no system calls: no file, process or command call, no runner use", () => {
+  const found: string[] = [];
+  for (const file of files.filter((f) => layer(f).startsWith("protocols/"))) {
+    // The command-line client may read the files its user names on the command line.
+    if (file.endsWith("/ctl.ts")) continue;
+    const lines = Deno.readTextFileSync(file).split("\n");
+    lines.forEach((line, i) => {
+      if (/^\s*(\*|\/\/)/.test(line)) return; // comments
+      for (const re of [SYSTEM_CALL, RUNNER_USE, NODE_SYSTEM_IMPORT]) {
+        for (const m of line.matchAll(re)) found.push(`${relative(ROOT, file)}:${i + 1}: ${m[0]}`);
+      }
+    });
+  }
+  assert.deepEqual(found, [], `system calls under lib/protocols:\n${found.join("\n")}`);
+});
+
+/** The files every protocol folder has (style.md §7); admin is plain HTTP and has its own. */
+const SKELETON = [
+  "mod.ts",
+  "config.ts",
+  "schemas.ts",
+  "handlers.ts",
+  "errors.ts",
+  "server.ts",
+  "connection.ts",
+  "service.ts",
+  "definition.ts",
+  "ctl.ts",
+];
+
+Deno.test("every protocol folder has the same skeleton", () => {
+  const missing: string[] = [];
+  for (const name of ["cryptoded", "sozu", "intervirt", "masq", "quix"]) {
+    for (const file of SKELETON) {
+      try {
+        Deno.statSync(join(LIB, "protocols", name, file));
+      } catch {
+        missing.push(`lib/protocols/${name}/${file}`);
+      }
+    }
+  }
+  assert.deepEqual(missing, [], `missing skeleton files:\n${missing.join("\n")}`);
+});
+
+Deno.test("no two exported types or classes under lib/ share a name", () => {
+  const owners = new Map<string, string[]>();
+  const EXPORTED_TYPE = /^export (?:declare )?(?:abstract )?(?:class|interface|type|enum) (\w+)/gm;
+  for (const file of files) {
+    for (const m of Deno.readTextFileSync(file).matchAll(EXPORTED_TYPE)) {
+      owners.set(m[1]!, [...(owners.get(m[1]!) ?? []), relative(ROOT, file)]);
+    }
+  }
+  const shared = [...owners].filter(([, where]) => where.length > 1)
+    .map(([name, where]) => `${name}: ${where.join(", ")}`);
+  assert.deepEqual(shared, [], `exported names used twice:\n${shared.join("\n")}`);
 });
