@@ -4,6 +4,7 @@ import {
   type AgentConfig,
   type AnyServiceDefinition,
   configToToml,
+  type CtlEnvironment,
   loadConfig,
 } from "../core/mod.ts";
 import { exitStatusFor } from "./exit_status.ts";
@@ -26,34 +27,19 @@ function print(line: string): void {
   console.log(line);
 }
 
-/**
- * Builds the commander program. Protocol clients and extra commands are registered (and their
- * code loaded) only when `lazyCommands` is set; `serve` leaves them out so the agent does not
- * carry client code.
- */
-export async function buildProgram(options: CliOptions, lazyCommands = true): Promise<Command> {
-  const { definitions } = options;
-  const program = new Command("polyagent")
-    .description(
-      "One agent behind five control protocols: cryptoded, Quix WSI, sozu, Intervirt, MASQ",
-    )
-    .version(options.version, "-V, --version", "print the version number")
-    .showHelpAfterError("(run with --help for usage)")
-    .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text) });
+const configOption = () =>
+  new Option(
+    "-c, --config <file>",
+    "config file (default /etc/polyagent/polyagent.toml if present)",
+  );
+const setOption = () =>
+  new Option("--set <section.key=value>", "override a config value (repeatable)")
+    .argParser(collect).default([]);
 
-  const configOption = () =>
-    new Option(
-      "-c, --config <file>",
-      "config file (default /etc/polyagent/polyagent.toml if present)",
-    );
-  const setOption = () =>
-    new Option("--set <section.key=value>", "override a config value (repeatable)")
-      .argParser(collect).default([]);
+/** Loads the effective config for a command. */
+type ConfigLoader = (file: string | undefined, sets: string[]) => Promise<AgentConfig>;
 
-  const load = (file: string | undefined, sets: string[]) =>
-    loadConfig({ file, sets, definitions });
-
+function addServe(program: Command, definitions: readonly AnyServiceDefinition[]): void {
   program.command("serve")
     .description("run the agent: start every enabled service until SIGTERM or Ctrl-C")
     .addOption(configOption())
@@ -62,7 +48,9 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
       const code = await serveFromArgs({ config: opts.config, sets: opts.set }, definitions);
       if (code !== 0) throw new ExitStatus(code);
     });
+}
 
+function addConfig(program: Command, load: ConfigLoader): void {
   const configCmd = program.command("config").description("check or print the configuration");
   configCmd.command("check")
     .description("validate a config file (exit status 2 when it is invalid)")
@@ -80,7 +68,9 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
       const config = await load(opts.config, opts.set);
       Deno.stdout.writeSync(new TextEncoder().encode(configToToml(config)));
     });
+}
 
+function addVersion(program: Command, options: CliOptions): void {
   program.command("version")
     .description("print polyagent, Deno and target versions and the services compiled in")
     .action(() => {
@@ -89,15 +79,18 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
         `deno ${Deno.version.deno} (v8 ${Deno.version.v8}, typescript ${Deno.version.typescript})`,
       );
       print(`target ${Deno.build.target}`);
-      print(`services ${definitions.map((d) => d.name).join(", ")}`);
+      print(`services ${options.definitions.map((d) => d.name).join(", ")}`);
     });
+}
 
+/** Adds the `ctl` group; its environment loads the config once, honouring `ctl -c/--set`. */
+function addCtl(program: Command, load: ConfigLoader): { ctl: Command; env: CtlEnvironment } {
   const ctl = program.command("ctl")
     .description("talk to a running agent's services with their own protocols")
     .addOption(configOption())
     .addOption(setOption());
   let ctlConfig: Promise<AgentConfig> | null = null;
-  const ctlEnv = {
+  const env: CtlEnvironment = {
     config: () => {
       const opts = ctl.opts<{ config?: string; set: string[] }>();
       ctlConfig ??= load(opts.config, opts.set);
@@ -105,8 +98,31 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
     },
     print,
   };
+  return { ctl, env };
+}
+
+/**
+ * Builds the commander program. Protocol clients and extra programs are registered (and their
+ * code loaded) only when `lazyCommands` is set; `serve` leaves them out so the agent does not
+ * carry client code.
+ */
+export async function buildProgram(options: CliOptions, lazyCommands = true): Promise<Command> {
+  const { definitions } = options;
+  const program = new Command("polyagent")
+    .description(
+      "One agent behind five control protocols: cryptoded, Quix WSI, sozu, Intervirt, MASQ",
+    )
+    .version(options.version, "-V, --version", "print the version number")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  const load: ConfigLoader = (file, sets) => loadConfig({ file, sets, definitions });
+  addServe(program, definitions);
+  addConfig(program, load);
+  addVersion(program, options);
+  const { ctl, env } = addCtl(program, load);
   if (lazyCommands) {
-    for (const extension of options.extensions) await extension.registerCtl?.(ctl, ctlEnv);
+    for (const extension of options.extensions) await extension.registerCtl?.(ctl, env);
     for (const extension of options.extensions) {
       for (const extra of extension.programs ?? []) addProgram(program, extra);
     }

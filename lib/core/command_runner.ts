@@ -115,15 +115,10 @@ function shortArgv(argv: readonly string[]): string {
   return text.length > 200 ? text.slice(0, 197) + "..." : text;
 }
 
-/** The real runner. */
-export const runCommand: CommandRunner = async (argv, options = {}) => {
-  if (argv.length === 0 || !argv[0]) throw new TypeError("Cannot run an empty argv");
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const cap = options.maxOutput ?? 1 << 20;
-  const started = performance.now();
-  let child: Deno.ChildProcess;
+/** Starts `argv` as the options say; a spawn failure becomes a {@linkcode CommandError}. */
+function spawn(argv: readonly string[], options: RunOptions): Deno.ChildProcess {
   try {
-    child = new Deno.Command(argv[0], {
+    return new Deno.Command(argv[0]!, {
       args: argv.slice(1),
       stdin: options.stdin === undefined ? "null" : "piped",
       stdout: "piped",
@@ -143,31 +138,64 @@ export const runCommand: CommandRunner = async (argv, options = {}) => {
       stderr: "",
     }, { cause: error });
   }
+}
+
+/** SIGKILLs the child (its whole group unless `processGroup` is false). */
+function killChild(child: Deno.ChildProcess, options: RunOptions): void {
+  if (options.processGroup ?? true) {
+    killGroup(child.pid, "SIGKILL");
+    return;
+  }
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+/** Writes `stdin` to the child and closes it; a child that does not read it is not an error. */
+function feedStdin(child: Deno.ChildProcess, stdin: string | Uint8Array): void {
+  const writer = child.stdin.getWriter();
+  const data = typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin;
+  writer.write(data).then(() => writer.close()).catch(() => {});
+}
+
+/** Throws the {@linkcode CommandError} a finished run deserves (timeout, or non-zero status). */
+function checkResult(result: RunResult, options: RunOptions, timeoutMs: number): void {
+  const { argv, code, timedOut, stderr, stdout } = result;
+  if (timedOut) {
+    throw new CommandError(`Command timed out after ${timeoutMs} ms: ${shortArgv(argv)}`, {
+      argv,
+      code,
+      timedOut,
+      stderr,
+      stdout,
+    });
+  }
+  if ((options.check ?? true) && code !== 0) {
+    const tail = stderr.trim().split("\n").slice(-3).join(" | ");
+    throw new CommandError(
+      `Command failed with status ${code}: ${shortArgv(argv)}${tail ? `: ${tail}` : ""}`,
+      { argv, code, timedOut, stderr, stdout },
+    );
+  }
+}
+
+/** The real runner. */
+export const runCommand: CommandRunner = async (argv, options = {}) => {
+  if (argv.length === 0 || !argv[0]) throw new TypeError("Cannot run an empty argv");
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const cap = options.maxOutput ?? 1 << 20;
+  const started = performance.now();
+  const child = spawn(argv, options);
   let timedOut = false;
-  const group = options.processGroup ?? true;
-  const kill = () => {
-    if (group) killGroup(child.pid, "SIGKILL");
-    else {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  };
   const timer = setTimeout(() => {
     timedOut = true;
-    kill();
+    killChild(child, options);
   }, timeoutMs);
-  const onAbort = () => kill();
+  const onAbort = () => killChild(child, options);
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    const data = typeof options.stdin === "string"
-      ? new TextEncoder().encode(options.stdin)
-      : options.stdin;
-    writer.write(data).then(() => writer.close()).catch(() => {});
-  }
+  if (options.stdin !== undefined) feedStdin(child, options.stdin);
   const [stdout, stderr, status] = await Promise.all([
     readCapped(child.stdout, cap),
     readCapped(child.stderr, cap),
@@ -184,21 +212,6 @@ export const runCommand: CommandRunner = async (argv, options = {}) => {
     timedOut,
     durationMs: performance.now() - started,
   };
-  if (timedOut) {
-    throw new CommandError(`Command timed out after ${timeoutMs} ms: ${shortArgv(argv)}`, {
-      argv,
-      code: status.code,
-      timedOut,
-      stderr,
-      stdout,
-    });
-  }
-  if ((options.check ?? true) && status.code !== 0) {
-    const tail = stderr.trim().split("\n").slice(-3).join(" | ");
-    throw new CommandError(
-      `Command failed with status ${status.code}: ${shortArgv(argv)}${tail ? `: ${tail}` : ""}`,
-      { argv, code: status.code, timedOut, stderr, stdout },
-    );
-  }
+  checkResult(result, options, timeoutMs);
   return result;
 };
