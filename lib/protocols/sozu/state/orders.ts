@@ -123,12 +123,27 @@ function parseFront(
   return f.fingerprint ? { type, data: front, fingerprint: f.fingerprint } : { type, data: front };
 }
 
+/** A backend payload in the code shape (`address`) or the README's (`ip_address` + `port`). */
+function backendPayload<
+  C extends { address: string },
+  R extends { ip_address: string; port: number },
+>(
+  payload: unknown,
+  type: string,
+  code: z.ZodType<C>,
+  readme: z.ZodType<R>,
+): { fields: C | R; address: string } {
+  if (hasKey(payload, "ip_address")) {
+    const r = parse(readme, payload, type);
+    return { fields: r, address: joinAddress(r.ip_address, r.port, "data.ip_address") };
+  }
+  const c = parse(code, payload, type);
+  return { fields: c, address: c.address };
+}
+
 function parseAddBackend(payload: unknown): StateOrder {
   const type = "ADD_BACKEND";
-  const b = hasKey(payload, "ip_address")
-    ? parse(backendReadme, payload, type)
-    : parse(backendCode, payload, type);
-  const address = "address" in b ? b.address : joinAddress(b.ip_address, b.port, "data.ip_address");
+  const { fields: b, address } = backendPayload(payload, type, backendCode, backendReadme);
   return {
     type,
     data: {
@@ -144,10 +159,12 @@ function parseAddBackend(payload: unknown): StateOrder {
 
 function parseRemoveBackend(payload: unknown): StateOrder {
   const type = "REMOVE_BACKEND";
-  const b = hasKey(payload, "ip_address")
-    ? parse(removeBackendReadme, payload, type)
-    : parse(removeBackendCode, payload, type);
-  const address = "address" in b ? b.address : joinAddress(b.ip_address, b.port, "data.ip_address");
+  const { fields: b, address } = backendPayload(
+    payload,
+    type,
+    removeBackendCode,
+    removeBackendReadme,
+  );
   return { type, data: { app_id: b.app_id, backend_id: b.backend_id ?? null, address } };
 }
 
