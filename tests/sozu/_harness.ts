@@ -5,8 +5,10 @@
 import { join } from "node:path";
 import { createLogger, type ServiceContext, StateStore } from "../../lib/core/mod.ts";
 import type { DataPlane } from "../../lib/backends/http_proxy/mod.ts";
+import { SozuStateFiles } from "../../lib/backends/sozu_state_files/mod.ts";
 import {
   type DataPlaneFactory,
+  type SozuBackends,
   SozuClient,
   type SozuConfig,
   sozuConfigSchema,
@@ -62,7 +64,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ((o) => new MemoryDataPlane(o.workerCount, o.currentOrders));
   let plane: DataPlane | null = null;
   const factory: DataPlaneFactory = (o) => plane = makePlane(o);
-  let service = new SozuService(factory);
+  const backends: SozuBackends = {
+    createDataPlane: factory,
+    stateFiles: (o) => new SozuStateFiles(o),
+  };
+  let service = new SozuService(backends);
   let abort = new AbortController();
   const clients: SozuClient[] = [];
 
@@ -115,7 +121,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async restart() {
       await harness.stop();
       abort = new AbortController();
-      service = new SozuService(factory);
+      service = new SozuService(backends);
       await service.start(context());
     },
     async [Symbol.asyncDispose]() {

@@ -1,17 +1,12 @@
 /** Pure logic: addresses, hostnames, envelope decoding, and the record stream round trip. */
 import assert from "node:assert/strict";
 import { ConfigState, decodeRecords, encodeRecords } from "../../lib/protocols/sozu/mod.ts";
-import { parseStateOrder } from "../../lib/protocols/sozu/orders.ts";
+import { parseStateOrder } from "../../lib/protocols/sozu/state/mod.ts";
 import {
   decodeRequest,
   isSocketAddress,
   normalizeHostname,
-} from "../../lib/protocols/sozu/wire.ts";
-
-const kinds = {
-  isCommand: (n: string) => ["DUMP_STATE", "STATUS", "UPGRADE_MASTER"].includes(n),
-  isOrder: (n: string) => ["ADD_BACKEND", "STATUS", "SOFT_STOP"].includes(n),
-};
+} from "../../lib/protocols/sozu/schemas.ts";
 
 Deno.test("isSocketAddress() accepts ip:port and [v6]:port only", () => {
   for (const ok of ["127.0.0.1:80", "[::1]:8080", "10.1.2.3:65535", "[fd12::5]:1"]) {
@@ -49,26 +44,26 @@ Deno.test("decodeRequest() accepts the code shape and both README shapes", () =>
       version: 0,
       type: "PROXY",
       data: { type: "ADD_BACKEND", data: { x: 1 } },
-    }, kinds),
+    }),
     { id: "a", workerId: null, type: "PROXY", order: "ADD_BACKEND", payload: { x: 1 } },
   );
   assert.deepEqual(
-    decodeRequest({ id: "b", version: 0, data: { type: "ADD_BACKEND", x: 1 } }, kinds),
+    decodeRequest({ id: "b", version: 0, data: { type: "ADD_BACKEND", x: 1 } }),
     { id: "b", workerId: null, type: "PROXY", order: "ADD_BACKEND", payload: { x: 1 } },
   );
   assert.equal(
-    decodeRequest({ id: "c", data: { type: "UPGRADE_MASTER" } }, kinds).type,
+    decodeRequest({ id: "c", data: { type: "UPGRADE_MASTER" } }).type,
     "UPGRADE_MASTER",
   );
-  assert.equal(decodeRequest({ id: "d", data: { type: "STATUS" } }, kinds).order, "STATUS");
-  assert.equal(decodeRequest({ id: "e", type: "STATUS" }, kinds).type, "STATUS");
+  assert.equal(decodeRequest({ id: "d", data: { type: "STATUS" } }).order, "STATUS");
+  assert.equal(decodeRequest({ id: "e", type: "STATUS" }).type, "STATUS");
   assert.equal(
-    decodeRequest({ id: "f", type: "ADD_BACKEND", data: {} }, kinds).order,
+    decodeRequest({ id: "f", type: "ADD_BACKEND", data: {} }).order,
     "ADD_BACKEND",
   );
-  assert.equal(decodeRequest({ id: "g", type: "DUMP_STATE", worker_id: "3" }, kinds).workerId, 3);
+  assert.equal(decodeRequest({ id: "g", type: "DUMP_STATE", worker_id: "3" }).workerId, 3);
   assert.throws(
-    () => decodeRequest({ id: "h", version: 1, type: "DUMP_STATE" }, kinds),
+    () => decodeRequest({ id: "h", version: 1, type: "DUMP_STATE" }),
     /version mismatch/,
   );
 });
@@ -96,7 +91,7 @@ Deno.test("a saved record stream replays into the same state", () => {
   const text = encodeRecords(state.orders());
   assert.ok(text.endsWith("\n\0"));
   const replayed = new ConfigState();
-  for (const record of decodeRecords(text, { isCommand: () => false, isOrder: () => true })) {
+  for (const record of decodeRecords(text)) {
     replayed.apply(parseStateOrder(record.order, record.payload, replayed));
   }
   assert.deepEqual(replayed.toJSON(), state.toJSON());

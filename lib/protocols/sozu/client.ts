@@ -4,8 +4,7 @@
  * wait forever; this one cannot.
  */
 import { nulFramer } from "../../core/mod.ts";
-import type { CommandResponse } from "./reply.ts";
-import { MAX_FRAME } from "./wire.ts";
+import { type CommandResponse, MAX_FRAME } from "./schemas.ts";
 
 /** No final reply arrived in time. */
 export class SozuTimeoutError extends Error {

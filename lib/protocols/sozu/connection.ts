@@ -1,17 +1,23 @@
 /**
  * One client of the command socket: NUL-framed JSON in, NUL-framed replies out. Requests run
- * concurrently (replies are matched by id), a PROCESSING reply goes out when one takes long, and
- * a bad frame costs only an ERROR reply — the connection stays open.
+ * concurrently (replies are matched by id), a PROCESSING reply goes out when one takes long,
+ * replies that become ready during a write go out together in the next one, and a bad frame
+ * costs only an ERROR reply — the connection stays open.
  */
-import { type Logger, nulFramer } from "../../core/mod.ts";
-import { errorResponse, SozuError } from "./errors.ts";
-import type { HandlerTable } from "./handlers.ts";
-import { type CommandResponse, response } from "./reply.ts";
-import { decodeRequest, salvageId } from "./wire.ts";
+import { InvalidError, type Logger, nulFramer, UnavailableError } from "../../core/mod.ts";
+import { errorResponse } from "./errors.ts";
+import { dispatchSozuRequest, type SozuHandlers } from "./handlers.ts";
+import {
+  type CommandResponse,
+  decodeRequest,
+  response,
+  salvageId,
+  type SozuRequest,
+} from "./schemas.ts";
 
-/** Options for {@linkcode serveConnection}. */
-export interface ConnectionOptions {
-  table: HandlerTable;
+/** Options for {@linkcode serveSozuConnection}. */
+export interface SozuConnectionOptions {
+  handlers: SozuHandlers;
   log: Logger;
   /** Largest frame, bytes. */
   maxFrame: number;
@@ -28,145 +34,230 @@ export interface ConnectionOptions {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Serves one connection until the client closes it or `signal` aborts. */
-export async function serveConnection(
-  conn: Deno.Conn,
-  options: ConnectionOptions,
-): Promise<void> {
-  const framer = nulFramer(options.maxFrame);
-  const writer = conn.writable.getWriter();
-  let broken = false;
-  // Replies that become ready while a write is in progress go out together in the next write.
-  let queue: Uint8Array[] = [];
-  let flushing: Promise<void> | null = null;
-  const flush = async (): Promise<void> => {
-    while (queue.length > 0 && !broken) {
-      const parts = queue;
-      queue = [];
-      let bytes = parts[0]!;
-      if (parts.length > 1) {
-        bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-        let at = 0;
-        for (const p of parts) {
-          bytes.set(p, at);
-          at += p.length;
-        }
-      }
+/** Writes replies; those queued while a write is in progress go out together in the next. */
+class ReplyWriter {
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #queue: Uint8Array[] = [];
+  #flushing: Promise<void> | null = null;
+  #broken = false;
+
+  constructor(writable: WritableStream<Uint8Array>) {
+    this.#writer = writable.getWriter();
+  }
+
+  /** Queues a reply; resolves once it has been written (or the connection broke). */
+  send(reply: CommandResponse): Promise<void> {
+    if (this.#broken) return Promise.resolve();
+    this.#queue.push(encoder.encode(JSON.stringify(reply) + "\0"));
+    this.#flushing ??= this.#flush();
+    return this.#flushing;
+  }
+
+  /** Closes the write side. */
+  async close(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0 && !this.#broken) {
+      const parts = this.#queue;
+      this.#queue = [];
       try {
-        await writer.write(bytes);
+        await this.#writer.write(concat(parts));
       } catch {
-        broken = true;
+        this.#broken = true;
       }
     }
-    queue = [];
-    flushing = null;
-  };
-  /** Queues a reply; resolves once it has been written (or the connection broke). */
-  const send = (reply: CommandResponse): Promise<void> => {
-    if (broken) return Promise.resolve();
-    queue.push(encoder.encode(JSON.stringify(reply) + "\0"));
-    flushing ??= flush();
-    return flushing;
-  };
-  const inFlight = new Set<Promise<void>>();
+    this.#queue = [];
+    this.#flushing = null;
+  }
+}
 
-  // One timer for the whole connection, armed for the oldest request still running: a request
-  // older than processingAfterMs gets one PROCESSING reply.
-  const running = new Map<number, { since: number; fire: () => void }>();
-  let sequence = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = (): void => {
-    if (timer !== undefined || running.size === 0) return;
-    const oldest = running.values().next().value!;
-    const wait = Math.max(0, oldest.since + options.processingAfterMs - performance.now());
-    timer = setTimeout(sweep, wait);
-  };
-  const sweep = (): void => {
-    timer = undefined;
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return bytes;
+}
+
+/**
+ * One timer for the whole connection, armed for the oldest request still running: a request
+ * older than `afterMs` gets its `fire` called once.
+ */
+class ProcessingClock {
+  #running = new Map<number, { since: number; fire: () => void }>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #afterMs: number;
+
+  constructor(afterMs: number) {
+    this.#afterMs = afterMs;
+  }
+
+  /** Starts watching request `key`. */
+  watch(key: number, fire: () => void): void {
+    this.#running.set(key, { since: performance.now(), fire });
+    this.#arm();
+  }
+
+  /** Stops watching request `key` (it replied, or sent its own PROCESSING). */
+  forget(key: number): void {
+    this.#running.delete(key);
+  }
+
+  /** Stops the timer. */
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined || this.#running.size === 0) return;
+    const oldest = this.#running.values().next().value!;
+    const wait = Math.max(0, oldest.since + this.#afterMs - performance.now());
+    this.#timer = setTimeout(() => this.#sweep(), wait);
+  }
+
+  #sweep(): void {
+    this.#timer = undefined;
     const now = performance.now();
-    for (const [key, entry] of running) {
-      if (now - entry.since < options.processingAfterMs) break;
-      running.delete(key);
+    for (const [key, entry] of this.#running) {
+      if (now - entry.since < this.#afterMs) break;
+      this.#running.delete(key);
       entry.fire();
     }
-    arm();
-  };
+    this.#arm();
+  }
+}
 
-  const handle = async (bytes: Uint8Array): Promise<void> => {
-    let id = "";
-    const key = ++sequence;
+/** A frame decoded: its id (as far as it could be read) and the request or why there is none. */
+type DecodedFrame = { id: string; request: SozuRequest } | { id: string; error: unknown };
+
+function decodeFrame(bytes: Uint8Array): DecodedFrame {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return { id: "", error: new InvalidError("invalid message: not valid UTF-8") };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return {
+      id: salvageId(text),
+      error: new InvalidError(`invalid JSON: ${(error as Error).message}`),
+    };
+  }
+  const rawId = (value as { id?: unknown } | null)?.id;
+  const id = typeof rawId === "string" ? rawId : "";
+  try {
+    return { id, request: decodeRequest(value) };
+  } catch (error) {
+    return { id, error };
+  }
+}
+
+/** One connection: reads frames, runs their requests concurrently, writes the replies. */
+class SozuConnection {
+  #conn: Deno.Conn;
+  #options: SozuConnectionOptions;
+  #replies: ReplyWriter;
+  #clock: ProcessingClock;
+  #inFlight = new Set<Promise<void>>();
+  #sequence = 0;
+
+  constructor(conn: Deno.Conn, options: SozuConnectionOptions) {
+    this.#conn = conn;
+    this.#options = options;
+    this.#replies = new ReplyWriter(conn.writable);
+    this.#clock = new ProcessingClock(options.processingAfterMs);
+  }
+
+  /** Reads until the client closes; then waits for the requests in flight. */
+  async serve(): Promise<void> {
+    const framer = nulFramer(this.#options.maxFrame);
+    try {
+      for await (const chunk of this.#conn.readable) {
+        for (const event of framer.push(chunk)) {
+          if (event.kind === "oversized") {
+            const limit = this.#options.maxFrame;
+            const message = `message too large: ${event.size} bytes (the limit is ${limit})`;
+            void this.#replies.send(response("", "ERROR", message));
+            continue;
+          }
+          await this.#start(this.#handle(event.data));
+        }
+      }
+    } catch (error) {
+      if (
+        !(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset)
+      ) {
+        this.#options.log.debug("command connection ended", { error });
+      }
+    }
+    await Promise.allSettled(this.#inFlight);
+    this.#clock.stop();
+    await this.#replies.close();
+  }
+
+  /** Tracks a running request; waits while too many are in flight. */
+  async #start(job: Promise<void>): Promise<void> {
+    this.#inFlight.add(job);
+    void job.finally(() => this.#inFlight.delete(job));
+    while (this.#inFlight.size >= this.#options.maxInFlight) await Promise.race(this.#inFlight);
+  }
+
+  async #handle(bytes: Uint8Array): Promise<void> {
+    const frame = decodeFrame(bytes);
     const after: (() => void)[] = [];
     let reply: CommandResponse | null;
     try {
-      let text: string;
-      try {
-        text = decoder.decode(bytes);
-      } catch {
-        throw new SozuError("invalid message: not valid UTF-8");
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        id = salvageId(text);
-        throw new SozuError(`invalid JSON: ${(error as Error).message}`);
-      }
-      const rawId = (value as { id?: unknown } | null)?.id;
-      if (typeof rawId === "string") id = rawId;
-      const request = decodeRequest(value, options.table);
-      const refusal = options.refusal();
-      if (refusal !== null) throw new SozuError(refusal);
-      running.set(key, {
-        since: performance.now(),
-        fire: () => void send(response(id, "PROCESSING", "in progress")),
-      });
-      arm();
-      reply = await options.table.dispatch(request, {
+      if ("error" in frame) throw frame.error;
+      reply = await this.#run(frame.id, frame.request, after);
+    } catch (error) {
+      reply = errorResponse(frame.id, error, this.#options.log);
+    }
+    if (reply) {
+      this.#options.onReply?.(reply.status === "OK" ? "OK" : "ERROR");
+      await this.#replies.send(reply);
+    }
+    for (const fn of after) fn();
+  }
+
+  /** Dispatches a request, with a PROCESSING reply when it runs long. */
+  async #run(
+    id: string,
+    request: SozuRequest,
+    after: (() => void)[],
+  ): Promise<CommandResponse | null> {
+    const refusal = this.#options.refusal();
+    if (refusal !== null) throw new UnavailableError(refusal);
+    const key = ++this.#sequence;
+    this.#clock.watch(
+      key,
+      () => void this.#replies.send(response(id, "PROCESSING", "in progress")),
+    );
+    try {
+      return await dispatchSozuRequest(this.#options.handlers, request, {
         processing: (message) => {
-          running.delete(key);
-          void send(response(id, "PROCESSING", message));
+          this.#clock.forget(key);
+          void this.#replies.send(response(id, "PROCESSING", message));
         },
         afterReply: (fn) => after.push(fn),
       });
-    } catch (error) {
-      reply = errorResponse(id, error, options.log);
     } finally {
-      running.delete(key);
-    }
-    if (reply) {
-      options.onReply?.(reply.status === "OK" ? "OK" : "ERROR");
-      await send(reply);
-    }
-    for (const fn of after) fn();
-  };
-
-  try {
-    for await (const chunk of conn.readable) {
-      for (const event of framer.push(chunk)) {
-        if (event.kind === "oversized") {
-          void send(
-            response(
-              "",
-              "ERROR",
-              `message too large: ${event.size} bytes (the limit is ${options.maxFrame})`,
-            ),
-          );
-          continue;
-        }
-        const job = handle(event.data);
-        inFlight.add(job);
-        void job.finally(() => inFlight.delete(job));
-        while (inFlight.size >= options.maxInFlight) await Promise.race(inFlight);
-      }
-    }
-  } catch (error) {
-    if (
-      !(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset)
-    ) {
-      options.log.debug("command connection ended", { error });
+      this.#clock.forget(key);
     }
   }
-  await Promise.allSettled(inFlight);
-  clearTimeout(timer);
-  await writer.close().catch(() => {});
+}
+
+/** Serves one connection until the client closes it. */
+export function serveSozuConnection(
+  conn: Deno.Conn,
+  options: SozuConnectionOptions,
+): Promise<void> {
+  return new SozuConnection(conn, options).serve();
 }

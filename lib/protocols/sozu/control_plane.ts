@@ -5,12 +5,15 @@
  * are awaited inside the queue; the others are pipelined, so many orders in flight share one fsync
  * and one round trip to the workers.
  */
-import type { JsonDocument, Logger } from "../../core/mod.ts";
-import { errorText } from "../../core/mod.ts";
 import type { DataPlane, ProxyOrder } from "../../backends/http_proxy/mod.ts";
-import { SozuError } from "./errors.ts";
-import type { StateOrder } from "./orders.ts";
-import type { ConfigState, Plan } from "./state.ts";
+import {
+  errorText,
+  FailedError,
+  type JsonDocument,
+  type Logger,
+  UnavailableError,
+} from "../../core/mod.ts";
+import type { ConfigState, Plan, StateOrder } from "./state/mod.ts";
 
 /** Options for {@linkcode ControlPlane}. */
 export interface ControlPlaneOptions {
@@ -84,7 +87,7 @@ export class ControlPlane {
   async #applyInQueue(
     input: StateOrder | (() => StateOrder),
   ): Promise<{ plan: Plan; done: Promise<void> }> {
-    if (this.#closed !== null) throw new SozuError(this.#closed);
+    if (this.#closed !== null) throw new UnavailableError(this.#closed);
     const order = typeof input === "function" ? input() : input;
     const plan = this.state.plan(order);
     if (!plan.changed) return { plan, done: Promise.resolve() };
@@ -92,7 +95,7 @@ export class ControlPlane {
     for (const p of plan.proxy) {
       if (mayFail(p)) {
         await this.plane.apply(p).catch((error) => {
-          throw new SozuError(`${order.type}: ${errorText(error)}`, { cause: error });
+          throw new FailedError(`${order.type}: ${errorText(error)}`, { cause: error });
         });
       } else {
         pipelined.push(this.plane.apply(p));
@@ -107,7 +110,7 @@ export class ControlPlane {
         error,
       });
       this.#onDivergence(error);
-      throw new SozuError(`${order.type}: the proxy could not apply it: ${errorText(error)}`);
+      throw new FailedError(`${order.type}: the proxy could not apply it: ${errorText(error)}`);
     });
     return { plan, done: Promise.all([applied, durable]).then(() => {}) };
   }
@@ -117,7 +120,7 @@ export class ControlPlane {
     if (!this.#document) return Promise.resolve();
     return this.#document.write(this.#snapshot).catch((error) => {
       this.#log.error("automatic state save failed", { error });
-      throw new SozuError(
+      throw new FailedError(
         `the order is applied but the state could not be saved (it is saved with the next ` +
           `change that can be written): ${errorText(error)}`,
         { cause: error },

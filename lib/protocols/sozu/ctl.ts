@@ -7,14 +7,26 @@ import type { Command } from "commander";
 import { type CtlEnvironment, errorText, FailedError, InvalidError } from "../../core/mod.ts";
 import { proxyOrder, type RequestBody, SozuClient } from "./client.ts";
 import type { SozuConfig } from "./config.ts";
-import type { CommandResponse } from "./reply.ts";
-import { isSocketAddress, normalizeHostname } from "./wire.ts";
+import { type CommandResponse, isSocketAddress, normalizeHostname } from "./schemas.ts";
 
 interface SozuCtlOptions {
   socket?: string;
   timeout?: string;
   json?: boolean;
 }
+
+/** Sends requests to the command socket the `ctl sozu` options name. */
+interface SozuCtlCaller {
+  /** Sends requests in order; prints replies (`show`); exits 1 on ERROR. */
+  call(
+    bodies: RequestBody[],
+    show?: (reply: CommandResponse) => void,
+  ): Promise<CommandResponse[]>;
+  /** Whether `--json` was given. */
+  json(): boolean;
+}
+
+type WorkerRow = { id: number; pid: number; run_state: string };
 
 function address(value: string, what = "address"): string {
   if (!isSocketAddress(value)) {
@@ -23,42 +35,38 @@ function address(value: string, what = "address"): string {
   return value;
 }
 
-/** Registers `ctl sozu`. */
-export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
-  const sozu = ctl.command("sozu")
-    .description("talk to the sozu command socket")
-    .option("--socket <path>", "command socket (default: sozu.command_socket from the config)")
-    .option("--timeout <ms>", "give up after this long (default: sozu.ctl_timeout_ms)")
-    .option("--json", "print the raw JSON replies");
-
-  async function connect(): Promise<{ client: SozuClient; timeoutMs: number; json: boolean }> {
-    const opts = sozu.opts<SozuCtlOptions>();
-    let socket = opts.socket;
-    let timeoutMs: number | undefined;
-    if (opts.timeout !== undefined) {
-      timeoutMs = Number(opts.timeout);
-      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-        throw new InvalidError(`invalid --timeout "${opts.timeout}": expected milliseconds`);
-      }
-    }
-    if (socket === undefined || timeoutMs === undefined) {
-      const config = (await env.config()).services["sozu"] as SozuConfig;
-      socket ??= config.command_socket;
-      timeoutMs ??= config.ctl_timeout_ms;
-    }
-    try {
-      return { client: await SozuClient.connect(socket, timeoutMs), timeoutMs, json: !!opts.json };
-    } catch (error) {
-      throw new FailedError(`cannot reach the sozu command socket ${socket}: ${errorText(error)}`);
+/** Connects as the options (or the config) say. */
+async function connect(
+  sozu: Command,
+  env: CtlEnvironment,
+): Promise<{ client: SozuClient; timeoutMs: number; json: boolean }> {
+  const opts = sozu.opts<SozuCtlOptions>();
+  let socket = opts.socket;
+  let timeoutMs: number | undefined;
+  if (opts.timeout !== undefined) {
+    timeoutMs = Number(opts.timeout);
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new InvalidError(`invalid --timeout "${opts.timeout}": expected milliseconds`);
     }
   }
+  if (socket === undefined || timeoutMs === undefined) {
+    const config = (await env.config()).services["sozu"] as SozuConfig;
+    socket ??= config.command_socket;
+    timeoutMs ??= config.ctl_timeout_ms;
+  }
+  try {
+    return { client: await SozuClient.connect(socket, timeoutMs), timeoutMs, json: !!opts.json };
+  } catch (error) {
+    throw new FailedError(`cannot reach the sozu command socket ${socket}: ${errorText(error)}`);
+  }
+}
 
-  /** Sends requests in order; prints replies; exits 1 on ERROR. */
-  async function call(
+function createCaller(sozu: Command, env: CtlEnvironment): SozuCtlCaller {
+  const call = async (
     bodies: RequestBody[],
     show: (reply: CommandResponse) => void = (r) => env.print(r.message || "OK"),
-  ): Promise<CommandResponse[]> {
-    const { client, timeoutMs, json } = await connect();
+  ): Promise<CommandResponse[]> => {
+    const { client, timeoutMs, json } = await connect(sozu, env);
     const replies: CommandResponse[] = [];
     try {
       for (const body of bodies) {
@@ -83,18 +91,21 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
       client.close();
     }
     return replies;
-  }
+  };
+  return { call, json: () => !!sozu.opts<SozuCtlOptions>().json };
+}
 
+/** `status` and `workers`. */
+function registerWorkerCommands(sozu: Command, caller: SozuCtlCaller, env: CtlEnvironment): void {
   sozu.command("status").description("workers and whether each answers").action(async () => {
-    const opts = sozu.opts<SozuCtlOptions>();
-    const [list] = await call([{ type: "LIST_WORKERS" }], () => {});
-    const workers = (list?.data?.data ?? []) as { id: number; pid: number; run_state: string }[];
+    const [list] = await caller.call([{ type: "LIST_WORKERS" }], () => {});
+    const workers = (list?.data?.data ?? []) as WorkerRow[];
     let failed = false;
     for (const w of workers) {
       let answer = "-";
       if (w.run_state === "RUNNING") {
         try {
-          await call([proxyOrder("STATUS", undefined, w.id)], () => {});
+          await caller.call([proxyOrder("STATUS", undefined, w.id)], () => {});
           answer = "OK";
         } catch (error) {
           if (!(error instanceof FailedError)) throw error;
@@ -102,34 +113,43 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
           failed = true;
         }
       }
-      if (!opts.json) env.print(`worker ${w.id}\tpid ${w.pid}\t${w.run_state}\t${answer}`);
+      if (!caller.json()) env.print(`worker ${w.id}\tpid ${w.pid}\t${w.run_state}\t${answer}`);
     }
-    if (workers.length === 0 && !opts.json) env.print("no workers");
+    if (workers.length === 0 && !caller.json()) env.print("no workers");
     if (failed) throw new FailedError("");
   });
-
   sozu.command("workers").description("list the proxy workers").action(async () => {
-    await call([{ type: "LIST_WORKERS" }], (r) => {
-      for (const w of (r.data?.data ?? []) as { id: number; pid: number; run_state: string }[]) {
+    await caller.call([{ type: "LIST_WORKERS" }], (r) => {
+      for (const w of (r.data?.data ?? []) as WorkerRow[]) {
         env.print(`${w.id}\t${w.pid}\t${w.run_state}`);
       }
     });
   });
+}
 
+/** `state dump|save|load`. */
+function registerStateCommands(sozu: Command, caller: SozuCtlCaller, env: CtlEnvironment): void {
   const state = sozu.command("state").description("dump, save or load the configuration state");
   state.command("dump").description("print the whole state as JSON").action(async () => {
-    await call([{ type: "DUMP_STATE" }], (r) => env.print(JSON.stringify(r.data?.data, null, 2)));
+    await caller.call(
+      [{ type: "DUMP_STATE" }],
+      (r) => env.print(JSON.stringify(r.data?.data, null, 2)),
+    );
   });
   state.command("save").argument("<path>", "file (relative to <state_dir>/sozu)")
     .description("save the state as sozu's record stream").action(async (path: string) => {
-      await call([{ type: "SAVE_STATE", data: { path } }]);
+      await caller.call([{ type: "SAVE_STATE", data: { path } }]);
     });
   state.command("load").argument("<path>", "file (relative to <state_dir>/sozu)")
     .description("replay a saved state").action(async (path: string) => {
-      await call([{ type: "LOAD_STATE", data: { path } }]);
+      await caller.call([{ type: "LOAD_STATE", data: { path } }]);
     });
+}
 
-  const proxyKind = (https?: boolean) => https ? "https" : "http";
+const proxyKind = (https?: boolean) => https ? "https" : "http";
+
+/** `listener add|remove|activate|deactivate`. */
+function registerListenerCommands(sozu: Command, caller: SozuCtlCaller): void {
   const listener = sozu.command("listener").description("add, remove, activate listeners");
   listener.command("add").argument("<address>", "ip:port").option("--https", "an HTTPS listener")
     .option("--no-activate", "only add it; do not start listening")
@@ -142,7 +162,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
           proxyOrder("ACTIVATE_LISTENER", { front, proxy: proxyKind(o.https), from_scm: false }),
         );
       }
-      await call(bodies);
+      await caller.call(bodies);
     });
   for (
     const [name, type, extra] of [
@@ -154,42 +174,47 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
     listener.command(name).argument("<address>", "ip:port").option("--https", "an HTTPS listener")
       .description(`${name} a listener`)
       .action(async (addr: string, o: { https?: boolean }) => {
-        await call([
+        await caller.call([
           proxyOrder(type, { front: address(addr), proxy: proxyKind(o.https), ...extra }),
         ]);
       });
   }
+}
 
+type AppAddOptions = { sticky?: boolean; httpsRedirect?: boolean; loadBalancing?: string };
+
+/** `app add|remove`. */
+function registerAppCommands(sozu: Command, caller: SozuCtlCaller): void {
   const app = sozu.command("app").description("add or remove applications");
   app.command("add").argument("<app_id>")
     .option("--sticky", "sticky sessions")
     .option("--https-redirect", "redirect HTTP to HTTPS")
     .option("--load-balancing <policy>", "round_robin, random, least_loaded or power_of_two")
     .description("add (or update) an application")
-    .action(
-      async (
-        id: string,
-        o: { sticky?: boolean; httpsRedirect?: boolean; loadBalancing?: string },
-      ) => {
-        const policies = ["round_robin", "random", "least_loaded", "power_of_two"];
-        if (o.loadBalancing !== undefined && !policies.includes(o.loadBalancing)) {
-          throw new InvalidError(
-            `invalid --load-balancing "${o.loadBalancing}": expected ${policies.join(", ")}`,
-          );
-        }
-        await call([proxyOrder("ADD_APPLICATION", {
-          app_id: id,
-          sticky_session: !!o.sticky,
-          https_redirect: !!o.httpsRedirect,
-          load_balancing: o.loadBalancing ?? "round_robin",
-        })]);
-      },
-    );
+    .action(async (id: string, o: AppAddOptions) => {
+      const policies = ["round_robin", "random", "least_loaded", "power_of_two"];
+      if (o.loadBalancing !== undefined && !policies.includes(o.loadBalancing)) {
+        throw new InvalidError(
+          `invalid --load-balancing "${o.loadBalancing}": expected ${policies.join(", ")}`,
+        );
+      }
+      await caller.call([proxyOrder("ADD_APPLICATION", {
+        app_id: id,
+        sticky_session: !!o.sticky,
+        https_redirect: !!o.httpsRedirect,
+        load_balancing: o.loadBalancing ?? "round_robin",
+      })]);
+    });
   app.command("remove").argument("<app_id>").description("remove an application")
     .action(async (id: string) => {
-      await call([proxyOrder("REMOVE_APPLICATION", id)]);
+      await caller.call([proxyOrder("REMOVE_APPLICATION", id)]);
     });
+}
 
+type FrontOptions = { path: string; listener?: string; https?: boolean };
+
+/** `front add|remove` and `backend add|remove`. */
+function registerRouteCommands(sozu: Command, caller: SozuCtlCaller): void {
   const front = sozu.command("front").description("add or remove fronts (routing rules)");
   for (const name of ["add", "remove"] as const) {
     front.command(name).argument("<app_id>").argument("<hostname>", "exact or *.example.com")
@@ -197,23 +222,14 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
       .option("--listener <address>", "listener ip:port (default: the default listener)")
       .option("--https", "an HTTPS front")
       .description(`${name} a front`)
-      .action(
-        async (
-          id: string,
-          host: string,
-          o: { path: string; listener?: string; https?: boolean },
-        ) => {
-          if (normalizeHostname(host) === null) {
-            throw new InvalidError(`invalid hostname "${host}"`);
-          }
-          const data: Record<string, unknown> = { app_id: id, hostname: host, path_begin: o.path };
-          if (o.listener !== undefined) data.address = address(o.listener, "listener");
-          const type = `${name.toUpperCase()}_${o.https ? "HTTPS" : "HTTP"}_FRONT`;
-          await call([proxyOrder(type, data)]);
-        },
-      );
+      .action(async (id: string, host: string, o: FrontOptions) => {
+        if (normalizeHostname(host) === null) throw new InvalidError(`invalid hostname "${host}"`);
+        const data: Record<string, unknown> = { app_id: id, hostname: host, path_begin: o.path };
+        if (o.listener !== undefined) data.address = address(o.listener, "listener");
+        const type = `${name.toUpperCase()}_${o.https ? "HTTPS" : "HTTP"}_FRONT`;
+        await caller.call([proxyOrder(type, data)]);
+      });
   }
-
   const backend = sozu.command("backend").description("add or remove backends");
   for (const name of ["add", "remove"] as const) {
     backend.command(name).argument("<app_id>").argument("<address>", "ip:port")
@@ -221,13 +237,27 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
       .description(`${name} a backend`)
       .action(async (id: string, addr: string, o: { id?: string }) => {
         const data = { app_id: id, address: address(addr), backend_id: o.id ?? `${id}-${addr}` };
-        await call([proxyOrder(name === "add" ? "ADD_BACKEND" : "REMOVE_BACKEND", data)]);
+        await caller.call([proxyOrder(name === "add" ? "ADD_BACKEND" : "REMOVE_BACKEND", data)]);
       });
   }
+}
 
+/** Registers `ctl sozu`. */
+export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
+  const sozu = ctl.command("sozu")
+    .description("talk to the sozu command socket")
+    .option("--socket <path>", "command socket (default: sozu.command_socket from the config)")
+    .option("--timeout <ms>", "give up after this long (default: sozu.ctl_timeout_ms)")
+    .option("--json", "print the raw JSON replies");
+  const caller = createCaller(sozu, env);
+  registerWorkerCommands(sozu, caller, env);
+  registerStateCommands(sozu, caller, env);
+  registerListenerCommands(sozu, caller);
+  registerAppCommands(sozu, caller);
+  registerRouteCommands(sozu, caller);
   sozu.command("stop").option("--hard", "drop in-flight requests instead of draining them")
     .description("stop the proxy (the sozu service ends; the agent keeps running)")
     .action(async (o: { hard?: boolean }) => {
-      await call([proxyOrder(o.hard ? "HARD_STOP" : "SOFT_STOP")]);
+      await caller.call([proxyOrder(o.hard ? "HARD_STOP" : "SOFT_STOP")]);
     });
 }

@@ -3,30 +3,34 @@
  * the command socket. A client's SOFT_STOP / HARD_STOP ends this service only (the supervisor is
  * told it stopped on purpose and does not restart it); the agent keeps running.
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import {
-  closeUnix,
   errorText,
   type JsonDocument,
-  listenUnix,
-  type Logger,
   type Service,
   type ServiceContext,
   type StopReason,
 } from "../../core/mod.ts";
-import type { DataPlane, DataPlaneOptions } from "../../backends/http_proxy/mod.ts";
+import type { DataPlane } from "../../backends/http_proxy/mod.ts";
 import type { SozuConfig } from "./config.ts";
 import { ControlPlane } from "./control_plane.ts";
-import { serveConnection } from "./connection.ts";
-import { createHandlers, savedStateDir } from "./handlers.ts";
-import { ConfigState, type ConfigStateOptions } from "./state.ts";
-import { ordersFromDocument, ordersFromDump } from "./state_file.ts";
-
-/** Makes the data plane (the real one, or a recorder in tests). */
-export type DataPlaneFactory = (options: DataPlaneOptions & { log: Logger }) => DataPlane;
+import type { SozuBackends } from "./definition.ts";
+import { createSozuHandlers } from "./handlers.ts";
+import { SozuCommandServer } from "./server.ts";
+import {
+  ConfigState,
+  type ConfigStateOptions,
+  ordersFromDocument,
+  ordersFromDump,
+} from "./state/mod.ts";
 
 /** Version of the automatic state document (1: DUMP_STATE form, 2: tuples). */
 export const STATE_DOCUMENT_VERSION = 2;
+
+/** The default directory of saved states under the agent's state directory. */
+export function savedStateDir(stateDir: string): string {
+  return join(stateDir, "sozu");
+}
 
 function restore(data: unknown, version: number, options: ConfigStateOptions): ConfigState {
   const state = new ConfigState(options);
@@ -36,57 +40,77 @@ function restore(data: unknown, version: number, options: ConfigStateOptions): C
   return state;
 }
 
+/** The state saved by automatic state save (when on), and its document. */
+async function loadState(
+  ctx: ServiceContext<SozuConfig>,
+): Promise<{ state: ConfigState; document: JsonDocument<unknown> | null }> {
+  const options: ConfigStateOptions = {
+    defaultHttpListener: ctx.config.default_http_listener,
+    defaultHttpsListener: ctx.config.default_https_listener,
+  };
+  let state = new ConfigState(options);
+  if (!ctx.config.automatic_state_save) return { state, document: null };
+  const document = await ctx.openDocument<unknown>({
+    version: STATE_DOCUMENT_VERSION,
+    empty: () => null,
+    parse: (data, version) => {
+      state = restore(data, version, options);
+      return data;
+    },
+  });
+  return { state, document };
+}
+
+/** Adds and activates the configured listeners the state lacks; whether anything changed. */
+function addConfiguredListeners(state: ConfigState, listeners: readonly string[]): boolean {
+  let changed = false;
+  for (const address of listeners) {
+    if (!state.hasListener(address)) {
+      state.apply({ type: "ADD_HTTP_LISTENER", data: defaultHttpListener(address) });
+      changed = true;
+    }
+    changed = state.apply({
+      type: "ACTIVATE_LISTENER",
+      data: { front: address, proxy: "http", from_scm: false },
+    }).changed || changed;
+  }
+  return changed;
+}
+
 /** One running sozu service. */
 export class SozuService implements Service<SozuConfig> {
-  #factory: DataPlaneFactory;
+  #backends: SozuBackends;
   #ctx: ServiceContext<SozuConfig> | null = null;
-  #listener: Deno.UnixListener | null = null;
+  #server: SozuCommandServer | null = null;
   #socketPath = "";
   #plane: DataPlane | null = null;
   #control: ControlPlane | null = null;
-  #conns = new Set<Deno.Conn>();
   #proxyStopped = false;
-  #stopping = false;
-  #accepting: Promise<void> | null = null;
   #replies = { OK: 0, ERROR: 0 };
   #detailPending = false;
 
-  constructor(factory: DataPlaneFactory) {
-    this.#factory = factory;
+  constructor(backends: SozuBackends) {
+    this.#backends = backends;
   }
 
   async start(ctx: ServiceContext<SozuConfig>): Promise<void> {
     this.#ctx = ctx;
-    const config = ctx.config;
-    const stateOptions: ConfigStateOptions = {
-      defaultHttpListener: config.default_http_listener,
-      defaultHttpsListener: config.default_https_listener,
-    };
-    let state = new ConfigState(stateOptions);
-    let document: JsonDocument<unknown> | null = null;
-    if (config.automatic_state_save) {
-      document = await ctx.openDocument<unknown>({
-        version: STATE_DOCUMENT_VERSION,
-        empty: () => null,
-        parse: (data, version) => {
-          state = restore(data, version, stateOptions);
-          return data;
-        },
-      });
+    const { state, document } = await loadState(ctx);
+    const changed = addConfiguredListeners(state, ctx.config.listeners);
+    const plane = await this.#startPlane(ctx, state);
+    const control = this.#createControl(ctx, state, plane, document);
+    if (changed) await control.persist();
+    await this.#serve(ctx, control, document);
+    this.#updateDetail();
+    ctx.listening(this.#socketPath);
+    for (const order of state.proxyOrders()) {
+      if (order.op === "activate_listener") ctx.listening(`http://${order.address}`);
     }
-    let changed = false;
-    for (const address of config.listeners) {
-      if (!state.hasListener(address)) {
-        state.apply({ type: "ADD_HTTP_LISTENER", data: defaultHttpListener(address) });
-        changed = true;
-      }
-      changed = state.apply({
-        type: "ACTIVATE_LISTENER",
-        data: { front: address, proxy: "http", from_scm: false },
-      }).changed || changed;
-    }
-    const plane = this.#factory({
-      workerCount: config.worker_count,
+  }
+
+  async #startPlane(ctx: ServiceContext<SozuConfig>, state: ConfigState): Promise<DataPlane> {
+    const plane = this.#backends.createDataPlane({
+      workerCount: ctx.config.worker_count,
       currentOrders: () => state.proxyOrders(),
       log: ctx.log,
     });
@@ -98,7 +122,16 @@ export class SozuService implements Service<SozuConfig> {
         cause: error,
       });
     }
-    const control = new ControlPlane({
+    return plane;
+  }
+
+  #createControl(
+    ctx: ServiceContext<SozuConfig>,
+    state: ConfigState,
+    plane: DataPlane,
+    document: JsonDocument<unknown> | null,
+  ): ControlPlane {
+    this.#control = new ControlPlane({
       state,
       plane,
       document,
@@ -113,51 +146,37 @@ export class SozuService implements Service<SozuConfig> {
         });
       },
     });
-    this.#control = control;
-    if (changed) await control.persist();
+    return this.#control;
+  }
 
-    const table = createHandlers({
+  /** Builds the handler tables and listens on the command socket. */
+  async #serve(
+    ctx: ServiceContext<SozuConfig>,
+    control: ControlPlane,
+    document: JsonDocument<unknown> | null,
+  ): Promise<void> {
+    const config = ctx.config;
+    const handlers = createSozuHandlers({
       control,
       log: ctx.log,
-      savedStateDir: savedStateDir(ctx.paths.state),
-      allowAbsolutePaths: config.allow_absolute_state_paths,
-      protectedPaths: document ? [document.path] : [],
+      stateFiles: this.#backends.stateFiles({
+        dir: savedStateDir(ctx.paths.state),
+        allowAbsolutePaths: config.allow_absolute_state_paths,
+        protectedPaths: document ? [document.path] : [],
+      }),
       stopProxy: (hard) => this.#stopProxy(hard),
       endService: (reason) => this.#end(reason),
     });
     this.#socketPath = resolve(config.command_socket);
-    this.#listener = await listenUnix(this.#socketPath, { mode: 0o600 });
-    const listener = this.#listener;
-    this.#accepting = (async () => {
-      try {
-        for await (const conn of listener) {
-          this.#conns.add(conn);
-          void serveConnection(conn, {
-            table,
-            log: ctx.log,
-            maxFrame: config.max_command_size,
-            processingAfterMs: config.processing_after_ms,
-            maxInFlight: config.max_in_flight,
-            refusal: () => this.#proxyStopped ? "the proxy is stopped" : null,
-            onReply: (status) => this.#replies[status]++,
-          }).finally(() => {
-            this.#conns.delete(conn);
-            try {
-              conn.close();
-            } catch {
-              // already closed
-            }
-          });
-        }
-      } catch (error) {
-        if (!this.#stopping) ctx.fail(error);
-      }
-    })();
-    this.#updateDetail();
-    ctx.listening(this.#socketPath);
-    for (const order of state.proxyOrders()) {
-      if (order.op === "activate_listener") ctx.listening(`http://${order.address}`);
-    }
+    this.#server = await SozuCommandServer.listen(this.#socketPath, {
+      handlers,
+      log: ctx.log,
+      maxFrame: config.max_command_size,
+      processingAfterMs: config.processing_after_ms,
+      maxInFlight: config.max_in_flight,
+      refusal: () => this.#proxyStopped ? "the proxy is stopped" : null,
+      onReply: (status) => this.#replies[status]++,
+    }, (error) => ctx.fail(error));
   }
 
   /** Prometheus lines: replies by status, clients, objects in the state. */
@@ -169,7 +188,7 @@ export class SozuService implements Service<SozuConfig> {
       `polyagent_sozu_replies_total{status="ERROR"} ${this.#replies.ERROR}\n` +
       "# HELP polyagent_sozu_clients Open connections to the sozu command socket.\n" +
       "# TYPE polyagent_sozu_clients gauge\n" +
-      `polyagent_sozu_clients ${this.#conns.size}\n` +
+      `polyagent_sozu_clients ${this.#server?.clients ?? 0}\n` +
       "# HELP polyagent_sozu_state_objects Objects in the sozu configuration state.\n" +
       "# TYPE polyagent_sozu_state_objects gauge\n";
     for (const [kind, n] of Object.entries(counts)) {
@@ -207,31 +226,25 @@ export class SozuService implements Service<SozuConfig> {
   }
 
   async stop(_reason: StopReason): Promise<void> {
-    this.#stopping = true;
-    const listener = this.#listener;
-    this.#listener = null;
-    if (listener) await closeUnix(listener, this.#socketPath);
-    for (const conn of this.#conns) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
-    this.#conns.clear();
-    await this.#accepting?.catch(() => {});
+    const server = this.#server;
+    this.#server = null;
+    await server?.close();
     const plane = this.#plane;
     this.#control?.close("the sozu service is stopping");
     if (plane && !this.#proxyStopped) {
       this.#proxyStopped = true;
-      const drain = this.#ctx?.config.drain_timeout_ms ?? 0;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), drain));
-      const outcome = await Promise.race([plane.softStop().then(() => "done" as const), timedOut])
-        .catch(() => "timeout" as const);
-      clearTimeout(timer);
-      if (outcome === "timeout") await plane.hardStop().catch(() => {});
+      await this.#drain(plane, this.#ctx?.config.drain_timeout_ms ?? 0);
     }
+  }
+
+  /** Soft stop, turned hard when it takes longer than `drainMs`. */
+  async #drain(plane: DataPlane, drainMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), drainMs));
+    const outcome = await Promise.race([plane.softStop().then(() => "done" as const), timedOut])
+      .catch(() => "timeout" as const);
+    clearTimeout(timer);
+    if (outcome === "timeout") await plane.hardStop().catch(() => {});
   }
 }
 

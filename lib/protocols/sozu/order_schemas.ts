@@ -1,87 +1,20 @@
 /**
- * The command socket's wire format: the request envelope (both the README's shapes and the code's
- * `"type":"PROXY"` wrapper), the reply envelope (code shape, upper-case statuses) and zod schemas
- * for every payload. Everything here is pure; orders come out canonical (0.13 code shapes).
+ * The worker orders' payloads as zod schemas, in every shape sozu versions and its README use;
+ * each comes out in canonical form (sozu 0.13 code shapes). Pure; a refusal is a core
+ * {@linkcode InvalidError}.
  */
 import { z } from "zod";
-import { SozuError } from "./errors.ts";
-import { isSocketAddress } from "./address.ts";
-
-export { isSocketAddress };
-
-/** Largest accepted frame, as sozu's default command buffer. */
-export const MAX_FRAME = 1_000_000;
-
-/** Renders zod issues as `field: problem; field: problem`. */
-export function describeIssues(error: z.ZodError, prefix = ""): string {
-  return error.issues.slice(0, 4).map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter((p) => p !== "").join(".");
-    return `${path || "message"}: ${issue.message}`;
-  }).join("; ");
-}
-
-/** Parses with a schema or throws a {@linkcode SozuError} naming the fields. */
-export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string, at: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new SozuError(`invalid ${what}: ${describeIssues(result.error, at)}`);
-  return result.data;
-}
-
-// ---------------------------------------------------------------- field types
-
-/** "ip:port". */
-export const socketAddress = z.string().refine(isSocketAddress, {
-  message: 'expected an address "ip:port" (IPv6 as "[::1]:port")',
-});
-
-/** Application, backend and sticky ids: 1–256 printable ASCII characters, no spaces. */
-export const identifier = z.string().regex(/^[\x21-\x7e]{1,256}$/, {
-  message: "expected 1 to 256 printable characters without spaces",
-});
-
-const LABEL = "[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?";
-const HOSTNAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`);
-
-/** Lower-cases and IDNA-converts a hostname (keeping a leading `*.`); null when invalid. */
-export function normalizeHostname(input: string): string | null {
-  let host = input.trim().toLowerCase();
-  if (host.endsWith(".")) host = host.slice(0, -1);
-  const wildcard = host.startsWith("*.");
-  let rest = wildcard ? host.slice(2) : host;
-  if (/[^\x21-\x7e]/.test(rest)) {
-    try {
-      rest = new URL(`http://${rest}/`).hostname;
-    } catch {
-      return null;
-    }
-  }
-  const out = (wildcard ? "*." : "") + rest;
-  return out.length <= 253 && HOSTNAME.test(out) ? out : null;
-}
-
-/** A front's hostname: exact, or a one-label wildcard `*.example.com`. */
-export const hostname = z.string().transform((value, ctx) => {
-  const host = normalizeHostname(value);
-  if (host === null) {
-    ctx.addIssue({ code: "custom", message: `invalid hostname ${JSON.stringify(value)}` });
-    return z.NEVER;
-  }
-  return host;
-});
-
-/** A raw path prefix; "" matches everything. */
-export const pathBegin = z.string().max(4096).regex(/^[\x21-\x7e]*$/, {
-  message: "expected printable characters without spaces",
-});
-
-/** SHA-256 fingerprint as lower-case hex. */
-export const fingerprint = z.string().regex(/^[0-9a-fA-F]{64}$/, {
-  message: "expected 64 hexadecimal digits (SHA-256)",
-}).transform((s) => s.toLowerCase());
+import { InvalidError } from "../../core/mod.ts";
+import {
+  certificateFingerprint,
+  hostname,
+  identifier,
+  isSocketAddress,
+  pathBegin,
+  socketAddress,
+} from "./schemas.ts";
 
 const rawResponse = z.string().max(65536);
-
-// ---------------------------------------------------------------- canonical payloads
 
 /** Load-balancing policies (0.13 names). */
 export const loadBalancing = z.enum(["round_robin", "random", "least_loaded", "power_of_two"]);
@@ -150,7 +83,7 @@ export const frontInput = z.object({
   address: socketAddress.nullish(),
   hostname,
   path_begin: pathBegin.nullish(),
-  fingerprint: fingerprint.nullish(),
+  fingerprint: certificateFingerprint.nullish(),
   port: z.number().int().min(1).max(65535).nullish(),
 });
 /** A front as received: `address` optional, maybe a README `fingerprint` or `port`. */
@@ -212,7 +145,7 @@ export function hasKey(payload: unknown, key: string): boolean {
 export function joinAddress(ip: string, port: number, field: string): string {
   const address = ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
   if (!isSocketAddress(address)) {
-    throw new SozuError(
+    throw new InvalidError(
       `invalid address: ${field}: expected an IP address, got ${JSON.stringify(ip)}`,
     );
   }
@@ -241,7 +174,7 @@ export const addCertificateCode = z.object({
 /** REMOVE_CERTIFICATE, code shape `{front, fingerprint, names?}` (README: a bare fingerprint). */
 export const removeCertificateCode = z.object({
   front: socketAddress.nullish(),
-  fingerprint,
+  fingerprint: certificateFingerprint,
   names: names.nullish(),
 });
 
@@ -249,7 +182,7 @@ export const removeCertificateCode = z.object({
 export const replaceCertificateInput = z.object({
   front: socketAddress.nullish(),
   new_certificate: certificateAndKey,
-  old_fingerprint: fingerprint,
+  old_fingerprint: certificateFingerprint,
   old_names: names.nullish(),
   new_names: names.nullish(),
 });
@@ -354,130 +287,3 @@ export const removeApplicationInput = z.union([
   z.object({ app_id: identifier }).transform((o) => o.app_id),
   z.object({ cluster_id: identifier }).transform((o) => o.cluster_id),
 ]);
-
-/** QUERY payload. */
-export const queryInput = z.discriminatedUnion("type", [
-  z.object({
-    type: z.literal("APPLICATIONS"),
-    data: z.discriminatedUnion("type", [
-      z.object({ type: z.literal("APP_ID"), data: identifier }),
-      z.object({
-        type: z.literal("DOMAIN"),
-        data: z.object({ hostname, path_begin: pathBegin.nullish() }),
-      }),
-    ]),
-  }),
-  z.object({ type: z.literal("APPLICATIONS_HASHES") }),
-  z.object({
-    type: z.literal("CERTIFICATES"),
-    data: z.discriminatedUnion("type", [
-      z.object({ type: z.literal("ALL") }),
-      z.object({ type: z.literal("DOMAIN"), data: hostname }),
-      z.object({
-        type: z.literal("FINGERPRINT"),
-        data: z.union([fingerprint, z.array(z.number().int().min(0).max(255)).length(32)]),
-      }),
-    ]),
-  }),
-]);
-/** A parsed QUERY. */
-export type Query = z.output<typeof queryInput>;
-
-/** SAVE_STATE / LOAD_STATE payload. */
-export const statePathInput = z.object({
-  path: z.string().min(1).max(4096).refine((s) => !s.includes("\0"), "NUL in path"),
-});
-
-/** LIST_FRONTENDS payload (v0.14). */
-export const listFrontendsInput = z.object({
-  http: z.boolean().nullish(),
-  https: z.boolean().nullish(),
-  tcp: z.boolean().nullish(),
-  domain: z.string().max(253).nullish(),
-}).nullish();
-
-// ---------------------------------------------------------------- envelope
-
-/** The request envelope. `worker_id` is a number in code and a string in the README. */
-export const envelopeSchema = z.object({
-  id: z.string().max(1024),
-  version: z.number().int().min(0).nullish(),
-  worker_id: z.union([
-    z.number().int().min(0).max(0xffff_ffff),
-    z.string().regex(/^\d{1,10}$/).transform(Number),
-  ]).nullish(),
-  type: z.string().max(64).nullish(),
-  data: z.unknown().optional(),
-});
-
-/** A decoded request: top-level command or PROXY order (name + raw payload). */
-export interface Request {
-  id: string;
-  workerId: number | null;
-  /** Top-level type ("PROXY" for worker orders). */
-  type: string;
-  /** For PROXY: the order name. */
-  order: string | null;
-  /** The payload (for PROXY, the order's payload). */
-  payload: unknown;
-}
-
-/** Best-effort id from a frame that did not decode. */
-export function salvageId(text: string): string {
-  const m = /"id"\s*:\s*"((?:[^"\\]|\\.){0,1024})"/.exec(text);
-  if (!m) return "";
-  try {
-    return JSON.parse(`"${m[1]}"`);
-  } catch {
-    return "";
-  }
-}
-
-/** Which names are top-level commands and which are worker orders. */
-export interface RequestKinds {
-  isCommand(name: string): boolean;
-  isOrder(name: string): boolean;
-}
-
-/**
- * Decodes one frame. Accepts `{"type":"PROXY","data":{"type":ORDER,"data":…}}` (code),
- * `{"data":{"type":ORDER,"data":…}}` and `{"data":{"type":ORDER, …fields}}` (README), and
- * `{"type":ORDER,"data":…}` where ORDER is a worker order.
- */
-export function decodeRequest(value: unknown, kinds: RequestKinds): Request {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new SozuError("invalid request: expected a JSON object");
-  }
-  const parsed = envelopeSchema.safeParse(value);
-  if (!parsed.success) throw new SozuError(`invalid request: ${describeIssues(parsed.error)}`);
-  const env = parsed.data;
-  if ((env.version ?? 0) > 0) {
-    throw new SozuError(
-      `configuration protocol version mismatch: version ${env.version} is not supported (expected 0)`,
-    );
-  }
-  const base = { id: env.id, workerId: env.worker_id ?? null };
-  if (env.type === "PROXY" || env.type === null || env.type === undefined) {
-    const data = env.data;
-    if (typeof data !== "object" || data === null || Array.isArray(data)) {
-      throw new SozuError(
-        env.type === "PROXY"
-          ? "invalid PROXY request: data: expected an object {type, data}"
-          : "invalid request: type: missing",
-      );
-    }
-    const { type, data: inner, ...rest } = data as Record<string, unknown>;
-    if (typeof type !== "string") {
-      throw new SozuError("invalid request: data.type: expected a string");
-    }
-    const payload = inner !== undefined ? inner : Object.keys(rest).length > 0 ? rest : undefined;
-    if (env.type !== "PROXY" && !kinds.isOrder(type) && kinds.isCommand(type)) {
-      return { ...base, type, order: null, payload };
-    }
-    return { ...base, type: "PROXY", order: type, payload };
-  }
-  if (!kinds.isCommand(env.type) && kinds.isOrder(env.type)) {
-    return { ...base, type: "PROXY", order: env.type, payload: env.data };
-  }
-  return { ...base, type: env.type, order: null, payload: env.data };
-}

@@ -3,7 +3,7 @@
  * leaf DER (sozu's `calculate_fingerprint`) and the DNS names it covers.
  */
 import { X509Certificate } from "node:crypto";
-import { SozuError } from "./errors.ts";
+import { InvalidError } from "../../../core/mod.ts";
 
 /** What a PEM certificate says about itself. */
 export interface CertificateFacts {
@@ -13,13 +13,13 @@ export interface CertificateFacts {
   names: string[];
 }
 
-/** Reads a PEM certificate, or throws a {@linkcode SozuError}. */
+/** Reads a PEM certificate, or throws an {@linkcode InvalidError}. */
 export function certificateFacts(pem: string): CertificateFacts {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(pem);
   } catch (error) {
-    throw new SozuError("invalid certificate: could not parse the PEM certificate", {
+    throw new InvalidError("invalid certificate: could not parse the PEM certificate", {
       cause: error,
     });
   }

@@ -4,10 +4,10 @@
  * that replays safely (listeners, applications, HTTP fronts, certificates, HTTPS fronts, backends).
  * Also the conversion of a DUMP_STATE document back into orders (automatic state save).
  */
-import { SozuError } from "./errors.ts";
+import { InvalidError } from "../../../core/mod.ts";
+import { decodeRequest } from "../schemas.ts";
 import { type ListenerDefaults, orderPayload, parseStateOrder, type StateOrder } from "./orders.ts";
-import type { ConfigStateJson, StateDocument } from "./state.ts";
-import { decodeRequest, type RequestKinds } from "./wire.ts";
+import type { ConfigStateJson, StateDocument } from "./views.ts";
 
 /** Renders orders as a saved-state file. */
 export function encodeRecords(orders: readonly StateOrder[]): string {
@@ -32,10 +32,10 @@ export interface StateRecord {
 }
 
 /**
- * Splits a saved-state file into records. Throws a {@linkcode SozuError} naming the first record
+ * Splits a saved-state file into records. Throws an {@linkcode InvalidError} naming the first record
  * that is not a valid request, so a damaged file is refused before anything is applied.
  */
-export function decodeRecords(text: string, kinds: RequestKinds): StateRecord[] {
+export function decodeRecords(text: string): StateRecord[] {
   const out: StateRecord[] = [];
   let index = 0;
   for (const piece of text.split("\0")) {
@@ -46,13 +46,13 @@ export function decodeRecords(text: string, kinds: RequestKinds): StateRecord[] 
     try {
       value = JSON.parse(trimmed);
     } catch {
-      throw new SozuError(`record ${index} is not valid JSON`);
+      throw new InvalidError(`record ${index} is not valid JSON`);
     }
     let request;
     try {
-      request = decodeRequest(value, kinds);
+      request = decodeRequest(value);
     } catch (error) {
-      throw new SozuError(`record ${index}: ${(error as Error).message}`);
+      throw new InvalidError(`record ${index}: ${(error as Error).message}`);
     }
     if (request.type !== "PROXY" || request.order === null) continue;
     out.push({ index, order: request.order, payload: request.payload });

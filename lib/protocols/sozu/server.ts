@@ -1,0 +1,82 @@
+/**
+ * The command socket: a Unix socket of mode 0600 (only root, or the agent's user, may drive the
+ * proxy) whose every accepted connection is served by `connection.ts` until it closes or the
+ * server does.
+ */
+import { closeUnix, listenUnix } from "../../core/mod.ts";
+import { serveSozuConnection, type SozuConnectionOptions } from "./connection.ts";
+
+/** The listening command socket and its open connections. */
+export class SozuCommandServer {
+  #listener: Deno.UnixListener | null;
+  #path: string;
+  #conns = new Set<Deno.Conn>();
+  #closing = false;
+  #accepting: Promise<void>;
+
+  private constructor(
+    listener: Deno.UnixListener,
+    path: string,
+    options: SozuConnectionOptions,
+    onError: (error: unknown) => void,
+  ) {
+    this.#listener = listener;
+    this.#path = path;
+    this.#accepting = this.#accept(listener, options, onError);
+  }
+
+  /**
+   * Listens on `path` (mode 0600) and serves every client with `options`; `onError` hears of an
+   * accept loop that failed other than by {@linkcode close}.
+   */
+  static async listen(
+    path: string,
+    options: SozuConnectionOptions,
+    onError: (error: unknown) => void,
+  ): Promise<SozuCommandServer> {
+    const listener = await listenUnix(path, { mode: 0o600 });
+    return new SozuCommandServer(listener, path, options, onError);
+  }
+
+  /** Open client connections. */
+  get clients(): number {
+    return this.#conns.size;
+  }
+
+  /** Stops listening (removing the socket) and closes every connection. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const listener = this.#listener;
+    this.#listener = null;
+    if (listener) await closeUnix(listener, this.#path);
+    for (const conn of this.#conns) closeQuietly(conn);
+    this.#conns.clear();
+    await this.#accepting.catch(() => {});
+  }
+
+  async #accept(
+    listener: Deno.UnixListener,
+    options: SozuConnectionOptions,
+    onError: (error: unknown) => void,
+  ): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        this.#conns.add(conn);
+        void serveSozuConnection(conn, options).finally(() => {
+          this.#conns.delete(conn);
+          closeQuietly(conn);
+        });
+      }
+    } catch (error) {
+      if (!this.#closing) onError(error);
+    }
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}

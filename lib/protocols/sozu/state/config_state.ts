@@ -1,0 +1,226 @@
+/**
+ * ConfigState: what sozu's main process holds — listeners, applications, fronts, backends and
+ * certificates — with the consistency checks sozu lacks. Every order is first planned (checked,
+ * nothing changed, `planner.ts`), then committed into the tables (`tables.ts`), so a refused order
+ * never half-applies; the views (`views.ts`) show the state as DUMP_STATE, the automatic state
+ * document, the orders that rebuild it and the data-plane orders that rebuild a worker.
+ */
+import type { ProxyOrder } from "../../../backends/http_proxy/mod.ts";
+import type { HttpFront } from "../order_schemas.ts";
+import type { ListenerDefaults, StateOrder } from "./orders.ts";
+import {
+  HTTPS_NOTE,
+  type Plan,
+  planActivation,
+  planAddApp,
+  planAddBackend,
+  planAddCertificate,
+  planAddFront,
+  planAddListener,
+  planRemoveApp,
+  planRemoveBackend,
+  planRemoveCertificate,
+  planRemoveFront,
+  planRemoveListener,
+} from "./planner.ts";
+import { ConfigTables } from "./tables.ts";
+import {
+  applicationInfo,
+  type CertificateFilter,
+  type CertificateListing,
+  type ConfigStateJson,
+  dumpState,
+  listCertificates,
+  rebuildOrders,
+  type StateDocument,
+  stateDocument,
+  workerOrders,
+} from "./views.ts";
+
+/** Options for {@linkcode ConfigState}. */
+export interface ConfigStateOptions {
+  /** Listener used by README-shaped HTTP orders that name none ("" = first HTTP listener). */
+  defaultHttpListener?: string;
+  /** Same for HTTPS. */
+  defaultHttpsListener?: string;
+}
+
+/** The plan of REPLACE_CERTIFICATE: remove the old one, add the new one. */
+function planReplaceCertificate(
+  t: ConfigTables,
+  d: (StateOrder & { type: "REPLACE_CERTIFICATE" })["data"],
+): Plan {
+  const remove = planRemoveCertificate(t, d.front, d.old_fingerprint);
+  const add = planAddCertificate(t, d.front, d.new_certificate, d.new_names, d.old_fingerprint);
+  return {
+    changed: true,
+    message: HTTPS_NOTE,
+    proxy: [],
+    commit: () => {
+      remove.commit();
+      add.commit();
+    },
+  };
+}
+
+/** The plan of a listener order. */
+function planListenerOrder(t: ConfigTables, order: StateOrder): Plan | null {
+  switch (order.type) {
+    case "ADD_HTTP_LISTENER":
+      return planAddListener(t, { proxy: "http", config: order.data, active: false });
+    case "ADD_HTTPS_LISTENER":
+      return planAddListener(t, { proxy: "https", config: order.data, active: false });
+    case "REMOVE_LISTENER":
+      return planRemoveListener(t, order.data);
+    case "ACTIVATE_LISTENER":
+      return planActivation(t, order.data, true);
+    case "DEACTIVATE_LISTENER":
+      return planActivation(t, order.data, false);
+  }
+  return null;
+}
+
+/** The configuration state of the proxy. */
+export class ConfigState implements ListenerDefaults {
+  #tables = new ConfigTables();
+  #defaults: ConfigStateOptions;
+
+  constructor(options: ConfigStateOptions = {}) {
+    this.#defaults = options;
+  }
+
+  /** Counts for status displays. */
+  get counts(): Record<string, number> {
+    const t = this.#tables;
+    return {
+      listeners: t.listeners.size,
+      applications: t.apps.size,
+      fronts: t.fronts.size,
+      backends: t.backendCount,
+    };
+  }
+
+  defaultListener(proxy: "http" | "https"): string | null {
+    const configured = proxy === "http"
+      ? this.#defaults.defaultHttpListener
+      : this.#defaults.defaultHttpsListener;
+    if (configured) return configured;
+    for (const [address, entry] of this.#tables.listeners) {
+      if (entry.proxy === proxy) return address;
+    }
+    return null;
+  }
+
+  listenerByPort(proxy: "http" | "https", port: number): string | null {
+    const found = [...this.#tables.listeners].filter(([address, e]) =>
+      e.proxy === proxy && address.endsWith(`:${port}`)
+    );
+    return found.length === 1 ? found[0]![0] : null;
+  }
+
+  /** Whether a listener exists at `address`. */
+  hasListener(address: string): boolean {
+    return this.#tables.listeners.has(address);
+  }
+
+  /** Checks an order against the state; throws a core domain error when it must be refused. */
+  plan(order: StateOrder): Plan {
+    const t = this.#tables;
+    switch (order.type) {
+      case "ADD_APPLICATION":
+        return planAddApp(t, order.data);
+      case "REMOVE_APPLICATION":
+        return planRemoveApp(t, order.data);
+      case "ADD_HTTP_FRONT":
+      case "ADD_HTTPS_FRONT":
+        return planAddFront(
+          t,
+          order.type === "ADD_HTTP_FRONT" ? "http" : "https",
+          order.data,
+          order.fingerprint,
+        );
+      case "REMOVE_HTTP_FRONT":
+      case "REMOVE_HTTPS_FRONT":
+        return planRemoveFront(
+          t,
+          order.type === "REMOVE_HTTP_FRONT" ? "http" : "https",
+          order.data,
+        );
+      case "ADD_BACKEND":
+        return planAddBackend(t, order.data);
+      case "REMOVE_BACKEND":
+        return planRemoveBackend(t, order.data);
+      case "ADD_CERTIFICATE":
+        return planAddCertificate(t, order.data.front, order.data.certificate, order.data.names);
+      case "REMOVE_CERTIFICATE":
+        return planRemoveCertificate(t, order.data.front, order.data.fingerprint);
+      case "REPLACE_CERTIFICATE":
+        return planReplaceCertificate(t, order.data);
+    }
+    return planListenerOrder(t, order)!;
+  }
+
+  /** Plans and commits in one step (restoring, tests). */
+  apply(order: StateOrder): Plan {
+    const plan = this.plan(order);
+    plan.commit();
+    return plan;
+  }
+
+  /** The automatic state document. */
+  toDocument(): StateDocument {
+    return stateDocument(this.#tables);
+  }
+
+  /** The DUMP_STATE form. */
+  toJSON(): ConfigStateJson {
+    return dumpState(this.#tables);
+  }
+
+  /** The orders that rebuild this state from nothing, in dependency order (SAVE_STATE). */
+  orders(): StateOrder[] {
+    return rebuildOrders(this.#tables);
+  }
+
+  /** Data-plane orders that rebuild a worker from nothing. */
+  proxyOrders(): ProxyOrder[] {
+    return workerOrders(this.#tables);
+  }
+
+  /** Everything known about one application (QUERY APPLICATIONS answer item). */
+  applicationInfo(id: string): Record<string, unknown> | null {
+    return applicationInfo(this.#tables, id);
+  }
+
+  /** Applications with a front for `hostname` (and `pathBegin` when given). */
+  applicationsByDomain(hostname: string, pathBegin: string | null): string[] {
+    const ids = new Set<string>();
+    for (const { front } of this.#tables.fronts.values()) {
+      if (front.hostname !== hostname) continue;
+      if (pathBegin !== null && front.path_begin !== pathBegin) continue;
+      ids.add(front.app_id);
+    }
+    return [...ids];
+  }
+
+  /** Every application id. */
+  applicationIds(): string[] {
+    return [...this.#tables.apps.keys()];
+  }
+
+  /** Fronts, optionally filtered by a domain substring (LIST_FRONTENDS). */
+  fronts(proxy: "http" | "https", domain: string | null): HttpFront[] {
+    const out: HttpFront[] = [];
+    for (const f of this.#tables.fronts.values()) {
+      if (f.proxy === proxy && (domain === null || f.front.hostname.includes(domain))) {
+        out.push(f.front);
+      }
+    }
+    return out;
+  }
+
+  /** Certificates: every one, those covering a name, or one fingerprint. */
+  certificates(filter: CertificateFilter): CertificateListing[] {
+    return listCertificates(this.#tables, filter);
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * Planning: each order is checked against the {@linkcode ConfigTables} without changing them, and
+ * becomes a {@linkcode Plan} — the data-plane orders to apply first and a commit that changes the
+ * tables — so a refused order never half-applies. Refusals are core's neutral errors.
+ */
+import { createPrivateKey } from "node:crypto";
+import type { ProxyOrder } from "../../../backends/http_proxy/mod.ts";
+import { ConflictError, InvalidError, NotFoundError } from "../../../core/mod.ts";
+import type { Application, Backend, CertificateAndKey, HttpFront } from "../order_schemas.ts";
+import { certificateFacts } from "./certificates.ts";
+import type { ListenerRef } from "./orders.ts";
+import { backendOrder, clusterOrder, frontOrder, listenerSpec } from "./proxy_orders.ts";
+import { backendKey, type ConfigTables, frontKey, type ListenerEntry } from "./tables.ts";
+
+/** A checked order, ready to commit. */
+export interface Plan {
+  /** False when the order would change nothing. */
+  changed: boolean;
+  /** Note for the OK reply ("" when none). */
+  message: string;
+  /** Orders the data plane must apply first. */
+  proxy: ProxyOrder[];
+  /** Applies the order to the state. */
+  commit(): void;
+}
+
+/** The note on every order that only HTTPS would use. */
+export const HTTPS_NOTE = "accepted into the state; HTTPS is not served yet (it comes with part 2)";
+
+/** The plan of an order that changes nothing. */
+export const NOTHING: Plan = { changed: false, message: "", proxy: [], commit: () => {} };
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** The listener `ref` names, or a refusal for `order`. */
+function listenerOf(t: ConfigTables, ref: ListenerRef, order: string): ListenerEntry {
+  if (ref.proxy === "tcp") throw new InvalidError(`${order}: TCP listeners are not supported`);
+  const entry = t.listeners.get(ref.front);
+  if (!entry || entry.proxy !== ref.proxy) {
+    throw new NotFoundError(`${order}: no ${ref.proxy.toUpperCase()} listener at ${ref.front}`);
+  }
+  return entry;
+}
+
+/** ADD_HTTP_LISTENER / ADD_HTTPS_LISTENER. */
+export function planAddListener(t: ConfigTables, entry: ListenerEntry): Plan {
+  const address = entry.config.front;
+  const existing = t.listeners.get(address);
+  if (existing) {
+    if (existing.proxy === entry.proxy && same(existing.config, entry.config)) return NOTHING;
+    throw new ConflictError(
+      `a ${existing.proxy.toUpperCase()} listener already exists at ${address}: remove it first`,
+    );
+  }
+  return {
+    changed: true,
+    message: entry.proxy === "https" ? HTTPS_NOTE : "",
+    proxy: entry.proxy === "http" ? [{ op: "add_listener", listener: listenerSpec(entry) }] : [],
+    commit: () => void t.listeners.set(address, entry),
+  };
+}
+
+/** REMOVE_LISTENER: only once no front and no certificate uses it. */
+export function planRemoveListener(t: ConfigTables, ref: ListenerRef): Plan {
+  const order = "REMOVE_LISTENER";
+  const entry = listenerOf(t, ref, order);
+  const fronts = t.frontsOfListener(ref.front);
+  if (fronts > 0) {
+    throw new ConflictError(
+      `${order}: listener ${ref.front} still has ${plural(fronts, "front")}: remove them first`,
+    );
+  }
+  const certs = t.certs.get(ref.front)?.size ?? 0;
+  if (certs > 0) {
+    throw new ConflictError(
+      `${order}: listener ${ref.front} still has ${
+        plural(certs, "certificate")
+      }: remove them first`,
+    );
+  }
+  return {
+    changed: true,
+    message: "",
+    proxy: entry.proxy === "http" ? [{ op: "remove_listener", address: ref.front }] : [],
+    commit: () => t.deleteListener(ref.front),
+  };
+}
+
+/** ACTIVATE_LISTENER / DEACTIVATE_LISTENER. */
+export function planActivation(t: ConfigTables, ref: ListenerRef, active: boolean): Plan {
+  const entry = listenerOf(t, ref, active ? "ACTIVATE_LISTENER" : "DEACTIVATE_LISTENER");
+  if (entry.active === active) return NOTHING;
+  return {
+    changed: true,
+    message: entry.proxy === "https" ? HTTPS_NOTE : "",
+    proxy: entry.proxy === "http"
+      ? [{ op: active ? "activate_listener" : "deactivate_listener", address: ref.front }]
+      : [],
+    commit: () => {
+      entry.active = active;
+    },
+  };
+}
+
+/** ADD_APPLICATION (an update when it exists with other settings). */
+export function planAddApp(t: ConfigTables, app: Application): Plan {
+  const existing = t.apps.get(app.app_id);
+  if (existing && same(existing, app)) return NOTHING;
+  return {
+    changed: true,
+    message: "",
+    proxy: [clusterOrder(app)],
+    commit: () => void t.apps.set(app.app_id, app),
+  };
+}
+
+/** REMOVE_APPLICATION: only once no front and no backend uses it. */
+export function planRemoveApp(t: ConfigTables, id: string): Plan {
+  const order = "REMOVE_APPLICATION";
+  if (!t.apps.has(id)) throw new NotFoundError(`${order}: application "${id}" does not exist`);
+  const fronts = t.frontsOfApp(id);
+  const backends = t.backends.get(id)?.size ?? 0;
+  if (fronts > 0 || backends > 0) {
+    throw new ConflictError(
+      `${order}: application "${id}" still has ${plural(fronts, "front")} and ${
+        plural(backends, "backend")
+      }: remove them first`,
+    );
+  }
+  return {
+    changed: true,
+    message: "",
+    proxy: [{ op: "remove_cluster", id }],
+    commit: () => t.deleteApp(id),
+  };
+}
+
+/** ADD_HTTP_FRONT / ADD_HTTPS_FRONT. */
+export function planAddFront(
+  t: ConfigTables,
+  proxy: "http" | "https",
+  front: HttpFront,
+  fingerprint?: string,
+): Plan {
+  const order = proxy === "http" ? "ADD_HTTP_FRONT" : "ADD_HTTPS_FRONT";
+  listenerOf(t, { front: front.address, proxy }, order);
+  if (!t.apps.has(front.app_id)) {
+    throw new NotFoundError(`${order}: application "${front.app_id}" does not exist`);
+  }
+  if (fingerprint && !t.certs.get(front.address)?.has(fingerprint)) {
+    throw new NotFoundError(
+      `${order}: no certificate with fingerprint ${fingerprint} on listener ${front.address}`,
+    );
+  }
+  const key = frontKey(proxy, front);
+  const existing = t.fronts.get(key);
+  if (existing) {
+    if (existing.front.app_id === front.app_id) return NOTHING;
+    throw new ConflictError(
+      `${order}: ${front.hostname}${front.path_begin} on ${front.address} already routes to application "${existing.front.app_id}"`,
+    );
+  }
+  return {
+    changed: true,
+    message: proxy === "https" ? HTTPS_NOTE : "",
+    proxy: proxy === "http" ? [frontOrder("add_front", front)] : [],
+    commit: () => t.addFront(key, { proxy, front }),
+  };
+}
+
+/** REMOVE_HTTP_FRONT / REMOVE_HTTPS_FRONT. */
+export function planRemoveFront(t: ConfigTables, proxy: "http" | "https", front: HttpFront): Plan {
+  const order = proxy === "http" ? "REMOVE_HTTP_FRONT" : "REMOVE_HTTPS_FRONT";
+  const key = frontKey(proxy, front);
+  const existing = t.fronts.get(key);
+  if (!existing || existing.front.app_id !== front.app_id) {
+    throw new NotFoundError(
+      `${order}: no ${proxy.toUpperCase()} front for application "${front.app_id}" at ${front.hostname}${front.path_begin} on ${front.address}`,
+    );
+  }
+  return {
+    changed: true,
+    message: "",
+    proxy: proxy === "http" ? [frontOrder("remove_front", existing.front)] : [],
+    commit: () => t.deleteFront(key, front),
+  };
+}
+
+/** ADD_BACKEND (an update when the same id and address exist). */
+export function planAddBackend(t: ConfigTables, backend: Backend): Plan {
+  if (!t.apps.has(backend.app_id)) {
+    throw new NotFoundError(`ADD_BACKEND: application "${backend.app_id}" does not exist`);
+  }
+  const existing = t.backends.get(backend.app_id)?.get(backendKey(backend));
+  if (existing && same(existing, backend)) return NOTHING;
+  return {
+    changed: true,
+    message: "",
+    proxy: [backendOrder(backend)],
+    commit: () => t.setBackend(backend),
+  };
+}
+
+/** REMOVE_BACKEND: by id and address, or (README shape) every backend at the address. */
+export function planRemoveBackend(
+  t: ConfigTables,
+  target: { app_id: string; backend_id: string | null; address: string },
+): Plan {
+  const map = t.backends.get(target.app_id);
+  const matches: [string, Backend][] = [];
+  if (map && target.backend_id !== null) {
+    const key = backendKey({ backend_id: target.backend_id, address: target.address });
+    const b = map.get(key);
+    if (b) matches.push([key, b]);
+  } else if (map) {
+    for (const entry of map) if (entry[1].address === target.address) matches.push(entry);
+  }
+  if (matches.length === 0) {
+    throw new NotFoundError(
+      `REMOVE_BACKEND: cannot remove backend: application "${target.app_id}" has no backend ${
+        target.backend_id === null ? "" : `"${target.backend_id}" `
+      }at ${target.address}`,
+    );
+  }
+  return {
+    changed: true,
+    message: "",
+    proxy: matches.map(([, b]) => ({
+      op: "remove_backend" as const,
+      clusterId: b.app_id,
+      backendId: b.backend_id,
+      address: b.address,
+    })),
+    commit: () => t.deleteBackends(target.app_id, matches.map(([key]) => key)),
+  };
+}
+
+/** ADD_CERTIFICATE (and the adding half of REPLACE_CERTIFICATE, `replacing` the old one). */
+export function planAddCertificate(
+  t: ConfigTables,
+  front: string,
+  certificate: CertificateAndKey,
+  names: string[],
+  replacing?: string,
+): Plan {
+  const order = replacing ? "REPLACE_CERTIFICATE" : "ADD_CERTIFICATE";
+  listenerOf(t, { front, proxy: "https" }, order);
+  const facts = certificateFacts(certificate.certificate);
+  try {
+    createPrivateKey(certificate.key);
+  } catch (error) {
+    throw new InvalidError(`${order}: data.key: could not parse the private key`, {
+      cause: error,
+    });
+  }
+  for (const pem of certificate.certificate_chain) certificateFacts(pem);
+  const existing = t.certs.get(front)?.get(facts.fingerprint);
+  if (existing && facts.fingerprint !== replacing) return NOTHING;
+  return {
+    changed: true,
+    message: HTTPS_NOTE,
+    proxy: [],
+    commit: () => t.setCertificate(front, facts.fingerprint, { certificate, names }),
+  };
+}
+
+/** REMOVE_CERTIFICATE: from one listener, or from every listener holding it. */
+export function planRemoveCertificate(
+  t: ConfigTables,
+  front: string | null,
+  fingerprint: string,
+): Plan {
+  const holders = front === null
+    ? [...t.certs].filter(([, m]) => m.has(fingerprint)).map(([a]) => a)
+    : t.certs.get(front)?.has(fingerprint)
+    ? [front]
+    : [];
+  if (holders.length === 0) {
+    throw new NotFoundError(
+      `REMOVE_CERTIFICATE: no certificate with fingerprint ${fingerprint}${
+        front ? ` on listener ${front}` : ""
+      }`,
+    );
+  }
+  return {
+    changed: true,
+    message: HTTPS_NOTE,
+    proxy: [],
+    commit: () => t.deleteCertificate(holders, fingerprint),
+  };
+}

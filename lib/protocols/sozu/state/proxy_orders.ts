@@ -1,0 +1,62 @@
+/** The data-plane orders (lib/backends/http_proxy's model) that match state entries. */
+import type { ListenerSpec, ProxyOrder } from "../../../backends/http_proxy/mod.ts";
+import type { Application, Backend, HttpFront } from "../order_schemas.ts";
+import type { ListenerEntry } from "./tables.ts";
+
+/** The listener spec the data plane gets for a listener. */
+export function listenerSpec(entry: ListenerEntry): ListenerSpec {
+  const c = entry.config;
+  const spec: ListenerSpec = {
+    address: c.front,
+    protocol: entry.proxy,
+    stickyName: c.sticky_name,
+    frontTimeoutMs: c.front_timeout * 1000,
+    backTimeoutMs: c.back_timeout * 1000,
+    connectTimeoutMs: c.connect_timeout * 1000,
+    requestTimeoutMs: c.request_timeout * 1000,
+  };
+  if (c.public_address) spec.publicAddress = c.public_address;
+  if (c.answer_404) spec.answer404 = c.answer_404;
+  if (c.answer_503) spec.answer503 = c.answer_503;
+  return spec;
+}
+
+/** The cluster of an application. */
+export function clusterOrder(app: Application): ProxyOrder {
+  const cluster: ProxyOrder & { op: "add_cluster" } = {
+    op: "add_cluster",
+    cluster: {
+      id: app.app_id,
+      stickySession: app.sticky_session,
+      httpsRedirect: app.https_redirect,
+      loadBalancing: app.load_balancing,
+    },
+  };
+  if (app.answer_503) cluster.cluster.answer503 = app.answer_503;
+  return cluster;
+}
+
+/** Adds or removes a front. */
+export function frontOrder(op: "add_front" | "remove_front", f: HttpFront): ProxyOrder {
+  return {
+    op,
+    front: {
+      listener: f.address,
+      clusterId: f.app_id,
+      hostname: f.hostname,
+      pathBegin: f.path_begin,
+    },
+  };
+}
+
+/** Adds a backend. */
+export function backendOrder(b: Backend): ProxyOrder {
+  const backend: ProxyOrder & { op: "add_backend" } = {
+    op: "add_backend",
+    backend: { clusterId: b.app_id, backendId: b.backend_id, address: b.address },
+  };
+  if (b.load_balancing_parameters) backend.backend.weight = b.load_balancing_parameters.weight;
+  if (b.backup !== null) backend.backend.backup = b.backup;
+  if (b.sticky_id !== null) backend.backend.stickyId = b.sticky_id;
+  return backend;
+}

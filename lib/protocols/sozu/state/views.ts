@@ -1,0 +1,225 @@
+/**
+ * What the state shows of itself: the DUMP_STATE form, the automatic state document, the orders
+ * that rebuild it (SAVE_STATE, in dependency order), the data-plane orders that rebuild a worker,
+ * and the answers of QUERY and LIST_FRONTENDS.
+ */
+import type { ProxyOrder } from "../../../backends/http_proxy/mod.ts";
+import type {
+  Application,
+  Backend,
+  CertificateAndKey,
+  HttpFront,
+  HttpListener,
+  HttpsListener,
+} from "../order_schemas.ts";
+import type { StateOrder } from "./orders.ts";
+import { backendOrder, clusterOrder, frontOrder, listenerSpec } from "./proxy_orders.ts";
+import type { ConfigTables } from "./tables.ts";
+
+/** The DUMP_STATE payload (sozu 0.11–0.13 ConfigState). */
+export interface ConfigStateJson {
+  applications: Record<string, Application>;
+  backends: Record<string, Backend[]>;
+  http_listeners: Record<string, [HttpListener, boolean]>;
+  https_listeners: Record<string, [HttpsListener, boolean]>;
+  tcp_listeners: Record<string, never>;
+  http_fronts: Record<string, HttpFront[]>;
+  https_fronts: Record<string, HttpFront[]>;
+  tcp_fronts: Record<string, never>;
+  certificates: Record<string, Record<string, [CertificateAndKey, string[]]>>;
+  http_addresses: string[];
+  https_addresses: string[];
+}
+
+/**
+ * The automatic state document (version 2): the same content as {@linkcode ConfigStateJson} with
+ * fronts and backends as tuples, which serialise several times faster than objects — the document
+ * is rewritten after every batch of orders.
+ */
+export interface StateDocument {
+  listeners: ["http" | "https", HttpListener | HttpsListener, boolean][];
+  applications: Application[];
+  /** [proxy, app_id, address, hostname, path_begin] */
+  fronts: ["http" | "https", string, string, string, string][];
+  /** [address, certificate, names] */
+  certificates: [string, CertificateAndKey, string[]][];
+  /** [app_id, backend_id, address, sticky_id, weight, backup] */
+  backends: [string, string, string, string | null, number | null, boolean | null][];
+}
+
+/** A certificate as QUERY CERTIFICATES lists it. */
+export interface CertificateListing {
+  address: string;
+  fingerprint: string;
+  names: string[];
+  certificate: string;
+}
+
+/** Which certificates QUERY CERTIFICATES asks for. */
+export type CertificateFilter =
+  | { type: "ALL" }
+  | { type: "DOMAIN"; name: string }
+  | { type: "FINGERPRINT"; fp: string };
+
+/** The automatic state document. */
+export function stateDocument(t: ConfigTables): StateDocument {
+  const doc: StateDocument = {
+    listeners: [],
+    applications: [...t.apps.values()],
+    fronts: [],
+    certificates: [],
+    backends: [],
+  };
+  for (const e of t.listeners.values()) doc.listeners.push([e.proxy, e.config, e.active]);
+  for (const { proxy, front: f } of t.fronts.values()) {
+    doc.fronts.push([proxy, f.app_id, f.address, f.hostname, f.path_begin]);
+  }
+  for (const [address, map] of t.certs) {
+    for (const c of map.values()) doc.certificates.push([address, c.certificate, c.names]);
+  }
+  for (const map of t.backends.values()) {
+    for (const b of map.values()) {
+      const weight = b.load_balancing_parameters?.weight ?? null;
+      doc.backends.push([b.app_id, b.backend_id, b.address, b.sticky_id, weight, b.backup]);
+    }
+  }
+  return doc;
+}
+
+/** The DUMP_STATE form. */
+export function dumpState(t: ConfigTables): ConfigStateJson {
+  const out: ConfigStateJson = {
+    applications: {},
+    backends: {},
+    http_listeners: {},
+    https_listeners: {},
+    tcp_listeners: {},
+    http_fronts: {},
+    https_fronts: {},
+    tcp_fronts: {},
+    certificates: {},
+    http_addresses: [],
+    https_addresses: [],
+  };
+  for (const [address, e] of t.listeners) {
+    if (e.proxy === "http") {
+      out.http_listeners[address] = [e.config, e.active];
+      out.http_addresses.push(address);
+    } else {
+      out.https_listeners[address] = [e.config, e.active];
+      out.https_addresses.push(address);
+    }
+  }
+  for (const [id, app] of t.apps) out.applications[id] = app;
+  for (const [id, map] of t.backends) out.backends[id] = [...map.values()];
+  for (const { proxy, front } of t.fronts.values()) {
+    const table = proxy === "http" ? out.http_fronts : out.https_fronts;
+    (table[front.app_id] ??= []).push(front);
+  }
+  for (const [address, map] of t.certs) {
+    const table: Record<string, [CertificateAndKey, string[]]> = {};
+    for (const [fp, c] of map) table[fp] = [c.certificate, c.names];
+    out.certificates[address] = table;
+  }
+  return out;
+}
+
+function listenerOrders(t: ConfigTables): StateOrder[] {
+  const out: StateOrder[] = [];
+  for (const proxy of ["http", "https"] as const) {
+    for (const e of t.listeners.values()) {
+      if (e.proxy !== proxy) continue;
+      if (e.proxy === "http") out.push({ type: "ADD_HTTP_LISTENER", data: e.config });
+      else out.push({ type: "ADD_HTTPS_LISTENER", data: e.config });
+      if (e.active) {
+        out.push({
+          type: "ACTIVATE_LISTENER",
+          data: { front: e.config.front, proxy, from_scm: false },
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** The orders that rebuild the state from nothing, in dependency order (SAVE_STATE). */
+export function rebuildOrders(t: ConfigTables): StateOrder[] {
+  const out = listenerOrders(t);
+  for (const app of t.apps.values()) out.push({ type: "ADD_APPLICATION", data: app });
+  for (const f of t.fronts.values()) {
+    if (f.proxy === "http") out.push({ type: "ADD_HTTP_FRONT", data: f.front });
+  }
+  for (const [front, map] of t.certs) {
+    for (const c of map.values()) {
+      out.push({
+        type: "ADD_CERTIFICATE",
+        data: { front, certificate: c.certificate, names: c.names },
+      });
+    }
+  }
+  for (const f of t.fronts.values()) {
+    if (f.proxy === "https") out.push({ type: "ADD_HTTPS_FRONT", data: f.front });
+  }
+  for (const list of t.backends.values()) {
+    for (const b of list.values()) out.push({ type: "ADD_BACKEND", data: b });
+  }
+  return out;
+}
+
+/** Data-plane orders that rebuild a worker from nothing. */
+export function workerOrders(t: ConfigTables): ProxyOrder[] {
+  const out: ProxyOrder[] = [];
+  const active: ProxyOrder[] = [];
+  for (const e of t.listeners.values()) {
+    if (e.proxy !== "http") continue;
+    out.push({ op: "add_listener", listener: listenerSpec(e) });
+    if (e.active) active.push({ op: "activate_listener", address: e.config.front });
+  }
+  for (const app of t.apps.values()) out.push(clusterOrder(app));
+  for (const f of t.fronts.values()) {
+    if (f.proxy === "http") out.push(frontOrder("add_front", f.front));
+  }
+  for (const map of t.backends.values()) {
+    for (const b of map.values()) out.push(backendOrder(b));
+  }
+  return [...out, ...active];
+}
+
+/** Everything known about one application (QUERY APPLICATIONS answer item). */
+export function applicationInfo(t: ConfigTables, id: string): Record<string, unknown> | null {
+  const app = t.apps.get(id);
+  if (!app) return null;
+  const http: HttpFront[] = [];
+  const https: HttpFront[] = [];
+  for (const f of t.fronts.values()) {
+    if (f.front.app_id === id) (f.proxy === "http" ? http : https).push(f.front);
+  }
+  return {
+    configuration: app,
+    http_frontends: http,
+    https_frontends: https,
+    tcp_frontends: [],
+    backends: [...(t.backends.get(id)?.values() ?? [])],
+  };
+}
+
+/** Certificates: every one, those covering a name, or one fingerprint. */
+export function listCertificates(
+  t: ConfigTables,
+  filter: CertificateFilter,
+): CertificateListing[] {
+  const out: CertificateListing[] = [];
+  for (const [address, map] of t.certs) {
+    for (const [fp, c] of map) {
+      if (filter.type === "DOMAIN" && !c.names.includes(filter.name)) continue;
+      if (filter.type === "FINGERPRINT" && fp !== filter.fp) continue;
+      out.push({
+        address,
+        fingerprint: fp,
+        names: c.names,
+        certificate: c.certificate.certificate,
+      });
+    }
+  }
+  return out;
+}
