@@ -11,6 +11,7 @@ import {
   type IntervirtConfig,
   intervirtConfigSchema,
   IntervirtService,
+  loadIntervirtBackends,
 } from "../../lib/protocols/intervirt/mod.ts";
 
 /** A started in-process service. */
@@ -58,7 +59,14 @@ export async function startInProcess(
     statuses: () => [],
     metrics: () => "",
   };
-  const service = new IntervirtService({ checkHost });
+  // The real backends, with the host check replaced.
+  const service = new IntervirtService(async (setup) => {
+    const backends = await loadIntervirtBackends(setup);
+    return {
+      ...backends,
+      host: { missing: checkHost, run: (argv, timeoutMs) => backends.host.run(argv, timeoutMs) },
+    };
+  });
   await service.start(ctx);
   const url = await listening.promise;
   return {
