@@ -16,7 +16,7 @@
  * | `FailedError`, `CommandError` without stderr | 2 unsuccessful |
  * | `BusyError` (too many in flight), anything else | 1 undefined |
  */
-import { CommandError, DomainError } from "../../core/mod.ts";
+import { CommandError, DomainError, type DomainErrorKind } from "../../core/mod.ts";
 
 /** The document's error codes. */
 export const IntervirtErrorCode = {
@@ -44,27 +44,28 @@ export interface IntervirtErrorFields {
   error: string;
 }
 
+/** The code of each kind of neutral error. */
+const KIND_CODES: Record<DomainErrorKind, IntervirtErrorCodeValue> = {
+  invalid: IntervirtErrorCode.badInput,
+  forbidden: IntervirtErrorCode.unsupported,
+  not_found: IntervirtErrorCode.notFound,
+  failed: IntervirtErrorCode.unsuccessful,
+  unavailable: IntervirtErrorCode.guest,
+  conflict: IntervirtErrorCode.alreadyDone,
+  busy: IntervirtErrorCode.undefined,
+};
+
+/** Reasons whose code differs from their kind's. */
+const REASON_CODES: Readonly<Record<string, IntervirtErrorCodeValue>> = {
+  [UNSUPPORTED]: IntervirtErrorCode.unsupported,
+  [GUEST_COMMAND]: IntervirtErrorCode.guestCommand,
+};
+
 function domainCode(error: DomainError): IntervirtErrorCodeValue {
-  switch (error.kind) {
-    case "invalid":
-      return error.reason === UNSUPPORTED
-        ? IntervirtErrorCode.unsupported
-        : IntervirtErrorCode.badInput;
-    case "forbidden":
-      return IntervirtErrorCode.unsupported;
-    case "not_found":
-      return IntervirtErrorCode.notFound;
-    case "failed":
-      return error.reason === GUEST_COMMAND
-        ? IntervirtErrorCode.guestCommand
-        : IntervirtErrorCode.unsuccessful;
-    case "unavailable":
-      return IntervirtErrorCode.guest;
-    case "conflict":
-      return IntervirtErrorCode.alreadyDone;
-    case "busy":
-      return IntervirtErrorCode.undefined;
-  }
+  const byReason = error.reason !== undefined && Object.hasOwn(REASON_CODES, error.reason)
+    ? REASON_CODES[error.reason]
+    : undefined;
+  return byReason ?? KIND_CODES[error.kind];
 }
 
 /**

@@ -1,42 +1,38 @@
 /** The network requests: Connect, Disconnect, SetInternetAccess and the port forwards. */
 import { ConflictError, InvalidError, NotFoundError } from "../../../core/mod.ts";
 import type { AddForwardRequest, RemoveForwardRequest } from "../schemas.ts";
-import type { ContainerNetwork } from "./network.ts";
 import type { ContainerDomainParts } from "./parts.ts";
 import { type IntervirtState, isConnected, pairOf, type StoredForward } from "./state.ts";
-import type { ContainerStore } from "./store.ts";
 
 /** Connects pairs, toggles internet access and manages port forwards. */
 export class ConnectionOperations {
-  readonly #store: ContainerStore;
-  readonly #network: ContainerNetwork;
+  readonly #p: ContainerDomainParts;
 
   constructor(parts: ContainerDomainParts) {
-    this.#store = parts.store;
-    this.#network = parts.network;
+    this.#p = parts;
   }
 
   /** Sets up the network, then commits `mutate` (which the nft table follows). */
   async #change(mutate: (state: IntervirtState) => void): Promise<void> {
-    await this.#network.ensure(() => this.#store.current);
-    await this.#store.commit(mutate);
+    await this.#p.network.ensure(() => this.#p.store.current);
+    await this.#p.store.commit(mutate);
   }
 
   #pairCheck(a: string, b: string): void {
     if (a === b) {
       throw new InvalidError(`Invalid field "id2": it names the same container as "id1" (${a})`);
     }
-    const missing = [a, b].filter((id) => !this.#store.current.containers[id]);
+    const missing = [a, b].filter((id) => !this.#p.store.current.containers[id]);
     if (missing.length === 2) throw new NotFoundError(`Container ${a} and ${b} don't exist`);
     if (missing.length === 1) throw new NotFoundError(`Container ${missing[0]} doesn't exist`);
   }
 
   /** Connect (idempotent). */
   connect(a: string, b: string): Promise<void> {
-    this.#store.require();
-    return this.#store.locked([a, b], async () => {
+    this.#p.store.require();
+    return this.#p.store.locked([a, b], async () => {
       this.#pairCheck(a, b);
-      if (isConnected(this.#store.current, a, b)) return;
+      if (isConnected(this.#p.store.current, a, b)) return;
       await this.#change((s) => {
         s.connections.push(pairOf(a, b));
       });
@@ -45,10 +41,10 @@ export class ConnectionOperations {
 
   /** Disconnect (idempotent: an unconnected pair stays unconnected). */
   disconnect(a: string, b: string): Promise<void> {
-    this.#store.require();
-    return this.#store.locked([a, b], async () => {
+    this.#p.store.require();
+    return this.#p.store.locked([a, b], async () => {
       this.#pairCheck(a, b);
-      if (!isConnected(this.#store.current, a, b)) return;
+      if (!isConnected(this.#p.store.current, a, b)) return;
       const [x, y] = pairOf(a, b);
       await this.#change((s) => {
         s.connections = s.connections.filter(([p, q]) => !(p === x && q === y));
@@ -58,9 +54,9 @@ export class ConnectionOperations {
 
   /** SetInternetAccess. */
   setInternet(id: string, enabled: boolean): Promise<void> {
-    this.#store.require();
-    return this.#store.locked([id], async () => {
-      const c = this.#store.get(id);
+    this.#p.store.require();
+    return this.#p.store.locked([id], async () => {
+      const c = this.#p.store.get(id);
       if (c.internet === enabled) return;
       await this.#change((s) => {
         s.containers[id]!.internet = enabled;
@@ -70,11 +66,11 @@ export class ConnectionOperations {
 
   /** AddPortForwarding. */
   addForward(r: AddForwardRequest): Promise<void> {
-    this.#store.require();
+    this.#p.store.require();
     const protocol = r.protocol as StoredForward["protocol"];
-    return this.#store.locked([r.id, `fwd:${protocol}:${r.externalPort}`], async () => {
-      this.#store.get(r.id);
-      const existing = this.#store.current.forwards.find((f) =>
+    return this.#p.store.locked([r.id, `fwd:${protocol}:${r.externalPort}`], async () => {
+      this.#p.store.get(r.id);
+      const existing = this.#p.store.current.forwards.find((f) =>
         f.protocol === protocol && f.externalPort === r.externalPort
       );
       if (existing) {
@@ -91,12 +87,12 @@ export class ConnectionOperations {
 
   /** RemovePortForwarding. */
   removeForward(r: RemoveForwardRequest): Promise<void> {
-    this.#store.require();
+    this.#p.store.require();
     const protocol = r.protocol as StoredForward["protocol"];
-    return this.#store.locked([`fwd:${protocol}:${r.externalPort}`], async () => {
+    return this.#p.store.locked([`fwd:${protocol}:${r.externalPort}`], async () => {
       const match = (f: { protocol: string; externalPort: number }) =>
         f.protocol === protocol && f.externalPort === r.externalPort;
-      if (!this.#store.current.forwards.some(match)) {
+      if (!this.#p.store.current.forwards.some(match)) {
         throw new NotFoundError(`Port forwarding ${protocol}/${r.externalPort} doesn't exist`);
       }
       await this.#change((s) => {

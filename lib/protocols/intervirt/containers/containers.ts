@@ -1,44 +1,31 @@
 /** The container requests: AddContainer, RemoveContainer, Start/StopContainer, new addresses. */
 import { join } from "node:path";
-import { ConflictError, InvalidError, type Logger, NotFoundError } from "../../../core/mod.ts";
-import type { IntervirtConfig } from "../config.ts";
+import { ConflictError, InvalidError, NotFoundError } from "../../../core/mod.ts";
 import type { AddContainerRequest } from "../schemas.ts";
-import type { ContainerRuntime, ImageSource, IntervirtImages } from "./backends.ts";
+import type { ImageSource } from "./backends.ts";
 import { sameAddress } from "./net.ts";
-import type { ContainerNetwork } from "./network.ts";
 import type { ContainerDomainParts } from "./parts.ts";
 import { containerName, forgetContainer, type ProgressFn, type StoredContainer } from "./state.ts";
-import type { ContainerStore } from "./store.ts";
 
 /** Adds, removes, starts, stops and re-addresses containers. */
 export class ContainerOperations {
-  readonly #config: IntervirtConfig;
-  readonly #store: ContainerStore;
-  readonly #network: ContainerNetwork;
-  readonly #runtime: ContainerRuntime;
-  readonly #images: IntervirtImages;
-  readonly #log: Logger;
+  readonly #p: ContainerDomainParts;
 
   constructor(parts: ContainerDomainParts) {
-    this.#config = parts.config;
-    this.#store = parts.store;
-    this.#network = parts.network;
-    this.#runtime = parts.backends.runtime;
-    this.#images = parts.backends.images;
-    this.#log = parts.log;
+    this.#p = parts;
   }
 
   #name(id: string): string {
-    return containerName(this.#config.name_prefix, id);
+    return containerName(this.#p.config.name_prefix, id);
   }
 
   #ensureNetwork(): Promise<boolean> {
-    return this.#network.ensure(() => this.#store.current);
+    return this.#p.network.ensure(() => this.#p.store.current);
   }
 
   /** A local tarball, else a `distribution/release` download; throws when neither. */
   async #resolveImage(image: string): Promise<ImageSource> {
-    const local = await this.#images.find(image);
+    const local = await this.#p.backends.images.find(image);
     if (local) return local;
     const parts = image.split("/");
     if (parts.length === 2) {
@@ -46,14 +33,14 @@ export class ContainerOperations {
     }
     throw new NotFoundError(
       `Image ${image} not found: no ${
-        join(this.#images.dir, image)
+        join(this.#p.backends.images.dir, image)
       }.tar.* and not a "distribution/release" name`,
     );
   }
 
   /** Throws when another container already uses `value`. */
   #conflict(kind: "ipv4" | "ipv6" | "mac", value: string, except: string): void {
-    for (const c of Object.values(this.#store.current.containers)) {
+    for (const c of Object.values(this.#p.store.current.containers)) {
       if (c.id === except) continue;
       const same = kind === "mac" ? c.mac === value : sameAddress(c[kind], value);
       if (same) {
@@ -66,10 +53,10 @@ export class ContainerOperations {
 
   /** AddContainer. */
   add(r: AddContainerRequest): Promise<void> {
-    this.#store.require();
+    this.#p.store.require();
     const keys = [r.id, `ip4:${r.ipv4}`, `ip6:${r.ipv6.toLowerCase()}`, `mac:${r.mac}`];
-    return this.#store.locked(keys, async () => {
-      if (this.#store.current.containers[r.id]) {
+    return this.#p.store.locked(keys, async () => {
+      if (this.#p.store.current.containers[r.id]) {
         throw new ConflictError(`Container ${r.id} already exists`);
       }
       this.#conflict("ipv4", r.ipv4, r.id);
@@ -80,9 +67,9 @@ export class ContainerOperations {
       const { id, ipv4, ipv6, mac, internet } = r;
       const c: StoredContainer = { id, ipv4, ipv6, mac, internet, image: r.image, running: false };
       await this.#removeLeftover(this.#name(r.id));
-      await this.#runtime.create(this.#network.spec(c), image);
-      await this.#network.routeOutside(c);
-      await this.#store.commit((s) => {
+      await this.#p.backends.runtime.create(this.#p.network.spec(c), image);
+      await this.#p.network.routeOutside(c);
+      await this.#p.store.commit((s) => {
         s.containers[r.id] = c;
       });
     });
@@ -90,41 +77,43 @@ export class ContainerOperations {
 
   /** Removes a runtime container of that name the state does not know (a crashed add). */
   async #removeLeftover(name: string): Promise<void> {
-    if (await this.#runtime.state(name) === "missing") return;
-    this.#log.warn("removing a leftover container before re-creating it", { name });
-    await this.#runtime.stop(name, 0);
-    await this.#runtime.destroy(name);
+    if (await this.#p.backends.runtime.state(name) === "missing") return;
+    this.#p.log.warn("removing a leftover container before re-creating it", { name });
+    await this.#p.backends.runtime.stop(name, 0);
+    await this.#p.backends.runtime.destroy(name);
   }
 
   /** RemoveContainer (streams progress). */
   remove(id: string, progress: ProgressFn): Promise<void> {
-    this.#store.require();
-    return this.#store.locked([id], async () => {
-      this.#store.get(id);
+    this.#p.store.require();
+    return this.#p.store.locked([id], async () => {
+      this.#p.store.get(id);
       const name = this.#name(id);
-      if (await this.#runtime.state(name) === "running") {
+      if (await this.#p.backends.runtime.state(name) === "running") {
         progress(0.3, `Shutting down container ${id}...`);
-        await this.#runtime.stop(name, this.#config.stop_grace_seconds);
+        await this.#p.backends.runtime.stop(name, this.#p.config.stop_grace_seconds);
       }
       progress(0.7, `Removing container ${id}...`);
-      await this.#runtime.destroy(name);
-      await this.#network.unrouteOutside(this.#store.get(id));
-      await this.#store.commit((s) => forgetContainer(s, id));
+      await this.#p.backends.runtime.destroy(name);
+      await this.#p.network.unrouteOutside(this.#p.store.get(id));
+      await this.#p.store.commit((s) => forgetContainer(s, id));
     });
   }
 
   /** StartContainer. */
   start(id: string): Promise<void> {
-    this.#store.require();
-    return this.#store.locked([id], async () => {
-      const c = this.#store.get(id);
+    this.#p.store.require();
+    return this.#p.store.locked([id], async () => {
+      const c = this.#p.store.get(id);
       await this.#ensureNetwork();
       if (!await this.#startRuntime(id)) {
         throw new ConflictError(`Container ${id} is already running`);
       }
-      if (!this.#runtime.configuresAddresses) await this.#network.configureAddresses(c, null);
+      if (!this.#p.backends.runtime.configuresAddresses) {
+        await this.#p.network.configureAddresses(c, null);
+      }
       if (!c.running) {
-        await this.#store.commit((s) => {
+        await this.#p.store.commit((s) => {
           s.containers[id]!.running = true;
         });
       }
@@ -135,11 +124,11 @@ export class ContainerOperations {
   async #startRuntime(id: string): Promise<boolean> {
     const name = this.#name(id);
     try {
-      return await this.#runtime.start(name);
+      return await this.#p.backends.runtime.start(name);
     } catch (error) {
-      if (await this.#runtime.state(name) === "missing") {
+      if (await this.#p.backends.runtime.state(name) === "missing") {
         throw new NotFoundError(
-          `Container ${id} is missing from the ${this.#runtime.kind} runtime`,
+          `Container ${id} is missing from the ${this.#p.backends.runtime.kind} runtime`,
           { cause: error },
         );
       }
@@ -149,14 +138,14 @@ export class ContainerOperations {
 
   /** StopContainer. */
   stop(id: string): Promise<void> {
-    this.#store.require();
-    return this.#store.locked([id], async () => {
-      const c = this.#store.get(id);
-      if (!await this.#runtime.stop(this.#name(id), this.#config.stop_grace_seconds)) {
+    this.#p.store.require();
+    return this.#p.store.locked([id], async () => {
+      const c = this.#p.store.get(id);
+      if (!await this.#p.backends.runtime.stop(this.#name(id), this.#p.config.stop_grace_seconds)) {
         throw new ConflictError(`Container ${id} is already stopped`);
       }
       if (c.running) {
-        await this.#store.commit((s) => {
+        await this.#p.store.commit((s) => {
           s.containers[id]!.running = false;
         });
       }
@@ -165,21 +154,21 @@ export class ContainerOperations {
 
   /** IDWithNewIpv4 / IDWithNewIpv6. */
   setAddress(id: string, family: "ipv4" | "ipv6", ip: string): Promise<void> {
-    this.#store.require();
+    this.#p.store.require();
     const key = family === "ipv4" ? `ip4:${ip}` : `ip6:${ip.toLowerCase()}`;
-    return this.#store.locked([id, key], async () => {
-      const old = this.#store.get(id);
+    return this.#p.store.locked([id, key], async () => {
+      const old = this.#p.store.get(id);
       if (sameAddress(old[family], ip)) return;
       this.#conflict(family, ip, id);
       const next: StoredContainer = { ...old, [family]: ip };
-      await this.#runtime.setNetwork(this.#network.spec(next));
+      await this.#p.backends.runtime.setNetwork(this.#p.network.spec(next));
       await this.#ensureNetwork();
-      await this.#network.unrouteOutside(old);
-      await this.#network.routeOutside(next);
-      if (await this.#runtime.state(this.#name(id)) === "running") {
-        await this.#network.configureAddresses(next, old);
+      await this.#p.network.unrouteOutside(old);
+      await this.#p.network.routeOutside(next);
+      if (await this.#p.backends.runtime.state(this.#name(id)) === "running") {
+        await this.#p.network.configureAddresses(next, old);
       }
-      await this.#store.commit((s) => {
+      await this.#p.store.commit((s) => {
         s.containers[id] = next;
       });
     });

@@ -1,12 +1,9 @@
 /** The host commands: wipe (every container and rule the agent made), update, shutdown, reboot. */
 import { FailedError, ForbiddenError, type Logger } from "../../../core/mod.ts";
-import type { IntervirtConfig } from "../config.ts";
 import { GUEST_COMMAND } from "../errors.ts";
-import type { ContainerRuntime, IntervirtHost } from "./backends.ts";
-import type { ContainerNetwork } from "./network.ts";
+import type { ContainerRuntime } from "./backends.ts";
 import type { ContainerDomainParts } from "./parts.ts";
 import { containerName, forgetContainer, type ProgressFn, type StoredContainer } from "./state.ts";
-import type { ContainerStore } from "./store.ts";
 
 const HOST_STEP_TIMEOUT_MS = 30 * 60_000;
 const POWER_TIMEOUT_MS = 60_000;
@@ -33,49 +30,39 @@ export async function ownedRuntimeNames(
 
 /** Wipe, update and the power commands; each runs alone (exclusive gate). */
 export class HostOperations {
-  readonly #config: IntervirtConfig;
-  readonly #store: ContainerStore;
-  readonly #network: ContainerNetwork;
-  readonly #runtime: ContainerRuntime;
-  readonly #host: IntervirtHost;
-  readonly #log: Logger;
+  readonly #p: ContainerDomainParts;
 
   constructor(parts: ContainerDomainParts) {
-    this.#config = parts.config;
-    this.#store = parts.store;
-    this.#network = parts.network;
-    this.#runtime = parts.backends.runtime;
-    this.#host = parts.backends.host;
-    this.#log = parts.log;
+    this.#p = parts;
   }
 
   #name(id: string): string {
-    return containerName(this.#config.name_prefix, id);
+    return containerName(this.#p.config.name_prefix, id);
   }
 
   /** Command wipe: removes every container and rule the agent made (streams progress). */
   wipe(progress: ProgressFn): Promise<void> {
-    this.#store.require();
-    return this.#store.locked([], async () => {
-      const prefix = this.#config.name_prefix;
+    this.#p.store.require();
+    return this.#p.store.locked([], async () => {
+      const prefix = this.#p.config.name_prefix;
       const names = new Map<string, string>();
-      for (const id of Object.keys(this.#store.current.containers)) names.set(this.#name(id), id);
-      for (const name of await ownedRuntimeNames(this.#runtime, prefix, this.#log)) {
+      for (const id of Object.keys(this.#p.store.current.containers)) names.set(this.#name(id), id);
+      for (const name of await ownedRuntimeNames(this.#p.backends.runtime, prefix, this.#p.log)) {
         if (!names.has(name)) names.set(name, name.slice(prefix.length));
       }
       const failed = await this.#removeAll(names, progress);
       if (failed.length > 0) {
-        if (this.#network.ready) await this.#network.apply(this.#store.current);
+        if (this.#p.network.ready) await this.#p.network.apply(this.#p.store.current);
         throw new FailedError(`Wipe could not remove container(s): ${failed.join(", ")}`, {
           reason: GUEST_COMMAND,
         });
       }
-      await this.#store.commit((s) => {
+      await this.#p.store.commit((s) => {
         s.containers = {};
         s.connections = [];
         s.forwards = [];
       }, { netfilter: false });
-      await this.#network.tearDown();
+      await this.#p.network.tearDown();
     }, true);
   }
 
@@ -90,14 +77,14 @@ export class HostOperations {
         progress(started / names.size, `Removing container ${id}`);
         started++;
         try {
-          await this.#runtime.stop(name, 0);
-          await this.#runtime.destroy(name);
-          if (this.#store.current.containers[id]) {
+          await this.#p.backends.runtime.stop(name, 0);
+          await this.#p.backends.runtime.destroy(name);
+          if (this.#p.store.current.containers[id]) {
             // The table goes as a whole at the end; only the record changes here.
-            await this.#store.commit((s) => forgetContainer(s, id), { netfilter: false });
+            await this.#p.store.commit((s) => forgetContainer(s, id), { netfilter: false });
           }
         } catch (error) {
-          this.#log.error("wipe could not remove a container", { name, error });
+          this.#p.log.error("wipe could not remove a container", { name, error });
           failed.push(id);
         }
       }
@@ -107,7 +94,7 @@ export class HostOperations {
   }
 
   #hostCommandsAllowed(command: string): void {
-    if (!this.#config.allow_host_commands) {
+    if (!this.#p.config.allow_host_commands) {
       throw new ForbiddenError(
         `The ${command} command is disabled: set intervirt.allow_host_commands = true to let the agent ${
           command === "update" ? "upgrade" : command
@@ -119,15 +106,15 @@ export class HostOperations {
   /** Command update: host steps, then each container's steps and a restart (streams progress). */
   update(progress: ProgressFn): Promise<void> {
     this.#hostCommandsAllowed("update");
-    this.#store.require();
-    return this.#store.locked([], async () => {
-      const containers = Object.values(this.#store.current.containers);
-      const steps = this.#config.update_steps.map(splitCommand).filter((s) => s.length > 0);
+    this.#p.store.require();
+    return this.#p.store.locked([], async () => {
+      const containers = Object.values(this.#p.store.current.containers);
+      const steps = this.#p.config.update_steps.map(splitCommand).filter((s) => s.length > 0);
       const total = steps.length + containers.length;
       let done = 0;
       for (const argv of steps) {
         progress(done / total, `Running ${argv.join(" ")}...`);
-        await this.#host.run(argv, HOST_STEP_TIMEOUT_MS);
+        await this.#p.backends.host.run(argv, HOST_STEP_TIMEOUT_MS);
         done++;
       }
       for (const c of containers) {
@@ -144,11 +131,11 @@ export class HostOperations {
   /** Runs the container update steps inside a running `c`, then restarts it. */
   async #updateContainer(c: StoredContainer, restarting: () => void): Promise<void> {
     const name = this.#name(c.id);
-    if (await this.#runtime.state(name) !== "running") return;
-    for (const line of this.#config.container_update_steps) {
+    if (await this.#p.backends.runtime.state(name) !== "running") return;
+    for (const line of this.#p.config.container_update_steps) {
       const argv = splitCommand(line);
       if (argv.length === 0) continue;
-      const r = await this.#runtime.exec(name, argv, HOST_STEP_TIMEOUT_MS);
+      const r = await this.#p.backends.runtime.exec(name, argv, HOST_STEP_TIMEOUT_MS);
       if (r.code === 127 || r.code === 126) break;
       if (r.code !== 0) {
         throw new FailedError(
@@ -158,9 +145,11 @@ export class HostOperations {
       }
     }
     restarting();
-    await this.#runtime.stop(name, this.#config.stop_grace_seconds);
-    await this.#runtime.start(name);
-    if (!this.#runtime.configuresAddresses) await this.#network.configureAddresses(c, null);
+    await this.#p.backends.runtime.stop(name, this.#p.config.stop_grace_seconds);
+    await this.#p.backends.runtime.start(name);
+    if (!this.#p.backends.runtime.configuresAddresses) {
+      await this.#p.network.configureAddresses(c, null);
+    }
   }
 
   /**
@@ -169,19 +158,19 @@ export class HostOperations {
    */
   power(command: "shutdown" | "reboot"): Promise<() => Promise<void>> {
     this.#hostCommandsAllowed(command);
-    this.#store.require();
-    return this.#store.locked([], async () => {
-      for (const c of Object.values(this.#store.current.containers)) {
+    this.#p.store.require();
+    return this.#p.store.locked([], async () => {
+      for (const c of Object.values(this.#p.store.current.containers)) {
         const name = this.#name(c.id);
-        if (await this.#runtime.state(name) === "running") {
-          await this.#runtime.stop(name, this.#config.stop_grace_seconds);
+        if (await this.#p.backends.runtime.state(name) === "running") {
+          await this.#p.backends.runtime.stop(name, this.#p.config.stop_grace_seconds);
         }
       }
       const argv = splitCommand(
-        command === "shutdown" ? this.#config.shutdown_command : this.#config.reboot_command,
+        command === "shutdown" ? this.#p.config.shutdown_command : this.#p.config.reboot_command,
       );
       return async () => {
-        if (argv.length > 0) await this.#host.run(argv, POWER_TIMEOUT_MS);
+        if (argv.length > 0) await this.#p.backends.host.run(argv, POWER_TIMEOUT_MS);
       };
     }, true);
   }
