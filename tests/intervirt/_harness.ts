@@ -8,9 +8,11 @@ import {
   StateStore,
 } from "../../lib/core/mod.ts";
 import {
+  type IntervirtBackendsFactory,
   type IntervirtConfig,
   intervirtConfigSchema,
   IntervirtService,
+  loadIntervirtBackends,
 } from "../../lib/protocols/intervirt/mod.ts";
 
 /** A started in-process service. */
@@ -20,11 +22,29 @@ export interface InProcessAgent extends AsyncDisposable {
   details: Record<string, unknown>[];
 }
 
-/** Starts the service in this process with `overrides` on top of safe test defaults. */
-export async function startInProcess(
+/**
+ * Starts the service in this process with `overrides` on top of safe test defaults, on the real
+ * backends with the host check replaced by `checkHost`.
+ */
+export function startInProcess(
   dir: string,
   overrides: Partial<IntervirtConfig>,
   checkHost: (tools: readonly string[]) => string[],
+): Promise<InProcessAgent> {
+  return startWithBackends(dir, overrides, async (setup) => {
+    const backends = await loadIntervirtBackends(setup);
+    return {
+      ...backends,
+      host: { missing: checkHost, run: (argv, timeoutMs) => backends.host.run(argv, timeoutMs) },
+    };
+  });
+}
+
+/** Starts the service in this process on the backends `createBackends` makes. */
+export async function startWithBackends(
+  dir: string,
+  overrides: Partial<IntervirtConfig>,
+  createBackends: IntervirtBackendsFactory,
 ): Promise<InProcessAgent> {
   const config = intervirtConfigSchema().parse({
     enabled: true,
@@ -58,7 +78,7 @@ export async function startInProcess(
     statuses: () => [],
     metrics: () => "",
   };
-  const service = new IntervirtService({ checkHost });
+  const service = new IntervirtService(createBackends);
   await service.start(ctx);
   const url = await listening.promise;
   return {

@@ -8,14 +8,16 @@ import {
   renderRuleset,
 } from "../../lib/backends/netfilter/mod.ts";
 import { networkConfig, withNetworkConfig } from "../../lib/backends/lxc/mod.ts";
-import { Gate, KeyedLock } from "../../lib/protocols/intervirt/lock.ts";
 import {
   broadcastOf,
+  Gate,
   inSubnet,
+  KeyedLock,
+  pairOf,
   parseCidr,
   sameAddress,
-} from "../../lib/protocols/intervirt/net.ts";
-import { pairOf, vethName } from "../../lib/protocols/intervirt/state.ts";
+  vethName,
+} from "../../lib/protocols/intervirt/containers/mod.ts";
 
 const a = { ipv4: "10.93.0.11", ipv6: "fd93::11" };
 const b = { ipv4: "10.93.0.12", ipv6: "fd93::12" };

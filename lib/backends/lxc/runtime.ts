@@ -90,68 +90,66 @@ export class LxcRuntime {
   /** Creates (but does not start) a container. */
   async create(spec: ContainerSpec, image: ImageSource): Promise<void> {
     checkName(spec.name);
-    const dir = join(this.#path, spec.name);
     const netFile = join(this.#path, `.${spec.name}.net.conf`);
     await Deno.writeTextFile(netFile, networkConfig(spec).join("\n") + "\n", { mode: 0o600 });
     try {
-      if (image.kind === "tarball") {
-        await this.#run([
-          "lxc-create",
-          "-P",
-          this.#path,
-          "-n",
-          spec.name,
-          "-t",
-          "none",
-          "-f",
-          netFile,
-        ]);
-        const rootfs = join(dir, "rootfs");
-        await Deno.mkdir(rootfs, { recursive: true });
-        await this.#run(
-          ["tar", "--numeric-owner", "-xpf", image.path, "-C", rootfs],
-          this.#imageTimeout,
-        );
-        const extra = [
-          "lxc.include = /usr/share/lxc/config/common.conf",
-          `lxc.rootfs.path = dir:${rootfs}`,
-          `lxc.uts.name = ${spec.hostname}`,
-          "lxc.mount.auto = proc:mixed sys:ro cgroup:mixed",
-          "lxc.apparmor.profile = unconfined",
-          "",
-        ];
-        await Deno.writeTextFile(join(dir, "config"), extra.join("\n"), { append: true });
-      } else {
-        await this.#run([
-          "lxc-create",
-          "-P",
-          this.#path,
-          "-n",
-          spec.name,
-          "-t",
-          "download",
-          "-f",
-          netFile,
-          "--",
-          "-d",
-          image.distribution,
-          "-r",
-          image.release,
-          "-a",
-          "amd64",
-        ], this.#imageTimeout);
-        await Deno.writeTextFile(
-          join(dir, "config"),
-          `lxc.uts.name = ${spec.hostname}\nlxc.apparmor.profile = unconfined\n`,
-          { append: true },
-        );
-      }
+      if (image.kind === "tarball") await this.#createFromTarball(spec, image.path, netFile);
+      else await this.#createFromDownload(spec, image, netFile);
     } catch (error) {
       await this.destroy(spec.name).catch(() => {});
       throw error;
     } finally {
       await Deno.remove(netFile).catch(() => {});
     }
+  }
+
+  /** `lxc-create -t none`, then the tarball unpacked as the rootfs and the config completed. */
+  async #createFromTarball(spec: ContainerSpec, tarball: string, netFile: string): Promise<void> {
+    const dir = join(this.#path, spec.name);
+    await this.#run(["lxc-create", "-P", this.#path, "-n", spec.name, "-t", "none", "-f", netFile]);
+    const rootfs = join(dir, "rootfs");
+    await Deno.mkdir(rootfs, { recursive: true });
+    await this.#run(["tar", "--numeric-owner", "-xpf", tarball, "-C", rootfs], this.#imageTimeout);
+    const extra = [
+      "lxc.include = /usr/share/lxc/config/common.conf",
+      `lxc.rootfs.path = dir:${rootfs}`,
+      `lxc.uts.name = ${spec.hostname}`,
+      "lxc.mount.auto = proc:mixed sys:ro cgroup:mixed",
+      "lxc.apparmor.profile = unconfined",
+      "",
+    ];
+    await Deno.writeTextFile(join(dir, "config"), extra.join("\n"), { append: true });
+  }
+
+  /** `lxc-create -t download` of `distribution/release` (amd64). */
+  async #createFromDownload(
+    spec: ContainerSpec,
+    image: { distribution: string; release: string },
+    netFile: string,
+  ): Promise<void> {
+    await this.#run([
+      "lxc-create",
+      "-P",
+      this.#path,
+      "-n",
+      spec.name,
+      "-t",
+      "download",
+      "-f",
+      netFile,
+      "--",
+      "-d",
+      image.distribution,
+      "-r",
+      image.release,
+      "-a",
+      "amd64",
+    ], this.#imageTimeout);
+    await Deno.writeTextFile(
+      join(this.#path, spec.name, "config"),
+      `lxc.uts.name = ${spec.hostname}\nlxc.apparmor.profile = unconfined\n`,
+      { append: true },
+    );
   }
 
   /** Rewrites the container's network config (takes effect at the next start). */

@@ -1,40 +1,48 @@
 /**
- * One client's WebSocket session: decodes each text frame, runs its handler concurrently with the
- * client's other requests, and sends progress frames and one final frame per request, each with
- * `type` and `refID`. Any bad frame is answered with the protocol's error; the session stays open.
+ * One client's WebSocket connection: checks each text frame (size cap, JSON object, envelope),
+ * runs its handler concurrently with the client's other requests, and sends progress frames and
+ * one final frame per request, each with `type` and `refID`. Any bad frame is answered with the
+ * protocol's error (`errors.ts`); the connection stays open.
  */
-import type { Logger } from "../../core/mod.ts";
-import { ErrorCode, errorFields, IntervirtError } from "./errors.ts";
-import type { HandlerTable } from "./handlers.ts";
-import type { ContainerManager } from "./manager.ts";
-import { envelopeSchema } from "./schemas.ts";
+import { BusyError, InvalidError, type Logger } from "../../core/mod.ts";
+import type { ContainerManager } from "./containers/mod.ts";
+import { errorFields, IntervirtErrorCode, UNSUPPORTED } from "./errors.ts";
+import type { IntervirtHandler, IntervirtHandlerTable } from "./handlers.ts";
+import { intervirtEnvelopeSchema } from "./schemas.ts";
 
 /** Sends one JSON frame (dropped when the socket is gone). */
-export type SendFrame = (frame: Record<string, unknown>) => void;
+export type IntervirtSendFrame = (frame: Record<string, unknown>) => void;
 
-/** Options for {@linkcode ClientSession}. */
-export interface SessionOptions {
-  table: HandlerTable;
+/** Options for {@linkcode IntervirtConnection}. */
+export interface IntervirtConnectionOptions {
+  table: IntervirtHandlerTable;
   manager: ContainerManager;
   log: Logger;
-  send: SendFrame;
+  send: IntervirtSendFrame;
   maxMessageBytes: number;
   maxInFlight: number;
   /** Closes the underlying socket. */
   closeSocket?: () => void;
 }
 
+/** A request ready to run: its raw body, its refID and its handler. */
+interface DecodedRequest {
+  body: Record<string, unknown>;
+  refID: string | null;
+  handler: IntervirtHandler;
+}
+
 /** One connected client. */
-export class ClientSession {
-  readonly #o: SessionOptions;
+export class IntervirtConnection {
+  readonly #o: IntervirtConnectionOptions;
   #inFlight = 0;
   #closed = false;
 
-  constructor(options: SessionOptions) {
+  constructor(options: IntervirtConnectionOptions) {
     this.#o = options;
   }
 
-  /** Marks the session closed: later frames are dropped. */
+  /** Marks the connection closed: later frames are dropped. */
   close(): void {
     this.#closed = true;
   }
@@ -60,7 +68,7 @@ export class ClientSession {
 
   #error(refID: string | null, error: unknown): void {
     const fields = errorFields(error);
-    if (fields.code === ErrorCode.undefined) {
+    if (fields.code === IntervirtErrorCode.undefined) {
       this.#o.log.error("request failed", { refID, error });
     }
     this.#send({ type: "General", refID, code: fields.code, error: fields.error });
@@ -68,76 +76,74 @@ export class ClientSession {
 
   /** Handles one incoming frame; resolves when its final reply has been sent. */
   async receive(data: unknown): Promise<void> {
-    if (typeof data !== "string") {
-      this.#error(null, new IntervirtError(ErrorCode.badInput, "Expected a JSON text frame"));
+    let body: Record<string, unknown>;
+    try {
+      body = this.#parse(data);
+    } catch (error) {
+      this.#error(null, error);
       return;
     }
-    if (data.length > this.#o.maxMessageBytes) {
-      this.#error(
-        null,
-        new IntervirtError(
-          ErrorCode.badInput,
-          `Message too large: ${data.length} bytes (at most ${this.#o.maxMessageBytes})`,
-        ),
-      );
+    const refID = typeof body.uuid === "string" ? body.uuid : null;
+    let handler: IntervirtHandler;
+    try {
+      handler = this.#handlerFor(body);
+    } catch (error) {
+      this.#error(refID, error);
       return;
+    }
+    await this.#run({ body, refID, handler });
+  }
+
+  /** The frame as a JSON object (within the size cap). */
+  #parse(data: unknown): Record<string, unknown> {
+    if (typeof data !== "string") throw new InvalidError("Expected a JSON text frame");
+    if (data.length > this.#o.maxMessageBytes) {
+      throw new InvalidError(
+        `Message too large: ${data.length} bytes (at most ${this.#o.maxMessageBytes})`,
+      );
     }
     let body: unknown;
     try {
       body = JSON.parse(data);
     } catch (error) {
-      this.#error(
-        null,
-        new IntervirtError(ErrorCode.badInput, `Invalid JSON: ${(error as Error).message}`),
-      );
-      return;
+      throw new InvalidError(`Invalid JSON: ${(error as Error).message}`);
     }
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      this.#error(null, new IntervirtError(ErrorCode.badInput, "Expected a JSON object"));
-      return;
+      throw new InvalidError("Expected a JSON object");
     }
-    const raw = body as Record<string, unknown>;
-    const refID = typeof raw.uuid === "string" ? raw.uuid : null;
-    const envelope = envelopeSchema.safeParse(raw);
+    return body as Record<string, unknown>;
+  }
+
+  /** The handler of a request: its envelope checked, its type known, room for one more. */
+  #handlerFor(body: Record<string, unknown>): IntervirtHandler {
+    const envelope = intervirtEnvelopeSchema.safeParse(body);
     if (!envelope.success) {
       const issue = envelope.error.issues[0];
       const field = issue?.path.map(String).join(".") ?? "type";
-      this.#error(
-        refID,
-        new IntervirtError(
-          ErrorCode.badInput,
-          raw[field] === undefined
-            ? `Missing field "${field}"`
-            : `Invalid field "${field}": ${issue?.message}`,
-        ),
+      throw new InvalidError(
+        body[field] === undefined
+          ? `Missing field "${field}"`
+          : `Invalid field "${field}": ${issue?.message}`,
       );
-      return;
     }
     const handler = this.#o.table.get(envelope.data.type);
     if (!handler) {
-      this.#error(
-        refID,
-        new IntervirtError(
-          ErrorCode.unsupported,
-          `Unsupported request type "${envelope.data.type}"`,
-        ),
-      );
-      return;
+      throw new InvalidError(`Unsupported request type "${envelope.data.type}"`, {
+        reason: UNSUPPORTED,
+      });
     }
     if (this.#inFlight >= this.#o.maxInFlight) {
-      this.#error(
-        refID,
-        new IntervirtError(
-          ErrorCode.undefined,
-          `Too many requests in flight (at most ${this.#o.maxInFlight})`,
-        ),
-      );
-      return;
+      throw new BusyError(`Too many requests in flight (at most ${this.#o.maxInFlight})`);
     }
+    return handler;
+  }
+
+  /** Runs one request: progress frames, the final frame, then its `after` steps. */
+  async #run({ body, refID, handler }: DecodedRequest): Promise<void> {
     this.#inFlight++;
     const after: (() => Promise<void>)[] = [];
     try {
-      const final = await handler(raw, {
+      const final = await handler(body, {
         manager: this.#o.manager,
         progress: (fraction, output) => {
           this.#send({

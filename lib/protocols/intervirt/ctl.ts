@@ -20,65 +20,74 @@ function port(text: string, what: string): number {
   return n;
 }
 
-/** Adds `ctl intervirt …`. */
-export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
-  const group = ctl.command("intervirt").description(
-    "manage the Intervirt agent's containers over its WebSocket",
-  ).option("--url <url>", "WebSocket URL (default: from the config)")
-    .option("--timeout <ms>", "give up after this long", "120000");
+/** The agent's WebSocket URL from the config (a wildcard listen address means loopback). */
+async function configuredUrl(env: CtlEnvironment): Promise<string> {
+  const config = (await env.config()).services.intervirt as unknown as IntervirtConfig;
+  const { hostname, port } = splitHostPort(config.listen);
+  const host = hostname === "0.0.0.0" || hostname === ""
+    ? "127.0.0.1"
+    : hostname === "::"
+    ? "[::1]"
+    : hostname.includes(":")
+    ? `[${hostname}]`
+    : hostname;
+  return `ws://${host}:${port}${config.path}${
+    config.token ? `?token=${encodeURIComponent(config.token)}` : ""
+  }`;
+}
 
-  const send = async (body: Record<string, unknown>): Promise<IntervirtFrame> => {
+/** Sends one request and returns its final frame; progress frames draw a bar on stderr. */
+type SendRequest = (body: Record<string, unknown>) => Promise<IntervirtFrame>;
+/** Sends one request and prints "ok". */
+type SendOk = (body: Record<string, unknown>) => Promise<void>;
+
+/** Calls `body` on a fresh connection; a non-zero code fails with "error <code>: …". */
+async function call(
+  url: string,
+  timeoutMs: number,
+  body: Record<string, unknown>,
+): Promise<IntervirtFrame> {
+  const client = await IntervirtClient.connect(url, Math.min(timeoutMs, 10_000)).catch(
+    (error) => {
+      throw new FailedError((error as Error).message);
+    },
+  );
+  const tty = Deno.stderr.isTerminal();
+  try {
+    const final = await client.call(body, {
+      timeoutMs,
+      onProgress: (frame) => {
+        const line = bar(frame);
+        Deno.stderr.writeSync(new TextEncoder().encode(tty ? `\r\x1b[K${line}` : `${line}\n`));
+      },
+    });
+    if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+    if (final.code !== undefined && final.code !== 0) {
+      throw new FailedError(`error ${final.code}: ${final.error ?? "(no message)"}`);
+    }
+    return final;
+  } catch (error) {
+    if (error instanceof FailedError) throw error;
+    throw new FailedError((error as Error).message);
+  } finally {
+    await client.close();
+  }
+}
+
+/** The sender of the group's requests, with its `--url` and `--timeout`. */
+function sender(group: Command, env: CtlEnvironment): SendRequest {
+  return async (body) => {
     const opts = group.opts<{ url?: string; timeout: string }>();
     const timeoutMs = Number(opts.timeout);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
       throw new InvalidError(`Invalid --timeout "${opts.timeout}"`);
     }
-    let url = opts.url;
-    if (!url) {
-      const config = (await env.config()).services.intervirt as unknown as IntervirtConfig;
-      const { hostname, port } = splitHostPort(config.listen);
-      const host = hostname === "0.0.0.0" || hostname === ""
-        ? "127.0.0.1"
-        : hostname === "::"
-        ? "[::1]"
-        : hostname.includes(":")
-        ? `[${hostname}]`
-        : hostname;
-      url = `ws://${host}:${port}${config.path}${
-        config.token ? `?token=${encodeURIComponent(config.token)}` : ""
-      }`;
-    }
-    const client = await IntervirtClient.connect(url, Math.min(timeoutMs, 10_000)).catch(
-      (error) => {
-        throw new FailedError((error as Error).message);
-      },
-    );
-    const tty = Deno.stderr.isTerminal();
-    try {
-      const final = await client.call(body, {
-        timeoutMs,
-        onProgress: (frame) => {
-          const line = bar(frame);
-          Deno.stderr.writeSync(new TextEncoder().encode(tty ? `\r\x1b[K${line}` : `${line}\n`));
-        },
-      });
-      if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
-      if (final.code !== undefined && final.code !== 0) {
-        throw new FailedError(`error ${final.code}: ${final.error ?? "(no message)"}`);
-      }
-      return final;
-    } catch (error) {
-      if (error instanceof FailedError) throw error;
-      throw new FailedError((error as Error).message);
-    } finally {
-      await client.close();
-    }
+    return await call(opts.url || await configuredUrl(env), timeoutMs, body);
   };
-  const ok = async (body: Record<string, unknown>) => {
-    await send(body);
-    env.print("ok");
-  };
+}
 
+/** add, remove, start, stop, ip. */
+function registerContainerCommands(group: Command, ok: SendOk): void {
   group.command("add <id>").description("add a container")
     .requiredOption("--ipv4 <address>", "IPv4 address")
     .requiredOption("--ipv6 <address>", "IPv6 address")
@@ -103,6 +112,10 @@ export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
           : { type: "IDWithNewIpv4", id, newIpv4: address },
       )
     );
+}
+
+/** connect, disconnect, internet, forward add|remove. */
+function registerConnectionCommands(group: Command, ok: SendOk): void {
   group.command("connect <id1> <id2>").description("let two containers reach each other")
     .action((id1: string, id2: string) => ok({ type: "Connect", id1, id2 }));
   group.command("disconnect <id1> <id2>").description("cut a connected pair")
@@ -135,6 +148,15 @@ export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
         protocol: o.protocol,
       })
     );
+}
+
+/** wipe, update, version. */
+function registerHostCommands(
+  group: Command,
+  env: CtlEnvironment,
+  send: SendRequest,
+  ok: SendOk,
+): void {
   group.command("wipe").description("remove every container and rule the agent made")
     .action(() => ok({ type: "Command", command: "wipe" }));
   group.command("update").description("upgrade the host and containers (needs allow_host_commands)")
@@ -144,4 +166,20 @@ export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
       const frame = await send({ type: "Command", command: "version" });
       env.print(frame.version ?? "");
     });
+}
+
+/** Adds `ctl intervirt …`. */
+export function registerIntervirtCtl(ctl: Command, env: CtlEnvironment): void {
+  const group = ctl.command("intervirt").description(
+    "manage the Intervirt agent's containers over its WebSocket",
+  ).option("--url <url>", "WebSocket URL (default: from the config)")
+    .option("--timeout <ms>", "give up after this long", "120000");
+  const send = sender(group, env);
+  const ok: SendOk = async (body) => {
+    await send(body);
+    env.print("ok");
+  };
+  registerContainerCommands(group, ok);
+  registerConnectionCommands(group, ok);
+  registerHostCommands(group, env, send, ok);
 }

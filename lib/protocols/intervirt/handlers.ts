@@ -1,11 +1,12 @@
 /**
- * The handler table: request `type` → handler. Each handler parses its body with zod (a failed
- * parse is code 8 naming the field), calls the manager, and returns the final reply's extra
- * fields. Registering a type twice throws.
+ * The handler table: request `type` → handler, on core's `HandlerTable` (registering a type twice
+ * throws). Each handler parses its body with zod (a failed parse is an `InvalidError` naming the
+ * field, code 8), calls the container manager, and returns the final reply's extra fields.
  */
 import type { z } from "zod";
-import { ErrorCode, IntervirtError } from "./errors.ts";
-import type { ContainerManager, ProgressFn } from "./manager.ts";
+import { HandlerTable, InvalidError, VERSION } from "../../core/mod.ts";
+import type { ContainerManager, ProgressFn } from "./containers/mod.ts";
+import { UNSUPPORTED } from "./errors.ts";
 import {
   addContainerSchema,
   addForwardSchema,
@@ -13,15 +14,18 @@ import {
   describeIssue,
   idSchema,
   internetSchema,
+  INTERVIRT_COMMANDS,
+  INTERVIRT_REQUEST_TYPES,
+  type IntervirtCommandName,
+  type IntervirtRequestType,
   newIpv4Schema,
   newIpv6Schema,
   pairSchema,
   removeForwardSchema,
 } from "./schemas.ts";
-import { VERSION } from "../../core/mod.ts";
 
-/** What a handler may ask of the transport. */
-export interface HandlerContext {
+/** What a handler may ask of the connection. */
+export interface IntervirtHandlerContext {
   manager: ContainerManager;
   /** Sends a progress frame. */
   progress: ProgressFn;
@@ -30,124 +34,113 @@ export interface HandlerContext {
 }
 
 /** The final reply: `General` (optionally with extra fields) or `Version`. */
-export type FinalReply = { type: "General" } | { type: "Version"; version: string };
+export type IntervirtFinalReply = { type: "General" } | { type: "Version"; version: string };
 
 /** One request type's handler; `body` is the raw JSON object. */
-export type Handler = (body: Record<string, unknown>, ctx: HandlerContext) => Promise<FinalReply>;
+export type IntervirtHandler = (
+  body: Record<string, unknown>,
+  ctx: IntervirtHandlerContext,
+) => Promise<IntervirtFinalReply>;
 
-const GENERAL: FinalReply = { type: "General" };
+/** The table the connection dispatches on. */
+export type IntervirtHandlerTable = HandlerTable<string, IntervirtHandler>;
+
+const GENERAL: IntervirtFinalReply = { type: "General" };
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
-  if (!r.success) throw new IntervirtError(ErrorCode.badInput, describeIssue(r.error));
+  if (!r.success) throw new InvalidError(describeIssue(r.error));
   return r.data;
 }
 
-/** A table from request type to handler that refuses duplicates. */
-export class HandlerTable {
-  #handlers = new Map<string, Handler>();
-
-  /** Adds a handler; throws when the type already has one. */
-  register(type: string, handler: Handler): this {
-    if (this.#handlers.has(type)) throw new Error(`Duplicate handler for request type "${type}"`);
-    this.#handlers.set(type, handler);
-    return this;
-  }
-
-  /** The handler of a type, or undefined. */
-  get(type: string): Handler | undefined {
-    return this.#handlers.get(type);
-  }
-
-  /** Every registered type. */
-  types(): string[] {
-    return [...this.#handlers.keys()];
-  }
+/** A handler that parses with `schema`, runs `fn` and answers a plain `General`. */
+function general<S extends z.ZodType>(
+  schema: S,
+  fn: (request: z.output<S>, ctx: IntervirtHandlerContext) => Promise<unknown>,
+): IntervirtHandler {
+  return async (body, ctx) => {
+    await fn(parse(schema, body), ctx);
+    return GENERAL;
+  };
 }
 
-type CommandHandler = (ctx: HandlerContext) => Promise<FinalReply>;
+type CommandHandler = (ctx: IntervirtHandlerContext) => Promise<IntervirtFinalReply>;
 
-const COMMANDS: Record<string, CommandHandler> = {
-  wipe: async (ctx) => {
-    await ctx.manager.wipe(ctx.progress);
+const COMMANDS: Record<IntervirtCommandName, CommandHandler> = {
+  wipe: async ({ manager, progress }) => {
+    await manager.host.wipe(progress);
     return GENERAL;
   },
-  update: async (ctx) => {
-    await ctx.manager.update(ctx.progress);
+  update: async ({ manager, progress }) => {
+    await manager.host.update(progress);
     return GENERAL;
   },
   shutdown: async (ctx) => {
-    ctx.after(await ctx.manager.power("shutdown"));
+    ctx.after(await ctx.manager.host.power("shutdown"));
     return GENERAL;
   },
   reboot: async (ctx) => {
-    ctx.after(await ctx.manager.power("reboot"));
+    ctx.after(await ctx.manager.host.power("reboot"));
     return GENERAL;
   },
   version: () => Promise.resolve({ type: "Version", version: VERSION }),
 };
 
+/** The `Command` request: one of {@linkcode INTERVIRT_COMMANDS}, else code 7. */
+const command: IntervirtHandler = (body, ctx) => {
+  const { command } = parse(commandSchema, body);
+  if (!(INTERVIRT_COMMANDS as readonly string[]).includes(command)) {
+    throw new InvalidError(
+      `Unsupported command "${command}": expected one of ${INTERVIRT_COMMANDS.join(", ")}`,
+      { reason: UNSUPPORTED },
+    );
+  }
+  return COMMANDS[command as IntervirtCommandName](ctx);
+};
+
+/** The container requests. */
+const CONTAINER_HANDLERS = {
+  AddContainer: general(addContainerSchema, (r, { manager }) => manager.containers.add(r)),
+  RemoveContainer: general(idSchema, (r, ctx) => ctx.manager.containers.remove(r.id, ctx.progress)),
+  StartContainer: general(idSchema, (r, { manager }) => manager.containers.start(r.id)),
+  StopContainer: general(idSchema, (r, { manager }) => manager.containers.stop(r.id)),
+  IDWithNewIpv4: general(
+    newIpv4Schema,
+    (r, { manager }) => manager.containers.setAddress(r.id, "ipv4", r.ip),
+  ),
+  IDWithNewIpv6: general(
+    newIpv6Schema,
+    (r, { manager }) => manager.containers.setAddress(r.id, "ipv6", r.ip),
+  ),
+};
+
+/** The pair, internet and forward requests. */
+const CONNECTION_HANDLERS = {
+  Connect: general(pairSchema, (r, { manager }) => manager.connections.connect(r.id1, r.id2)),
+  Disconnect: general(pairSchema, (r, { manager }) => manager.connections.disconnect(r.id1, r.id2)),
+  SetInternetAccess: general(
+    internetSchema,
+    (r, { manager }) => manager.connections.setInternet(r.id, r.enabled),
+  ),
+  AddPortForwarding: general(
+    addForwardSchema,
+    (r, { manager }) => manager.connections.addForward(r),
+  ),
+  RemovePortForwarding: general(
+    removeForwardSchema,
+    (r, { manager }) => manager.connections.removeForward(r),
+  ),
+};
+
+const HANDLERS: Record<IntervirtRequestType, IntervirtHandler> = {
+  ...CONTAINER_HANDLERS,
+  ...CONNECTION_HANDLERS,
+  Command: command,
+};
+
 /** Builds the table of every request type of the document. */
-export function buildHandlerTable(): HandlerTable {
-  return new HandlerTable()
-    .register("AddContainer", async (body, { manager }) => {
-      await manager.addContainer(parse(addContainerSchema, body));
-      return GENERAL;
-    })
-    .register("RemoveContainer", async (body, { manager, progress }) => {
-      await manager.removeContainer(parse(idSchema, body).id, progress);
-      return GENERAL;
-    })
-    .register("StartContainer", async (body, { manager }) => {
-      await manager.startContainer(parse(idSchema, body).id);
-      return GENERAL;
-    })
-    .register("StopContainer", async (body, { manager }) => {
-      await manager.stopContainer(parse(idSchema, body).id);
-      return GENERAL;
-    })
-    .register("IDWithNewIpv4", async (body, { manager }) => {
-      const r = parse(newIpv4Schema, body);
-      await manager.setAddress(r.id, "ipv4", r.ip);
-      return GENERAL;
-    })
-    .register("IDWithNewIpv6", async (body, { manager }) => {
-      const r = parse(newIpv6Schema, body);
-      await manager.setAddress(r.id, "ipv6", r.ip);
-      return GENERAL;
-    })
-    .register("Connect", async (body, { manager }) => {
-      const r = parse(pairSchema, body);
-      await manager.connect(r.id1, r.id2);
-      return GENERAL;
-    })
-    .register("Disconnect", async (body, { manager }) => {
-      const r = parse(pairSchema, body);
-      await manager.disconnect(r.id1, r.id2);
-      return GENERAL;
-    })
-    .register("SetInternetAccess", async (body, { manager }) => {
-      const r = parse(internetSchema, body);
-      await manager.setInternet(r.id, r.enabled);
-      return GENERAL;
-    })
-    .register("AddPortForwarding", async (body, { manager }) => {
-      await manager.addForward(parse(addForwardSchema, body));
-      return GENERAL;
-    })
-    .register("RemovePortForwarding", async (body, { manager }) => {
-      await manager.removeForward(parse(removeForwardSchema, body));
-      return GENERAL;
-    })
-    .register("Command", (body, ctx) => {
-      const { command } = parse(commandSchema, body);
-      const handler = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-      if (!handler) {
-        throw new IntervirtError(
-          ErrorCode.unsupported,
-          `Unsupported command "${command}": expected one of ${Object.keys(COMMANDS).join(", ")}`,
-        );
-      }
-      return handler(ctx);
-    });
+export function buildIntervirtHandlers(): IntervirtHandlerTable {
+  const table = new HandlerTable<string, IntervirtHandler>("intervirt request");
+  for (const type of INTERVIRT_REQUEST_TYPES) table.register(type, HANDLERS[type]);
+  return table;
 }

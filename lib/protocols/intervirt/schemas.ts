@@ -4,6 +4,31 @@
  */
 import { z } from "zod";
 
+/** Every request type of the document, in its order. */
+export const INTERVIRT_REQUEST_TYPES = [
+  "AddContainer",
+  "RemoveContainer",
+  "StartContainer",
+  "StopContainer",
+  "IDWithNewIpv4",
+  "IDWithNewIpv6",
+  "Connect",
+  "Disconnect",
+  "SetInternetAccess",
+  "AddPortForwarding",
+  "RemovePortForwarding",
+  "Command",
+] as const;
+
+/** A request type. */
+export type IntervirtRequestType = typeof INTERVIRT_REQUEST_TYPES[number];
+
+/** The commands of a `Command` request. */
+export const INTERVIRT_COMMANDS = ["wipe", "update", "shutdown", "reboot", "version"] as const;
+
+/** A command name. */
+export type IntervirtCommandName = typeof INTERVIRT_COMMANDS[number];
+
 /** Container ids: they become runtime names and interface-name hashes. */
 export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,47}$/;
 
@@ -28,7 +53,7 @@ const protocol = z.string('expected "tcp" or "udp"').transform((s) => s.toLowerC
 const bool = z.boolean("expected true or false");
 
 /** Fields every request has. */
-export const envelopeSchema = z.object({
+export const intervirtEnvelopeSchema = z.object({
   type: z.string("expected a request type string"),
   uuid: z.string("expected a string").max(200, "expected at most 200 characters").optional(),
 });

@@ -1,32 +1,36 @@
-/** The `[intervirt]` service: state, manager, reconcile, then the WebSocket listener. */
-import { isAbsolute, join } from "node:path";
-import { type Service, type ServiceContext, splitHostPort, withDefaults } from "../../core/mod.ts";
-import { missingPrerequisites } from "../../backends/bridge/mod.ts";
-import { NftSession } from "../../backends/netfilter/mod.ts";
-import { createIntervirtApp } from "./app.ts";
+/**
+ * The `[intervirt]` service's lifecycle: start builds the backends, opens the state, makes the
+ * container manager, reconciles the host with the state, then listens; stop closes every client
+ * connection, the listener and the backends.
+ */
+import type { Service, ServiceContext } from "../../core/mod.ts";
 import type { IntervirtConfig } from "./config.ts";
-import type { ClientSession } from "./connection.ts";
-import { buildHandlerTable } from "./handlers.ts";
-import { ContainerManager } from "./manager.ts";
-import { createRuntime } from "./runtime.ts";
-import { emptyState, type IntervirtState, parseState } from "./state.ts";
+import type { IntervirtConnection } from "./connection.ts";
+import {
+  ContainerManager,
+  emptyState,
+  type IntervirtBackends,
+  type IntervirtBackendsFactory,
+  type IntervirtState,
+  parseState,
+} from "./containers/mod.ts";
+import { buildIntervirtHandlers } from "./handlers.ts";
+import { createIntervirtApp, serveIntervirt } from "./server.ts";
 
-/** Options for {@linkcode IntervirtService} (tests replace the host check). */
-export interface IntervirtServiceOptions {
-  /** Names what the host lacks; empty when ready. */
-  checkHost?: (tools: readonly string[]) => string[];
-}
+/** Tools every runtime needs besides its own. */
+const NETWORK_TOOLS = ["ip", "nft", "sysctl", "nsenter"];
 
 /** One running Intervirt agent. */
 export class IntervirtService implements Service<IntervirtConfig> {
-  readonly #checkHost: (tools: readonly string[]) => string[];
+  readonly #createBackends: IntervirtBackendsFactory;
+  #backends: IntervirtBackends | null = null;
   #server: Deno.HttpServer | null = null;
-  #sessions = new Set<ClientSession>();
+  #connections = new Set<IntervirtConnection>();
   #manager: ContainerManager | null = null;
-  #nft: NftSession | null = null;
 
-  constructor(options: IntervirtServiceOptions = {}) {
-    this.#checkHost = options.checkHost ?? missingPrerequisites;
+  /** `createBackends` builds the system side when the service starts (tests pass fakes). */
+  constructor(createBackends: IntervirtBackendsFactory) {
+    this.#createBackends = createBackends;
   }
 
   /** The manager (after start). */
@@ -36,51 +40,8 @@ export class IntervirtService implements Service<IntervirtConfig> {
 
   async start(ctx: ServiceContext<IntervirtConfig>): Promise<void> {
     const config = ctx.config;
-    // nft, ip, sysctl and lxc-* start no children of their own: spawn them without a process
-    // group (a cheaper spawn); host update/shutdown commands ask for one explicitly.
-    const systemTools = withDefaults(ctx.runner, { processGroup: false });
-    const resolve = (p: string) => (isAbsolute(p) ? p : join(Deno.cwd(), p));
-    const runtime = createRuntime(config.runtime, systemTools, {
-      lxcPath: resolve(config.lxc_path),
-      workDir: join(ctx.paths.state, "intervirt-work"),
-    });
-    const missing = this.#checkHost([...runtime.requiredTools(), "ip", "nft", "sysctl", "nsenter"]);
-    const unavailable = missing.length > 0 ? missing.join(", ") : null;
-    if (unavailable) {
-      ctx.log.warn("containers cannot be managed here; every request will answer code 4", {
-        missing: unavailable,
-      });
-    }
-    const document = await ctx.openDocument<IntervirtState>({
-      version: 1,
-      empty: emptyState,
-      parse: (data) => parseState(data),
-    });
-    const manager = new ContainerManager({
-      config,
-      runner: systemTools,
-      runtime,
-      document,
-      imagesDir: config.images_dir ? resolve(config.images_dir) : join(ctx.paths.state, "images"),
-      log: ctx.log,
-      unavailable,
-      onChange: () => detail(),
-      ...(unavailable ? {} : { nft: this.#nft = new NftSession() }),
-    });
-    this.#manager = manager;
-    const detail = () => {
-      const s = manager.state;
-      ctx.setDetail({
-        runtime: config.runtime,
-        ...(unavailable ? { unavailable } : {}),
-        containers: Object.keys(s.containers).length,
-        connections: s.connections.length,
-        forwards: s.forwards.length,
-        clients: this.#sessions.size,
-        drift: [...manager.drift],
-      });
-    };
-    this.#nft?.warm();
+    const manager = await this.#openManager(ctx);
+    const detail = () => this.#publishDetail(ctx);
     try {
       await manager.reconcile();
     } catch (error) {
@@ -93,30 +54,70 @@ export class IntervirtService implements Service<IntervirtConfig> {
       allow: config.allow,
       allowedOrigins: config.allowed_origins,
       maxClients: config.max_clients,
-      table: buildHandlerTable(),
+      table: buildIntervirtHandlers(),
       manager,
       log: ctx.log,
       maxMessageBytes: config.max_message_bytes,
       maxInFlight: config.max_in_flight,
-      sessions: this.#sessions,
-      onSessionsChanged: detail,
+      connections: this.#connections,
+      onConnectionsChanged: detail,
     });
-    const { hostname, port } = splitHostPort(config.listen);
-    const ready = Promise.withResolvers<Deno.NetAddr>();
-    this.#server = Deno.serve({
-      hostname,
-      port,
+    const listener = await serveIntervirt(app, {
+      listen: config.listen,
       signal: ctx.signal,
-      onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
-      onError: (error) => {
-        ctx.log.error("intervirt request failed", { error });
-        return new Response("internal error\n", { status: 500 });
-      },
-    }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
-    this.#server.finished.catch(() => {});
-    const addr = await ready.promise;
-    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    ctx.listening(`ws://${host}:${addr.port}${config.path}`);
+      log: ctx.log,
+    });
+    this.#server = listener.server;
+    const { hostname, port } = listener.address;
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    ctx.listening(`ws://${host}:${port}${config.path}`);
+  }
+
+  /** Backends, host check, state document and the manager over them. */
+  async #openManager(ctx: ServiceContext<IntervirtConfig>): Promise<ContainerManager> {
+    const backends = this.#backends = await this.#createBackends({
+      config: ctx.config,
+      runner: ctx.runner,
+      stateDir: ctx.paths.state,
+    });
+    const missing = backends.host.missing([...backends.runtime.requiredTools(), ...NETWORK_TOOLS]);
+    const unavailable = missing.length > 0 ? missing.join(", ") : null;
+    if (unavailable) {
+      ctx.log.warn("containers cannot be managed here; every request will answer code 4", {
+        missing: unavailable,
+      });
+    }
+    const document = await ctx.openDocument<IntervirtState>({
+      version: 1,
+      empty: emptyState,
+      parse: (data) => parseState(data),
+    });
+    this.#manager = new ContainerManager({
+      config: ctx.config,
+      backends,
+      document,
+      log: ctx.log,
+      unavailable,
+      onChange: () => this.#publishDetail(ctx),
+    });
+    if (!unavailable) backends.netfilter.warm();
+    return this.#manager;
+  }
+
+  /** The /healthz detail: runtime, counts, drift. */
+  #publishDetail(ctx: ServiceContext<IntervirtConfig>): void {
+    const manager = this.#manager;
+    if (!manager) return;
+    const s = manager.state;
+    ctx.setDetail({
+      runtime: ctx.config.runtime,
+      ...(manager.unavailable ? { unavailable: manager.unavailable } : {}),
+      containers: Object.keys(s.containers).length,
+      connections: s.connections.length,
+      forwards: s.forwards.length,
+      clients: this.#connections.size,
+      drift: [...manager.drift],
+    });
   }
 
   /** Prometheus lines: containers, connections, forwards, clients. */
@@ -138,15 +139,15 @@ export class IntervirtService implements Service<IntervirtConfig> {
       ) +
       gauge("polyagent_intervirt_connections", "Connected container pairs.", s.connections.length) +
       gauge("polyagent_intervirt_forwards", "Port forwards.", s.forwards.length) +
-      gauge("polyagent_intervirt_clients", "Connected WebSocket clients.", this.#sessions.size);
+      gauge("polyagent_intervirt_clients", "Connected WebSocket clients.", this.#connections.size);
   }
 
   async stop(): Promise<void> {
     const server = this.#server;
     this.#server = null;
-    for (const s of this.#sessions) s.terminate();
+    for (const c of this.#connections) c.terminate();
     if (server) await server.shutdown().catch(() => {});
-    await this.#nft?.close();
-    this.#nft = null;
+    await this.#backends?.netfilter.close();
+    this.#backends = null;
   }
 }

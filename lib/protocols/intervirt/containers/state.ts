@@ -75,3 +75,18 @@ export function vethName(prefix: string, id: string): string {
   }
   return `${prefix}${h.toString(16).padStart(8, "0")}`;
 }
+
+/** The runtime name of container `id`: the agent's prefix plus the id. */
+export function containerName(prefix: string, id: string): string {
+  return `${prefix}${id}`;
+}
+
+/** Drops container `id` and everything that refers to it (pairs, forwards) from `state`. */
+export function forgetContainer(state: IntervirtState, id: string): void {
+  delete state.containers[id];
+  state.connections = state.connections.filter(([a, b]) => a !== id && b !== id);
+  state.forwards = state.forwards.filter((f) => f.id !== id);
+}
+
+/** Reports progress of a streamed operation: a fraction 0–1 and a line of text. */
+export type ProgressFn = (fraction: number, output: string) => void;

@@ -1,0 +1,173 @@
+/**
+ * The listener: a Hono app under `Deno.serve` whose `GET <path>` upgrades to the Intervirt
+ * WebSocket after the address allow-list, browser origin, client count and token checks;
+ * everything else is 404. Each upgraded socket gets one {@linkcode IntervirtConnection}.
+ */
+import { Hono } from "hono";
+import type { Context, Next } from "hono";
+import { upgradeWebSocket } from "hono/deno";
+import { type Logger, splitHostPort } from "../../core/mod.ts";
+import { inSubnet, parseCidr, sameAddress } from "./containers/mod.ts";
+import type { ContainerManager } from "./containers/mod.ts";
+import { IntervirtConnection } from "./connection.ts";
+import type { IntervirtHandlerTable } from "./handlers.ts";
+
+/** Options for {@linkcode createIntervirtApp}. */
+export interface IntervirtAppOptions {
+  path: string;
+  token: string;
+  allow: readonly string[];
+  allowedOrigins: readonly string[];
+  maxClients: number;
+  table: IntervirtHandlerTable;
+  manager: ContainerManager;
+  log: Logger;
+  maxMessageBytes: number;
+  maxInFlight: number;
+  /** Every open connection (for /healthz counts and shutdown). */
+  connections: Set<IntervirtConnection>;
+  onConnectionsChanged?: () => void;
+}
+
+/** Hono's env under Deno.serve: the peer address. */
+export interface IntervirtAppEnv {
+  Bindings: { remoteAddr?: Deno.NetAddr };
+}
+
+/** Whether `address` matches one allow-list entry (an address or a CIDR). */
+export function allowed(address: string, allow: readonly string[]): boolean {
+  if (allow.length === 0) return true;
+  const ip = address.toLowerCase().startsWith("::ffff:") && address.includes(".")
+    ? address.slice(7)
+    : address;
+  for (const entry of allow) {
+    try {
+      if (entry.includes("/") ? inSubnet(ip, parseCidr(entry)) : sameAddress(ip, entry)) {
+        return true;
+      }
+    } catch {
+      // an unparsable entry matches nothing
+    }
+  }
+  return false;
+}
+
+function tokenMatches(given: string | undefined, token: string): boolean {
+  if (given === undefined) return false;
+  const a = new TextEncoder().encode(given);
+  const b = new TextEncoder().encode(token);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i]!;
+  return diff === 0;
+}
+
+/** The checks before the upgrade: allow-list, origin, client count, token, upgrade header. */
+function admission(options: IntervirtAppOptions) {
+  return async (c: Context<IntervirtAppEnv>, next: Next) => {
+    const peer = c.env?.remoteAddr?.hostname ?? "";
+    if (!allowed(peer, options.allow)) {
+      options.log.warn("client refused by the allow-list", { peer });
+      return c.text("forbidden\n", 403);
+    }
+    const origin = c.req.header("origin");
+    if (origin !== undefined && !options.allowedOrigins.includes(origin)) {
+      options.log.warn("client refused: browser origin not allowed", { peer, origin });
+      return c.text("forbidden origin\n", 403);
+    }
+    if (options.connections.size >= options.maxClients) {
+      return c.text("too many clients\n", 503);
+    }
+    if (options.token !== "") {
+      const header = c.req.header("authorization");
+      const given = c.req.query("token") ??
+        (header?.startsWith("Bearer ") ? header.slice(7) : c.req.header("x-intervirt-token"));
+      if (!tokenMatches(given, options.token)) {
+        options.log.warn("client refused: bad or missing token", { peer });
+        return c.text("unauthorized\n", 401);
+      }
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return c.text("expected a WebSocket upgrade\n", 426);
+    }
+    await next();
+  };
+}
+
+/** The WebSocket side: one {@linkcode IntervirtConnection} per socket. */
+function socketEvents(options: IntervirtAppOptions) {
+  return upgradeWebSocket(() => {
+    let connection: IntervirtConnection | null = null;
+    return {
+      onOpen: (_event, ws) => {
+        connection = new IntervirtConnection({
+          table: options.table,
+          manager: options.manager,
+          log: options.log,
+          maxMessageBytes: options.maxMessageBytes,
+          maxInFlight: options.maxInFlight,
+          closeSocket: () => ws.close(1001, "agent stopping"),
+          send: (frame) => {
+            if (ws.readyState === 1) ws.send(JSON.stringify(frame));
+          },
+        });
+        options.connections.add(connection);
+        options.onConnectionsChanged?.();
+      },
+      onMessage: (event, _ws) => {
+        connection?.receive(event.data).catch((error) =>
+          options.log.error("session failed", { error })
+        );
+      },
+      onClose: () => {
+        if (connection) {
+          connection.close();
+          options.connections.delete(connection);
+          options.onConnectionsChanged?.();
+        }
+      },
+    };
+  });
+}
+
+/** Builds the app. */
+export function createIntervirtApp(options: IntervirtAppOptions): Hono<IntervirtAppEnv> {
+  const app = new Hono<IntervirtAppEnv>();
+  app.get(options.path, admission(options), socketEvents(options));
+  app.notFound((c) => c.text("not found\n", 404));
+  return app;
+}
+
+/** Options for {@linkcode serveIntervirt}. */
+export interface IntervirtListenOptions {
+  /** `host:port`. */
+  listen: string;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** A listening server and its bound address. */
+export interface IntervirtListener {
+  server: Deno.HttpServer;
+  address: Deno.NetAddr;
+}
+
+/** Serves `app` on `options.listen`; resolves once it listens. */
+export async function serveIntervirt(
+  app: Hono<IntervirtAppEnv>,
+  options: IntervirtListenOptions,
+): Promise<IntervirtListener> {
+  const { hostname, port } = splitHostPort(options.listen);
+  const ready = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname,
+    port,
+    signal: options.signal,
+    onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
+    onError: (error) => {
+      options.log.error("intervirt request failed", { error });
+      return new Response("internal error\n", { status: 500 });
+    },
+  }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
+  server.finished.catch(() => {});
+  return { server, address: await ready.promise };
+}
