@@ -2,9 +2,10 @@
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { type CtlEnvironment, FailedError, InvalidError } from "../../core/mod.ts";
-import { Cmd, Resp, respName } from "./codes.ts";
+import { Resp, respName } from "./codes.ts";
+import { Cmd } from "./schemas.ts";
 import { ClientError, request } from "./client.ts";
-import type { ConnectionStatus } from "./connections.ts";
+import type { ConnectionStatus } from "./tunnels/mod.ts";
 
 interface CommonOptions {
   json?: boolean;
