@@ -9,6 +9,7 @@ import { Resp } from "./codes.ts";
 import { cryptodedErrorReply, type CryptodedReply, encodeCryptodedReply } from "./errors.ts";
 import type { CryptodedHandlerContext, CryptodedHandlerTable } from "./handlers.ts";
 import { describeCryptodedIssue, requestSchema } from "./schemas.ts";
+import { closeQuietly, writeAllText } from "./socket_io.ts";
 import { JsonStreamParser, type ParsedItem } from "./stream_parser.ts";
 
 const IDLE_MS = 30_000;
@@ -23,23 +24,10 @@ export interface CryptodedConnectionOptions {
   isRoot(): Promise<boolean>;
 }
 
-/** Writes all of `text`. */
-export async function writeAllText(conn: Deno.UnixConn, text: string): Promise<void> {
-  const bytes = new TextEncoder().encode(text);
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
 /** Reads once; null at EOF, on an error, or when the peer stays quiet for IDLE_MS. */
 async function readChunk(conn: Deno.UnixConn, buf: Uint8Array): Promise<number | null | "gone"> {
   // a client that goes quiet mid-request loses its connection, nothing else
-  const idle = setTimeout(() => {
-    try {
-      conn.close();
-    } catch {
-      // gone
-    }
-  }, IDLE_MS);
+  const idle = setTimeout(() => closeQuietly(conn), IDLE_MS);
   try {
     return await conn.read(buf);
   } catch {

@@ -8,9 +8,10 @@ import { closeUnix, listenUnix, type Logger } from "../../core/mod.ts";
 import type { ConnectionIdentity } from "../../backends/peercred/mod.ts";
 import type { CryptodedPeerIdentifier } from "./backends.ts";
 import { Resp } from "./codes.ts";
-import { serveCryptodedConnection, writeAllText } from "./connection.ts";
+import { serveCryptodedConnection } from "./connection.ts";
 import { encodeCryptodedReply } from "./errors.ts";
 import type { CryptodedHandlerContext, CryptodedHandlerTable } from "./handlers.ts";
+import { closeQuietly, writeAllText } from "./socket_io.ts";
 
 /** Options for {@linkcode CryptodedServer}. */
 export interface CryptodedServerOptions {
@@ -26,14 +27,6 @@ export interface CryptodedServerOptions {
   log: Logger;
   /** True when every peer that can open the socket is root (root-owned 0600 socket). */
   peersAreRoot: boolean;
-}
-
-function closeQuietly(conn: Deno.UnixConn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
 }
 
 /** One listening control socket. */
