@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempDir, waitFor } from "../_helpers/mod.ts";
-import { createLogger, runCommand } from "../../lib/core/mod.ts";
+import {
+  BusyError,
+  ConflictError,
+  createLogger,
+  NotFoundError,
+  runCommand,
+} from "../../lib/core/mod.ts";
 import {
   parseRealtime,
   SendSignalError,
@@ -84,6 +90,13 @@ Deno.test("replies encode as JSON or the daemon's text; typed errors map to code
   const log = createLogger("t", { sink: () => {} });
   assert.equal(cryptodedErrorReply(new SendSignalError("no"), log).code, Resp.SEND_SIG);
   assert.equal(cryptodedErrorReply(new Error("boom"), log).code, Resp.UNKNOWN_ERR);
+  const exists = new ConflictError("x", { reason: "profile-exists" });
+  assert.deepEqual(cryptodedErrorReply(exists, log), {
+    code: Resp.IMPORT_EXIST_PROFILE,
+    data: "x",
+  });
+  assert.equal(cryptodedErrorReply(new NotFoundError("x"), log).code, Resp.CONN_NOT_FOUND);
+  assert.equal(cryptodedErrorReply(new BusyError("x"), log).code, Resp.CONN_IN_PROGRESS);
 });
 
 /** A scripted management peer on a Unix socket. */
