@@ -5,13 +5,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempDir } from "../_helpers/mod.ts";
-import { createLogger, runCommand, StateStore } from "../../lib/core/mod.ts";
-import { Connections, emptySaved } from "../../lib/protocols/cryptoded/connections.ts";
+import { createLogger, DomainError, runCommand, StateStore } from "../../lib/core/mod.ts";
+import { CryptodedConnections, emptySaved } from "../../lib/protocols/cryptoded/tunnels/mod.ts";
 import { cryptodedConfigSchema } from "../../lib/protocols/cryptoded/config.ts";
-import { CryptodedError } from "../../lib/protocols/cryptoded/errors.ts";
+import { loadCryptodedBackends } from "../../lib/protocols/cryptoded/definition.ts";
+import { cryptodedErrorReply } from "../../lib/protocols/cryptoded/errors.ts";
 import { Resp } from "../../lib/protocols/cryptoded/mod.ts";
 
-Deno.test("Connections without root: CONNECT reports why openvpn cannot start", async () => {
+Deno.test("CryptodedConnections without root: CONNECT reports why openvpn cannot start", async () => {
   await using dir = await tempDir("cvconn");
   const profiles = join(dir.path, "vpn.d");
   await Deno.mkdir(profiles);
@@ -23,23 +24,27 @@ Deno.test("Connections without root: CONNECT reports why openvpn cannot start", 
     empty: emptySaved,
   });
   const config = cryptodedConfigSchema().parse({ enabled: true, profile_dir: profiles });
-  const ownUid = Deno.uid() ?? 0;
-  const c = new Connections({
+  const backends = (await loadCryptodedBackends())({
     config,
-    agentUser: "",
     runDir: join(dir.path, "run"),
     logDir: join(dir.path, "log"),
     runner: runCommand,
     log,
+  });
+  // the agent as a normal user, whoever runs the test
+  const ownUid = (Deno.uid() ?? 0) === 0 ? 65534 : Deno.uid()!;
+  const c = new CryptodedConnections({
+    config,
+    backends: { ...backends, ownUid },
     saved,
-    isRoot: false,
-    ownUid,
+    log,
+    agentUser: "",
   });
   await c.load();
   assert.deepEqual(c.names(), ["home"]);
   await assert.rejects(c.connect("home"), (e: unknown) => {
-    assert.ok(e instanceof CryptodedError);
-    assert.equal(e.code, Resp.UNKNOWN_ERR);
+    assert.ok(e instanceof DomainError);
+    assert.equal(cryptodedErrorReply(e, log).code, Resp.UNKNOWN_ERR);
     assert.match(
       e.message,
       /cannot start openvpn: the agent runs as uid \d+, and openvpn needs root/,

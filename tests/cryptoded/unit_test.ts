@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempDir, waitFor } from "../_helpers/mod.ts";
-import { createLogger } from "../../lib/core/mod.ts";
+import {
+  BusyError,
+  ConflictError,
+  createLogger,
+  NotFoundError,
+  runCommand,
+} from "../../lib/core/mod.ts";
 import {
   parseRealtime,
   SendSignalError,
@@ -15,7 +21,7 @@ import {
 } from "../../lib/backends/openvpn/mod.ts";
 import { parseEffectiveUid, parseSsUnix } from "../../lib/backends/peercred/mod.ts";
 import { JsonStreamParser, Resp } from "../../lib/protocols/cryptoded/mod.ts";
-import { encodeReply, errorReply } from "../../lib/protocols/cryptoded/errors.ts";
+import { cryptodedErrorReply, encodeCryptodedReply } from "../../lib/protocols/cryptoded/errors.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -75,12 +81,22 @@ Deno.test("parseSsUnix and parseEffectiveUid read ss and /proc output", () => {
 });
 
 Deno.test("replies encode as JSON or the daemon's text; typed errors map to codes", () => {
-  assert.equal(encodeReply({ code: 0, data: "/x" }, true), '{"code":0,"data":"/x"}\n');
-  assert.equal(encodeReply({ code: 0, text: "/x" }, false), "/x\n");
-  assert.equal(encodeReply({ code: Resp.CONN_NOT_FOUND }, false), "Connection not found\n");
+  assert.equal(encodeCryptodedReply({ code: 0, data: "/x" }, true), '{"code":0,"data":"/x"}\n');
+  assert.equal(encodeCryptodedReply({ code: 0, text: "/x" }, false), "/x\n");
+  assert.equal(
+    encodeCryptodedReply({ code: Resp.CONN_NOT_FOUND }, false),
+    "Connection not found\n",
+  );
   const log = createLogger("t", { sink: () => {} });
-  assert.equal(errorReply(new SendSignalError("no"), log).code, Resp.SEND_SIG);
-  assert.equal(errorReply(new Error("boom"), log).code, Resp.UNKNOWN_ERR);
+  assert.equal(cryptodedErrorReply(new SendSignalError("no"), log).code, Resp.SEND_SIG);
+  assert.equal(cryptodedErrorReply(new Error("boom"), log).code, Resp.UNKNOWN_ERR);
+  const exists = new ConflictError("x", { reason: "profile-exists" });
+  assert.deepEqual(cryptodedErrorReply(exists, log), {
+    code: Resp.IMPORT_EXIST_PROFILE,
+    data: "x",
+  });
+  assert.equal(cryptodedErrorReply(new NotFoundError("x"), log).code, Resp.CONN_NOT_FOUND);
+  assert.equal(cryptodedErrorReply(new BusyError("x"), log).code, Resp.CONN_IN_PROGRESS);
 });
 
 /** A scripted management peer on a Unix socket. */
@@ -162,6 +178,7 @@ Deno.test("Tunnel follows management events and reports SEND_SIG when no stop ge
     stopTimeoutMs: 200,
     bytecountInterval: 1,
     log: createLogger("t", { sink: () => {} }),
+    runner: runCommand,
     onChange: (s) => changes.push(s.status),
     signal: () => {
       throw new Error("EPERM: Operation not permitted");
@@ -195,13 +212,13 @@ Deno.test("Tunnel follows management events and reports SEND_SIG when no stop ge
 });
 
 Deno.test("the handler table serves all nine commands and refuses a duplicate", async () => {
-  const { createHandlerTable } = await import("../../lib/protocols/cryptoded/handlers.ts");
-  const table = createHandlerTable();
+  const { createCryptodedHandlers } = await import("../../lib/protocols/cryptoded/handlers.ts");
+  const table = createCryptodedHandlers();
   for (let cmd = 0; cmd <= 8; cmd++) assert.ok(table.get(cmd), `command ${cmd}`);
   assert.equal(table.get(9), undefined);
   assert.throws(
     () => table.register(0, { privileged: false, handle: () => Promise.resolve({ code: 0 }) }),
-    /registered twice/,
+    /Duplicate cryptoded command handler/,
   );
 });
 

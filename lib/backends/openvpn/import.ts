@@ -4,15 +4,19 @@
  * references inlined (DER certificates and keys converted to PEM with openssl).
  */
 import { basename, isAbsolute, join, resolve } from "node:path";
-import type { CommandRunner } from "../../core/mod.ts";
+import { type CommandRunner, InvalidError } from "../../core/mod.ts";
 
-/** A problem with the import source; `kind` tells the protocol which code to answer. */
-export class ImportError extends Error {
-  readonly kind: "type" | "size" | "missing";
-  constructor(kind: "type" | "size" | "missing", message: string) {
-    super(message);
+/**
+ * A problem with the import source: an invalid input whose `reason` is "import-too-large" (empty
+ * or over the limit) or "profile-type" (anything else: wrong type, missing, unreadable).
+ */
+export class ImportError extends InvalidError {
+  /** What was wrong with the source. */
+  readonly problem: "type" | "size" | "missing";
+  constructor(problem: "type" | "size" | "missing", message: string) {
+    super(message, { reason: problem === "size" ? "import-too-large" : "profile-type" });
     this.name = "ImportError";
-    this.kind = kind;
+    this.problem = problem;
   }
 }
 

@@ -1,13 +1,17 @@
 /**
  * OpenVPN as a backend: launching openvpn detached with a Unix-socket management interface, an
  * event-driven management client, the per-connection state machine ({@linkcode Tunnel}), the
- * profile directory, IMPORT sources and pre-connect commands.
+ * launcher that names each tunnel's files and makes or re-adopts tunnels
+ * ({@linkcode OpenVpnLauncher}), the profile directory, IMPORT sources and pre-connect commands.
  *
  * @module
  */
 export * from "./import.ts";
+export * from "./launcher.ts";
 export * from "./management.ts";
 export * from "./pre_exec.ts";
 export * from "./process.ts";
 export * from "./profiles.ts";
 export * from "./tunnel.ts";
+export * from "./tunnel_log.ts";
+export * from "./tunnel_types.ts";

@@ -3,7 +3,8 @@
  * process facts the service needs to re-adopt it later: pid files, liveness, its command line.
  */
 import { dirname } from "node:path";
-import { runCommand } from "../../core/mod.ts";
+import type { CommandRunner } from "../../core/mod.ts";
+import { parseStat } from "../procfs/mod.ts";
 
 /** What openvpn is started with. */
 export interface LaunchSpec {
@@ -127,33 +128,38 @@ export interface ProcessInfo {
 }
 
 /**
- * Reads `/proc/<pid>/stat` and `/proc/<pid>/cmdline` through `cat`: Deno's permission system
- * refuses /proc to anything short of --allow-all, so the agent reads it via a child process.
+ * Reads `/proc/<pid>/stat` and `/proc/<pid>/cmdline` through `cat` (run by `runner`): Deno's
+ * permission system refuses /proc to anything short of --allow-all, so the agent reads it via a
+ * child process. The stat line is read by the one /proc stat parser, backends/procfs.
  */
-export async function processInfo(pid: number): Promise<ProcessInfo | null> {
-  const r = await runCommand(["cat", `/proc/${pid}/stat`, `/proc/${pid}/cmdline`], {
+export async function processInfo(pid: number, runner: CommandRunner): Promise<ProcessInfo | null> {
+  const r = await runner(["cat", `/proc/${pid}/stat`, `/proc/${pid}/cmdline`], {
     timeoutMs: 5000,
     check: false,
   }).catch(() => null);
   if (!r || r.code !== 0) return null;
   const nl = r.stdout.indexOf("\n");
-  const stat = r.stdout.slice(0, nl);
-  const close = stat.lastIndexOf(")");
+  const stat = parseStat(r.stdout.slice(0, nl));
+  if (!stat) return null;
   return {
-    state: stat.slice(close + 2, close + 3),
+    state: stat.state,
     argv: r.stdout.slice(nl + 1).split("\0").filter((a) => a !== ""),
   };
 }
 
 /** True when the process exists and is not a zombie. */
-export async function isAlive(pid: number): Promise<boolean> {
-  const info = await processInfo(pid);
+export async function isAlive(pid: number, runner: CommandRunner): Promise<boolean> {
+  const info = await processInfo(pid, runner);
   return info !== null && info.state !== "Z" && info.state !== "X";
 }
 
 /** True when `pid` is an openvpn we started with this management socket (guards pid reuse). */
-export async function isOurOpenvpn(pid: number, management: string): Promise<boolean> {
-  const info = await processInfo(pid);
+export async function isOurOpenvpn(
+  pid: number,
+  management: string,
+  runner: CommandRunner,
+): Promise<boolean> {
+  const info = await processInfo(pid, runner);
   if (!info || info.state === "Z" || info.state === "X") return false;
   const i = info.argv.indexOf("--management");
   return i >= 0 && info.argv[i + 1] === management;

@@ -4,76 +4,24 @@
  * Every transition comes from an event (process start/exit, `>STATE:`, `>HOLD:`, socket EOF) or
  * from one of two one-shot timers (connect timeout, stop timeout → SIGKILL). Nothing polls.
  */
-import type { Logger } from "../../core/mod.ts";
 import { ManagementClient, type ManagementEvent, parseStateLine } from "./management.ts";
 import {
   isAlive,
   isOurOpenvpn,
   type Launched,
   launchOpenvpn,
-  type LaunchSpec,
   rotateLog,
   signalProcess,
   waitForSocket,
 } from "./process.ts";
-
-/** The daemon-level state of a connection (the document's `status`). */
-export type OpenVpnTunnelStatus =
-  | "DISCONNECTED"
-  | "CONNECTING"
-  | "CONNECTED"
-  | "RECONNECTING"
-  | "DISCONNECTING";
-
-/** What STATUS reports about a tunnel. */
-export interface TunnelSnapshot {
-  status: OpenVpnTunnelStatus;
-  /** openvpn's own state name (`>STATE:`), or "DISCONNECTED". */
-  ovpnStatus: string;
-  /** Unix seconds when openvpn reported CONNECTED, or null. */
-  connectedTime: number | null;
-  bytesIn: number;
-  bytesOut: number;
-  pid: number | null;
-  localIp: string;
-  remoteIp: string;
-  /** Why the last attempt failed or ended, or null. */
-  lastError: string | null;
-}
-
-/** How a tunnel ended. */
-export interface TunnelEnd {
-  /** True when the agent only let go of it (openvpn still runs). */
-  detached: boolean;
-  bytesIn: number;
-  bytesOut: number;
-  error: string | null;
-}
-
-/** A stop could not be delivered to openvpn. */
-export class SendSignalError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "SendSignalError";
-  }
-}
-
-/** Options for a {@linkcode Tunnel}. */
-export interface TunnelOptions {
-  name: string;
-  spec: LaunchSpec;
-  /** @default {30000} */
-  connectTimeoutMs: number;
-  /** Time between `signal SIGTERM` and SIGKILL. @default {5000} */
-  stopTimeoutMs: number;
-  /** `bytecount` interval in seconds. */
-  bytecountInterval: number;
-  log: Logger;
-  /** Called after every status change. */
-  onChange?: (snapshot: TunnelSnapshot) => void;
-  /** Test hook: how signals are sent. */
-  signal?: (pid: number, signal: Deno.Signal) => boolean;
-}
+import { logTail } from "./tunnel_log.ts";
+import {
+  type OpenVpnTunnelStatus,
+  SendSignalError,
+  type TunnelEnd,
+  type TunnelOptions,
+  type TunnelSnapshot,
+} from "./tunnel_types.ts";
 
 /** One openvpn connection. */
 export class Tunnel {
@@ -170,7 +118,7 @@ export class Tunnel {
 
   /** Re-adopts an openvpn a previous agent started; null when it is not (or no longer) ours. */
   static async adopt(options: TunnelOptions, pid: number): Promise<Tunnel | null> {
-    if (!(await isOurOpenvpn(pid, options.spec.management))) return null;
+    if (!(await isOurOpenvpn(pid, options.spec.management, options.runner))) return null;
     let conn: Deno.UnixConn;
     try {
       conn = await Deno.connect({ transport: "unix", path: options.spec.management });
@@ -290,7 +238,7 @@ export class Tunnel {
     // adopted: EOF means openvpn is exiting; kill it if it lingers
     const pid = this.#pid;
     if (pid === null) return this.#finish(null);
-    isAlive(pid).then((alive) => {
+    isAlive(pid, this.#o.runner).then((alive) => {
       if (alive) this.#armKill(() => this.#finish(null));
       else this.#finish(null);
     });
@@ -300,7 +248,7 @@ export class Tunnel {
     if (this.#killTimer !== null) return;
     this.#killTimer = setTimeout(async () => {
       this.#killTimer = null;
-      if (this.#pid !== null && await isAlive(this.#pid)) {
+      if (this.#pid !== null && await isAlive(this.#pid, this.#o.runner)) {
         this.#o.log.warn("openvpn did not exit in time; killing it", {
           name: this.#o.name,
           pid: this.#pid,
@@ -430,30 +378,5 @@ export class Tunnel {
     this.#mgmt = null;
     this.#connected.reject(new Error("detached"));
     this.#ended.resolve({ detached: true, bytesIn: this.#in, bytesOut: this.#out, error: null });
-  }
-}
-
-/** The last few lines of an openvpn log, for error messages. */
-export async function logTail(path: string, lines = 3): Promise<string> {
-  try {
-    const file = await Deno.open(path, { read: true });
-    try {
-      const size = (await file.stat()).size;
-      const start = Math.max(0, size - 4096);
-      await file.seek(start, Deno.SeekMode.Start);
-      const buf = new Uint8Array(size - start);
-      let off = 0;
-      while (off < buf.length) {
-        const n = await file.read(buf.subarray(off));
-        if (n === null) break;
-        off += n;
-      }
-      const text = new TextDecoder().decode(buf.subarray(0, off)).trim().split("\n");
-      return text.slice(-lines).join(" | ") || "(empty log)";
-    } finally {
-      file.close();
-    }
-  } catch {
-    return `(no log at ${path})`;
   }
 }

@@ -5,23 +5,29 @@
  * and restored exactly on disable.
  */
 import { dirname } from "node:path";
-import { CommandError, type CommandRunner, writeFileAtomic } from "../../core/mod.ts";
+import {
+  CommandError,
+  type CommandRunner,
+  FailedError,
+  UnavailableError,
+  writeFileAtomic,
+} from "../../core/mod.ts";
 
 /** Which resolver mechanism to drive. */
 export type DnsMethod = "auto" | "resolvectl" | "resolvconf" | "file";
 
-/** No usable resolver mechanism (the document's NO_EXIST_DNS_UTIL). */
-export class NoDnsUtilError extends Error {
+/** No usable resolver mechanism: unavailable, reason "dns-util-missing". */
+export class NoDnsUtilError extends UnavailableError {
   constructor(message: string) {
-    super(message);
+    super(message, { reason: "dns-util-missing" });
     this.name = "NoDnsUtilError";
   }
 }
 
-/** The resolver mechanism failed (the document's ERR_DNS_UTIL). */
-export class DnsUtilError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+/** The resolver mechanism failed: failed, reason "dns-util-failed". */
+export class DnsUtilError extends FailedError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { reason: "dns-util-failed", ...(options ?? {}) });
     this.name = "DnsUtilError";
   }
 }

@@ -3,6 +3,7 @@
  * the document's client-side codes (COD_NOT_RUNNING when nobody listens, SOCK_CONN otherwise).
  */
 import { Resp } from "./codes.ts";
+import { closeQuietly } from "./socket_io.ts";
 
 /** A reply as received. */
 export interface ClientReply {
@@ -24,13 +25,7 @@ export async function sendRaw(
   } catch (error) {
     throw connectError(path, error);
   }
-  const timer = setTimeout(() => {
-    try {
-      conn.close();
-    } catch {
-      // gone
-    }
-  }, timeoutMs);
+  const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
   try {
     const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
     let off = 0;
@@ -51,11 +46,7 @@ export async function sendRaw(
     );
   } finally {
     clearTimeout(timer);
-    try {
-      conn.close();
-    } catch {
-      // gone
-    }
+    closeQuietly(conn);
   }
 }
 

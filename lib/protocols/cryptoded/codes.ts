@@ -1,20 +1,4 @@
-/** Command and response codes of the cryptoded document (its enum lists, per the decisions). */
-
-/** Command codes. */
-export const Cmd = {
-  CONNECT: 0,
-  DISCONNECT: 1,
-  STATUS: 2,
-  SCRIPT_SECURITY: 3,
-  RELOAD: 4,
-  IMPORT: 5,
-  REMOVE: 6,
-  DNS_OVERRIDE: 7,
-  GET_CONFDIR: 8,
-} as const;
-
-/** A command code. */
-export type CmdCode = typeof Cmd[keyof typeof Cmd];
+/** Response codes of the cryptoded document and their text phrases (command codes: schemas.ts). */
 
 /** Response codes. */
 export const Resp = {

@@ -2,9 +2,10 @@
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { type CtlEnvironment, FailedError, InvalidError } from "../../core/mod.ts";
-import { Cmd, Resp, respName } from "./codes.ts";
+import { Resp, respName } from "./codes.ts";
+import { Cmd } from "./schemas.ts";
 import { ClientError, request } from "./client.ts";
-import type { ConnectionStatus } from "./connections.ts";
+import type { ConnectionStatus } from "./tunnels/mod.ts";
 
 interface CommonOptions {
   json?: boolean;
@@ -33,22 +34,24 @@ function table(rows: ConnectionStatus[]): string[] {
   return lines;
 }
 
-/** Adds `ctl cryptode`. */
-export function registerCryptodedCtl(ctl: Command, env: CtlEnvironment): void {
-  const group = ctl.command("cryptode").description(
-    "talk to the cryptoded service (OpenVPN control socket)",
-  );
-  const common = (cmd: Command) =>
-    cmd.addOption(new Option("--json", "print the raw JSON reply"))
-      .addOption(new Option("--socket <path>", "control socket (default: cryptoded.socket)"))
-      .addOption(new Option("--timeout <ms>", "give up after this long").default("15000"));
+/** How one subcommand sends its request and prints the reply. */
+type CtlCall = (
+  opts: CommonOptions,
+  cmd: number,
+  param: unknown,
+  render?: (data: unknown) => string[],
+) => Promise<void>;
 
-  const call = async (
-    opts: CommonOptions,
-    cmd: number,
-    param: unknown,
-    render?: (data: unknown) => string[],
-  ) => {
+/** Adds `--json`, `--socket` and `--timeout` to a subcommand. */
+function common(cmd: Command): Command {
+  return cmd.addOption(new Option("--json", "print the raw JSON reply"))
+    .addOption(new Option("--socket <path>", "control socket (default: cryptoded.socket)"))
+    .addOption(new Option("--timeout <ms>", "give up after this long").default("15000"));
+}
+
+/** The request/reply round trip every subcommand makes; a non-OK code exits 1 with its name. */
+function makeCall(env: CtlEnvironment): CtlCall {
+  return async (opts, cmd, param, render) => {
     const config = opts.socket ? null : await env.config();
     const socket = opts.socket ??
       (config!.services["cryptoded"] as { socket: string } | undefined)?.socket ??
@@ -76,9 +79,14 @@ export function registerCryptodedCtl(ctl: Command, env: CtlEnvironment): void {
       for (const line of lines) env.print(line);
     }
   };
-  const statusRender = (data: unknown) =>
-    table(Array.isArray(data) ? data as ConnectionStatus[] : [data as ConnectionStatus]);
+}
 
+function statusRender(data: unknown): string[] {
+  return table(Array.isArray(data) ? data as ConnectionStatus[] : [data as ConnectionStatus]);
+}
+
+/** connect, disconnect, status. */
+function addTunnelCommands(group: Command, call: CtlCall): void {
   common(group.command("connect").description("connect a profile (or all)"))
     .argument("<name>", "profile name or all")
     .action((name: string, opts: CommonOptions) => call(opts, Cmd.CONNECT, name, statusRender));
@@ -88,6 +96,24 @@ export function registerCryptodedCtl(ctl: Command, env: CtlEnvironment): void {
   common(group.command("status").description("show connection status"))
     .argument("[name]", "profile name or all", "all")
     .action((name: string, opts: CommonOptions) => call(opts, Cmd.STATUS, name, statusRender));
+}
+
+/** The IMPORT parameter from the command line (reads the file `--file` names). */
+async function importParam(
+  type: string | undefined,
+  path: string | undefined,
+  opts: { name?: string; file?: string },
+): Promise<unknown> {
+  if (opts.name) {
+    if (!opts.file) throw new InvalidError("--name needs --file");
+    return { name: opts.name, content: await Deno.readTextFile(opts.file) };
+  }
+  if (!type || !path) throw new InvalidError("usage: import <new-from-ovpn|new-from-tblk> <path>");
+  return { type, path: resolve(path) };
+}
+
+/** import, remove, reload. */
+function addProfileCommands(group: Command, call: CtlCall): void {
   common(
     group.command("import").description("import a profile: new-from-ovpn|new-from-tblk <path>"),
   )
@@ -101,17 +127,7 @@ export function registerCryptodedCtl(ctl: Command, env: CtlEnvironment): void {
         path: string | undefined,
         opts: CommonOptions & { name?: string; file?: string },
       ) => {
-        let param: unknown;
-        if (opts.name) {
-          if (!opts.file) throw new InvalidError("--name needs --file");
-          param = { name: opts.name, content: await Deno.readTextFile(opts.file) };
-        } else {
-          if (!type || !path) {
-            throw new InvalidError("usage: import <new-from-ovpn|new-from-tblk> <path>");
-          }
-          param = { type, path: resolve(path) };
-        }
-        await call(opts, Cmd.IMPORT, param, (d) => [
+        await call(opts, Cmd.IMPORT, await importParam(type, path, opts), (d) => [
           `imported ${((d as { imported?: string[] }).imported ?? []).join(", ")}`,
         ]);
       },
@@ -133,6 +149,10 @@ export function registerCryptodedCtl(ctl: Command, env: CtlEnvironment): void {
         ];
       })
     );
+}
+
+/** dns-override, script-security, confdir. */
+function addSettingCommands(group: Command, call: CtlCall): void {
   common(group.command("dns-override").description("enable <ip,ip> | disable | status"))
     .argument("<action>", "enable, disable or status")
     .argument("[servers]", "comma-separated IPs for enable")
@@ -151,4 +171,15 @@ export function registerCryptodedCtl(ctl: Command, env: CtlEnvironment): void {
     .action((action: string, opts: CommonOptions) => call(opts, Cmd.SCRIPT_SECURITY, action));
   common(group.command("confdir").description("print the profile directory"))
     .action((opts: CommonOptions) => call(opts, Cmd.GET_CONFDIR, null, (d) => [String(d)]));
+}
+
+/** Adds `ctl cryptode`. */
+export function registerCryptodedCtl(ctl: Command, env: CtlEnvironment): void {
+  const group = ctl.command("cryptode").description(
+    "talk to the cryptoded service (OpenVPN control socket)",
+  );
+  const call = makeCall(env);
+  addTunnelCommands(group, call);
+  addProfileCommands(group, call);
+  addSettingCommands(group, call);
 }

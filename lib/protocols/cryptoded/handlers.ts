@@ -1,89 +1,53 @@
 /**
- * The handler table: command code → handler. Each handler parses its parameter (schema.ts), calls
- * the connections or the resolver, and returns a reply; failures are thrown as typed errors and
- * mapped in errors.ts. Registering a code twice throws.
+ * The handler table: command code → {@linkcode CryptodedHandler}, on core's `HandlerTable`
+ * (registering a code twice throws). Each handler parses its parameter (schemas.ts), calls the
+ * domain (tunnels/, the DNS override, the profile store) and returns a reply; failures are
+ * thrown as neutral errors and mapped in errors.ts.
  */
-import type { CommandRunner, JsonDocument, Logger } from "../../core/mod.ts";
-import {
-  checkSize,
-  confDirProblem,
-  type ImportedProfile,
-  isValidProfileName,
-  profileExists,
-  readOvpnFile,
-  readTblk,
-  writeProfile,
-} from "../../backends/openvpn/mod.ts";
-import type { DnsResolver } from "../../backends/resolver/mod.ts";
-import { Cmd, Resp } from "./codes.ts";
+import { HandlerTable, type Logger, UnavailableError } from "../../core/mod.ts";
+import type { CryptodedProfileStore } from "./backends.ts";
+import { Resp } from "./codes.ts";
 import type { CryptodedConfig } from "./config.ts";
-import type { Connections, SavedState } from "./connections.ts";
-import { CryptodedError, type Reply } from "./errors.ts";
+import type { DnsOverride } from "./dns_override.ts";
+import type { CryptodedReply } from "./errors.ts";
 import {
+  Cmd,
+  type CryptodedRequest,
   parseDns,
   parseEnableDisable,
   parseImport,
   parseRemove,
   parseTarget,
-  type Request,
-} from "./schema.ts";
+} from "./schemas.ts";
 import { statusText } from "./status_text.ts";
+import { type ConnectionStatus, type CryptodedConnections, importProfiles } from "./tunnels/mod.ts";
 
 /** What handlers work with. */
-export interface HandlerContext {
+export interface CryptodedHandlerContext {
+  /** The section, `profile_dir` already absolute. */
   config: CryptodedConfig;
-  connections: Connections;
-  resolver: DnsResolver;
-  saved: JsonDocument<SavedState>;
-  runner: CommandRunner;
+  connections: CryptodedConnections;
+  dns: DnsOverride;
+  profiles: CryptodedProfileStore;
   log: Logger;
 }
 
 /** One command's handler. */
-export interface Handler {
+export interface CryptodedHandler {
   /** Needs a root peer (SUDO_REQUIRED otherwise). */
   privileged: boolean;
-  handle(request: Request, ctx: HandlerContext): Promise<Reply>;
+  handle(request: CryptodedRequest, ctx: CryptodedHandlerContext): Promise<CryptodedReply>;
 }
 
-/** Command code → handler; refuses duplicates. */
-export class HandlerTable {
-  #handlers = new Map<number, Handler>();
+/** The table of cryptoded handlers. */
+export type CryptodedHandlerTable = HandlerTable<number, CryptodedHandler>;
 
-  register(cmd: number, handler: Handler): this {
-    if (this.#handlers.has(cmd)) throw new Error(`Handler for command ${cmd} registered twice`);
-    this.#handlers.set(cmd, handler);
-    return this;
-  }
-
-  get(cmd: number): Handler | undefined {
-    return this.#handlers.get(cmd);
-  }
-}
-
-function statusReply(list: ReturnType<Connections["status"]>, single: boolean): Reply {
+function statusReply(list: ConnectionStatus[], single: boolean): CryptodedReply {
   return { code: Resp.OK, data: single ? list[0] : list, text: list.map(statusText).join("") };
 }
 
-async function importOne(ctx: HandlerContext, profile: ImportedProfile): Promise<string> {
-  const dir = ctx.config.profile_dir;
-  checkSize(
-    `profile ${JSON.stringify(profile.name)}`,
-    new TextEncoder().encode(profile.content).length,
-    ctx.config.import_max_bytes,
-  );
-  if (await profileExists(dir, profile.name)) {
-    throw new CryptodedError(
-      Resp.IMPORT_EXIST_PROFILE,
-      `a profile named ${JSON.stringify(profile.name)} already exists`,
-    );
-  }
-  return await writeProfile(dir, profile.name, profile.content);
-}
-
-/** The nine commands of the document. */
-export function createHandlerTable(): HandlerTable {
-  const table = new HandlerTable();
+/** CONNECT, DISCONNECT and STATUS. */
+function registerTunnelCommands(table: CryptodedHandlerTable): void {
   table.register(Cmd.CONNECT, {
     privileged: false,
     async handle(req, ctx) {
@@ -107,6 +71,10 @@ export function createHandlerTable(): HandlerTable {
       return Promise.resolve(statusReply(ctx.connections.status(target), !target.all));
     },
   });
+}
+
+/** SCRIPT_SECURITY. */
+function registerScriptSecurity(table: CryptodedHandlerTable): void {
   table.register(Cmd.SCRIPT_SECURITY, {
     privileged: true,
     async handle(req, ctx) {
@@ -116,46 +84,32 @@ export function createHandlerTable(): HandlerTable {
       return { code: Resp.OK };
     },
   });
+}
+
+/** RELOAD, IMPORT and REMOVE. */
+function registerProfileCommands(table: CryptodedHandlerTable): void {
   table.register(Cmd.RELOAD, {
     privileged: true,
     async handle(_req, ctx) {
       const result = await ctx.connections.reload();
       ctx.log.info("profiles reloaded", result);
-      return {
-        code: Resp.OK,
-        data: result,
-        text: `Reloaded: ${result.added.length} added, ${result.removed.length} removed`,
-      };
+      const text = `Reloaded: ${result.added.length} added, ${result.removed.length} removed`;
+      return { code: Resp.OK, data: result, text };
     },
   });
   table.register(Cmd.IMPORT, {
     privileged: true,
     async handle(req, ctx) {
-      const param = parseImport(req.param);
-      const problem = await confDirProblem(ctx.config.profile_dir);
-      if (problem) throw new CryptodedError(Resp.INVALID_CONF_DIR, problem);
-      const limit = ctx.config.import_max_bytes;
-      let profiles: ImportedProfile[];
-      if (param.kind === "inline") profiles = [{ name: param.name, content: param.content }];
-      else if (param.kind === "ovpn") profiles = [await readOvpnFile(param.path, limit)];
-      else profiles = await readTblk(param.path, limit, ctx.runner);
-      for (const p of profiles) {
-        if (!isValidProfileName(p.name)) {
-          throw new CryptodedError(
-            Resp.INVALID_PROFILE_TYPE,
-            `${JSON.stringify(p.name)} is not a valid profile name`,
-          );
-        }
-      }
-      const written: string[] = [];
-      for (const p of profiles) written.push(await importOne(ctx, p));
-      ctx.log.info("profiles imported", { files: written });
+      const source = parseImport(req.param);
+      const { names, files } = await importProfiles(
+        ctx.profiles,
+        source,
+        ctx.config.import_max_bytes,
+      );
+      ctx.log.info("profiles imported", { files });
       await ctx.connections.reload().catch(() => {});
-      return {
-        code: Resp.OK,
-        data: { imported: profiles.map((p) => p.name), files: written },
-        text: `Imported ${profiles.map((p) => p.name).join(", ")}`,
-      };
+      const data = { imported: names, files };
+      return { code: Resp.OK, data, text: `Imported ${names.join(", ")}` };
     },
   });
   table.register(Cmd.REMOVE, {
@@ -167,61 +121,47 @@ export function createHandlerTable(): HandlerTable {
       return { code: Resp.OK, data: { removed: name, files: removed }, text: `Removed ${name}` };
     },
   });
+}
+
+/** DNS_OVERRIDE. */
+function registerDnsOverride(table: CryptodedHandlerTable): void {
   table.register(Cmd.DNS_OVERRIDE, {
     privileged: true,
     async handle(req, ctx) {
       const param = parseDns(req.param);
-      const saved = ctx.saved.value.dns;
       if (param.action === "status") {
-        const current = await ctx.resolver.current();
-        const data = {
-          enabled: saved !== null,
-          servers: saved?.servers ?? [],
-          method: saved?.backup.kind ?? null,
-          current,
-        };
-        return {
-          code: Resp.OK,
-          data,
-          text: saved
-            ? `DNS override enabled: ${saved.servers.join(",")}`
-            : "DNS override disabled",
-        };
+        const data = await ctx.dns.status();
+        const text = data.enabled
+          ? `DNS override enabled: ${data.servers.join(",")}`
+          : "DNS override disabled";
+        return { code: Resp.OK, data, text };
       }
-      if (param.action !== "enable") {
-        if (saved) {
-          await ctx.resolver.restore(saved.backup);
-          await ctx.saved.write({ ...ctx.saved.value, dns: null });
-          ctx.log.info("DNS override disabled; original restored", { method: saved.backup.kind });
-        }
-        return { code: Resp.OK };
-      }
-      const servers = param.servers;
-      const method = ctx.resolver.detect();
-      let backup = saved?.backup;
-      if (!backup) {
-        backup = await ctx.resolver.backup(method);
-        // the backup is durable before anything changes
-        await ctx.saved.write({ ...ctx.saved.value, dns: { servers: [], backup } });
-      }
-      try {
-        await ctx.resolver.apply(servers, backup);
-      } catch (error) {
-        if (!saved) await ctx.saved.write({ ...ctx.saved.value, dns: null }).catch(() => {});
-        throw error;
-      }
-      await ctx.saved.write({ ...ctx.saved.value, dns: { servers, backup } });
-      ctx.log.info("DNS override enabled", { servers, method: backup.kind });
+      if (param.action === "enable") await ctx.dns.enable(param.servers);
+      else await ctx.dns.disable();
       return { code: Resp.OK };
     },
   });
+}
+
+/** GET_CONFDIR. */
+function registerConfDir(table: CryptodedHandlerTable): void {
   table.register(Cmd.GET_CONFDIR, {
     privileged: false,
     async handle(_req, ctx) {
-      const problem = await confDirProblem(ctx.config.profile_dir);
-      if (problem) throw new CryptodedError(Resp.INVALID_CONF_DIR, problem);
+      const problem = await ctx.profiles.dirProblem();
+      if (problem) throw new UnavailableError(problem, { reason: "conf-dir" });
       return { code: Resp.OK, data: ctx.config.profile_dir, text: ctx.config.profile_dir };
     },
   });
+}
+
+/** The nine commands of the document. */
+export function createCryptodedHandlers(): CryptodedHandlerTable {
+  const table: CryptodedHandlerTable = new HandlerTable("cryptoded command");
+  registerTunnelCommands(table);
+  registerScriptSecurity(table);
+  registerProfileCommands(table);
+  registerDnsOverride(table);
+  registerConfDir(table);
   return table;
 }

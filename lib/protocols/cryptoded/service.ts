@@ -1,98 +1,99 @@
-/** The `[cryptoded]` service: profiles, tunnels, the resolver and the control socket. */
+/**
+ * The `[cryptoded]` service's lifecycle: start builds the backends, the connections (re-adopting
+ * running openvpn), the DNS override and the control socket, then auto-connects; stop closes the
+ * socket and lets go of the tunnels (they keep running and are re-adopted on the next start).
+ */
 import { resolve } from "node:path";
-import type { Service, ServiceContext } from "../../core/mod.ts";
-import { ensureDirs, lookupGroup } from "../../backends/openvpn/mod.ts";
-import { DnsResolver } from "../../backends/resolver/mod.ts";
+import type { JsonDocument, Service, ServiceContext } from "../../core/mod.ts";
+import type { CryptodedBackendFactory, CryptodedBackends } from "./backends.ts";
 import type { CryptodedConfig } from "./config.ts";
-import { Connections, emptySaved, type SavedState } from "./connections.ts";
-import { createHandlerTable } from "./handlers.ts";
-import { ControlServer } from "./server.ts";
-
-function parseSaved(data: unknown): SavedState {
-  const base = emptySaved();
-  if (typeof data !== "object" || data === null) throw new TypeError("state is not an object");
-  const d = data as Partial<SavedState>;
-  return {
-    scriptSecurity: typeof d.scriptSecurity === "boolean" ? d.scriptSecurity : null,
-    dns: d.dns && Array.isArray(d.dns.servers) && typeof d.dns.backup === "object"
-      ? d.dns
-      : base.dns,
-    preExec: typeof d.preExec === "object" && d.preExec !== null ? d.preExec : {},
-    pending: Array.isArray(d.pending) ? d.pending.filter((n) => typeof n === "string") : [],
-  };
-}
+import { DnsOverride } from "./dns_override.ts";
+import { createCryptodedHandlers } from "./handlers.ts";
+import { CryptodedServer } from "./server.ts";
+import {
+  CryptodedConnections,
+  type CryptodedSavedState,
+  emptySaved,
+  parseSaved,
+} from "./tunnels/mod.ts";
 
 /** One running cryptoded. */
 export class CryptodedService implements Service<CryptodedConfig> {
-  #server: ControlServer | null = null;
-  #connections: Connections | null = null;
+  readonly #makeBackends: CryptodedBackendFactory;
+  #server: CryptodedServer | null = null;
+  #connections: CryptodedConnections | null = null;
+
+  /** `makeBackends` builds the system side at start (definition.ts; a fake in tests). */
+  constructor(makeBackends: CryptodedBackendFactory) {
+    this.#makeBackends = makeBackends;
+  }
 
   async start(ctx: ServiceContext<CryptodedConfig>): Promise<void> {
-    const config = ctx.config;
-    const runDir = resolve(ctx.paths.run, "cryptoded-tunnels");
-    const logDir = resolve(ctx.paths.log, "cryptoded-tunnels");
-    await ensureDirs(runDir, logDir);
-    await ensureDirs(resolve(config.profile_dir)).catch((error) =>
-      ctx.log.warn("cannot create the profile directory", { dir: config.profile_dir, error })
+    const config = { ...ctx.config, profile_dir: resolve(ctx.config.profile_dir) };
+    const backends = this.#makeBackends({
+      config,
+      runDir: resolve(ctx.paths.run, "cryptoded-tunnels"),
+      logDir: resolve(ctx.paths.log, "cryptoded-tunnels"),
+      runner: ctx.runner,
+      log: ctx.log,
+    });
+    await backends.tunnels.prepare();
+    await backends.profiles.ensureDir().catch((error) =>
+      ctx.log.warn("cannot create the profile directory", { dir: ctx.config.profile_dir, error })
     );
-    const saved = await ctx.openDocument<SavedState>({
+    const saved = await ctx.openDocument<CryptodedSavedState>({
       version: 1,
       empty: emptySaved,
       parse: (data) => parseSaved(data),
     });
-    const ownUid = Deno.uid() ?? 0;
-    const connections = new Connections({
-      config: { ...config, profile_dir: resolve(config.profile_dir) },
-      agentUser: ctx.agent.user,
-      runDir,
-      logDir,
-      runner: ctx.runner,
-      log: ctx.log,
+    const connections = new CryptodedConnections({
+      config,
+      backends,
       saved,
-      isRoot: ownUid === 0,
-      ownUid,
-      onChange: () =>
-        ctx.setDetail({ profiles: connections.names().length, ...connections.counts() }),
+      log: ctx.log,
+      agentUser: ctx.agent.user,
+      onChange: () => this.#showDetail(ctx),
     });
     this.#connections = connections;
     await connections.load();
-    let gid: number | null = null;
-    if (config.socket_group) {
-      gid = lookupGroup(config.socket_group);
-      if (gid === null) {
-        throw new Error(`cryptoded.socket_group "${config.socket_group}" does not exist`);
-      }
-    }
-    const resolver = new DnsResolver({
-      method: config.dns_method,
-      resolvConf: config.resolv_conf,
-      interface: config.dns_interface,
-      runner: ctx.runner,
-      timeoutMs: 10_000,
-    });
-    const server = new ControlServer({
+    await this.#listen(ctx, config, backends, saved);
+    this.#showDetail(ctx);
+    connections.autoConnect();
+  }
+
+  /** Opens the control socket. */
+  async #listen(
+    ctx: ServiceContext<CryptodedConfig>,
+    config: CryptodedConfig,
+    backends: CryptodedBackends,
+    saved: JsonDocument<CryptodedSavedState>,
+  ): Promise<void> {
+    const gid = socketGroup(config, backends);
+    const server = new CryptodedServer({
       path: config.socket,
       gid,
       maxRequestBytes: config.max_request_bytes,
       maxClients: config.max_clients,
-      table: createHandlerTable(),
+      table: createCryptodedHandlers(),
       context: {
-        config: { ...config, profile_dir: resolve(config.profile_dir) },
-        connections,
-        resolver,
-        saved,
-        runner: ctx.runner,
+        config,
+        connections: this.#connections!,
+        dns: new DnsOverride(backends.dns, saved, ctx.log),
+        profiles: backends.profiles,
         log: ctx.log,
       },
-      runner: ctx.runner,
+      peers: (paths) => backends.peers(paths),
       log: ctx.log,
-      peersAreRoot: ownUid === 0 && gid === null,
+      peersAreRoot: backends.ownUid === 0 && gid === null,
     });
     this.#server = server;
     await server.listen((error) => ctx.fail(error));
     ctx.listening(config.socket);
-    ctx.setDetail({ profiles: connections.names().length, ...connections.counts() });
-    connections.autoConnect();
+  }
+
+  #showDetail(ctx: ServiceContext<CryptodedConfig>): void {
+    const c = this.#connections;
+    if (c) ctx.setDetail({ profiles: c.names().length, ...c.counts() });
   }
 
   async stop(): Promise<void> {
@@ -114,4 +115,14 @@ export class CryptodedService implements Service<CryptodedConfig> {
     }
     return out;
   }
+}
+
+/** The gid of `socket_group`, or null for a 0600 socket; throws when the group does not exist. */
+function socketGroup(config: CryptodedConfig, backends: CryptodedBackends): number | null {
+  if (!config.socket_group) return null;
+  const gid = backends.lookupGroup(config.socket_group);
+  if (gid === null) {
+    throw new Error(`cryptoded.socket_group "${config.socket_group}" does not exist`);
+  }
+  return gid;
 }

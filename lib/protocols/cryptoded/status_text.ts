@@ -1,5 +1,5 @@
 /** The text-mode (json: false) rendering of a connection status, as the real daemon prints it. */
-import type { ConnectionStatus } from "./connections.ts";
+import type { ConnectionStatus } from "./tunnels/mod.ts";
 
 /** One status block. */
 export function statusText(s: ConnectionStatus): string {

@@ -1,8 +1,52 @@
-/** zod schemas for every cryptoded request and parameter, and the parsers the handlers use. */
+/**
+ * The wire messages of cryptoded: the static set of command codes, the zod schema of a request and
+ * of each parameter, and the parsers the handlers use. A bad parameter throws a neutral error whose
+ * `reason` tells errors.ts the response code: {@linkcode InvalidError} "param" (INVALID_CMD),
+ * "json" (JSON_INVALID) or "profile-type" (INVALID_PROFILE_TYPE); {@linkcode NotFoundError} for a
+ * name no connection can have (CONN_NOT_FOUND).
+ */
 import { z } from "zod";
+import { InvalidError, NotFoundError } from "../../core/mod.ts";
 import { isValidProfileName } from "../../backends/openvpn/mod.ts";
-import { Resp } from "./codes.ts";
-import { CryptodedError } from "./errors.ts";
+
+/** Command codes. */
+export const Cmd = {
+  CONNECT: 0,
+  DISCONNECT: 1,
+  STATUS: 2,
+  SCRIPT_SECURITY: 3,
+  RELOAD: 4,
+  IMPORT: 5,
+  REMOVE: 6,
+  DNS_OVERRIDE: 7,
+  GET_CONFDIR: 8,
+} as const;
+
+/** A command code. */
+export type CmdCode = typeof Cmd[keyof typeof Cmd];
+
+/** Every command code, in order. */
+export const COMMAND_CODES: readonly CmdCode[] = Object.values(Cmd);
+
+/** A parameter that is not one the command takes (INVALID_CMD). */
+function badParam(message: string): InvalidError {
+  return new InvalidError(message, { reason: "param" });
+}
+
+/** A parameter object that fails its schema (JSON_INVALID). */
+function badJson(message: string): InvalidError {
+  return new InvalidError(message, { reason: "json" });
+}
+
+/** A profile name or type that cannot be imported (INVALID_PROFILE_TYPE). */
+function badProfile(message: string): InvalidError {
+  return new InvalidError(message, { reason: "profile-type" });
+}
+
+/** No connection can have this name (CONN_NOT_FOUND). */
+function noConnection(name: string): NotFoundError {
+  return new NotFoundError(`param: no connection named ${JSON.stringify(name)}`);
+}
 
 /** One request: `{"cmd": int, "param": string|object|null, "json": bool?}`. */
 export const requestSchema = z.object({
@@ -12,10 +56,10 @@ export const requestSchema = z.object({
 });
 
 /** A parsed request. */
-export type Request = z.infer<typeof requestSchema>;
+export type CryptodedRequest = z.infer<typeof requestSchema>;
 
 /** Describes the first zod issue as `field: message`. */
-export function describeIssue(error: z.ZodError, prefix = ""): string {
+export function describeCryptodedIssue(error: z.ZodError, prefix = ""): string {
   const issue = error.issues[0];
   if (!issue) return "invalid request";
   const path = [prefix, ...issue.path.map(String)].filter((s) => s !== "").join(".");
@@ -23,29 +67,24 @@ export function describeIssue(error: z.ZodError, prefix = ""): string {
 }
 
 /** `all` or a connection name. */
-export type Target = { all: true } | { all: false; name: string };
+export type CryptodedTarget = { all: true } | { all: false; name: string };
 
 /** CONNECT / DISCONNECT / STATUS parameter. */
-export function parseTarget(param: Request["param"]): Target {
+export function parseTarget(param: CryptodedRequest["param"]): CryptodedTarget {
   if (typeof param !== "string" || param.trim() === "") {
-    throw new CryptodedError(Resp.INVALID_CMD, `param: expected "all" or a connection name`);
+    throw badParam(`param: expected "all" or a connection name`);
   }
   const value = param.trim();
   if (value === "all") return { all: true };
-  if (!isValidProfileName(value)) {
-    throw new CryptodedError(
-      Resp.CONN_NOT_FOUND,
-      `param: no connection named ${JSON.stringify(value)}`,
-    );
-  }
+  if (!isValidProfileName(value)) throw noConnection(value);
   return { all: false, name: value };
 }
 
 /** SCRIPT_SECURITY parameter. */
-export function parseEnableDisable(param: Request["param"]): boolean {
+export function parseEnableDisable(param: CryptodedRequest["param"]): boolean {
   if (param === "enable") return true;
   if (param === "disable") return false;
-  throw new CryptodedError(Resp.INVALID_CMD, `param: expected "enable" or "disable"`);
+  throw badParam(`param: expected "enable" or "disable"`);
 }
 
 const importFromFile = z.strictObject({
@@ -58,12 +97,12 @@ const importInline = z.strictObject({
 });
 
 /** IMPORT parameter. */
-export type ImportParam =
+export type CryptodedImportParam =
   | { kind: "ovpn" | "tblk"; path: string }
   | { kind: "inline"; name: string; content: string };
 
 /** IMPORT: `{type, path}`, `{name, content}` or the string `"<type> <path>"`. */
-export function parseImport(param: Request["param"]): ImportParam {
+export function parseImport(param: CryptodedRequest["param"]): CryptodedImportParam {
   let value: unknown = param;
   if (typeof param === "string") {
     const space = param.indexOf(" ");
@@ -74,21 +113,17 @@ export function parseImport(param: Request["param"]): ImportParam {
   }
   if (typeof value === "object" && value !== null && "content" in value) {
     const r = importInline.safeParse(value);
-    if (!r.success) throw new CryptodedError(Resp.JSON_INVALID, describeIssue(r.error, "param"));
+    if (!r.success) throw badJson(describeCryptodedIssue(r.error, "param"));
     if (!isValidProfileName(r.data.name)) {
-      throw new CryptodedError(
-        Resp.INVALID_PROFILE_TYPE,
-        `param.name: ${JSON.stringify(r.data.name)} is not a valid profile name`,
-      );
+      throw badProfile(`param.name: ${JSON.stringify(r.data.name)} is not a valid profile name`);
     }
     return { kind: "inline", ...r.data };
   }
   const r = importFromFile.safeParse(value);
-  if (!r.success) throw new CryptodedError(Resp.JSON_INVALID, describeIssue(r.error, "param"));
+  if (!r.success) throw badJson(describeCryptodedIssue(r.error, "param"));
   if (r.data.type === "new-from-ovpn") return { kind: "ovpn", path: r.data.path };
   if (r.data.type === "new-from-tblk") return { kind: "tblk", path: r.data.path };
-  throw new CryptodedError(
-    Resp.INVALID_PROFILE_TYPE,
+  throw badProfile(
     `param.type: expected "new-from-ovpn" or "new-from-tblk", got ${JSON.stringify(r.data.type)}`,
   );
 }
@@ -96,23 +131,18 @@ export function parseImport(param: Request["param"]): ImportParam {
 const removeObject = z.strictObject({ name: z.string().min(1), force: z.boolean().optional() });
 
 /** REMOVE: a name or `{name, force}`. */
-export function parseRemove(param: Request["param"]): { name: string; force: boolean } {
+export function parseRemove(param: CryptodedRequest["param"]): { name: string; force: boolean } {
   let name: string;
   let force = false;
   if (typeof param === "string") {
     name = param.trim();
   } else {
     const r = removeObject.safeParse(param);
-    if (!r.success) throw new CryptodedError(Resp.JSON_INVALID, describeIssue(r.error, "param"));
+    if (!r.success) throw badJson(describeCryptodedIssue(r.error, "param"));
     name = r.data.name;
     force = r.data.force ?? false;
   }
-  if (!isValidProfileName(name)) {
-    throw new CryptodedError(
-      Resp.CONN_NOT_FOUND,
-      `param: no connection named ${JSON.stringify(name)}`,
-    );
-  }
+  if (!isValidProfileName(name)) throw noConnection(name);
   return { name, force };
 }
 
@@ -124,15 +154,14 @@ function isIp(s: string): boolean {
 }
 
 /** DNS_OVERRIDE parameter. */
-export type DnsParam = { action: "enable"; servers: string[] } | { action: "disable" | "status" };
+export type CryptodedDnsParam = { action: "enable"; servers: string[] } | {
+  action: "disable" | "status";
+};
 
 /** DNS_OVERRIDE: `enable <ip,ip>` / `disable` / `status`. */
-export function parseDns(param: Request["param"]): DnsParam {
+export function parseDns(param: CryptodedRequest["param"]): CryptodedDnsParam {
   if (typeof param !== "string") {
-    throw new CryptodedError(
-      Resp.INVALID_CMD,
-      `param: expected "enable <ip,ip>", "disable" or "status"`,
-    );
+    throw badParam(`param: expected "enable <ip,ip>", "disable" or "status"`);
   }
   const [action, list, ...rest] = param.trim().split(/\s+/);
   if ((action === "disable" || action === "status") && list === undefined) return { action };
@@ -140,8 +169,7 @@ export function parseDns(param: Request["param"]): DnsParam {
     const servers = list.split(",").filter((s) => s !== "");
     const bad = servers.find((s) => !isIp(s));
     if (servers.length === 0 || servers.length > 8 || bad !== undefined) {
-      throw new CryptodedError(
-        Resp.JSON_INVALID,
+      throw badJson(
         `param: expected 1 to 8 comma-separated IP addresses${
           bad ? `, got ${JSON.stringify(bad)}` : ""
         }`,
@@ -149,8 +177,5 @@ export function parseDns(param: Request["param"]): DnsParam {
     }
     return { action, servers };
   }
-  throw new CryptodedError(
-    Resp.INVALID_CMD,
-    `param: expected "enable <ip,ip>", "disable" or "status"`,
-  );
+  throw badParam(`param: expected "enable <ip,ip>", "disable" or "status"`);
 }
