@@ -1,8 +1,8 @@
 /** The envelope codec, crash reasons and the setup model as pure logic. */
 import assert from "node:assert/strict";
-import { decodeMessage, encodeMessage, stringifyExact } from "../../lib/protocols/masq/envelope.ts";
-import { crashReason } from "../../lib/protocols/masq/crash_reason.ts";
-import { ErrorCode } from "../../lib/protocols/masq/codes.ts";
+import { decodeMessage, encodeMessage, stringifyExact } from "../../lib/protocols/masq/codec.ts";
+import { crashReason } from "../../lib/protocols/masq/daemon/crash_reason.ts";
+import { MasqErrorCode } from "../../lib/protocols/masq/codes.ts";
 import {
   applySetup,
   censor,
@@ -57,7 +57,7 @@ Deno.test("encodeMessage() writes exact u64 digits and no contextId for one-way 
     encodeMessage({
       opcode: "start",
       contextId: 7n,
-      body: { error: { code: ErrorCode.NODE_LAUNCH_ERROR, message: 'a"b' } },
+      body: { error: { code: MasqErrorCode.NODE_LAUNCH_ERROR, message: 'a"b' } },
     }),
     `{"opcode":"start","contextId":7,"error":{"code":9223372036854775809,"message":"a\\"b"}}`,
   );
@@ -66,10 +66,10 @@ Deno.test("encodeMessage() writes exact u64 digits and no contextId for one-way 
     `{"opcode":"crashed","payload":{"processId":1}}`,
   );
   assert.equal(stringifyExact({ n: 18446744073709551615n }), `{"n":18446744073709551615}`);
-  assert.equal(ErrorCode.NODE_NOT_RUNNING_ERROR.toString(), "9223372036854775810");
-  assert.equal(ErrorCode.NODE_ALREADY_RUNNING_ERROR.toString(), "9223372036854775811");
-  assert.equal(ErrorCode.UNMARSHAL_ERROR.toString(), "9223372036854775812");
-  assert.equal(ErrorCode.UNKNOWN_ERROR.toString(), "281474976710670");
+  assert.equal(MasqErrorCode.NODE_NOT_RUNNING_ERROR.toString(), "9223372036854775810");
+  assert.equal(MasqErrorCode.NODE_ALREADY_RUNNING_ERROR.toString(), "9223372036854775811");
+  assert.equal(MasqErrorCode.UNMARSHAL_ERROR.toString(), "9223372036854775812");
+  assert.equal(MasqErrorCode.UNKNOWN_ERROR.toString(), "281474976710670");
 });
 
 Deno.test("crashReason() classifies exits like crash_notification.rs", () => {

@@ -4,7 +4,7 @@
  * then killed). The child gets its own process group so the agent's terminal signals and the
  * agent's exit leave it running.
  */
-import { errorText, killGroup, type Logger } from "../../core/mod.ts";
+import { type CommandRunner, errorText, killGroup, type Logger } from "../../core/mod.ts";
 import { processIdentity } from "./proc.ts";
 
 /** How a Node ended. `code` is null when a signal ended it (or nothing is known). */
@@ -26,6 +26,11 @@ export interface LaunchOptions {
   /** Lines on stdout matching this mean "ready"; without it a TCP connect probe is used. */
   readyLine?: RegExp;
   log: Logger;
+}
+
+interface SpawnOptions extends LaunchOptions {
+  /** Stops the connect probe. */
+  signal: AbortSignal;
 }
 
 /** A Node that came up. */
@@ -119,8 +124,15 @@ function timeout(ms: number): { promise: Promise<"timeout">; cancel(): void } {
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
-/** Spawns the Node and resolves once it is ready; rejects with {@linkcode LaunchError}. */
-export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> {
+interface Spawned {
+  child: Deno.ChildProcess;
+  pid: number;
+  ready: Promise<"ready">;
+  exited: Promise<NodeExit>;
+}
+
+/** Starts the child in its own process group and watches its output and exit. */
+function spawnNode(options: SpawnOptions): Spawned {
   const [cmd, ...args] = options.argv;
   if (!cmd) throw new LaunchError("The Node command is empty");
   let child: Deno.ChildProcess;
@@ -137,34 +149,63 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
     throw new LaunchError(`Cannot run "${cmd}": ${errorText(error)}`, { cause: error });
   }
   const pid = child.pid;
-  const log = options.log;
   const stderr = { text: "" };
   const stderrDone = collectTail(child.stderr, stderr);
   const ready = Promise.withResolvers<"ready">();
   const stdoutDone = watchLines(child.stdout, (line) => {
     if (options.readyLine?.test(line)) ready.resolve("ready");
-    else if (line.trim()) log.debug("node stdout", { pid, line });
+    else if (line.trim()) options.log.debug("node stdout", { pid, line });
   });
   const exited: Promise<NodeExit> = child.status.then(async (status) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all([stderrDone, stdoutDone]),
-      new Promise((resolve) => timer = setTimeout(resolve, 500)),
-    ]);
-    clearTimeout(timer);
+    await settleWithin(Promise.all([stderrDone, stdoutDone]), 500);
     return {
       code: status.signal ? null : status.code,
       signal: status.signal,
       stderr: stderr.text,
     };
   });
-  const probing = new AbortController();
   if (!options.readyLine) {
-    probe(options.port, probing.signal).then((ok) => ok && ready.resolve("ready"));
+    probe(options.port, options.signal).then((ok) => ok && ready.resolve("ready"));
   }
+  return { child, pid, ready: ready.promise, exited };
+}
+
+/** Whether `promise` settles within `ms`. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = await Promise.race([
+    promise.then(() => true, () => true),
+    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
+
+/** Kills an unresponsive child (TERM, then KILL) and throws the matching LaunchError. */
+async function killUnresponsive(pid: number, exited: Promise<NodeExit>): Promise<never> {
+  killGroup(pid, "SIGTERM");
+  if (!(await settleWithin(exited, 1000))) {
+    killGroup(pid, "SIGKILL");
+    if (!(await settleWithin(exited, 1000))) {
+      throw new LaunchError(
+        `Node started in process ${pid}, but was unresponsive and could not be killed: manual intervention is required.`,
+      );
+    }
+  }
+  throw new LaunchError(`Node started in process ${pid}, but was unresponsive and was killed.`);
+}
+
+/** Spawns the Node and resolves once it is ready; rejects with {@linkcode LaunchError}. */
+export async function launchNode(
+  options: LaunchOptions,
+  runner: CommandRunner,
+): Promise<LaunchedNode> {
+  const probing = new AbortController();
+  const spawned = spawnNode({ ...options, signal: probing.signal });
+  const { child, pid, exited } = spawned;
   const deadline = timeout(options.readyTimeoutMs ?? 10_000);
   const outcome = await Promise.race([
-    ready.promise,
+    spawned.ready,
     exited.then(() => "exited" as const),
     deadline.promise,
   ]);
@@ -172,32 +213,17 @@ export async function launchNode(options: LaunchOptions): Promise<LaunchedNode> 
   probing.abort();
   if (outcome === "exited") {
     const exit = await exited;
-    log.warn("node died during launch", { pid, code: exit.code, stderr: exit.stderr?.slice(-500) });
+    options.log.warn("node died during launch", {
+      pid,
+      code: exit.code,
+      stderr: exit.stderr?.slice(-500),
+    });
     throw new LaunchError(`Node started in process ${pid}, but died immediately.`, {
       stderr: exit.stderr?.slice(-2000) ?? "",
     });
   }
-  if (outcome === "timeout") {
-    killGroup(pid, "SIGTERM");
-    const gone = await Promise.race([
-      exited.then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
-    ]);
-    if (!gone) {
-      killGroup(pid, "SIGKILL");
-      const killed = await Promise.race([
-        exited.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
-      ]);
-      if (!killed) {
-        throw new LaunchError(
-          `Node started in process ${pid}, but was unresponsive and could not be killed: manual intervention is required.`,
-        );
-      }
-    }
-    throw new LaunchError(`Node started in process ${pid}, but was unresponsive and was killed.`);
-  }
-  const startTime = (await processIdentity(pid))?.startTime ?? null;
+  if (outcome === "timeout") await killUnresponsive(pid, exited);
+  const startTime = (await processIdentity(pid, runner))?.startTime ?? null;
   let detached = false;
   return {
     pid,

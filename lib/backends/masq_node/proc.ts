@@ -1,37 +1,39 @@
 /**
  * Process facts: whether a pid is alive, and a start-time identity that guards against pid reuse
- * when a restarted agent re-adopts its Node. Deno's permission model refuses `/proc/<pid>` of other
- * processes without --allow-all, so the identity comes from /proc when readable and from
- * `ps -o stat=,lstart=` (argv, with a timeout) otherwise; liveness uses signal 0.
+ * when a restarted agent re-adopts its Node. The identity is field 22 of `/proc/<pid>/stat`, read
+ * through the injected runner by the shared /proc reader (Deno refuses `/proc/<pid>` of other
+ * processes without --allow-all) and parsed by its one stat parser; when that reader cannot run,
+ * `ps -o stat=,lstart=` (argv, with a timeout) answers instead. Liveness uses signal 0.
  */
-import { runCommand } from "../../core/mod.ts";
+import type { CommandRunner } from "../../core/mod.ts";
+import { parseStat, readProcFile, statPath } from "../procfs/mod.ts";
 
 /** What identifies a process instance. */
 export interface ProcessIdentity {
-  /** Its start time (clock ticks from /proc, or the `ps` lstart text). */
+  /** Its start time (`ticks:<clock ticks>` from /proc, or `lstart:<text>` from `ps`). */
   startTime: string;
   zombie: boolean;
 }
 
-function fromProc(pid: number): ProcessIdentity | null | undefined {
-  let text: string;
+/** From /proc: the identity, null when there is no such process, undefined when unreadable. */
+async function fromProc(
+  pid: number,
+  runner: CommandRunner,
+): Promise<ProcessIdentity | null | undefined> {
+  let text: string | null;
   try {
-    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    return undefined; // not readable under this permission set: ask ps
+    text = await readProcFile(statPath(pid), { runner, timeoutMs: 3000 });
+  } catch {
+    return undefined; // the reader could not run: ask ps
   }
-  // The command name (field 2) may hold spaces and parentheses: split after the last ")".
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0];
-  const startTime = fields[19]; // field 22 (starttime)
-  if (state === undefined || startTime === undefined) return null;
-  return { startTime: `ticks:${startTime}`, zombie: state === "Z" || state === "X" };
+  const stat = parseStat(text ?? undefined);
+  if (stat === null) return null;
+  return { startTime: `ticks:${stat.startTime}`, zombie: stat.state === "Z" || stat.state === "X" };
 }
 
-async function fromPs(pid: number): Promise<ProcessIdentity | null> {
+async function fromPs(pid: number, runner: CommandRunner): Promise<ProcessIdentity | null> {
   try {
-    const result = await runCommand(["ps", "-o", "stat=,lstart=", "-p", String(pid)], {
+    const result = await runner(["ps", "-o", "stat=,lstart=", "-p", String(pid)], {
       timeoutMs: 3000,
       check: false,
       env: { LC_ALL: "C" },
@@ -46,11 +48,14 @@ async function fromPs(pid: number): Promise<ProcessIdentity | null> {
 }
 
 /** The identity of `pid`, or null when there is no such process. */
-export async function processIdentity(pid: number): Promise<ProcessIdentity | null> {
+export async function processIdentity(
+  pid: number,
+  runner: CommandRunner,
+): Promise<ProcessIdentity | null> {
   if (!Number.isInteger(pid) || pid <= 0) return null;
-  const proc = fromProc(pid);
+  const proc = await fromProc(pid, runner);
   if (proc !== undefined) return proc;
-  return await fromPs(pid);
+  return await fromPs(pid, runner);
 }
 
 /** Whether a process with this pid exists (signal 0; a zombie still counts). Cheap. */
@@ -66,9 +71,13 @@ export function pidExists(pid: number): boolean {
 }
 
 /** Whether `pid` is alive (not a zombie) and, when `startTime` is given, the same instance. */
-export async function isSameProcessAlive(pid: number, startTime: string | null): Promise<boolean> {
+export async function isSameProcessAlive(
+  pid: number,
+  startTime: string | null,
+  runner: CommandRunner,
+): Promise<boolean> {
   if (!pidExists(pid)) return false;
-  const identity = await processIdentity(pid);
+  const identity = await processIdentity(pid, runner);
   if (!identity || identity.zombie) return false;
   if (startTime === null) return true;
   // A record written under another permission set may use the other form: then pid only.

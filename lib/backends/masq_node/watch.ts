@@ -4,6 +4,7 @@
  * confirms with /proc (pid and start time). While the process lives, the watch reconnects with
  * backoff.
  */
+import type { CommandRunner } from "../../core/mod.ts";
 import { isSameProcessAlive } from "./proc.ts";
 import type { NodeExit } from "./launcher.ts";
 
@@ -15,6 +16,8 @@ export interface WatchOptions {
   /** The WebSocket subprotocol the Node speaks. */
   protocol: string;
   signal: AbortSignal;
+  /** Runs the /proc reader (or `ps`) that confirms the process. */
+  runner: CommandRunner;
 }
 
 function heldOpen(url: string, protocol: string, signal: AbortSignal): Promise<void> {
@@ -50,13 +53,13 @@ function heldOpen(url: string, protocol: string, signal: AbortSignal): Promise<v
 export async function watchAdoptedNode(options: WatchOptions): Promise<NodeExit | null> {
   let wait = 50;
   while (!options.signal.aborted) {
-    if (!(await isSameProcessAlive(options.pid, options.startTime))) {
+    if (!(await isSameProcessAlive(options.pid, options.startTime, options.runner))) {
       return { code: null, signal: null, stderr: null };
     }
     const opened = Date.now();
     await heldOpen(`ws://127.0.0.1:${options.port}`, options.protocol, options.signal);
     if (options.signal.aborted) break;
-    if (!(await isSameProcessAlive(options.pid, options.startTime))) {
+    if (!(await isSameProcessAlive(options.pid, options.startTime, options.runner))) {
       return { code: null, signal: null, stderr: null };
     }
     if (Date.now() - opened > 5000) wait = 50;

@@ -5,7 +5,7 @@
  * exactly (bigint).
  */
 import { NODE_UI_PROTOCOL } from "./codes.ts";
-import { decodeMessage, stringifyExact, type UiMessage } from "./envelope.ts";
+import { decodeMessage, stringifyExact, type UiMessage } from "./codec.ts";
 
 /** How a conversation ended. */
 export type Outcome =

@@ -13,7 +13,7 @@ const CONFIGURATOR_PREFIX = 0x0001_0000_0000_0000n;
 const UI_NODE_COMMUNICATION_PREFIX = 0x8000_0000_0000_0000n;
 
 /** Every error code the Daemon, the built-in Node or the client uses. */
-export const ErrorCode = {
+export const MasqErrorCode = {
   CONFIGURATOR_READ_ERROR: CONFIGURATOR_PREFIX | 1n,
   CONFIGURATOR_WRITE_ERROR: CONFIGURATOR_PREFIX | 2n,
   BAD_PASSWORD_ERROR: CONFIGURATOR_PREFIX | 6n,
@@ -28,32 +28,3 @@ export const ErrorCode = {
   SETUP_ERROR: UI_NODE_COMMUNICATION_PREFIX | 5n,
   TIMEOUT_ERROR: UI_NODE_COMMUNICATION_PREFIX | 6n,
 } as const;
-
-/** Opcodes the real `masq_lib/src/messages.rs` defines, with whether they are conversational. */
-export const KNOWN_OPCODES: ReadonlyMap<string, "conv" | "oneway"> = new Map([
-  ["changePassword", "conv"],
-  ["checkPassword", "conv"],
-  ["configuration", "conv"],
-  ["configurationChanged", "oneway"],
-  ["connectionChange", "oneway"],
-  ["connectionStatus", "conv"],
-  ["crash", "oneway"],
-  ["crashed", "oneway"],
-  ["descriptor", "conv"],
-  ["exitLocation", "conv"],
-  ["financials", "conv"],
-  ["generateWallets", "conv"],
-  ["logBroadcast", "oneway"],
-  ["neighborhoodGraph", "conv"],
-  ["newPassword", "oneway"],
-  ["recoverWallets", "conv"],
-  ["redirect", "oneway"],
-  ["scan", "conv"],
-  ["setConfiguration", "conv"],
-  ["setup", "conv"],
-  ["shutdown", "conv"],
-  ["start", "conv"],
-  ["undelivered", "oneway"],
-  ["unmarshalError", "oneway"],
-  ["walletAddresses", "conv"],
-]);

@@ -7,7 +7,7 @@
 import type { Command } from "commander";
 import { type CtlEnvironment, FailedError, InvalidError } from "../../core/mod.ts";
 import { MasqClient, type Outcome } from "./client.ts";
-import { stringifyExact, type UiMessage } from "./envelope.ts";
+import { stringifyExact, type UiMessage } from "./codec.ts";
 
 interface CtlOptions {
   uiPort?: string;
@@ -96,24 +96,30 @@ function printSetup(env: CtlEnvironment, payload: Record<string, unknown>): bool
   return errors.length === 0;
 }
 
-/** Adds `ctl masq …`. */
-export function registerMasqCtl(ctl: Command, env: CtlEnvironment): void {
-  const group = ctl.command("masq").description("talk MASQNode-UIv2 to the Daemon (and the Node)");
-  const common = (cmd: Command) =>
-    cmd.option("--ui-port <port>", "the Daemon's UI port (default: masq.ui_port)")
-      .option("--timeout <ms>", "how long to wait for each answer", "5000");
+/** Adds the common options of every `ctl masq` command. */
+function common(cmd: Command): Command {
+  return cmd.option("--ui-port <port>", "the Daemon's UI port (default: masq.ui_port)")
+    .option("--timeout <ms>", "how long to wait for each answer", "5000");
+}
 
+/** `name=value` pairs as `setup` values (`name=` clears a value). */
+function setupValues(pairs: readonly string[]): { name: string; value: string | null }[] {
+  return pairs.map((pair) => {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new InvalidError(`Expected name=value, got ${JSON.stringify(pair)}`);
+    const value = pair.slice(eq + 1);
+    return { name: pair.slice(0, eq), value: value === "" ? null : value };
+  });
+}
+
+/** `ctl masq setup` and `ctl masq status`. */
+function registerSetup(group: Command, env: CtlEnvironment): void {
   common(
     group.command("setup")
       .description("show the setup, or change it with name=value (name= clears a value)")
       .argument("[values...]", "name=value pairs"),
   ).action(async (pairs: string[], opts: CtlOptions) => {
-    const values = pairs.map((pair) => {
-      const eq = pair.indexOf("=");
-      if (eq <= 0) throw new InvalidError(`Expected name=value, got ${JSON.stringify(pair)}`);
-      const value = pair.slice(eq + 1);
-      return { name: pair.slice(0, eq), value: value === "" ? null : value };
-    });
+    const values = setupValues(pairs);
     const ok = await session(env, opts, async (client, ms) => {
       return printSetup(
         env,
@@ -131,7 +137,10 @@ export function registerMasqCtl(ctl: Command, env: CtlEnvironment): void {
         printSetup(env, payload);
       });
     });
+}
 
+/** `ctl masq start` and `ctl masq shutdown`. */
+function registerStartStop(group: Command, env: CtlEnvironment): void {
   common(group.command("start").description("start the Node with the current setup"))
     .action(async (opts: CtlOptions) => {
       await session(env, opts, async (client, ms) => {
@@ -159,7 +168,13 @@ export function registerMasqCtl(ctl: Command, env: CtlEnvironment): void {
         env.print("MASQNode was instructed to shut down and has done so");
       });
     });
+}
 
+/** Adds `ctl masq …`. */
+export function registerMasqCtl(ctl: Command, env: CtlEnvironment): void {
+  const group = ctl.command("masq").description("talk MASQNode-UIv2 to the Daemon (and the Node)");
+  registerSetup(group, env);
+  registerStartStop(group, env);
   common(group.command("descriptor").description("print the Node's descriptor"))
     .action(async (opts: CtlOptions) => {
       await session(env, opts, async (client, ms) => {

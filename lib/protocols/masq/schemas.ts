@@ -1,10 +1,37 @@
 /**
- * zod schemas for every payload the Daemon and the built-in Node read, and a helper that turns a
- * failed parse into the UNMARSHAL_ERROR reply naming the field.
+ * Every MASQNode-UIv2 payload the Daemon and the built-in Node read (zod), and the static set of
+ * opcodes the real `masq_lib` defines.
  */
 import { z } from "zod";
-import { ErrorCode } from "./codes.ts";
-import { ProtocolError } from "./errors.ts";
+
+/** Opcodes the real `masq_lib/src/messages.rs` defines, with whether they are conversational. */
+export const KNOWN_OPCODES: ReadonlyMap<string, "conv" | "oneway"> = new Map([
+  ["changePassword", "conv"],
+  ["checkPassword", "conv"],
+  ["configuration", "conv"],
+  ["configurationChanged", "oneway"],
+  ["connectionChange", "oneway"],
+  ["connectionStatus", "conv"],
+  ["crash", "oneway"],
+  ["crashed", "oneway"],
+  ["descriptor", "conv"],
+  ["exitLocation", "conv"],
+  ["financials", "conv"],
+  ["generateWallets", "conv"],
+  ["logBroadcast", "oneway"],
+  ["neighborhoodGraph", "conv"],
+  ["newPassword", "oneway"],
+  ["recoverWallets", "conv"],
+  ["redirect", "oneway"],
+  ["scan", "conv"],
+  ["setConfiguration", "conv"],
+  ["setup", "conv"],
+  ["shutdown", "conv"],
+  ["start", "conv"],
+  ["undelivered", "oneway"],
+  ["unmarshalError", "oneway"],
+  ["walletAddresses", "conv"],
+]);
 
 /** `setup` request. */
 export const setupRequest = z.object({
@@ -13,6 +40,9 @@ export const setupRequest = z.object({
     value: z.string().nullable().optional(),
   })),
 });
+
+/** One `name`/`value` of a `setup` request. */
+export type SetupRequestValue = z.infer<typeof setupRequest>["values"][number];
 
 /** `start`, `shutdown`, `descriptor`, `connectionStatus`: an empty object (extra keys ignored). */
 export const emptyRequest = z.object({});
@@ -28,6 +58,9 @@ export const changePasswordRequest = z.object({
   newPassword: z.string(),
 });
 
+/** A parsed `changePassword` request. */
+export type ChangePasswordRequest = z.infer<typeof changePasswordRequest>;
+
 /** `setConfiguration`. */
 export const setConfigurationRequest = z.object({
   name: z.string(),
@@ -39,19 +72,3 @@ export const crashRequest = z.object({
   actor: z.string(),
   panicMessage: z.string(),
 });
-
-/** Parses a payload or throws UNMARSHAL_ERROR naming the first bad field. */
-export function parsePayload<T extends z.ZodType>(
-  schema: T,
-  opcode: string,
-  payload: Record<string, unknown>,
-): z.infer<T> {
-  const result = schema.safeParse(payload);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "payload";
-  throw new ProtocolError(
-    ErrorCode.UNMARSHAL_ERROR,
-    `Bad ${opcode} payload: field ${where}: ${issue?.message ?? "invalid"}`,
-  );
-}

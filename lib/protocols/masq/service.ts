@@ -3,46 +3,73 @@
  * previous run, and serves the Daemon on 127.0.0.1:`ui_port`.
  */
 import { resolve } from "node:path";
-import type { Service, ServiceContext } from "../../core/mod.ts";
-import { realUser, selfCommand, systemDnsServers } from "../../backends/masq_node/mod.ts";
-import { DAEMON_DOCUMENT, type MasqConfig, NODE_ENV } from "./config.ts";
-import { Daemon } from "./daemon.ts";
-import type { HostFacts } from "./setup_model.ts";
-import { UiServer } from "./ui_server.ts";
+import type { JsonDocument, Service, ServiceContext } from "../../core/mod.ts";
+import { DAEMON_DOCUMENT, type DaemonDocument, type MasqConfig, NODE_ENV } from "./config.ts";
+import { Daemon } from "./daemon/daemon.ts";
+import type { MasqBackends } from "./definition.ts";
+import { MasqServer } from "./server.ts";
 
 function randomClandestinePort(): string {
   const bytes = crypto.getRandomValues(new Uint16Array(1));
   return String(1025 + (bytes[0]! % (9999 - 1025)));
 }
 
+/** Opens the Daemon's document; a fresh one gets its clandestine port once. */
+async function openDaemonDocument(
+  ctx: ServiceContext<MasqConfig>,
+): Promise<JsonDocument<DaemonDocument>> {
+  const doc = await ctx.openDocument(DAEMON_DOCUMENT);
+  if (doc.value.configured["clandestine-port"] === undefined) {
+    // The real Node's fresh database picks a random clandestine port: ours does it once here.
+    await doc.write({
+      ...doc.value,
+      configured: { ...doc.value.configured, "clandestine-port": randomClandestinePort() },
+    });
+  }
+  return doc;
+}
+
 /** One running Daemon. */
 export class MasqService implements Service<MasqConfig> {
-  #server: UiServer | null = null;
+  #backends: MasqBackends;
+  #server: MasqServer | null = null;
   #daemon: Daemon | null = null;
+
+  constructor(backends: MasqBackends) {
+    this.#backends = backends;
+  }
 
   async start(ctx: ServiceContext<MasqConfig>): Promise<void> {
     const config = ctx.config;
-    const doc = await ctx.openDocument(DAEMON_DOCUMENT);
-    if (doc.value.configured["clandestine-port"] === undefined) {
-      // The real Node's fresh database picks a random clandestine port: ours does it once here.
-      await doc.write({
-        ...doc.value,
-        configured: { ...doc.value.configured, "clandestine-port": randomClandestinePort() },
-      });
-    }
-    const dataRoot = resolve(config.data_root);
-    const host: HostFacts = {
-      dataRoot,
-      dnsServers: systemDnsServers(),
-      realUser: realUser(),
-    };
-    const builtIn = config.node_command.length === 0;
-    const daemon = new Daemon({
+    const daemon = this.#daemon = await this.#createDaemon(ctx);
+    ctx.setDetail({ node: null });
+    await daemon.adopt();
+    this.#server = await MasqServer.listen({
+      port: config.ui_port,
+      allowedOrigins: config.allowed_origins,
+      maxMessageBytes: config.max_message_bytes,
       log: ctx.log,
-      doc,
-      host,
+      onMessage: (client, message) => daemon.dispatch(client, message),
+    });
+    ctx.log.info("daemon listening", {
+      port: this.#server.port,
+      dataRoot: resolve(config.data_root),
+    });
+    ctx.listening(`ws://127.0.0.1:${this.#server.port}`);
+  }
+
+  async #createDaemon(ctx: ServiceContext<MasqConfig>): Promise<Daemon> {
+    const config = ctx.config;
+    const backends = this.#backends;
+    const dataRoot = resolve(config.data_root);
+    const builtIn = config.node_command.length === 0;
+    return new Daemon({
+      log: ctx.log,
+      doc: await openDaemonDocument(ctx),
+      host: { dataRoot, ...backends.hostFacts() },
       send: (target, text) => this.#server?.send(target, text),
-      nodeCommand: builtIn ? selfCommand("masq-node") : config.node_command,
+      nodes: backends.nodeControl(ctx.runner),
+      nodeCommand: builtIn ? backends.selfCommand("masq-node") : config.node_command,
       builtIn,
       nodeEnv: {
         [NODE_ENV.dataRoot]: dataRoot,
@@ -53,18 +80,6 @@ export class MasqService implements Service<MasqConfig> {
       onNodeChange: (node) =>
         ctx.setDetail({ node: node ? { pid: node.pid, port: node.port } : null }),
     });
-    this.#daemon = daemon;
-    ctx.setDetail({ node: null });
-    await daemon.adopt();
-    this.#server = await UiServer.listen({
-      port: config.ui_port,
-      allowedOrigins: config.allowed_origins,
-      maxMessageBytes: config.max_message_bytes,
-      log: ctx.log,
-      onMessage: (client, message) => daemon.dispatch(client, message),
-    });
-    ctx.log.info("daemon listening", { port: this.#server.port, dataRoot });
-    ctx.listening(`ws://127.0.0.1:${this.#server.port}`);
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * The MASQNode-UIv2 envelope, exactly as `UiTrafficConverter` marshals it: conversational messages
- * carry `contextId`, one-way messages have no `contextId` key at all, and an error replaces
+ * The MASQNode-UIv2 codec (the envelope, exactly as `UiTrafficConverter` marshals it; the payloads
+ * are checked by `schemas.ts`): conversational messages carry `contextId`, one-way messages have no `contextId` key at all, and an error replaces
  * `payload` with `error: {code, message}`. Codes and context ids are u64: they are kept as
  * `bigint` and their digits written into the JSON text by hand.
  */
@@ -67,8 +67,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Decodes one text frame with the real converter's rules and messages. */
-export function decodeMessage(text: string): Decoded {
+type Envelope = { opcode: string; contextId: bigint | null; root: Record<string, unknown> };
+
+/** The envelope's opcode and contextId, or the critical failure (not even an envelope). */
+function decodeEnvelope(text: string): Envelope | Decoded {
   let root: unknown;
   try {
     root = parseExactJson(text);
@@ -93,55 +95,40 @@ export function decodeMessage(text: string): Decoded {
       return { kind: "critical", message: typeError("contextId", "u64", root.contextId) };
     }
   }
+  return { opcode, contextId, root };
+}
+
+/** The `error` part of an envelope, or what is wrong with it. */
+function decodeError(error: unknown): WireError | string {
+  if (!isObject(error)) return typeError("error", "object", error);
+  const code = asU64(error.code);
+  if (code === null) return typeError("code", "u64", error.code);
+  if (typeof error.message !== "string") return typeError("message", "string", error.message);
+  return { code, message: error.message };
+}
+
+/** The payload or error body of an envelope, or what is wrong with it. */
+function decodeBody(root: Record<string, unknown>): UiMessage["body"] | string {
   if ("payload" in root) {
-    if (!isObject(root.payload)) {
-      return {
-        kind: "noncritical",
-        opcode,
-        contextId,
-        message: typeError("payload", "object", root.payload),
-      };
-    }
-    return { kind: "ok", message: { opcode, contextId, body: { payload: root.payload } } };
+    return isObject(root.payload)
+      ? { payload: root.payload }
+      : typeError("payload", "object", root.payload);
   }
   if ("error" in root) {
-    const error = root.error;
-    if (!isObject(error)) {
-      return {
-        kind: "noncritical",
-        opcode,
-        contextId,
-        message: typeError("error", "object", error),
-      };
-    }
-    const code = asU64(error.code);
-    if (code === null) {
-      return {
-        kind: "noncritical",
-        opcode,
-        contextId,
-        message: typeError("code", "u64", error.code),
-      };
-    }
-    if (typeof error.message !== "string") {
-      return {
-        kind: "noncritical",
-        opcode,
-        contextId,
-        message: typeError("message", "string", error.message),
-      };
-    }
-    return {
-      kind: "ok",
-      message: { opcode, contextId, body: { error: { code, message: error.message } } },
-    };
+    const error = decodeError(root.error);
+    return typeof error === "string" ? error : { error };
   }
-  return {
-    kind: "noncritical",
-    opcode,
-    contextId,
-    message: "Required field was missing: payload, error",
-  };
+  return "Required field was missing: payload, error";
+}
+
+/** Decodes one text frame with the real converter's rules and messages. */
+export function decodeMessage(text: string): Decoded {
+  const envelope = decodeEnvelope(text);
+  if ("kind" in envelope) return envelope;
+  const { opcode, contextId } = envelope;
+  const body = decodeBody(envelope.root);
+  if (typeof body === "string") return { kind: "noncritical", opcode, contextId, message: body };
+  return { kind: "ok", message: { opcode, contextId, body } };
 }
 
 const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;

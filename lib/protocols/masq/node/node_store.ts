@@ -1,14 +1,13 @@
 /**
  * The built-in Node's data in its data directory: the database password (PBKDF2-SHA256 hash and
- * salt, never the password), its public key, and values changed by `setConfiguration`. Every
- * change is written atomically and durably before it is acknowledged.
+ * salt, never the password), its public key, and values changed by `setConfiguration`, kept in a
+ * core state-store document (opened by the caller, in the data directory). Every change is
+ * written atomically and durably before it is acknowledged.
  */
-import { join } from "node:path";
-import { writeFileAtomic } from "../../core/mod.ts";
 import { z } from "zod";
+import type { JsonDocument, OpenDocumentOptions } from "../../../core/mod.ts";
 
 const ITERATIONS = 100_000;
-const FILE = "polyagent-node.json";
 
 const nodeData = z.object({
   password: z.object({ salt: z.string(), hash: z.string(), iterations: z.number().int() })
@@ -51,61 +50,64 @@ function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/** Opens a document the way `ServiceContext.openDocument` does (here: in the data directory). */
+export type NodeDocumentOpener = (
+  options: OpenDocumentOptions<NodeData>,
+) => Promise<JsonDocument<NodeData>>;
+
+function freshData(): NodeData {
+  return {
+    password: null,
+    publicKey: toBase64(crypto.getRandomValues(new Uint8Array(32)))
+      .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
+    config: {},
+  };
+}
+
 /** The Node's durable data. */
 export class NodeStore {
-  readonly path: string;
-  #data: NodeData;
+  #doc: JsonDocument<NodeData>;
 
-  private constructor(path: string, data: NodeData) {
-    this.path = path;
-    this.#data = data;
+  private constructor(doc: JsonDocument<NodeData>) {
+    this.#doc = doc;
   }
 
-  /** Opens (creating) the store in `dir`. */
-  static async open(dir: string): Promise<NodeStore> {
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    const path = join(dir, FILE);
-    let data: NodeData | null = null;
-    let text: string | null = null;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    if (text !== null) {
-      try {
-        data = nodeData.parse(JSON.parse(text));
-      } catch {
-        // Unreadable (writes are atomic, so only outside damage does this): keep it aside.
-        await Deno.rename(path, `${path}.corrupt-${Date.now()}`);
-      }
-    }
-    const store = new NodeStore(
-      path,
-      data ?? {
-        password: null,
-        publicKey: toBase64(crypto.getRandomValues(new Uint8Array(32)))
-          .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
-        config: {},
+  /**
+   * Opens the store through `open` (core's state store: a damaged document is moved aside and
+   * the Node starts fresh); a fresh store is written at once, so its public key stays.
+   */
+  static async open(open: NodeDocumentOpener): Promise<NodeStore> {
+    let fresh = false;
+    const doc = await open({
+      version: 1,
+      empty: () => {
+        fresh = true;
+        return freshData();
       },
-    );
-    if (!data) await store.#write(store.#data);
-    return store;
+      parse: (data) => nodeData.parse(data),
+    });
+    if (fresh) await doc.write(doc.value);
+    return new NodeStore(doc);
+  }
+
+  /** Where the data is kept. */
+  get path(): string {
+    return this.#doc.path;
   }
 
   /** The current data. */
   get data(): NodeData {
-    return this.#data;
+    return this.#doc.value;
   }
 
   /** Whether a password is stored. */
   get hasPassword(): boolean {
-    return this.#data.password !== null;
+    return this.data.password !== null;
   }
 
   /** True when `password` matches (a fresh database matches only null). */
   async passwordMatches(password: string | null): Promise<boolean> {
-    const stored = this.#data.password;
+    const stored = this.data.password;
     if (!stored) return password === null;
     if (password === null) return false;
     const hash = await derive(password, fromBase64(stored.salt), stored.iterations);
@@ -116,19 +118,14 @@ export class NodeStore {
   async setPassword(password: string): Promise<void> {
     const salt = crypto.getRandomValues(new Uint8Array(16));
     const hash = await derive(password, salt, ITERATIONS);
-    await this.#write({
-      ...this.#data,
+    await this.#doc.write({
+      ...this.data,
       password: { salt: toBase64(salt), hash, iterations: ITERATIONS },
     });
   }
 
   /** Stores one configuration value. */
   async setConfig(name: string, value: string): Promise<void> {
-    await this.#write({ ...this.#data, config: { ...this.#data.config, [name]: value } });
-  }
-
-  async #write(data: NodeData): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify(data) + "\n", { mode: 0o600 });
-    this.#data = data;
+    await this.#doc.write({ ...this.data, config: { ...this.data.config, [name]: value } });
   }
 }
