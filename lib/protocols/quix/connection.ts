@@ -1,18 +1,18 @@
 /**
  * One session with the control server, from dial to close: opens Deno's WebSocket (a custom CA
- * through a `Deno.HttpClient`) within `connect_timeout_ms`, authenticates (saved token first, the
- * password once when the token is rejected or expired), then serves frames: each text frame is
+ * through a `Deno.HttpClient`) within `connect_timeout_ms`, authenticates (auth.ts: saved token
+ * first, the password once when the token is rejected or expired), then serves frames: each text frame is
  * size-checked and parsed with `schemas.ts`; a reply resolves our pending request with that
  * `rid`; a server request is looked up in the handler table, run (a resent state-changing one is
  * answered from `dedupe.ts`), and its reply or mapped error sent back with the same `rid`.
  * Reconnecting and the heartbeat are the dialer's (server.ts).
  */
-import type { JsonDocument, Logger } from "../../core/mod.ts";
+import type { Logger } from "../../core/mod.ts";
+import type { QuixAuthenticator, QuixAuthResult, QuixRequester } from "./auth.ts";
 import type { ResentRequests } from "./dedupe.ts";
 import { errorBody, QuixError } from "./errors.ts";
 import type { QuixHandlerTable } from "./handlers.ts";
-import { authReplySchema, type Frame, frameSchema, type QuixReply, type Rid } from "./schemas.ts";
-import type { TokenState } from "./token_store.ts";
+import { type Frame, frameSchema, type QuixReply, type Rid } from "./schemas.ts";
 
 /** Link settings (a subset of the `[quix]` section). */
 export interface QuixLinkSettings {
@@ -51,9 +51,9 @@ export interface QuixConnectionEvents {
 /** Options for {@linkcode QuixConnection}. */
 export interface QuixConnectionOptions {
   settings: QuixLinkSettings;
-  password: string;
   client: Deno.HttpClient | null;
-  token: JsonDocument<TokenState>;
+  /** Authenticates the session (saved token, password) and probes it. */
+  auth: QuixAuthenticator;
   table: QuixHandlerTable;
   resent: ResentRequests;
   log: Logger;
@@ -67,10 +67,6 @@ interface Pending {
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout>;
 }
-
-type AuthResult =
-  | { ok: true; via: "token" | "password" }
-  | { ok: false; error: string; transient?: boolean };
 
 const SUPERSEDED = /elsewhere|supersed|replaced|token_in_use|duplicate/i;
 
@@ -165,18 +161,9 @@ export class QuixConnection {
 
   /** A token re-authentication on the open link: proves the link and refreshes the validity. */
   async probe(): Promise<void> {
-    const token = this.#o.token.value.token;
-    if (!token) return;
     try {
-      const reply = authReplySchema.safeParse(await this.request("authenticate", {}, token));
-      if (!reply.success) return;
-      if (reply.data.success) {
-        await this.#saveValidity(token, reply.data.validity);
-      } else {
-        this.#o.log.warn("token rejected on a live link; reconnecting", {
-          reason: reply.data.reason,
-        });
-        await this.#forgetToken();
+      const result = await this.#o.auth.probe((req, msg, auth) => this.request(req, msg, auth));
+      if (result === "rejected") {
         this.end({ kind: "closed", code: 4001, reason: "token rejected", superseded: false });
       }
     } catch {
@@ -220,7 +207,8 @@ export class QuixConnection {
     this.#lastRx = Date.now();
     this.#phase = "authenticating";
     this.#o.events.authenticating();
-    const auth: AuthResult = await this.#authenticate().catch((error: Error) => ({
+    const request: QuixRequester = (req, msg, auth) => this.request(req, msg, auth);
+    const auth: QuixAuthResult = await this.#o.auth.authenticate(request).catch((error: Error) => ({
       ok: false as const,
       error: error.message,
       transient: error instanceof LinkClosedError,
@@ -258,62 +246,6 @@ export class QuixConnection {
     } catch {
       // already closing
     }
-  }
-
-  async #authenticate(): Promise<AuthResult> {
-    const saved = this.#o.token.value;
-    if (saved.token && (saved.expiresAt === null || saved.expiresAt > Date.now() + 1000)) {
-      const parsed = authReplySchema.safeParse(
-        await this.request("authenticate", {}, saved.token),
-      );
-      if (parsed.success && parsed.data.success) {
-        await this.#saveValidity(saved.token, parsed.data.validity);
-        return { ok: true, via: "token" };
-      }
-      const reason = parsed.success ? parsed.data.reason ?? "rejected" : "malformed reply";
-      this.#o.log.warn("saved token rejected; falling back to the password", { reason });
-      await this.#forgetToken();
-    } else if (saved.token) {
-      this.#o.log.info("saved token expired; authenticating with the password");
-      await this.#forgetToken();
-    }
-    return await this.#authenticateWithPassword();
-  }
-
-  async #authenticateWithPassword(): Promise<AuthResult> {
-    const username = this.#o.settings.username;
-    const password = this.#o.password;
-    if (!username || !password) {
-      return { ok: false, error: "no saved token and no username/password configured" };
-    }
-    const parsed = authReplySchema.safeParse(
-      await this.request("authenticate", { username, password }, null),
-    );
-    if (!parsed.success) return { ok: false, error: "malformed authenticate reply" };
-    if (!parsed.data.success || !parsed.data.token) {
-      return { ok: false, error: parsed.data.reason ?? "rejected" };
-    }
-    const validity = parsed.data.validity ?? 86_400;
-    await this.#o.token.write({
-      token: parsed.data.token,
-      expiresAt: Date.now() + validity * 1000,
-      obtainedAt: Date.now(),
-    });
-    this.#o.log.info("authenticated with the password; token saved", { validitySec: validity });
-    return { ok: true, via: "password" };
-  }
-
-  async #saveValidity(token: string, validity: number | undefined): Promise<void> {
-    const prev = this.#o.token.value;
-    await this.#o.token.write({
-      token,
-      expiresAt: validity === undefined ? prev.expiresAt : Date.now() + validity * 1000,
-      obtainedAt: prev.obtainedAt ?? Date.now(),
-    });
-  }
-
-  #forgetToken(): Promise<void> {
-    return this.#o.token.write({ token: null, expiresAt: null, obtainedAt: null });
   }
 
   #send(reply: QuixReply): void {

@@ -10,8 +10,9 @@
  * heartbeat, idle redial), `connection.ts` (one session: authenticate, frames, dispatch, reply),
  * `service.ts` (lifecycle), `definition.ts` (the section, {@linkcode QuixBackends} and the
  * factory), `ctl.ts` (the command-line client). Beside them: `operations.ts` (what the handlers
- * ask, over the backends), `dedupe.ts` (resent requests), `status_socket.ts` (the local socket
- * `ctl quix` talks to), `backoff.ts` and `token_store.ts`.
+ * ask, over the backends), `auth.ts` (token and password authentication, the heartbeat probe),
+ * `dedupe.ts` (resent requests), `status_socket.ts` (the local socket `ctl quix` talks to),
+ * `backoff.ts` and `token_store.ts`.
  *
  * Life of a server request: `connection.ts` receives a text frame, checks its size, parses it with
  * `schemas.ts`, looks `req` up in the table of `handlers.ts` (a resent state-changing copy is
@@ -21,6 +22,7 @@
  * @module
  */
 
+export { QuixAuthenticator, type QuixAuthResult } from "./auth.ts";
 export { backoffDelay } from "./backoff.ts";
 export { type QuixConfig, quixConfigSchema } from "./config.ts";
 export {

@@ -6,6 +6,7 @@
  * half-open one. It keeps the link status for /healthz and `ctl quix status`.
  */
 import type { JsonDocument, Logger } from "../../core/mod.ts";
+import { QuixAuthenticator } from "./auth.ts";
 import { backoffDelay } from "./backoff.ts";
 import { QuixConnection, type QuixLinkSettings, type QuixOutcome } from "./connection.ts";
 import { ResentRequests } from "./dedupe.ts";
@@ -57,6 +58,7 @@ export interface QuixLinkStatus {
 export class QuixDialer {
   #o: QuixDialerOptions;
   #resent: ResentRequests;
+  #auth: QuixAuthenticator;
   #state: QuixLinkState = "connecting";
   #since = Date.now();
   #conn: QuixConnection | null = null;
@@ -76,6 +78,12 @@ export class QuixDialer {
   constructor(options: QuixDialerOptions) {
     this.#o = options;
     this.#resent = new ResentRequests({ log: options.log });
+    this.#auth = new QuixAuthenticator({
+      token: options.token,
+      username: options.settings.username,
+      password: options.password,
+      log: options.log,
+    });
   }
 
   /** Starts dialling (in the background). */
@@ -124,7 +132,7 @@ export class QuixDialer {
     if (this.#state !== "online" || !this.#conn) {
       return Promise.reject(new QuixError("not_authenticated", "The link is not online"));
     }
-    return this.#conn.request(req, msg, this.#o.token.value.token);
+    return this.#conn.request(req, msg, this.#auth.token);
   }
 
   #setState(state: QuixLinkState): void {
@@ -213,9 +221,8 @@ export class QuixDialer {
     try {
       conn = new QuixConnection({
         settings: this.#o.settings,
-        password: this.#o.password,
         client: this.#o.client,
-        token: this.#o.token,
+        auth: this.#auth,
         table: this.#o.table,
         resent: this.#resent,
         log: this.#o.log,
