@@ -9,25 +9,27 @@
  */
 import type { Logger } from "../../core/mod.ts";
 import type { QuixAuthenticator, QuixAuthResult, QuixRequester } from "./auth.ts";
+import type { QuixConfig } from "./config.ts";
 import type { ResentRequests } from "./dedupe.ts";
 import { errorBody, QuixError } from "./errors.ts";
 import type { QuixHandlerTable } from "./handlers.ts";
 import { type Frame, frameSchema, type QuixReply, type Rid } from "./schemas.ts";
 
 /** Link settings (a subset of the `[quix]` section). */
-export interface QuixLinkSettings {
-  server_url: string;
-  username: string;
-  backoff_base_ms: number;
-  backoff_max_ms: number;
-  superseded_backoff_ms: number;
-  stable_after_ms: number;
-  connect_timeout_ms: number;
-  request_timeout_ms: number;
-  heartbeat_ms: number;
-  idle_timeout_ms: number;
-  max_frame_bytes: number;
-}
+export type QuixLinkSettings = Pick<
+  QuixConfig,
+  | "server_url"
+  | "username"
+  | "backoff_base_ms"
+  | "backoff_max_ms"
+  | "superseded_backoff_ms"
+  | "stable_after_ms"
+  | "connect_timeout_ms"
+  | "request_timeout_ms"
+  | "heartbeat_ms"
+  | "idle_timeout_ms"
+  | "max_frame_bytes"
+>;
 
 /** How a session ended. */
 export type QuixOutcome =
