@@ -3,10 +3,12 @@ import { silentLogger } from "../../lib/core/mod.ts";
 import { parseNetTable, resolveAccount, rotateIfNeeded } from "../../lib/backends/processes/mod.ts";
 import { decodeWaitStatus, parseStat } from "../../lib/backends/procfs/mod.ts";
 import {
+  answerQuixRequest,
   backoffDelay,
-  buildHandlers,
-  Dispatcher,
-  HandlerTable,
+  buildQuixHandlers,
+  type Frame,
+  type QuixOperations,
+  ResentRequests,
 } from "../../lib/protocols/quix/mod.ts";
 import { tempDir } from "../_helpers/mod.ts";
 
@@ -84,14 +86,22 @@ Deno.test("backoffDelay() grows exponentially with jitter and stays under the ca
   assert.ok(backoffDelay(30, 1000, 60_000, () => 0) >= 30_000);
 });
 
-Deno.test("HandlerTable.register() fails loudly on a duplicate", () => {
-  const table = new HandlerTable().register("x", () => Promise.resolve(1));
-  assert.throws(() => table.register("x", () => Promise.resolve(2)), /twice/);
+const idleOperations: QuixOperations = {
+  execute: () => Promise.resolve({ pid: 1 }),
+  viewRunning: () => Promise.resolve([]),
+  signal: () => Promise.resolve(),
+  telemetry: () => Promise.resolve({}),
+};
+
+Deno.test("the quix handler table fails loudly on a duplicate", () => {
+  const table = buildQuixHandlers(idleOperations);
+  const entry = { handler: () => Promise.resolve(1), mutating: false };
+  assert.throws(() => table.register("execute", entry), /Duplicate quix request handler/);
 });
 
-Deno.test("Dispatcher answers a resent state-changing request without running it twice", async () => {
+Deno.test("answerQuixRequest() answers a resent state-changing request without running it twice", async () => {
   let runs = 0;
-  const table = buildHandlers({
+  const table = buildQuixHandlers({
     execute: () => {
       runs++;
       return new Promise((r) => setTimeout(() => r({ pid: 100 + runs }), 20));
@@ -100,7 +110,9 @@ Deno.test("Dispatcher answers a resent state-changing request without running it
     signal: () => Promise.resolve(),
     telemetry: () => Promise.resolve({}),
   });
-  const d = new Dispatcher({ table, log: silentLogger() });
+  const log = silentLogger();
+  const resent = new ResentRequests({ log });
+  const d = { handle: (f: Frame) => answerQuixRequest(f, table, resent, log) };
   const frame = { req: "execute", rid: 7, msg: { cmd: ["sleep", "1"] } };
   const [a, b] = await Promise.all([d.handle(frame), d.handle(frame)]);
   assert.deepEqual(a, { rid: 7, msg: { result: "success", proc_id: 101 } });

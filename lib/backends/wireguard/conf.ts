@@ -5,12 +5,16 @@
  * The result is a normalised text (canonical key names, no comments) whose hash tells whether a
  * new config differs from the applied one.
  */
+import { InvalidError } from "../../core/mod.ts";
 
-/** A config that cannot be applied; `field` names the offending key. */
-export class WireguardConfigError extends Error {
+/** The `reason` of a {@linkcode WireguardConfigError}. */
+export const WIREGUARD_CONFIG_INVALID = "wireguard-config";
+
+/** A config that cannot be applied (an InvalidError); `field` names the offending key. */
+export class WireguardConfigError extends InvalidError {
   readonly field: string;
   constructor(field: string, message: string) {
-    super(message);
+    super(message, { reason: WIREGUARD_CONFIG_INVALID });
     this.name = "WireguardConfigError";
     this.field = field;
   }
@@ -118,9 +122,7 @@ export function endpointHost(endpoint: string): string {
   return m?.[2] ?? m?.[3] ?? endpoint;
 }
 
-/** Parses and validates a wg-quick config; throws {@linkcode WireguardConfigError}. */
-export function parseWireguardConf(text: string, options: ParseConfOptions = {}): WireguardConf {
-  const maxBytes = options.maxBytes ?? 65536;
+function checkText(text: string, maxBytes: number): void {
   if (typeof text !== "string" || text.length === 0) {
     throw new WireguardConfigError("conf_data", "conf_data: empty config");
   }
@@ -130,82 +132,127 @@ export function parseWireguardConf(text: string, options: ParseConfOptions = {})
   if (hasControlCharacters(text)) {
     throw new WireguardConfigError("conf_data", "conf_data: contains control characters");
   }
-  const out: string[] = [];
-  const addresses: string[] = [];
-  const peers: WireguardPeer[] = [];
-  let listenPort: number | null = null;
-  let section: "interface" | "peer" | null = null;
-  let sawInterface = false;
-  let privateKey = false;
-  let peer: (WireguardPeer & { seenKey: boolean }) | null = null;
-  const seen = new Set<string>();
-  const closePeer = () => {
-    if (!peer) return;
-    if (!peer.seenKey) throw new WireguardConfigError("PublicKey", "[Peer] without PublicKey");
-    peers.push({ publicKey: peer.publicKey, endpoint: peer.endpoint, allowedIps: peer.allowedIps });
-    peer = null;
-  };
+}
+
+/** Parses and validates a wg-quick config; throws {@linkcode WireguardConfigError}. */
+export function parseWireguardConf(text: string, options: ParseConfOptions = {}): WireguardConf {
+  checkText(text, options.maxBytes ?? 65536);
+  const parser = new ConfParser(options.allowDns ?? false);
   const lines = text.replace(/\r\n/g, "\n").split("\n");
   for (const [i, raw] of lines.entries()) {
     const line = raw.replace(/#.*$/, "").trim();
-    if (!line) continue;
+    if (line) parser.line(line, i + 1);
+  }
+  return parser.finish();
+}
+
+/** The state of one parse: the section being read, what was seen, the canonical output. */
+class ConfParser {
+  #allowDns: boolean;
+  #out: string[] = [];
+  #addresses: string[] = [];
+  #peers: WireguardPeer[] = [];
+  #listenPort: number | null = null;
+  #section: "interface" | "peer" | null = null;
+  #sawInterface = false;
+  #privateKey = false;
+  #peer: (WireguardPeer & { seenKey: boolean }) | null = null;
+  /** Keys seen in the current section. */
+  #seen = new Set<string>();
+
+  constructor(allowDns: boolean) {
+    this.#allowDns = allowDns;
+  }
+
+  /** One non-empty line without its comment. */
+  line(line: string, n: number): void {
     const header = /^\[(\w+)\]$/.exec(line);
-    if (header) {
-      const name = header[1]!.toLowerCase();
-      if (name === "interface") {
-        if (sawInterface) throw new WireguardConfigError("Interface", "more than one [Interface]");
-        closePeer();
-        sawInterface = true;
-        section = "interface";
-        out.push("[Interface]");
-      } else if (name === "peer") {
-        closePeer();
-        if (peers.length >= 256) throw new WireguardConfigError("Peer", "too many peers");
-        section = "peer";
-        peer = { publicKey: "", endpoint: null, allowedIps: [], seenKey: false };
-        seen.clear();
-        out.push("", "[Peer]");
-      } else {
-        throw new WireguardConfigError(header[1]!, `line ${i + 1}: unknown section [${header[1]}]`);
-      }
-      continue;
-    }
+    if (header) return this.#header(header[1]!, n);
     const eq = line.indexOf("=");
-    if (eq <= 0) throw new WireguardConfigError("conf_data", `line ${i + 1}: expected key = value`);
+    if (eq <= 0) throw new WireguardConfigError("conf_data", `line ${n}: expected key = value`);
     const rawKey = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
     const lower = rawKey.toLowerCase();
     if (REFUSED.has(lower)) {
       throw new WireguardConfigError(rawKey, `${rawKey}: hook commands are not accepted`);
     }
-    if (section === null) {
-      throw new WireguardConfigError(rawKey, `line ${i + 1}: "${rawKey}" outside a section`);
+    if (this.#section === null) {
+      throw new WireguardConfigError(rawKey, `line ${n}: "${rawKey}" outside a section`);
     }
-    const key = (section === "interface" ? INTERFACE_KEYS : PEER_KEYS)[lower];
-    if (!key) throw new WireguardConfigError(rawKey, `${rawKey}: unknown key in [${section}]`);
-    if (key !== "Address" && key !== "AllowedIPs" && key !== "DNS" && seen.has(key)) {
+    const key = (this.#section === "interface" ? INTERFACE_KEYS : PEER_KEYS)[lower];
+    if (!key) {
+      throw new WireguardConfigError(rawKey, `${rawKey}: unknown key in [${this.#section}]`);
+    }
+    if (key !== "Address" && key !== "AllowedIPs" && key !== "DNS" && this.#seen.has(key)) {
       throw new WireguardConfigError(key, `${key}: given twice`);
     }
-    seen.add(key);
+    this.#seen.add(key);
+    if (this.#section === "interface") this.#interfaceKey(key, value);
+    else this.#peerKey(key, value);
+    this.#out.push(`${key} = ${value}`);
+  }
+
+  /** The result, once every line is read. */
+  finish(): WireguardConf {
+    this.#closePeer();
+    if (!this.#sawInterface) throw new WireguardConfigError("Interface", "no [Interface] section");
+    if (!this.#privateKey) {
+      throw new WireguardConfigError("PrivateKey", "[Interface] without PrivateKey");
+    }
+    if (this.#peers.length === 0) throw new WireguardConfigError("Peer", "no [Peer] section");
+    return {
+      text: this.#out.join("\n") + "\n",
+      addresses: this.#addresses,
+      listenPort: this.#listenPort,
+      peers: this.#peers,
+    };
+  }
+
+  #header(name: string, n: number): void {
+    const lower = name.toLowerCase();
+    if (lower === "interface") {
+      if (this.#sawInterface) {
+        throw new WireguardConfigError("Interface", "more than one [Interface]");
+      }
+      this.#closePeer();
+      this.#sawInterface = true;
+      this.#section = "interface";
+      this.#out.push("[Interface]");
+    } else if (lower === "peer") {
+      this.#closePeer();
+      if (this.#peers.length >= 256) throw new WireguardConfigError("Peer", "too many peers");
+      this.#section = "peer";
+      this.#peer = { publicKey: "", endpoint: null, allowedIps: [], seenKey: false };
+      this.#seen.clear();
+      this.#out.push("", "[Peer]");
+    } else {
+      throw new WireguardConfigError(name, `line ${n}: unknown section [${name}]`);
+    }
+  }
+
+  #closePeer(): void {
+    const peer = this.#peer;
+    if (!peer) return;
+    if (!peer.seenKey) throw new WireguardConfigError("PublicKey", "[Peer] without PublicKey");
+    this.#peers.push({
+      publicKey: peer.publicKey,
+      endpoint: peer.endpoint,
+      allowedIps: peer.allowedIps,
+    });
+    this.#peer = null;
+  }
+
+  #interfaceKey(key: string, value: string): void {
     switch (key) {
       case "PrivateKey":
-      case "PublicKey":
-      case "PresharedKey":
-        if (!KEY.test(value)) throw new WireguardConfigError(key, `${key}: not a WireGuard key`);
-        if (key === "PrivateKey") privateKey = true;
-        if (key === "PublicKey" && peer) {
-          peer.publicKey = value;
-          peer.seenKey = true;
-        }
+        checkKey(key, value);
+        this.#privateKey = true;
         break;
       case "Address":
-        for (const a of list(value)) addresses.push(checkCidr(key, a));
-        break;
-      case "AllowedIPs":
-        for (const a of list(value)) peer?.allowedIps.push(checkCidr(key, a));
+        for (const a of list(value)) this.#addresses.push(checkCidr(key, a));
         break;
       case "ListenPort":
-        listenPort = checkPort(key, value);
+        this.#listenPort = checkPort(key, value);
         break;
       case "MTU":
         if (!/^\d{3,4}$/.test(value) || Number(value) < 576 || Number(value) > 9000) {
@@ -213,40 +260,59 @@ export function parseWireguardConf(text: string, options: ParseConfOptions = {})
         }
         break;
       case "DNS":
-        if (!options.allowDns) {
-          throw new WireguardConfigError(key, "DNS: not accepted (quix.vpn_allow_dns is off)");
-        }
-        for (const d of list(value)) {
-          if (!isIp(d) && !HOST.test(d)) throw new WireguardConfigError(key, `DNS: bad "${d}"`);
-        }
+        this.#dns(value);
         break;
       case "FwMark":
-        if (!/^(off|0x[0-9a-fA-F]{1,8}|\d{1,10})$/.test(value)) {
-          throw new WireguardConfigError(key, `${key}: bad value "${value}"`);
-        }
+        checkPattern(key, value, /^(off|0x[0-9a-fA-F]{1,8}|\d{1,10})$/);
         break;
       case "Table":
-        if (!/^(off|auto|\d{1,10})$/.test(value)) {
-          throw new WireguardConfigError(key, `${key}: bad value "${value}"`);
-        }
+        checkPattern(key, value, /^(off|auto|\d{1,10})$/);
         break;
       case "SaveConfig":
         if (value.toLowerCase() !== "false") {
           throw new WireguardConfigError(key, "SaveConfig: only false is accepted");
         }
         break;
+    }
+  }
+
+  #dns(value: string): void {
+    if (!this.#allowDns) {
+      throw new WireguardConfigError("DNS", "DNS: not accepted (quix.vpn_allow_dns is off)");
+    }
+    for (const d of list(value)) {
+      if (!isIp(d) && !HOST.test(d)) throw new WireguardConfigError("DNS", `DNS: bad "${d}"`);
+    }
+  }
+
+  #peerKey(key: string, value: string): void {
+    const peer = this.#peer!;
+    switch (key) {
+      case "PublicKey":
+        checkKey(key, value);
+        peer.publicKey = value;
+        peer.seenKey = true;
+        break;
+      case "PresharedKey":
+        checkKey(key, value);
+        break;
+      case "AllowedIPs":
+        for (const a of list(value)) peer.allowedIps.push(checkCidr(key, a));
+        break;
       case "Endpoint":
-        if (peer) peer.endpoint = checkEndpoint(value);
+        peer.endpoint = checkEndpoint(value);
         break;
       case "PersistentKeepalive":
         if (value !== "off") checkPort(key, value, 0);
         break;
     }
-    out.push(`${key} = ${value}`);
   }
-  closePeer();
-  if (!sawInterface) throw new WireguardConfigError("Interface", "no [Interface] section");
-  if (!privateKey) throw new WireguardConfigError("PrivateKey", "[Interface] without PrivateKey");
-  if (peers.length === 0) throw new WireguardConfigError("Peer", "no [Peer] section");
-  return { text: out.join("\n") + "\n", addresses, listenPort, peers };
+}
+
+function checkKey(key: string, value: string): void {
+  if (!KEY.test(value)) throw new WireguardConfigError(key, `${key}: not a WireGuard key`);
+}
+
+function checkPattern(key: string, value: string, pattern: RegExp): void {
+  if (!pattern.test(value)) throw new WireguardConfigError(key, `${key}: bad value "${value}"`);
 }

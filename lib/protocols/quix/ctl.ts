@@ -1,10 +1,18 @@
-/** `polyagent ctl quix status` and `polyagent ctl quix vpn refresh`: clients of the ctl socket. */
+/**
+ * `polyagent ctl quix status` and `polyagent ctl quix vpn refresh`: clients of the service's
+ * status socket (status_socket.ts).
+ */
 import { join } from "node:path";
 import type { Command } from "commander";
 import { type CtlEnvironment, FailedError } from "../../core/mod.ts";
+import type { STATUS_SOCKET_COMMANDS } from "./schemas.ts";
 
-/** Sends one ctl request and returns the `result`. */
-export async function ctlCall(path: string, cmd: string, timeoutMs = 20_000): Promise<unknown> {
+/** Sends one status socket request and returns the `result`. */
+export async function ctlCall(
+  path: string,
+  cmd: (typeof STATUS_SOCKET_COMMANDS)[number],
+  timeoutMs = 20_000,
+): Promise<unknown> {
   let conn: Deno.UnixConn;
   try {
     conn = await Deno.connect({ transport: "unix", path });
@@ -43,7 +51,7 @@ export async function ctlCall(path: string, cmd: string, timeoutMs = 20_000): Pr
   }
 }
 
-/** The ctl socket path from the effective config. */
+/** The status socket path from the effective config. */
 export async function ctlSocketPath(env: CtlEnvironment): Promise<string> {
   const config = await env.config();
   const quix = config.services.quix as { ctl_socket?: string } | undefined;

@@ -1,9 +1,11 @@
 /**
  * The handler table: one entry per server request (`execute`, `view_running`, `proc_signal`,
- * `telemetry`). Each handler parses its `msg` with zod and calls the backends through
- * {@linkcode QuixBackends}. Registering a request twice throws.
+ * `telemetry`), on core's {@linkcode HandlerTable}. Each handler parses its `msg` with zod and
+ * calls the agent through {@linkcode QuixOperations}; a `mutating` entry changes state, so a
+ * resent copy is answered from the first run (see dedupe.ts).
  */
 import type { z } from "zod";
+import { HandlerTable } from "../../core/mod.ts";
 import { badRequest } from "./errors.ts";
 import {
   executeSchema,
@@ -14,8 +16,8 @@ import {
   viewRunningSchema,
 } from "./schemas.ts";
 
-/** What the handlers need from the rest of the agent. */
-export interface QuixBackends {
+/** What the handlers ask of the agent (implemented over the backends by operations.ts). */
+export interface QuixOperations {
   execute(argv: string[], requestKey: string): Promise<{ pid: number }>;
   viewRunning(): Promise<RunningEntry[]>;
   signal(pid: number, mode: "SIGTERM" | "SIGKILL" | "SIGHUP"): Promise<void>;
@@ -23,43 +25,24 @@ export interface QuixBackends {
 }
 
 /** What a handler gets. */
-export interface HandlerInput {
+export interface QuixHandlerInput {
   msg: unknown;
   /** A key naming this request (rid + body) for duplicate suppression. */
   requestKey: string;
 }
 
 /** A handler: its reply `msg`, or a thrown error (mapped by errors.ts). */
-export type Handler = (input: HandlerInput) => Promise<unknown>;
+export type QuixHandler = (input: QuixHandlerInput) => Promise<unknown>;
 
 /** An entry of the table. */
-export interface HandlerEntry {
-  handler: Handler;
+export interface QuixHandlerEntry {
+  handler: QuixHandler;
   /** Changes state: a resent copy is answered from the first run instead of running twice. */
   mutating: boolean;
 }
 
-/** Request name → handler. */
-export class HandlerTable {
-  #entries = new Map<string, HandlerEntry>();
-
-  /** Adds a handler; a second registration of the same request is a programming error. */
-  register(req: string, handler: Handler, options: { mutating?: boolean } = {}): this {
-    if (this.#entries.has(req)) throw new Error(`Handler for "${req}" registered twice`);
-    this.#entries.set(req, { handler, mutating: options.mutating ?? false });
-    return this;
-  }
-
-  /** The entry for `req`, if any. */
-  get(req: string): HandlerEntry | undefined {
-    return this.#entries.get(req);
-  }
-
-  /** Registered request names. */
-  names(): string[] {
-    return [...this.#entries.keys()];
-  }
-}
+/** Request name → handler entry. */
+export type QuixHandlerTable = HandlerTable<string, QuixHandlerEntry>;
 
 function parse<T extends z.ZodType>(schema: T, msg: unknown): z.infer<T> {
   const result = schema.safeParse(msg ?? {});
@@ -68,24 +51,36 @@ function parse<T extends z.ZodType>(schema: T, msg: unknown): z.infer<T> {
 }
 
 /** The table of server requests. */
-export function buildHandlers(backends: QuixBackends): HandlerTable {
-  return new HandlerTable()
-    .register("execute", async ({ msg, requestKey }) => {
-      const { cmd } = parse(executeSchema, msg);
-      const { pid } = await backends.execute(cmd, requestKey);
-      return { result: "success", proc_id: pid };
-    }, { mutating: true })
-    .register("view_running", ({ msg }) => {
-      parse(viewRunningSchema, msg);
-      return backends.viewRunning();
+export function buildQuixHandlers(ops: QuixOperations): QuixHandlerTable {
+  return new HandlerTable<string, QuixHandlerEntry>("quix request")
+    .register("execute", {
+      mutating: true,
+      handler: async ({ msg, requestKey }) => {
+        const { cmd } = parse(executeSchema, msg);
+        const { pid } = await ops.execute(cmd, requestKey);
+        return { result: "success", proc_id: pid };
+      },
     })
-    .register("proc_signal", async ({ msg }) => {
-      const { pid, mode } = parse(procSignalSchema, msg);
-      await backends.signal(pid, mode);
-      return { result: "success" };
-    }, { mutating: true })
-    .register("telemetry", async ({ msg }) => {
-      const { stat_types } = parse(telemetrySchema, msg);
-      return { tele_data: await backends.telemetry([...new Set(stat_types)]) };
+    .register("view_running", {
+      mutating: false,
+      handler: ({ msg }) => {
+        parse(viewRunningSchema, msg);
+        return ops.viewRunning();
+      },
+    })
+    .register("proc_signal", {
+      mutating: true,
+      handler: async ({ msg }) => {
+        const { pid, mode } = parse(procSignalSchema, msg);
+        await ops.signal(pid, mode);
+        return { result: "success" };
+      },
+    })
+    .register("telemetry", {
+      mutating: false,
+      handler: async ({ msg }) => {
+        const { stat_types } = parse(telemetrySchema, msg);
+        return { tele_data: await ops.telemetry([...new Set(stat_types)]) };
+      },
     });
 }

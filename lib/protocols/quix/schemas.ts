@@ -1,10 +1,23 @@
-/** zod schemas for every Quix WSI message, both directions. */
+/**
+ * zod schemas for every Quix WSI message, both directions, the static sets of request names, and
+ * the requests of the local status socket (`polyagent ctl quix …`).
+ */
 import { z } from "zod";
 
 /** A request id: the prototype uses 5-digit numbers; strings are accepted too. */
 export const ridSchema = z.union([z.number().int().safe(), z.string().min(1).max(128)]);
 /** A request id. */
 export type Rid = z.infer<typeof ridSchema>;
+
+/** The requests the server sends (the keys of the handler table). */
+export const SERVER_REQUESTS = ["execute", "view_running", "proc_signal", "telemetry"] as const;
+/** A request the server sends. */
+export type QuixServerRequest = (typeof SERVER_REQUESTS)[number];
+
+/** The requests the agent sends (answered by the server's replies). */
+export const AGENT_REQUESTS = ["authenticate", "get_vpn_conf"] as const;
+/** A request the agent sends. */
+export type QuixAgentRequest = (typeof AGENT_REQUESTS)[number];
 
 /** Any frame: requests carry `req`, replies only `rid` and `msg`. */
 export const frameSchema = z.object({
@@ -15,6 +28,12 @@ export const frameSchema = z.object({
 });
 /** A parsed frame. */
 export type Frame = z.infer<typeof frameSchema>;
+
+/** A reply frame (the agent's answer to a server request). */
+export interface QuixReply {
+  rid: Rid | null;
+  msg: unknown;
+}
 
 const argString = z.string().max(8192).refine((s) => !s.includes("\0"), "contains NUL");
 
@@ -67,3 +86,9 @@ export interface RunningEntry {
   reqc: string;
   port_util: number[];
 }
+
+/** The status socket commands. */
+export const STATUS_SOCKET_COMMANDS = ["status", "vpn_refresh"] as const;
+
+/** One request on the status socket (one JSON line). */
+export const statusSocketRequestSchema = z.object({ cmd: z.enum(STATUS_SOCKET_COMMANDS) });

@@ -1,39 +1,53 @@
 /**
- * The `[quix]` service: wires the link, the handler table and the backends (supervisor,
- * telemetry, WireGuard) together, and serves the ctl socket.
+ * The `[quix]` service's lifecycle: checks the server URL, reads the credentials, opens the
+ * backends it was given (process supervisor, telemetry, WireGuard), builds the handler table over
+ * them, starts the dialer (server.ts) and serves the status socket; `refreshVpn` asks the server
+ * for the WireGuard config and applies it.
  */
 import { join, resolve } from "node:path";
-import type { Service, ServiceContext } from "../../core/mod.ts";
 import {
-  canUseDirectory,
-  helperReader,
-  type ProcessRecord,
-  ProcessSupervisor,
-  resolveAccount,
-} from "../../backends/processes/mod.ts";
-import {
-  CpuSampler,
-  findTunDevice,
-  HostFigures,
-  interfaceAddresses,
-} from "../../backends/telemetry/mod.ts";
-import { type VpnState, WireguardManager } from "../../backends/wireguard/mod.ts";
+  ForbiddenError,
+  InvalidError,
+  type Service,
+  type ServiceContext,
+  UnavailableError,
+} from "../../core/mod.ts";
+import type { ProcessRecord, ProcReader } from "../../backends/processes/mod.ts";
+import type { VpnState } from "../../backends/wireguard/mod.ts";
 import type { QuixConfig } from "./config.ts";
-import { CtlServer } from "./ctl_server.ts";
-import { Dispatcher } from "./dispatcher.ts";
-import { QuixError } from "./errors.ts";
-import { buildHandlers, type QuixBackends } from "./handlers.ts";
-import { QuixLink } from "./link.ts";
-import { type RunningEntry, vpnConfReplySchema } from "./schemas.ts";
+import type { QuixBackends, QuixProcesses, QuixTunnel } from "./definition.ts";
+import { buildQuixHandlers } from "./handlers.ts";
+import { createQuixOperations } from "./operations.ts";
+import { vpnConfReplySchema } from "./schemas.ts";
+import { QuixDialer } from "./server.ts";
+import { QuixStatusSocket } from "./status_socket.ts";
 import { emptyToken, parseToken } from "./token_store.ts";
 
-const MB = 1024 * 1024;
+/** The `reason` of the error when the server refuses to give a WireGuard config. */
+const VPN_REFUSED = "vpn-refused";
 
 function parseRecords(data: unknown): ProcessRecord[] {
   if (!Array.isArray(data)) throw new TypeError("process records: not a list");
   return data.filter((r) =>
     typeof r === "object" && r !== null && Number.isInteger(r.pid) && Array.isArray(r.argv)
   ) as ProcessRecord[];
+}
+
+/** Throws unless `server_url` is a wss:// URL (or ws:// with `allow_insecure`). */
+function checkServerUrl(c: QuixConfig): void {
+  if (!c.server_url) throw new Error("quix.server_url is not set");
+  let url: URL;
+  try {
+    url = new URL(c.server_url);
+  } catch {
+    throw new Error(`quix.server_url: "${c.server_url}" is not a URL`);
+  }
+  if (url.protocol === "ws:" && !c.allow_insecure) {
+    throw new Error("quix.server_url: ws:// needs quix.allow_insecure = true (use wss://)");
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new Error(`quix.server_url: expected wss:// or ws://, got "${url.protocol}"`);
+  }
 }
 
 function childEnv(config: QuixConfig, workDir: string): Record<string, string> {
@@ -54,59 +68,90 @@ function childEnv(config: QuixConfig, workDir: string): Record<string, string> {
 
 /** One running `[quix]` service. */
 export class QuixService implements Service<QuixConfig> {
-  #link: QuixLink | null = null;
-  #supervisor: ProcessSupervisor | null = null;
-  #ctl: CtlServer | null = null;
+  #backends: QuixBackends;
+  #dialer: QuixDialer | null = null;
+  #processes: QuixProcesses | null = null;
+  #statusSocket: QuixStatusSocket | null = null;
   #client: Deno.HttpClient | null = null;
-  #vpn: WireguardManager | null = null;
-  #cpu: CpuSampler | null = null;
-  #host: HostFigures | null = null;
+  #tunnel: QuixTunnel | null = null;
   #ctx: ServiceContext<QuixConfig> | null = null;
   #vpnError: string | null = null;
+
+  constructor(backends: QuixBackends) {
+    this.#backends = backends;
+  }
 
   async start(ctx: ServiceContext<QuixConfig>): Promise<void> {
     this.#ctx = ctx;
     const c = ctx.config;
-    if (!c.server_url) throw new Error("quix.server_url is not set");
-    let url: URL;
+    checkServerUrl(c);
+    const { password, client } = await this.#backends.readCredentials(c);
+    this.#client = client;
+    const reader = this.#backends.procReader(ctx.runner);
+    const processes = await this.#openProcesses(ctx, reader);
+    const tunnel = await this.#openTunnel(ctx);
+    const table = buildQuixHandlers(createQuixOperations({
+      processes,
+      cpu: this.#backends.cpu(),
+      host: this.#backends.host({ runner: ctx.runner, readFiles: reader.readFiles }),
+      tunnel,
+      backends: this.#backends,
+      netns: c.vpn_netns,
+      onStarted: () => this.#publish(),
+    }));
+    const token = await ctx.openDocument(
+      { version: 1, empty: emptyToken, parse: parseToken },
+      "quix-token",
+    );
+    this.#dialer = new QuixDialer({
+      settings: c,
+      password,
+      client,
+      token,
+      table,
+      log: ctx.log,
+      onOnline: () => {
+        if (c.vpn) void this.refreshVpn().catch(() => {});
+      },
+      onChange: () => this.#publish(),
+    });
+    const socketPath = resolve(c.ctl_socket || join(ctx.paths.run, "quix.sock"));
+    this.#statusSocket = new QuixStatusSocket(socketPath, {
+      status: () => this.status(),
+      vpnRefresh: () => this.refreshVpn(),
+    }, ctx.log);
+    await this.#statusSocket.listen();
+    this.#dialer.start();
+    this.#publish();
+    ctx.listening(`unix:${socketPath}`);
+  }
+
+  async stop(): Promise<void> {
+    await this.#statusSocket?.close();
+    await this.#dialer?.stop();
+    this.#processes?.close();
     try {
-      url = new URL(c.server_url);
+      this.#client?.close();
     } catch {
-      throw new Error(`quix.server_url: "${c.server_url}" is not a URL`);
+      // closed
     }
-    if (url.protocol === "ws:" && !c.allow_insecure) {
-      throw new Error("quix.server_url: ws:// needs quix.allow_insecure = true (use wss://)");
-    }
-    if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-      throw new Error(`quix.server_url: expected wss:// or ws://, got "${url.protocol}"`);
-    }
-    const password = c.password_file
-      ? (await Deno.readTextFile(c.password_file)).split("\n")[0]!.trim()
-      : c.password;
-    if (c.ca_file) {
-      this.#client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(c.ca_file)] });
-    }
+  }
 
+  /** Prepares the work folder and re-adopts the processes an earlier run left. */
+  async #openProcesses(ctx: ServiceContext<QuixConfig>, reader: ProcReader) {
+    const c = ctx.config;
     const workDir = resolve(c.work_dir);
-    await Deno.mkdir(workDir, { recursive: true, mode: 0o750 });
-    const runAs = c.run_as || ctx.agent.user;
-    const account = Deno.uid() === 0 && runAs ? resolveAccount(runAs) : null;
-    if (account) {
-      await Deno.chown(workDir, account.uid, account.gid);
-      if (!canUseDirectory(workDir, account)) {
-        throw new Error(
-          `quix.work_dir: "${workDir}" is not reachable by uid ${account.uid} (check the modes of its parent folders)`,
-        );
-      }
-    }
-
+    const account = await this.#backends.prepareWorkDir(workDir, c.run_as || ctx.agent.user)
+      .catch((error) => {
+        if (error instanceof ForbiddenError) throw new Error(`quix.work_dir: ${error.message}`);
+        throw error;
+      });
     const records = await ctx.openDocument<ProcessRecord[]>({
       version: 1,
       empty: () => [],
       parse: parseRecords,
     }, "quix-processes");
-    const reader = helperReader(ctx.runner);
-    this.#supervisor = new ProcessSupervisor({
+    const processes = this.#processes = this.#backends.processes({
       document: records,
       reader,
       log: ctx.log,
@@ -119,92 +164,45 @@ export class QuixService implements Service<QuixConfig> {
       rotate: { maxBytes: c.proc_log_max_bytes, keep: c.proc_log_keep },
       checkMs: c.check_ms,
     });
-    const { adopted, exited } = await this.#supervisor.open();
+    const { adopted, exited } = await processes.open();
     if (adopted + exited > 0) ctx.log.info("processes re-adopted", { adopted, exited });
+    return processes;
+  }
 
-    const vpnDoc = await ctx.openDocument<VpnState>({
+  async #openTunnel(ctx: ServiceContext<QuixConfig>): Promise<QuixTunnel> {
+    const c = ctx.config;
+    const document = await ctx.openDocument<VpnState>({
       version: 1,
       empty: () => ({ hash: null, appliedAt: null, lastError: null }),
     }, "quix-vpn");
-    this.#vpn = new WireguardManager({
+    const tunnel = this.#tunnel = this.#backends.tunnel({
       ifname: c.vpn_interface,
       dir: resolve(c.vpn_dir || join(ctx.paths.state, "quix-wireguard")),
       netns: c.vpn_netns,
       runner: ctx.runner,
       log: ctx.log,
-      document: vpnDoc,
+      document,
       allowDns: c.vpn_allow_dns,
     });
-    await this.#vpn.open();
-    this.#cpu = new CpuSampler();
-    this.#host = new HostFigures({ runner: ctx.runner, readFiles: reader.readFiles });
-
-    const token = await ctx.openDocument(
-      { version: 1, empty: emptyToken, parse: parseToken },
-      "quix-token",
-    );
-    const dispatcher = new Dispatcher({ table: buildHandlers(this.#backends()), log: ctx.log });
-    this.#link = new QuixLink({
-      settings: c,
-      password,
-      client: this.#client,
-      token,
-      dispatcher,
-      log: ctx.log,
-      onOnline: () => {
-        if (c.vpn) void this.refreshVpn().catch(() => {});
-      },
-      onChange: () => this.#publish(),
-    });
-
-    const ctlPath = resolve(c.ctl_socket || join(ctx.paths.run, "quix.sock"));
-    this.#ctl = new CtlServer(ctlPath, {
-      status: () => this.status(),
-      vpnRefresh: () => this.refreshVpn(),
-    }, ctx.log);
-    await this.#ctl.listen();
-    this.#link.start();
-    this.#publish();
-    ctx.listening(`unix:${ctlPath}`);
-  }
-
-  async stop(): Promise<void> {
-    await this.#ctl?.close();
-    await this.#link?.stop();
-    this.#supervisor?.close();
-    try {
-      this.#client?.close();
-    } catch {
-      // closed
-    }
+    await tunnel.open();
+    return tunnel;
   }
 
   /** Asks the server for the WireGuard config and applies it. */
   async refreshVpn(): Promise<{ changed: boolean; ifname: string }> {
-    const link = this.#link;
-    const vpn = this.#vpn;
+    const dialer = this.#dialer;
+    const tunnel = this.#tunnel;
     const log = this.#ctx!.log;
-    if (!link || !vpn) throw new QuixError("internal_error", "The service is not running");
+    if (!dialer || !tunnel) throw new UnavailableError("The service is not running");
     try {
-      const raw = await link.request("get_vpn_conf", { conf_type: "wireguard", tun_mode: "udp" });
-      const reply = vpnConfReplySchema.safeParse(raw);
-      if (!reply.success) throw new QuixError("bad_request", "get_vpn_conf: malformed reply");
-      if (reply.data.result !== "success") {
-        throw new QuixError(
-          "vpn_failed",
-          `get_vpn_conf: ${reply.data.reason ?? reply.data.result}`,
-        );
-      }
-      if (reply.data.conf_type !== "wireguard" || reply.data.conf_data === undefined) {
-        throw new QuixError("invalid_config", `get_vpn_conf: conf_type "${reply.data.conf_type}"`);
-      }
-      const result = await vpn.apply(reply.data.conf_data);
+      const raw = await dialer.request("get_vpn_conf", { conf_type: "wireguard", tun_mode: "udp" });
+      const result = await tunnel.apply(vpnConfData(raw));
       this.#vpnError = null;
       this.#publish();
       return result;
     } catch (error) {
       this.#vpnError = (error as Error).message;
-      const refused = error instanceof QuixError && error.reason === "vpn_failed";
+      const refused = error instanceof UnavailableError && error.reason === VPN_REFUSED;
       (refused ? log.warn : log.error)("vpn config not applied; previous tunnel kept", { error });
       this.#publish();
       throw error;
@@ -213,11 +211,11 @@ export class QuixService implements Service<QuixConfig> {
 
   /** The status for ctl and /healthz. */
   status(): Record<string, unknown> {
-    const link = this.#link?.status();
-    const running = this.#supervisor?.running() ?? [];
+    const link = this.#dialer?.status();
+    const running = this.#processes?.running() ?? [];
     return {
       link,
-      vpn: this.#vpn?.isLive() ? { ifname: this.#ctx?.config.vpn_interface, live: true } : null,
+      vpn: this.#tunnel?.isLive() ? { ifname: this.#ctx?.config.vpn_interface, live: true } : null,
       vpnError: this.#vpnError,
       processes: running.map((r) => ({
         pid: r.pid,
@@ -226,7 +224,7 @@ export class QuixService implements Service<QuixConfig> {
         startedAt: r.startedAt,
         log: r.log,
       })),
-      exited: (this.#supervisor?.records() ?? []).filter((r) => r.exit).slice(-20).map((r) => ({
+      exited: (this.#processes?.records() ?? []).filter((r) => r.exit).slice(-20).map((r) => ({
         pid: r.pid,
         reqc: r.argv.join(" "),
         exit: r.exit,
@@ -235,7 +233,7 @@ export class QuixService implements Service<QuixConfig> {
   }
 
   #publish(): void {
-    const link = this.#link?.status();
+    const link = this.#dialer?.status();
     if (!link || !this.#ctx) return;
     this.#ctx.setDetail({
       link: link.state,
@@ -244,64 +242,23 @@ export class QuixService implements Service<QuixConfig> {
       superseded: link.superseded,
       nextRetryAt: link.nextRetryAt,
       tokenValid: link.token.valid,
-      processes: this.#supervisor?.running().length ?? 0,
+      processes: this.#processes?.running().length ?? 0,
       vpnError: this.#vpnError,
     });
   }
+}
 
-  #backends(): QuixBackends {
-    return {
-      execute: async (argv, requestKey) => {
-        const sup = this.#supervisor!;
-        const seen = sup.findByRequest(requestKey, 300_000);
-        if (seen) return { pid: seen.pid };
-        const record = await sup.start(argv, { requestId: requestKey });
-        this.#publish();
-        return { pid: record.pid };
-      },
-      viewRunning: async (): Promise<RunningEntry[]> =>
-        (await this.#supervisor!.sample()).map((f) => ({
-          title: f.record.title,
-          pid: f.record.pid,
-          cpu_util: f.cpuPercent,
-          mem_util: Math.round(f.rssBytes / MB),
-          reqc: f.record.argv.join(" "),
-          port_util: f.ports,
-        })),
-      signal: (pid, mode) => this.#supervisor!.signal(pid, mode),
-      telemetry: async (types) => {
-        const out: Record<string, unknown> = {};
-        const host = types.includes("ttl_mem_usage") || types.includes("disk_util")
-          ? await this.#host!.get()
-          : null;
-        for (const type of types) {
-          if (type === "ttl_cpu_usage") out[type] = this.#cpu!.read();
-          else if (type === "ttl_mem_usage") out[type] = host!.memory;
-          else if (type === "disk_util") out[type] = host!.disks;
-          else if (type === "vpn_status") out[type] = await this.#vpnStatus();
-        }
-        return out;
-      },
-    };
+/** The WireGuard config text of a `get_vpn_conf` reply; throws when there is none. */
+function vpnConfData(raw: unknown): string {
+  const reply = vpnConfReplySchema.safeParse(raw);
+  if (!reply.success) throw new InvalidError("get_vpn_conf: malformed reply");
+  if (reply.data.result !== "success") {
+    throw new UnavailableError(`get_vpn_conf: ${reply.data.reason ?? reply.data.result}`, {
+      reason: VPN_REFUSED,
+    });
   }
-
-  async #vpnStatus(): Promise<Record<string, string> | null> {
-    const wg = await this.#vpn?.status();
-    if (wg) {
-      const live = this.#ctx?.config.vpn_netns
-        ? { ip4: "", ip6: "" }
-        : interfaceAddresses(wg.ifname);
-      return {
-        ifname: wg.ifname,
-        conn_type: "wireguard",
-        conn_host: wg.host,
-        conn_ip4: live.ip4 || wg.ip4,
-        conn_ip6: live.ip6 || wg.ip6,
-      };
-    }
-    const tun = findTunDevice();
-    if (!tun) return null;
-    const { ip4, ip6 } = interfaceAddresses(tun);
-    return { ifname: tun, conn_type: "openvpn", conn_host: "", conn_ip4: ip4, conn_ip6: ip6 };
+  if (reply.data.conf_type !== "wireguard" || reply.data.conf_data === undefined) {
+    throw new InvalidError(`get_vpn_conf: conf_type "${reply.data.conf_type}"`);
   }
+  return reply.data.conf_data;
 }

@@ -1,29 +1,26 @@
 /**
- * The local control socket for `polyagent ctl quix …`: newline-delimited JSON on a 0600 Unix
- * socket. `{"cmd":"status"}` → the link and process status; `{"cmd":"vpn_refresh"}` → asks the
+ * The local status socket for `polyagent ctl quix …` (a second listener beside the link, not the
+ * protocol's server): newline-delimited JSON on a 0600 Unix socket. `{"cmd":"status"}` → the link and process status; `{"cmd":"vpn_refresh"}` → asks the
  * server for the WireGuard config and applies it.
  */
-import { z } from "zod";
 import { closeUnix, lineFramer, listenUnix, type Logger } from "../../core/mod.ts";
+import { statusSocketRequestSchema } from "./schemas.ts";
 
-/** A ctl request. */
-export const ctlRequestSchema = z.object({ cmd: z.enum(["status", "vpn_refresh"]) });
-
-/** What the ctl socket calls. */
-export interface CtlHandlers {
+/** What the status socket calls. */
+export interface QuixStatusHandlers {
   status(): unknown;
   vpnRefresh(): Promise<unknown>;
 }
 
-/** Serves the ctl socket until closed. */
-export class CtlServer {
+/** Serves the status socket until closed. */
+export class QuixStatusSocket {
   #listener: Deno.UnixListener | null = null;
   #path: string;
   #log: Logger;
-  #handlers: CtlHandlers;
+  #handlers: QuixStatusHandlers;
   #conns = new Set<Deno.UnixConn>();
 
-  constructor(path: string, handlers: CtlHandlers, log: Logger) {
+  constructor(path: string, handlers: QuixStatusHandlers, log: Logger) {
     this.#path = path;
     this.#handlers = handlers;
     this.#log = log;
@@ -72,7 +69,9 @@ export class CtlServer {
           }
           let parsed;
           try {
-            parsed = ctlRequestSchema.safeParse(JSON.parse(new TextDecoder().decode(event.data)));
+            parsed = statusSocketRequestSchema.safeParse(
+              JSON.parse(new TextDecoder().decode(event.data)),
+            );
           } catch {
             await reply({ ok: false, error: "request is not JSON" });
             continue;
