@@ -5,7 +5,7 @@
  * connection is retried on a new one), stream the rest of the body while the response is relayed
  * (relay.ts), and give the backend connection back to the pool.
  */
-import { ConnectError } from "./backend_pool.ts";
+import { type BackendConn, ConnectError } from "./backend_pool.ts";
 import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.ts";
 import type { BackendSpec } from "./model.ts";
 import { pumpBody, R_KEEP, R_RETRY, R_TUNNEL, relayResponse } from "./relay.ts";
@@ -17,6 +17,67 @@ import { writeAll, writeLatin1 } from "./write.ts";
 /** Connection attempts per request, each on a different backend, before a 503. */
 export const CONNECT_ATTEMPTS = 3;
 
+/** The Host value in lookup form ("" when absent, null when invalid); caches the last one. */
+function lookupHostname(s: ProxySession, host: string | null): string | null {
+  if (host === null) return "";
+  // Clients repeat the same Host: the last one's lookup form is kept.
+  if (host !== s.lastHost) {
+    s.lastHost = host;
+    s.lastHostname = hostForLookup(host);
+  }
+  return s.lastHostname;
+}
+
+/**
+ * Where the request body bytes already buffered end (`headEnd` when there is no body), or -1
+ * when its chunked framing is invalid. A chunked body is complete when `s.scanner.done`.
+ */
+function bufferedBodyEnd(s: ProxySession, head: RequestHead, headEnd: number): number {
+  if (head.chunked) {
+    const scanner = s.scanner ??= new ChunkedScanner();
+    scanner.reset();
+    const r = scanner.feed(s.buf, headEnd, s.end);
+    if (r === CHUNKED_ERROR) return -1;
+    return r === CHUNKED_MORE ? s.end : r;
+  }
+  if (head.contentLength > 0) return headEnd + Math.min(s.end - headEnd, head.contentLength);
+  return headEnd;
+}
+
+/** A new connection to `address`, or null when it cannot be made (logged). */
+async function openBackend(s: ProxySession, address: string): Promise<BackendConn | null> {
+  try {
+    return await s.host.pool.open(address, s.listener.connectTimeoutMs);
+  } catch (error) {
+    if (!(error instanceof ConnectError)) throw error;
+    s.host.debug("backend connect failed", { backend: address, error: String(error) });
+    return null;
+  }
+}
+
+/**
+ * Streams the rest of the request body while the response is relayed. A client that goes away
+ * (or sends broken chunks) mid-body ends the exchange at once: closing both sides wakes the
+ * response read. `s.pumping` turns false once the body has ended, either way.
+ */
+function startPump(
+  s: ProxySession,
+  bc: BackendConn,
+  chunked: boolean,
+  clRemaining: number,
+): Promise<boolean> {
+  s.pumping = true;
+  return pumpBody(s, bc, chunked, clRemaining).then((ok) => {
+    s.pumping = false;
+    if (!ok) s.close();
+    return ok;
+  }, () => {
+    s.pumping = false;
+    s.close();
+    return false;
+  });
+}
+
 /**
  * One request/response exchange; returns whether to keep the client connection.
  * Long on purpose: one async frame per request (each split-off await would add a promise).
@@ -27,15 +88,7 @@ export async function exchange(
   headEnd: number,
 ): Promise<boolean> {
   const host = s.host;
-  let hostname: string | null = "";
-  if (head.host !== null) {
-    // Clients repeat the same Host: the last one's lookup form is kept.
-    if (head.host !== s.lastHost) {
-      s.lastHost = head.host;
-      s.lastHostname = hostForLookup(head.host);
-    }
-    hostname = s.lastHostname;
-  }
+  const hostname = lookupHostname(s, head.host);
   if (hostname === null) {
     await s.answer(400);
     return false;
@@ -48,30 +101,13 @@ export async function exchange(
   const cluster = host.routing.cluster(front.clusterId);
   const answer503 = cluster?.spec?.answer503 ?? s.listener.spec.answer503;
 
-  // How much of the body is already buffered, and whether it is complete.
-  let bodyEnd = headEnd;
-  let bodyDone = true;
-  let clRemaining = 0;
-  if (head.chunked) {
-    const scanner = s.scanner ??= new ChunkedScanner();
-    scanner.reset();
-    const r = scanner.feed(s.buf, headEnd, s.end);
-    if (r === CHUNKED_ERROR) {
-      await s.answer(400);
-      return false;
-    }
-    if (r === CHUNKED_MORE) {
-      bodyEnd = s.end;
-      bodyDone = false;
-    } else {
-      bodyEnd = r;
-    }
-  } else if (head.contentLength > 0) {
-    const avail = Math.min(s.end - headEnd, head.contentLength);
-    bodyEnd = headEnd + avail;
-    clRemaining = head.contentLength - avail;
-    bodyDone = clRemaining === 0;
+  const bodyEnd = bufferedBodyEnd(s, head, headEnd);
+  if (bodyEnd < 0) {
+    await s.answer(400);
+    return false;
   }
+  const clRemaining = head.contentLength > 0 ? head.contentLength - (bodyEnd - headEnd) : 0;
+  const bodyDone = head.chunked ? s.scanner!.done : clRemaining === 0;
 
   const requestId = host.nextRequestId();
   const reqStart = s.start;
@@ -88,20 +124,15 @@ export async function exchange(
       await s.answer(503, answer503);
       return false;
     }
-    let bc = forceNew ? null : host.pool.take(backend.address);
+    const bc = (forceNew ? null : host.pool.take(backend.address)) ??
+      await openBackend(s, backend.address);
     if (bc === null) {
-      try {
-        bc = await host.pool.open(backend.address, s.listener.connectTimeoutMs);
-      } catch (error) {
-        if (!(error instanceof ConnectError)) throw error;
-        host.debug("backend connect failed", { backend: backend.address, error: String(error) });
-        forceNew = false;
-        if ((tried ??= []).push(backend) >= CONNECT_ATTEMPTS) {
-          await s.answer(503, answer503);
-          return false;
-        }
-        continue;
+      forceNew = false;
+      if ((tried ??= []).push(backend) >= CONNECT_ATTEMPTS) {
+        await s.answer(503, answer503);
+        return false;
       }
+      continue;
     }
     if (s.closed) {
       host.pool.discard(bc);
@@ -131,22 +162,7 @@ export async function exchange(
     }
     if (out.pooled) host.ioBuffers.release(out.pooled);
     forceNew = false;
-    let pump: Promise<boolean> | null = null;
-    let pumpDone = true;
-    if (!bodyDone) {
-      pumpDone = false;
-      // A client that goes away (or sends broken chunks) mid-body ends the exchange at once:
-      // closing both sides wakes the response read below.
-      pump = pumpBody(s, bc, head.chunked, clRemaining).then((ok) => {
-        pumpDone = true;
-        if (!ok) s.close();
-        return ok;
-      }, () => {
-        pumpDone = true;
-        s.close();
-        return false;
-      });
-    }
+    const pump = bodyDone ? null : startPump(s, bc, head.chunked, clRemaining);
     const result = await relayResponse(s, head, bc, requestId, bodyDone && round < 4);
     if (result === R_RETRY) {
       s.backend = null;
@@ -156,7 +172,7 @@ export async function exchange(
     }
     if (result === R_TUNNEL) return false;
     if (pump !== null) {
-      if (!pumpDone) {
+      if (s.pumping) {
         // The backend answered before the request body ended: the client's stream position
         // is unknown, so neither connection can be reused.
         s.close();

@@ -120,6 +120,8 @@ export class ProxySession {
   /** The backend connection of the exchange in progress. */
   backend: BackendConn | null = null;
   backendTimedOut = false;
+  /** A request body is being streamed to the backend (exchange.ts). */
+  pumping = false;
   /** The chunked request body scanner, made on first use. */
   scanner: ChunkedScanner | null = null;
   /** Forwarding headers for this client, built once per connection. */
