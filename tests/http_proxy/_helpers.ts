@@ -12,6 +12,7 @@ import {
 } from "../../lib/backends/http_proxy/mod.ts";
 import { createLogger, silentLogger } from "../../lib/core/mod.ts";
 import { freePort } from "../_helpers/mod.ts";
+import type { WorkerFaults } from "./_faults.ts";
 
 /** A started data plane listening on `port`. */
 export interface TestProxy extends AsyncDisposable {
@@ -34,6 +35,8 @@ export interface StartProxyOptions {
   orderTimeoutMs?: number;
   /** Engine tuning beyond tickMs. */
   engine?: WorkerEngineOptions;
+  /** Start the workers on the fault module, so the test can crash or hang them. */
+  faults?: WorkerFaults;
 }
 
 /** Starts a data plane with one listener and the given clusters and fronts. */
@@ -45,6 +48,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<TestP
     workerCount: options.workerCount ?? 1,
     currentOrders: () => [...orders],
     ...(options.orderTimeoutMs ? { orderTimeoutMs: options.orderTimeoutMs } : {}),
+    ...(options.faults ? { spawnWorker: options.faults.spawn } : {}),
     log: Deno.env.get("POLYAGENT_TEST_LOG")
       ? createLogger("http_proxy", { level: "debug" })
       : silentLogger("http_proxy"),

@@ -8,14 +8,14 @@ import {
   CHUNKED_MORE,
   ChunkedScanner,
 } from "../../lib/backends/http_proxy/chunked.ts";
+import { HeadError } from "../../lib/backends/http_proxy/head_bytes.ts";
 import {
   findHeadEnd,
   HEAD_BARE_LF,
   HEAD_MORE,
-  HeadError,
   parseRequestHead,
-  scanResponseHead,
-} from "../../lib/backends/http_proxy/head_parser.ts";
+} from "../../lib/backends/http_proxy/request_head.ts";
+import { scanResponseHead } from "../../lib/backends/http_proxy/response_head.ts";
 import { hostForLookup, RoutingTable } from "../../lib/backends/http_proxy/routing.ts";
 import { bytesOf } from "./_helpers.ts";
 

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { waitFor } from "../_helpers/mod.ts";
+import { WorkerFaults } from "./_faults.ts";
 import { rawExchange, startHttpBackend, startProxy, statusLines } from "./_helpers.ts";
 
 interface Stats {
@@ -55,13 +56,15 @@ Deno.test("two workers share the port and both apply every order before apply re
 
 Deno.test("a crashed worker is replaced and re-fed the current state", async () => {
   await using backend = startHttpBackend(() => new Response("ok"));
+  const faults = new WorkerFaults();
   await using proxy = await startProxy({
     workerCount: 2,
     clusters: { app: [backend.address] },
     fronts: [["c.test", "", "app"]],
+    faults,
   });
   const before = proxy.dp.workers().map((w) => w.id);
-  proxy.dp.crashWorker(before[0]!);
+  faults.crash(before[0]!);
   const after = await waitFor(() => {
     const ids = proxy.dp.workers().map((w) => w.id);
     return ids.includes(before[0]!) ? null : ids;
@@ -103,14 +106,16 @@ Deno.test("a listener that cannot bind makes apply reject on every worker", asyn
 
 Deno.test("a worker that stops answering is marked, replaced, and the order still applies", async () => {
   await using backend = startHttpBackend(() => new Response("ok"));
+  const faults = new WorkerFaults();
   await using proxy = await startProxy({
     workerCount: 2,
     orderTimeoutMs: 500,
     clusters: { app: [backend.address] },
     fronts: [["h.test", "", "app"]],
+    faults,
   });
   const before = proxy.dp.workers().map((w) => w.id);
-  proxy.dp.hangWorker(before[0]!);
+  faults.hang(before[0]!);
   // This order reaches a worker that never answers: it is replaced, re-fed, and the order
   // applied on the replacement before apply resolves.
   const applying = proxy.apply({

@@ -4,7 +4,8 @@
  * flowing and the new worker shows up in LIST_WORKERS.
  */
 import assert from "node:assert/strict";
-import { createDataPlane, type WorkerDataPlane } from "../../lib/backends/http_proxy/mod.ts";
+import { createDataPlane } from "../../lib/backends/http_proxy/mod.ts";
+import { WorkerFaults } from "../http_proxy/_faults.ts";
 import type { SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import { freePort, waitFor } from "../_helpers/mod.ts";
 import { startHarness } from "./_harness.ts";
@@ -42,9 +43,10 @@ Deno.test("a crashed worker is replaced and re-fed the current state", async () 
   );
   try {
     const port = freePort();
+    const faults = new WorkerFaults();
     await using h = await startHarness({
       config: { worker_count: 2, listeners: [`127.0.0.1:${port}`] },
-      plane: createDataPlane,
+      plane: (o) => createDataPlane({ ...o, spawnWorker: faults.spawn }),
     });
     const c = await h.client();
     await ok(c, "ADD_APPLICATION", { app_id: "web" });
@@ -63,7 +65,7 @@ Deno.test("a crashed worker is replaced and re-fed the current state", async () 
     assert.deepEqual(before.map((w) => [w.id, w.run_state]), [[0, "RUNNING"], [1, "RUNNING"]]);
     assert.match(await get(port, "app.test"), /^HTTP\/1\.1 200[\s\S]*hello$/);
 
-    (h.plane as WorkerDataPlane).crashWorker(0);
+    faults.crash(0);
     const after = await waitFor(async () => {
       const r = await c.request({ type: "LIST_WORKERS" }, { timeoutMs: 5000 });
       const ws = r.data?.data as { id: number; run_state: string }[];

@@ -59,6 +59,7 @@ export class ChunkedScanner {
    * Scans `buf[from, to)`. Returns the index just past the end of the body when it ends inside
    * this range, {@linkcode CHUNKED_MORE} when every byte belongs to the body so far, or
    * {@linkcode CHUNKED_ERROR} on invalid framing.
+   * Long on purpose: one state machine switch per byte (a call per state would cost one per byte).
    */
   feed(buf: Uint8Array, from: number, to: number): number {
     let i = from;

@@ -21,6 +21,11 @@ export interface CreateDataPlaneOptions extends DataPlaneOptions {
   orderTimeoutMs?: number;
   /** Engine tuning for every worker. */
   engine?: WorkerEngineOptions;
+  /**
+   * Starts the Web Worker of worker `id`; default {@linkcode spawnProxyWorker}. Tests pass one
+   * that wraps worker_main.ts to inject faults (a crash, a hang).
+   */
+  spawnWorker?: (id: number) => Worker;
 }
 
 type Pending = {
@@ -41,6 +46,11 @@ interface Slot {
 
 const WORKER_URL = new URL("./worker_main.ts", import.meta.url).href;
 
+/** Starts a proxy worker: a module Web Worker running worker_main.ts, named after its id. */
+export function spawnProxyWorker(id: number): Worker {
+  return new Worker(WORKER_URL, { type: "module", name: `sozu-proxy-${id}` });
+}
+
 /** Creates the data plane (not started). */
 export function createDataPlane(options: CreateDataPlaneOptions): DataPlane & WorkerDataPlane {
   return new WorkerDataPlane(options);
@@ -56,11 +66,13 @@ export class WorkerDataPlane implements DataPlane {
   #stopping = false;
   #stopped = false;
   #orderTimeoutMs: number;
+  #spawnWorker: (id: number) => Worker;
 
   constructor(options: CreateDataPlaneOptions) {
     this.#options = options;
     this.#log = options.log;
     this.#orderTimeoutMs = options.orderTimeoutMs ?? 10_000;
+    this.#spawnWorker = options.spawnWorker ?? spawnProxyWorker;
   }
 
   /** Starts the workers and feeds them the current state. */
@@ -154,18 +166,6 @@ export class WorkerDataPlane implements DataPlane {
     this.#terminateAll();
   }
 
-  /** Test hook: makes a worker throw an uncaught error, as a bug would. */
-  crashWorker(id: number): void {
-    const slot = this.#slots.find((s) => s.id === id);
-    slot?.worker?.postMessage({ t: "crash" } satisfies ToWorker);
-  }
-
-  /** Test hook: makes a worker spin forever, so it stops answering. */
-  hangWorker(id: number): void {
-    const slot = this.#slots.find((s) => s.id === id);
-    slot?.worker?.postMessage({ t: "hang" } satisfies ToWorker);
-  }
-
   #terminateAll(): void {
     this.#stopped = true;
     for (const slot of this.#slots) {
@@ -181,7 +181,7 @@ export class WorkerDataPlane implements DataPlane {
   }
 
   #spawn(slot: Slot): void {
-    const worker = new Worker(WORKER_URL, { type: "module", name: `sozu-proxy-${slot.id}` });
+    const worker = this.#spawnWorker(slot.id);
     const generation = ++slot.generation;
     slot.worker = worker;
     let readyResolve!: () => void;

@@ -1,6 +1,6 @@
 /**
  * The proxy of one worker isolate: applies orders to its routing table and listeners, accepts
- * connections and runs a {@linkcode ClientSession} for each, enforces timeouts from one coarse
+ * connections and runs a {@linkcode ProxySession} for each, enforces timeouts from one coarse
  * timer (a timer wheel, not a poll), and stops softly (drain) or hard (drop).
  */
 import { parseAddress } from "./address.ts";
@@ -8,7 +8,7 @@ import { BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import type { ListenerSpec, ProxyOrder } from "./model.ts";
 import { RoutingTable } from "./routing.ts";
-import { ClientSession, type ListenerRuntime, type SessionHost } from "./session.ts";
+import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
 
 /** Log callback of an engine (the worker forwards lines to the main isolate's logger). */
 export type EngineLog = (
@@ -103,7 +103,7 @@ export class ProxyEngine implements SessionHost {
   #reusePort: boolean;
   #log: EngineLog;
   #listeners = new Map<string, ListenerState>();
-  #sessions = new Set<ClientSession>();
+  #sessions = new Set<ProxySession>();
   #stopping = false;
   #stopped = false;
   #drained: (() => void) | null = null;
@@ -156,7 +156,7 @@ export class ProxyEngine implements SessionHost {
     return this.#idPrefix + (++this.#idCounter).toString(36).toUpperCase();
   }
 
-  sessionEnded(session: ClientSession): void {
+  sessionEnded(session: ProxySession): void {
     this.#sessions.delete(session);
     if (this.#sessions.size === 0 && this.#drained) {
       const done = this.#drained;
@@ -305,7 +305,7 @@ export class ProxyEngine implements SessionHost {
     } catch {
       // not a TCP socket
     }
-    const session = new ClientSession(conn, runtime, this, buf);
+    const session = new ProxySession(conn, runtime, this, buf);
     this.#sessions.add(session);
     session.run();
   }

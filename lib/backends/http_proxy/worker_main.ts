@@ -59,27 +59,13 @@ async function handle(message: ToWorker): Promise<void> {
     case "stats":
       post({ t: "done", seq: message.seq, value: engine?.stats() ?? null });
       return;
-    case "crash":
-      // Test hook: an uncaught error, as a bug in the worker would raise.
-      setTimeout(() => {
-        throw new Error("proxy worker crash requested");
-      }, 0);
-      return;
-    case "hang":
-      // Test hook: a worker stuck in a loop, as a bug could leave it.
-      for (;;) {
-        // spin until terminated
-      }
   }
 }
 
 scope.onmessage = (event) => {
   const message = event.data;
   // Stops and stats must not wait behind a long soft stop; orders keep their order.
-  if (
-    message.t === "hard_stop" || message.t === "stats" || message.t === "crash" ||
-    message.t === "hang"
-  ) {
+  if (message.t === "hard_stop" || message.t === "stats") {
     handle(message);
     return;
   }

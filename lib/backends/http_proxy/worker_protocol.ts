@@ -7,9 +7,7 @@ export type ToWorker =
   | { t: "apply"; seq: number; order: ProxyOrder }
   | { t: "soft_stop"; seq: number }
   | { t: "hard_stop"; seq: number }
-  | { t: "stats"; seq: number }
-  | { t: "crash" }
-  | { t: "hang" };
+  | { t: "stats"; seq: number };
 
 /** Worker → main. */
 export type FromWorker =

@@ -1,30 +1,27 @@
 /**
- * Strict HTTP/1.1 head parsing for a proxy, where the parser is a security boundary: it finds the
- * end of a request head in a byte buffer (refusing bare LF), then parses it into the few facts the
- * proxy needs (framing, keep-alive, routing, hop-by-hop lines to drop); a response head is found
- * and parsed in one pass ({@linkcode scanResponseHead}). Both work on the bytes with a byte-class
- * table and decode only the values the proxy uses (no regexes, no per-line strings).
- * Anything ambiguous is refused: Content-Length with Transfer-Encoding, duplicate or invalid
- * Content-Length, obs-fold, invalid header name or value characters.
+ * Strict request head parsing: {@linkcode findHeadEnd} finds the end of a request head in a byte
+ * buffer (refusing bare LF), then {@linkcode parseRequestHead} parses it into the few facts the
+ * proxy needs (framing, keep-alive, routing, hop-by-hop lines to drop), on the bytes with the
+ * byte-class table of head_bytes.ts, decoding only the values the proxy uses. Anything ambiguous
+ * is refused: Content-Length with Transfer-Encoding, duplicate or invalid Content-Length,
+ * obs-fold, invalid header name or value characters.
  */
-
-/** Largest request or response head accepted, bytes; larger request heads get 431. */
-export const MAX_HEAD = 64 * 1024;
+import {
+  C_TARGET,
+  C_TOKEN,
+  C_VALUE,
+  CLASS,
+  decimal,
+  equalsLower,
+  HeadError,
+  isDigit,
+  latin1,
+} from "./head_bytes.ts";
 
 /** Result of {@linkcode findHeadEnd} when more bytes are needed. */
 export const HEAD_MORE = -1;
 /** Result of {@linkcode findHeadEnd} when a bare LF was found. */
 export const HEAD_BARE_LF = -2;
-
-/** A head the proxy refuses; `status` is the canned answer to send (400, 431, 505, 502). */
-export class HeadError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = "HeadError";
-    this.status = status;
-  }
-}
 
 /**
  * Finds the end of a head in `buf[from, to)` (the head starts at `from`): the index just past
@@ -41,44 +38,6 @@ export function findHeadEnd(buf: Uint8Array, from: number, to: number, scanFrom 
     i++;
   }
 }
-
-/** Latin-1 decoding of `buf[from, to)`: one char per byte, so string offsets are byte offsets. */
-function latin1(buf: Uint8Array, from: number, to: number): string {
-  if (to - from <= 4096) {
-    return String.fromCharCode.apply(null, buf.subarray(from, to) as unknown as number[]);
-  }
-  let out = "";
-  for (let i = from; i < to; i += 4096) {
-    out += String.fromCharCode.apply(
-      null,
-      buf.subarray(i, Math.min(i + 4096, to)) as unknown as number[],
-    );
-  }
-  return out;
-}
-
-/** Byte classes: token characters (RFC 9110 §5.6.2), field-value characters, target characters. */
-const C_TOKEN = 1;
-const C_VALUE = 2;
-const C_TARGET = 4;
-/** Any byte but CR, LF and NUL: what a response field value may hold. */
-const C_FIELD = 8;
-/** Any byte but the colon, CR, LF and NUL: what a response field name is scanned over. */
-const C_NAME = 16;
-const CLASS = (() => {
-  const table = new Uint8Array(256);
-  for (const c of "!#$%&'*+-.^_`|~") table[c.charCodeAt(0)]! |= C_TOKEN;
-  for (let c = 48; c <= 57; c++) table[c]! |= C_TOKEN;
-  for (let c = 65; c <= 90; c++) table[c]! |= C_TOKEN;
-  for (let c = 97; c <= 122; c++) table[c]! |= C_TOKEN;
-  table[9]! |= C_VALUE;
-  for (let c = 0x20; c <= 0x7e; c++) table[c]! |= C_VALUE;
-  for (let c = 0x80; c <= 0xff; c++) table[c]! |= C_VALUE;
-  for (let c = 0x21; c <= 0x7e; c++) table[c]! |= C_TARGET;
-  for (let c = 1; c <= 0xff; c++) if (c !== 10 && c !== 13) table[c]! |= C_FIELD | C_NAME;
-  table[58]! &= ~C_NAME;
-  return table;
-})();
 
 /** The facts of a request head. Offsets are relative to the head's first byte. */
 export interface RequestHead {
@@ -111,38 +70,6 @@ export interface RequestHead {
   firstLineEnd: number;
   /** Length of the whole head including the final CRLFCRLF. */
   length: number;
-}
-
-/** The facts of a response head. */
-export interface ResponseHead {
-  status: number;
-  minor: number;
-  /** -1 when absent. */
-  contentLength: number;
-  chunked: boolean;
-  /** The backend will close (or is HTTP/1.0 without keep-alive). */
-  close: boolean;
-  drops: number[];
-  length: number;
-}
-
-function hasToken(list: string, token: string): boolean {
-  for (const part of list.split(",")) {
-    if (part.trim().toLowerCase() === token) return true;
-  }
-  return false;
-}
-
-/** Whether `buf[at, at + lower.length)` equals `lower` ignoring ASCII case. */
-function equalsLower(buf: Uint8Array, at: number, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) {
-    if ((buf[at + i]! | 0x20) !== lower.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
 }
 
 /** The reason a header line starting at `pos` (ending before `eol`) is refused. */
@@ -185,22 +112,11 @@ function methodName(buf: Uint8Array, from: number, to: number): string {
   return latin1(buf, from, to);
 }
 
-/** Parses the digits of a Content-Length value; -1 when it is not 1 to 15 decimal digits. */
-function decimal(buf: Uint8Array, from: number, to: number): number {
-  if (to === from || to - from > 15) return -1;
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]!;
-    if (c < 48 || c > 57) return -1;
-    n = n * 10 + c - 48;
-  }
-  return n;
-}
-
 /**
  * Parses a request head whose bytes are `buf[from, end)` where `end` came from
  * {@linkcode findHeadEnd}. It works on the bytes and decodes only the values the proxy uses.
  * Throws {@linkcode HeadError}.
+ * Long on purpose: one pass over the bytes, each header line dispatched inline by its length.
  */
 export function parseRequestHead(buf: Uint8Array, from: number, end: number): RequestHead {
   const limit = end - 2;
@@ -422,125 +338,4 @@ function sortRanges(ranges: number[]): void {
   pairs.sort((a, b) => a[0] - b[0]);
   ranges.length = 0;
   for (const [a, b] of pairs) ranges.push(a, b);
-}
-
-/**
- * Finds and parses a response head starting at `buf[from]` in one pass over `buf[from, to)`
- * (the hot path decodes nothing but the few framing headers). Returns null when the head is not
- * complete yet (call again with more bytes); `length` is where it ends. Throws
- * {@linkcode HeadError} with status 502 when the backend's answer is not valid HTTP/1.x: a
- * malformed status line, a bare CR or LF, NUL, a line without a colon, obs-fold, or invalid or
- * conflicting framing.
- */
-export function scanResponseHead(buf: Uint8Array, from: number, to: number): ResponseHead | null {
-  const lf = buf.indexOf(10, from);
-  if (lf < 0 || lf >= to) {
-    if (to - from > 12) checkStatusLine(buf, from, to, false);
-    return null;
-  }
-  if (lf - from < 13 || buf[lf - 1] !== 13) throw new HeadError(502, "malformed status line");
-  checkStatusLine(buf, from, lf - 1, true);
-  for (let i = from + 13; i < lf - 1; i++) {
-    if ((CLASS[buf[i]!]! & C_FIELD) === 0) throw new HeadError(502, "bare CR in status line");
-  }
-  const minor = buf[from + 7]! - 48;
-  const status = (buf[from + 9]! - 48) * 100 + (buf[from + 10]! - 48) * 10 + buf[from + 11]! - 48;
-  if (status < 100) throw new HeadError(502, "malformed status code");
-  let contentLength = -1;
-  let close = minor === 0;
-  const drops: number[] = [];
-  let te: string | null = null;
-  let sawCl = false;
-  let pos = lf + 1;
-  while (true) {
-    if (pos >= to) return null;
-    const first = buf[pos]!;
-    if (first === 13) {
-      if (pos + 1 >= to) return null;
-      if (buf[pos + 1] !== 10) throw new HeadError(502, "bare CR in response head");
-      break;
-    }
-    if (first === 10) throw new HeadError(502, "bare LF in response head");
-    if (first === 32 || first === 9) throw new HeadError(502, "obsolete line folding");
-    let colon = pos;
-    while (colon < to && (CLASS[buf[colon]!]! & C_NAME) !== 0) colon++;
-    if (colon === to) return null;
-    if (buf[colon] !== 58 || colon === pos) {
-      throw new HeadError(502, "header line without a colon");
-    }
-    let vs = colon + 1;
-    while (buf[vs] === 32 || buf[vs] === 9) vs++;
-    let eol = vs;
-    while (eol < to && (CLASS[buf[eol]!]! & C_FIELD) !== 0) eol++;
-    if (eol >= to) return null;
-    if (buf[eol] !== 13) {
-      throw new HeadError(
-        502,
-        buf[eol] === 0 ? "NUL in response head" : "bare LF in response head",
-      );
-    }
-    if (eol + 1 >= to) return null;
-    if (buf[eol + 1] !== 10) throw new HeadError(502, "bare CR in response head");
-    let ve = eol;
-    while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
-    const nameLength = colon - pos;
-    const lower = first | 0x20;
-    if (nameLength === 14 && lower === 99 && equalsLower(buf, pos, "content-length")) {
-      const n = decimal(buf, vs, ve);
-      if (n < 0) throw new HeadError(502, "invalid Content-Length");
-      if (sawCl && contentLength !== n) throw new HeadError(502, "conflicting Content-Length");
-      sawCl = true;
-      contentLength = n;
-    } else if (nameLength === 10 && lower === 99 && equalsLower(buf, pos, "connection")) {
-      if (ve - vs === 10 && equalsLower(buf, vs, "keep-alive")) {
-        if (minor === 0) close = false;
-      } else if (ve - vs === 5 && equalsLower(buf, vs, "close")) {
-        close = true;
-      } else {
-        const value = latin1(buf, vs, ve);
-        if (hasToken(value, "close")) close = true;
-        else if (minor === 0 && hasToken(value, "keep-alive")) close = false;
-      }
-      if (status !== 101) drops.push(pos - from, eol + 2 - from);
-    } else if (nameLength === 10 && lower === 107 && equalsLower(buf, pos, "keep-alive")) {
-      drops.push(pos - from, eol + 2 - from);
-    } else if (nameLength === 17 && lower === 116 && equalsLower(buf, pos, "transfer-encoding")) {
-      const value = latin1(buf, vs, ve);
-      te = te === null ? value : `${te}, ${value}`;
-    } else if (nameLength === 16 && lower === 112 && equalsLower(buf, pos, "proxy-connection")) {
-      drops.push(pos - from, eol + 2 - from);
-    } else if (nameLength === 7 && lower === 115 && equalsLower(buf, pos, "sozu-id")) {
-      drops.push(pos - from, eol + 2 - from);
-    }
-    pos = eol + 2;
-  }
-  let chunked = false;
-  if (te !== null) {
-    const codings = (te as string).split(",");
-    chunked = codings[codings.length - 1]!.trim().toLowerCase() === "chunked";
-    // Transfer-Encoding wins over Content-Length (RFC 9112 §6.3); never trust both, and
-    // never reuse a connection whose framing was ambiguous.
-    if (sawCl) close = true;
-    contentLength = -1;
-    if (!chunked) close = true;
-  }
-  return { status, minor, contentLength, chunked, close, drops, length: pos + 2 - from };
-}
-
-/**
- * Checks "HTTP/1.x SSS" then SP (or the line's end) at `buf[from, to)`: the whole line up to its
- * CR when `complete`, else the part received so far (whose next byte may still be the CR).
- */
-function checkStatusLine(buf: Uint8Array, from: number, to: number, complete: boolean): void {
-  const after = buf[from + 12];
-  if (
-    buf[from] !== 72 || buf[from + 1] !== 84 || buf[from + 2] !== 84 ||
-    buf[from + 3] !== 80 || buf[from + 4] !== 47 || buf[from + 5] !== 49 ||
-    buf[from + 6] !== 46 || (buf[from + 7] !== 48 && buf[from + 7] !== 49) ||
-    buf[from + 8] !== 32 || !isDigit(buf[from + 9]!) || !isDigit(buf[from + 10]!) ||
-    !isDigit(buf[from + 11]!) ||
-    (to > from + 12 && after !== 32 && (complete || after !== 13 || to > from + 13))
-  ) {
-    throw new HeadError(502, "malformed status line");
-  }
 }

@@ -1,0 +1,253 @@
+/**
+ * One request/response exchange of a {@linkcode ProxySession}: route the parsed head (host, then
+ * front, cluster and backend), measure the body already buffered, write the rewritten head and
+ * that body to a pooled keep-alive backend connection (or a new one; a failed write on a reused
+ * connection is retried on a new one), stream the rest of the body while the response is relayed
+ * (relay.ts), and give the backend connection back to the pool.
+ */
+import { type BackendConn, ConnectError } from "./backend_pool.ts";
+import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.ts";
+import type { BackendSpec } from "./model.ts";
+import { pumpBody, R_KEEP, R_RETRY, R_TUNNEL, relayResponse } from "./relay.ts";
+import type { RequestHead } from "./request_head.ts";
+import { hostForLookup } from "./routing.ts";
+import type { ProxySession } from "./session.ts";
+import { writeAll, writeLatin1 } from "./write.ts";
+
+/** Connection attempts per request, each on a different backend, before a 503. */
+export const CONNECT_ATTEMPTS = 3;
+
+/** The Host value in lookup form ("" when absent, null when invalid); caches the last one. */
+function lookupHostname(s: ProxySession, host: string | null): string | null {
+  if (host === null) return "";
+  // Clients repeat the same Host: the last one's lookup form is kept.
+  if (host !== s.lastHost) {
+    s.lastHost = host;
+    s.lastHostname = hostForLookup(host);
+  }
+  return s.lastHostname;
+}
+
+/**
+ * Where the request body bytes already buffered end (`headEnd` when there is no body), or -1
+ * when its chunked framing is invalid. A chunked body is complete when `s.scanner.done`.
+ */
+function bufferedBodyEnd(s: ProxySession, head: RequestHead, headEnd: number): number {
+  if (head.chunked) {
+    const scanner = s.scanner ??= new ChunkedScanner();
+    scanner.reset();
+    const r = scanner.feed(s.buf, headEnd, s.end);
+    if (r === CHUNKED_ERROR) return -1;
+    return r === CHUNKED_MORE ? s.end : r;
+  }
+  if (head.contentLength > 0) return headEnd + Math.min(s.end - headEnd, head.contentLength);
+  return headEnd;
+}
+
+/** A new connection to `address`, or null when it cannot be made (logged). */
+async function openBackend(s: ProxySession, address: string): Promise<BackendConn | null> {
+  try {
+    return await s.host.pool.open(address, s.listener.connectTimeoutMs);
+  } catch (error) {
+    if (!(error instanceof ConnectError)) throw error;
+    s.host.debug("backend connect failed", { backend: address, error: String(error) });
+    return null;
+  }
+}
+
+/**
+ * Streams the rest of the request body while the response is relayed. A client that goes away
+ * (or sends broken chunks) mid-body ends the exchange at once: closing both sides wakes the
+ * response read. `s.pumping` turns false once the body has ended, either way.
+ */
+function startPump(
+  s: ProxySession,
+  bc: BackendConn,
+  chunked: boolean,
+  clRemaining: number,
+): Promise<boolean> {
+  s.pumping = true;
+  return pumpBody(s, bc, chunked, clRemaining).then((ok) => {
+    s.pumping = false;
+    if (!ok) s.close();
+    return ok;
+  }, () => {
+    s.pumping = false;
+    s.close();
+    return false;
+  });
+}
+
+/**
+ * One request/response exchange; returns whether to keep the client connection.
+ * Long on purpose: one async frame per request (each split-off await would add a promise).
+ */
+export async function exchange(
+  s: ProxySession,
+  head: RequestHead,
+  headEnd: number,
+): Promise<boolean> {
+  const host = s.host;
+  const hostname = lookupHostname(s, head.host);
+  if (hostname === null) {
+    await s.answer(400);
+    return false;
+  }
+  const front = host.routing.lookup(s.listener.address, hostname, head.path);
+  if (front === null) {
+    await s.answer(404, s.listener.spec.answer404);
+    return false;
+  }
+  const cluster = host.routing.cluster(front.clusterId);
+  const answer503 = cluster?.spec?.answer503 ?? s.listener.spec.answer503;
+
+  const bodyEnd = bufferedBodyEnd(s, head, headEnd);
+  if (bodyEnd < 0) {
+    await s.answer(400);
+    return false;
+  }
+  const clRemaining = head.contentLength > 0 ? head.contentLength - (bodyEnd - headEnd) : 0;
+  const bodyDone = head.chunked ? s.scanner!.done : clRemaining === 0;
+
+  const requestId = host.nextRequestId();
+  const reqStart = s.start;
+  s.start = bodyEnd;
+
+  // Backends that failed to connect or to take the request (as many as attempts made).
+  let tried: BackendSpec[] | null = null;
+  let forceNew = false;
+  for (let round = 0;; round++) {
+    const backend = cluster === undefined
+      ? null
+      : host.routing.pickBackend(cluster, forceNew ? null : tried);
+    if (backend === null) {
+      await s.answer(503, answer503);
+      return false;
+    }
+    const bc = (forceNew ? null : host.pool.take(backend.address)) ??
+      await openBackend(s, backend.address);
+    if (bc === null) {
+      forceNew = false;
+      if ((tried ??= []).push(backend) >= CONNECT_ATTEMPTS) {
+        await s.answer(503, answer503);
+        return false;
+      }
+      continue;
+    }
+    if (s.closed) {
+      host.pool.discard(bc);
+      return false;
+    }
+    s.backend = bc;
+    s.backendTimedOut = false;
+    // Built for each attempt: the request bytes stay in the client buffer until the exchange
+    // ends (no pump has read over them yet), so the output buffer goes back to the pool right
+    // after the write.
+    const out = buildRequest(s, head, reqStart, headEnd, bodyEnd, requestId);
+    try {
+      await writeAll(bc.conn, out.bytes);
+    } catch {
+      if (out.pooled) host.ioBuffers.release(out.pooled);
+      s.backend = null;
+      host.pool.discard(bc);
+      if (bc.reused && round < 4) {
+        forceNew = true;
+        continue;
+      }
+      if ((tried ??= []).push(backend) >= CONNECT_ATTEMPTS) {
+        await s.answer(503, answer503);
+        return false;
+      }
+      continue;
+    }
+    if (out.pooled) host.ioBuffers.release(out.pooled);
+    forceNew = false;
+    const pump = bodyDone ? null : startPump(s, bc, head.chunked, clRemaining);
+    const result = await relayResponse(s, head, bc, requestId, bodyDone && round < 4);
+    if (result === R_RETRY) {
+      s.backend = null;
+      host.pool.discard(bc);
+      forceNew = true;
+      continue;
+    }
+    if (result === R_TUNNEL) return false;
+    if (pump !== null) {
+      if (s.pumping) {
+        // The backend answered before the request body ended: the client's stream position
+        // is unknown, so neither connection can be reused.
+        s.close();
+        await pump;
+        return false;
+      }
+      if (!await pump) {
+        s.close();
+        return false;
+      }
+    }
+    if (s.backend === bc) {
+      s.backend = null;
+      if (result === R_KEEP && bc.reusable) host.pool.give(bc);
+      else host.pool.discard(bc);
+    }
+    return result === R_KEEP && !s.closed;
+  }
+}
+
+/** The rewritten request head plus the buffered body bytes, ready for one write. */
+function buildRequest(
+  s: ProxySession,
+  head: RequestHead,
+  start: number,
+  headEnd: number,
+  bodyEnd: number,
+  requestId: string,
+): { bytes: Uint8Array; pooled: Uint8Array | null } {
+  const buf = s.buf;
+  const extra = 600 + (head.xff?.length ?? 0) + (head.forwarded?.length ?? 0) +
+    requestId.length;
+  const needed = (headEnd - start) + extra + (bodyEnd - headEnd);
+  let pooled: Uint8Array | null = null;
+  let out: Uint8Array;
+  if (needed <= s.host.ioBuffers.size) {
+    pooled = s.host.ioBuffers.acquire();
+    out = pooled ?? new Uint8Array(needed);
+  } else {
+    out = new Uint8Array(needed);
+  }
+  let pos = 0;
+  let cursor = start;
+  const drops = head.drops;
+  for (let i = 0; i < drops.length; i += 2) {
+    const a = start + drops[i]!;
+    if (a > cursor) {
+      out.set(buf.subarray(cursor, a), pos);
+      pos += a - cursor;
+    }
+    cursor = start + drops[i + 1]!;
+  }
+  const headBodyEnd = headEnd - 2;
+  if (headBodyEnd > cursor) {
+    out.set(buf.subarray(cursor, headBodyEnd), pos);
+    pos += headBodyEnd - cursor;
+  }
+  if (head.upgrade !== null) pos = writeLatin1("Connection: upgrade\r\n", out, pos);
+  if (head.xff === null && head.forwarded === null && !head.hasXfProto && !head.hasXfPort) {
+    out.set(s.fixedBytes, pos);
+    pos = writeLatin1(`Sozu-Id: ${requestId}\r\n\r\n`, out, pos + s.fixedBytes.byteLength);
+  } else {
+    let text = "";
+    if (!head.hasXfProto) text += s.protoLine;
+    if (!head.hasXfPort) text += s.portLine;
+    text += head.xff === null ? s.xffLine : `X-Forwarded-For: ${head.xff}, ${s.clientIp}\r\n`;
+    text += head.forwarded === null
+      ? `Forwarded: ${s.fwdFor}\r\n`
+      : `Forwarded: ${head.forwarded}, ${s.fwdFor}\r\n`;
+    text += `Sozu-Id: ${requestId}\r\n\r\n`;
+    pos = writeLatin1(text, out, pos);
+  }
+  if (bodyEnd > headEnd) {
+    out.set(buf.subarray(headEnd, bodyEnd), pos);
+    pos += bodyEnd - headEnd;
+  }
+  return { bytes: out.subarray(0, pos), pooled };
+}
