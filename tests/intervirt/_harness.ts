@@ -35,7 +35,11 @@ export function startInProcess(
     const backends = await loadIntervirtBackends(setup);
     return {
       ...backends,
-      host: { missing: checkHost, run: (argv, timeoutMs) => backends.host.run(argv, timeoutMs) },
+      host: {
+        missing: checkHost,
+        listeners: (protocol, port) => backends.host.listeners(protocol, port),
+        run: (argv, timeoutMs) => backends.host.run(argv, timeoutMs),
+      },
     };
   });
 }

@@ -4,81 +4,11 @@
  * table follows every committed change.
  */
 import assert from "node:assert/strict";
-import type { RunResult } from "../../lib/core/mod.ts";
 import { tempDir } from "../_helpers/mod.ts";
-import {
-  type IntervirtBackends,
-  IntervirtClient,
-  type IntervirtFrame,
-} from "../../lib/protocols/intervirt/mod.ts";
+import { IntervirtClient, type IntervirtFrame } from "../../lib/protocols/intervirt/mod.ts";
 import type { NetfilterState } from "../../lib/backends/netfilter/mod.ts";
+import { fakeBackends } from "./_fakes.ts";
 import { startWithBackends } from "./_harness.ts";
-
-/** Backends that remember what they were asked and keep containers in a map. */
-function fakeBackends(calls: string[], tables: NetfilterState[]): IntervirtBackends {
-  const running = new Map<string, boolean>();
-  const record = (call: string) => {
-    calls.push(call);
-    return Promise.resolve();
-  };
-  return {
-    runtime: {
-      kind: "fake",
-      configuresAddresses: true,
-      requiredTools: () => [],
-      prepare: () => Promise.resolve(),
-      create: (spec, image) => {
-        running.set(spec.name, false);
-        return record(`create ${spec.name} ${spec.ipv4.address} ${image.kind}`);
-      },
-      setNetwork: (spec) => record(`network ${spec.name}`),
-      start: (name) => {
-        const was = running.get(name);
-        running.set(name, true);
-        return Promise.resolve(was === false);
-      },
-      stop: (name) => {
-        const was = running.get(name);
-        if (was !== undefined) running.set(name, false);
-        return Promise.resolve(was === true);
-      },
-      destroy: (name) => {
-        running.delete(name);
-        return record(`destroy ${name}`);
-      },
-      state: (name) =>
-        Promise.resolve(
-          running.has(name) ? (running.get(name) ? "running" : "stopped") : "missing",
-        ),
-      pid: () => Promise.resolve(null),
-      list: () => Promise.resolve([...running.keys()]),
-      exec: () => Promise.resolve({ code: 0 } as RunResult),
-    },
-    bridge: {
-      setUp: () => record("bridge up"),
-      remove: () => record("bridge down"),
-      addHostRoute: (ip) => record(`route ${ip}`),
-      deleteHostRoute: (ip) => record(`unroute ${ip}`),
-      attachPort: () => Promise.resolve(false),
-      changeAddress: () => Promise.resolve(),
-    },
-    netfilter: {
-      apply: (state) => {
-        tables.push(structuredClone(state));
-        return Promise.resolve(false);
-      },
-      delete: () => record("nft delete"),
-      warm: () => {},
-      close: () => Promise.resolve(),
-    },
-    images: {
-      dir: "/images",
-      find: (name) =>
-        Promise.resolve(name === "local" ? { kind: "tarball", path: "/images/local.tar" } : null),
-    },
-    host: { missing: () => [], run: (argv) => record(`host ${argv.join(" ")}`) },
-  };
-}
 
 Deno.test("intervirt runs on fake backends: runtime, bridge and nft table only through them", async () => {
   await using dir = await tempDir("piv");

@@ -1,5 +1,6 @@
 /** Host commands: the long update and power commands, and the runner for short system tools. */
 import { type CommandRunner, withDefaults } from "../../core/mod.ts";
+import { hostListeners } from "./listeners.ts";
 import { missingPrerequisites } from "./prerequisites.ts";
 
 /**
@@ -10,7 +11,7 @@ export function systemToolRunner(runner: CommandRunner): CommandRunner {
   return withDefaults(runner, { processGroup: false });
 }
 
-/** The host as the Intervirt agent sees it: its prerequisites and its own commands. */
+/** The host as the Intervirt agent sees it: its prerequisites, its listeners, its own commands. */
 export class HostCommands {
   readonly #runner: CommandRunner;
 
@@ -21,6 +22,11 @@ export class HostCommands {
   /** Names what the host lacks to run `tools` (root, commands); empty when ready. */
   missing(tools: readonly string[]): string[] {
     return missingPrerequisites(tools);
+  }
+
+  /** The host sockets listening on `protocol`/`port` (read with `ss`). */
+  listeners(protocol: "tcp" | "udp", port: number): Promise<string[]> {
+    return hostListeners(this.#runner, protocol, port);
   }
 
   /** Runs a host command (an update step, shutdown, reboot) in its own process group. */

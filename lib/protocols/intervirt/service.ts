@@ -18,7 +18,7 @@ import { buildIntervirtHandlers } from "./handlers.ts";
 import { createIntervirtApp, serveIntervirt } from "./server.ts";
 
 /** Tools every runtime needs besides its own. */
-const NETWORK_TOOLS = ["ip", "nft", "sysctl", "nsenter"];
+const NETWORK_TOOLS = ["ip", "nft", "sysctl", "nsenter", "ss"];
 
 /** One running Intervirt agent. */
 export class IntervirtService implements Service<IntervirtConfig> {
@@ -27,6 +27,8 @@ export class IntervirtService implements Service<IntervirtConfig> {
   #server: Deno.HttpServer | null = null;
   #connections = new Set<IntervirtConnection>();
   #manager: ContainerManager | null = null;
+  /** This service's own listener, once bound. */
+  #listener: string | null = null;
 
   /** `createBackends` builds the system side when the service starts (tests pass fakes). */
   constructor(createBackends: IntervirtBackendsFactory) {
@@ -70,7 +72,8 @@ export class IntervirtService implements Service<IntervirtConfig> {
     this.#server = listener.server;
     const { hostname, port } = listener.address;
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    ctx.listening(`ws://${host}:${port}${config.path}`);
+    this.#listener = `ws://${host}:${port}${config.path}`;
+    ctx.listening(this.#listener);
   }
 
   /** Backends, host check, state document and the manager over them. */
@@ -99,6 +102,10 @@ export class IntervirtService implements Service<IntervirtConfig> {
       log: ctx.log,
       unavailable,
       onChange: () => this.#publishDetail(ctx),
+      agentListeners: () => [
+        ...(this.#listener ? [this.#listener] : []),
+        ...ctx.statuses().flatMap((s) => s.listeners),
+      ],
     });
     if (!unavailable) backends.netfilter.warm();
     return this.#manager;

@@ -68,6 +68,8 @@ export interface IntervirtImages {
 export interface IntervirtHost {
   /** Names what the host lacks to run `tools` (root, commands); empty when ready. */
   missing(tools: readonly string[]): string[];
+  /** Host sockets listening on `protocol`/`port`, one description each (empty when none). */
+  listeners(protocol: "tcp" | "udp", port: number): Promise<string[]>;
   /** Runs a host command (update step, shutdown, reboot). */
   run(argv: readonly string[], timeoutMs: number): Promise<void>;
 }

@@ -2,6 +2,7 @@
 import { ConflictError, InvalidError, NotFoundError } from "../../../core/mod.ts";
 import type { AddForwardRequest, RemoveForwardRequest } from "../schemas.ts";
 import type { ContainerDomainParts } from "./parts.ts";
+import { checkExternalPort } from "./ports.ts";
 import { type IntervirtState, isConnected, pairOf, type StoredForward } from "./state.ts";
 
 /** Connects pairs, toggles internet access and manages port forwards. */
@@ -78,6 +79,15 @@ export class ConnectionOperations {
           `Port forwarding ${protocol}/${r.externalPort} already exists (to ${existing.id}:${existing.internalPort})`,
         );
       }
+      await checkExternalPort(
+        {
+          reserved: this.#p.config.reserved_ports,
+          agentListeners: this.#p.agentListeners,
+          hostListeners: (protocol, port) => this.#p.backends.host.listeners(protocol, port),
+        },
+        protocol,
+        r.externalPort,
+      );
       const { externalPort, internalPort } = r;
       await this.#change((s) => {
         s.forwards.push({ protocol, externalPort, id: r.id, internalPort });

@@ -25,6 +25,8 @@ export interface ContainerManagerOptions {
   unavailable: string | null;
   /** Called after each committed change. */
   onChange?: () => void;
+  /** Every listener the agent announced (a port forward may not take their ports). */
+  agentListeners?: () => readonly string[];
 }
 
 /** Every Intervirt operation, grouped: containers, connections, host. */
@@ -48,7 +50,8 @@ export class ContainerManager {
       unavailable: options.unavailable,
       ...(options.onChange ? { onChange: options.onChange } : {}),
     });
-    const parts = { config, store, network, backends, log };
+    const agentListeners = options.agentListeners ?? (() => []);
+    const parts = { config, store, network, backends, log, agentListeners };
     this.#store = store;
     this.containers = new ContainerOperations(parts);
     this.connections = new ConnectionOperations(parts);

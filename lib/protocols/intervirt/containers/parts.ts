@@ -12,4 +12,6 @@ export interface ContainerDomainParts {
   network: ContainerNetwork;
   backends: IntervirtBackends;
   log: Logger;
+  /** Every listener the agent announced (its services' addresses and socket paths). */
+  agentListeners: () => readonly string[];
 }
