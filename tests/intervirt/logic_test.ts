@@ -8,14 +8,17 @@ import {
   renderRuleset,
 } from "../../lib/backends/netfilter/mod.ts";
 import { networkConfig, withNetworkConfig } from "../../lib/backends/lxc/mod.ts";
+import { listenersCommand, parseListeners } from "../../lib/backends/intervirt_host/mod.ts";
 import {
   broadcastOf,
   Gate,
   inSubnet,
   KeyedLock,
+  listenerPort,
   pairOf,
   parseCidr,
   sameAddress,
+  unusableAddress,
   vethName,
 } from "../../lib/protocols/intervirt/containers/mod.ts";
 
@@ -163,4 +166,52 @@ Deno.test("pairs are sorted and veth names fit IFNAMSIZ", () => {
   assert.ok(name.length <= 15);
   assert.equal(name, vethName("pivt", "computer-93281-with-a-long-name"));
   assert.notEqual(name, vethName("pivt", "computer-93282-with-a-long-name"));
+});
+
+Deno.test("ss listings become one description per listening socket", () => {
+  assert.deepEqual(listenersCommand("udp", 53), [
+    "ss",
+    "-H",
+    "-l",
+    "-n",
+    "-p",
+    "-u",
+    "sport",
+    "=",
+    ":53",
+  ]);
+  assert.throws(() => listenersCommand("tcp", 0), RangeError);
+  const text = [
+    'LISTEN 0      128          0.0.0.0:22        0.0.0.0:*    users:(("sshd",pid=812,fd=3))',
+    'LISTEN 0      128             [::]:22           [::]:*    users:(("sshd",pid=812,fd=4))',
+    "UNCONN 0      0      127.0.0.53%lo:53        0.0.0.0:*",
+    "",
+  ].join("\n");
+  assert.deepEqual(parseListeners(text), [
+    "0.0.0.0:22 (sshd, pid 812)",
+    "[::]:22 (sshd, pid 812)",
+    "127.0.0.53%lo:53",
+  ]);
+  assert.deepEqual(parseListeners(""), []);
+  assert.equal(listenerPort("ws://127.0.0.1:55436/containerManagement"), 55436);
+  assert.equal(listenerPort("http://[::1]:9150"), 9150);
+  assert.equal(listenerPort("unix:/run/polyagent/quix.sock"), null);
+  assert.equal(listenerPort("/var/run/cryptoded.sock"), null);
+});
+
+Deno.test("unusableAddress() names what an address is, from the bridge subnet it is checked against", () => {
+  const v4 = parseCidr("192.168.50.1/23");
+  assert.match(unusableAddress("192.168.50.1", v4, "br")!, /^is the gateway address of bridge br/);
+  assert.match(unusableAddress("192.168.50.0", v4, "br")!, /^is the network address/);
+  assert.match(unusableAddress("192.168.51.255", v4, "br")!, /^is the broadcast address/);
+  assert.equal(unusableAddress("192.168.50.255", v4, "br"), null);
+  assert.equal(unusableAddress("10.1.2.3", v4, "br"), null);
+  assert.match(unusableAddress("10.1.2.255", v4, "br")!, /broadcast address of its \/24/);
+  assert.equal(unusableAddress("10.0.0.2", parseCidr("10.0.0.1/31"), "br"), null);
+  const v6 = parseCidr("2001:db8:1::1/48");
+  assert.match(unusableAddress("2001:db8:1::", v6, "br")!, /^is the network address/);
+  assert.equal(unusableAddress("2001:db8:1:ffff:ffff:ffff:ffff:ffff", v6, "br"), null);
+  assert.match(unusableAddress("::1", v6, "br")!, /loopback/);
+  assert.match(unusableAddress("ff05::2", v6, "br")!, /multicast/);
+  assert.match(unusableAddress("240.1.2.3", v4, "br")!, /reserved/);
 });

@@ -8,7 +8,7 @@ import { BusyError, InvalidError, type Logger } from "../../core/mod.ts";
 import type { ContainerManager } from "./containers/mod.ts";
 import { errorFields, IntervirtErrorCode, UNSUPPORTED } from "./errors.ts";
 import type { IntervirtHandler, IntervirtHandlerTable } from "./handlers.ts";
-import { intervirtEnvelopeSchema } from "./schemas.ts";
+import { describeIssue, intervirtEnvelopeSchema } from "./schemas.ts";
 
 /** Sends one JSON frame (dropped when the socket is gone). */
 export type IntervirtSendFrame = (frame: Record<string, unknown>) => void;
@@ -117,15 +117,7 @@ export class IntervirtConnection {
   /** The handler of a request: its envelope checked, its type known, room for one more. */
   #handlerFor(body: Record<string, unknown>): IntervirtHandler {
     const envelope = intervirtEnvelopeSchema.safeParse(body);
-    if (!envelope.success) {
-      const issue = envelope.error.issues[0];
-      const field = issue?.path.map(String).join(".") ?? "type";
-      throw new InvalidError(
-        body[field] === undefined
-          ? `Missing field "${field}"`
-          : `Invalid field "${field}": ${issue?.message}`,
-      );
-    }
+    if (!envelope.success) throw new InvalidError(describeIssue(envelope.error, body));
     const handler = this.#o.table.get(envelope.data.type);
     if (!handler) {
       throw new InvalidError(`Unsupported request type "${envelope.data.type}"`, {

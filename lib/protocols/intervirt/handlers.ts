@@ -49,7 +49,7 @@ const GENERAL: IntervirtFinalReply = { type: "General" };
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
-  if (!r.success) throw new InvalidError(describeIssue(r.error));
+  if (!r.success) throw new InvalidError(describeIssue(r.error, body));
   return r.data;
 }
 
@@ -106,11 +106,11 @@ const CONTAINER_HANDLERS = {
   StopContainer: general(idSchema, (r, { manager }) => manager.containers.stop(r.id)),
   IDWithNewIpv4: general(
     newIpv4Schema,
-    (r, { manager }) => manager.containers.setAddress(r.id, "ipv4", r.ip),
+    (r, { manager }) => manager.containers.setAddress(r.id, "ipv4", r.ip, r.field),
   ),
   IDWithNewIpv6: general(
     newIpv6Schema,
-    (r, { manager }) => manager.containers.setAddress(r.id, "ipv6", r.ip),
+    (r, { manager }) => manager.containers.setAddress(r.id, "ipv6", r.ip, r.field),
   ),
 };
 

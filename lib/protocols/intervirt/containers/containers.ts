@@ -38,6 +38,12 @@ export class ContainerOperations {
     );
   }
 
+  /** Throws when `ip` cannot work as a container's `family` address (request field `field`). */
+  #usable(family: "ipv4" | "ipv6", ip: string, field: string): void {
+    const why = this.#p.network.unusable(family, ip);
+    if (why) throw new InvalidError(`Invalid field "${field}": ${ip} ${why}`);
+  }
+
   /** Throws when another container already uses `value`. */
   #conflict(kind: "ipv4" | "ipv6" | "mac", value: string, except: string): void {
     for (const c of Object.values(this.#p.store.current.containers)) {
@@ -59,7 +65,9 @@ export class ContainerOperations {
       if (this.#p.store.current.containers[r.id]) {
         throw new ConflictError(`Container ${r.id} already exists`);
       }
+      this.#usable("ipv4", r.ipv4, "ipv4");
       this.#conflict("ipv4", r.ipv4, r.id);
+      this.#usable("ipv6", r.ipv6, "ipv6");
       this.#conflict("ipv6", r.ipv6, r.id);
       this.#conflict("mac", r.mac, r.id);
       const image = await this.#resolveImage(r.image);
@@ -152,13 +160,19 @@ export class ContainerOperations {
     });
   }
 
-  /** IDWithNewIpv4 / IDWithNewIpv6. */
-  setAddress(id: string, family: "ipv4" | "ipv6", ip: string): Promise<void> {
+  /** IDWithNewIpv4 / IDWithNewIpv6 (`field`: the request field that carried `ip`). */
+  setAddress(
+    id: string,
+    family: "ipv4" | "ipv6",
+    ip: string,
+    field: string = family,
+  ): Promise<void> {
     this.#p.store.require();
     const key = family === "ipv4" ? `ip4:${ip}` : `ip6:${ip.toLowerCase()}`;
     return this.#p.store.locked([id, key], async () => {
       const old = this.#p.store.get(id);
       if (sameAddress(old[family], ip)) return;
+      this.#usable(family, ip, field);
       this.#conflict(family, ip, id);
       const next: StoredContainer = { ...old, [family]: ip };
       await this.#p.backends.runtime.setNetwork(this.#p.network.spec(next));

@@ -14,7 +14,15 @@ export { ContainerOperations } from "./containers.ts";
 export { HostOperations, splitCommand } from "./host.ts";
 export { Gate, KeyedLock, type Release } from "./lock.ts";
 export { ContainerManager, type ContainerManagerOptions } from "./manager.ts";
-export { broadcastOf, type Cidr, inSubnet, parseCidr, sameAddress } from "./net.ts";
+export {
+  broadcastOf,
+  type Cidr,
+  inSubnet,
+  parseCidr,
+  sameAddress,
+  unusableAddress,
+} from "./net.ts";
 export { ContainerNetwork } from "./network.ts";
 export * from "./state.ts";
+export { checkExternalPort, type ExternalPortSources, listenerPort } from "./ports.ts";
 export { ContainerStore } from "./store.ts";

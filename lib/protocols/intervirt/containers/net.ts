@@ -67,3 +67,60 @@ export function sameAddress(a: string, b: string): boolean {
   if (a.includes(":") !== b.includes(":")) return false;
   return a.includes(":") ? v6ToBigInt(a) === v6ToBigInt(b) : a === b;
 }
+
+/** The whole address as one number (IPv4 in the low 32 bits). */
+function addressValue(ip: string): bigint {
+  return ip.includes(":") ? v6ToBigInt(ip) : BigInt(v4ToInt(ip));
+}
+
+/** Ranges no host may take as its own address: [base, prefix, what it is]. First match wins. */
+const SPECIAL_RANGES: readonly [string, number, string][] = [
+  ["0.0.0.0", 8, 'an unspecified ("this network") address'],
+  ["127.0.0.0", 8, "a loopback address"],
+  ["224.0.0.0", 4, "a multicast address"],
+  ["255.255.255.255", 32, "the limited broadcast address"],
+  ["240.0.0.0", 4, "a reserved address (240.0.0.0/4)"],
+  ["::", 128, "the unspecified address"],
+  ["::1", 128, "the loopback address"],
+  ["ff00::", 8, "a multicast address"],
+];
+
+/** The prefix a container gets for an IPv4 address outside the bridge subnet. */
+export const OUTSIDE_PREFIX_V4 = 24;
+/** The prefix a container gets for an IPv6 address outside the bridge subnet. */
+export const OUTSIDE_PREFIX_V6 = 64;
+
+/** Whether `ip` is the network address (or, IPv4, the broadcast) of its `/prefix`: the reason. */
+function subnetEdge(ip: string, prefix: number, of: string): string | null {
+  const v6 = ip.includes(":");
+  const hostBits = BigInt((v6 ? 128 : 32) - prefix);
+  if (hostBits < 2n) return null;
+  const host = addressValue(ip) & ((1n << hostBits) - 1n);
+  if (host === 0n) return `is the network address ${of}`;
+  if (!v6 && host === (1n << hostBits) - 1n) return `is the broadcast address ${of}`;
+  return null;
+}
+
+/**
+ * Why `ip` cannot be a container's address next to the bridge subnet `bridge` (same family), or
+ * null when it can: an unspecified, loopback, multicast or reserved address anywhere; in the
+ * bridge subnet, the bridge's own (gateway) address, the network address and the IPv4 broadcast;
+ * outside it, the network or broadcast address of the /24 (/64) the container gets there. The
+ * reason reads after the address: `10.93.0.1 is the gateway address of bridge …`.
+ */
+export function unusableAddress(ip: string, bridge: Cidr, bridgeName: string): string | null {
+  for (const [base, prefix, what] of SPECIAL_RANGES) {
+    if (inSubnet(ip, { address: base, prefix, v6: base.includes(":") })) return `is ${what}`;
+  }
+  if (inSubnet(ip, bridge)) {
+    const of = `of bridge ${bridgeName} (${bridge.address}/${bridge.prefix})`;
+    if (sameAddress(ip, bridge.address)) return `is the gateway address ${of}`;
+    return subnetEdge(ip, bridge.prefix, of);
+  }
+  const prefix = bridge.v6 ? OUTSIDE_PREFIX_V6 : OUTSIDE_PREFIX_V4;
+  return subnetEdge(
+    ip,
+    prefix,
+    `of its /${prefix} (outside the bridge subnet a container gets a /${prefix})`,
+  );
+}

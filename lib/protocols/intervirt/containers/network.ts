@@ -5,7 +5,15 @@
  */
 import type { IntervirtConfig } from "../config.ts";
 import type { ContainerSpec, IntervirtBackends, NetfilterState } from "./backends.ts";
-import { broadcastOf, type Cidr, inSubnet, parseCidr } from "./net.ts";
+import {
+  broadcastOf,
+  type Cidr,
+  inSubnet,
+  OUTSIDE_PREFIX_V4,
+  OUTSIDE_PREFIX_V6,
+  parseCidr,
+  unusableAddress,
+} from "./net.ts";
 import { containerName, type IntervirtState, type StoredContainer, vethName } from "./state.ts";
 
 /** Options for {@linkcode ContainerNetwork}. */
@@ -30,6 +38,15 @@ export class ContainerNetwork {
     this.#bridge6 = parseCidr(options.config.bridge_ipv6);
   }
 
+  /**
+   * Why `ip` cannot be a container's `family` address here (the bridge's gateway, network or
+   * broadcast address, loopback, multicast…), or null when it can.
+   */
+  unusable(family: "ipv4" | "ipv6", ip: string): string | null {
+    const bridge = family === "ipv4" ? this.#bridge4 : this.#bridge6;
+    return unusableAddress(ip, bridge, this.#config.bridge);
+  }
+
   /** Whether the bridge and table are set up (commits then update the table). */
   get ready(): boolean {
     return this.#ready;
@@ -39,7 +56,7 @@ export class ContainerNetwork {
   spec(c: StoredContainer): ContainerSpec {
     const in4 = inSubnet(c.ipv4, this.#bridge4);
     const in6 = inSubnet(c.ipv6, this.#bridge6);
-    const prefix4 = in4 ? this.#bridge4.prefix : 24;
+    const prefix4 = in4 ? this.#bridge4.prefix : OUTSIDE_PREFIX_V4;
     return {
       name: containerName(this.#config.name_prefix, c.id),
       hostname: c.id,
@@ -54,7 +71,7 @@ export class ContainerNetwork {
       },
       ipv6: {
         address: c.ipv6,
-        prefix: in6 ? this.#bridge6.prefix : 64,
+        prefix: in6 ? this.#bridge6.prefix : OUTSIDE_PREFIX_V6,
         gateway: in6 ? this.#bridge6.address : "dev",
       },
     };
