@@ -97,6 +97,7 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
     await Promise.all([ok(add("c1", 11)), ok(add("c2", 12))]);
     assert.equal(await code(add("c1", 11)), 3);
     assert.equal(await code({ ...add("c3", 13), ipv4: "10.93.7.11" }), 8);
+    assert.equal(await code({ ...add("c3", 13), ipv4: "10.93.7.1" }), 8);
     await Promise.all([
       ok({ type: "StartContainer", id: "c1" }),
       ok({ type: "StartContainer", id: "c2" }),
@@ -172,6 +173,18 @@ backendTest("intervirt on LXC: isolation, connect, internet, forwards, restart, 
       }),
       3,
     );
+    // Never a port the host serves on: sshd's 22, the agent's own listener.
+    for (const externalPort of [22, port]) {
+      const refused = await c.call({
+        type: "AddPortForwarding",
+        id: "c2",
+        internalPort: 80,
+        externalPort,
+        protocol: "tcp",
+      });
+      assert.equal(refused.code, 8, JSON.stringify(refused));
+      assert.match(refused.error!, new RegExp(`port ${externalPort} is`));
+    }
     assert.equal(await waitFor(() => fetchVia(true), { timeoutMs: 8000 }), "hello\n");
     assert.equal(await fetchVia(false), "hello\n");
     await ok({ type: "RemovePortForwarding", externalPort: ext, protocol: "tcp" });
