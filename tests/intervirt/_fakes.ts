@@ -1,10 +1,12 @@
 /** Fake Intervirt backends for domain tests over the real WebSocket (no root, runtime or nft). */
 import type { RunResult } from "../../lib/core/mod.ts";
 import type { NetfilterState } from "../../lib/backends/netfilter/mod.ts";
+import type { IntervirtConfig } from "../../lib/protocols/intervirt/mod.ts";
 import type {
   IntervirtBackends,
   IntervirtHost,
 } from "../../lib/protocols/intervirt/containers/mod.ts";
+import { type InProcessAgent, startWithBackends } from "./_harness.ts";
 
 /**
  * Backends that remember what they were asked and keep containers in a map; `host` replaces
@@ -82,4 +84,28 @@ export function fakeBackends(
       ...host,
     },
   };
+}
+
+/** An in-process agent on {@linkcode fakeBackends}, with what the fakes recorded. */
+export interface FakeAgent extends InProcessAgent {
+  /** Runtime, bridge and host calls, in order. */
+  calls: string[];
+  /** Every nft state applied. */
+  tables: NetfilterState[];
+}
+
+/** Starts the service in this process on {@linkcode fakeBackends} with `overrides`. */
+export async function startOnFakes(
+  dir: string,
+  overrides: Partial<IntervirtConfig> = {},
+  host: Partial<IntervirtHost> = {},
+): Promise<FakeAgent> {
+  const calls: string[] = [];
+  const tables: NetfilterState[] = [];
+  const agent = await startWithBackends(
+    dir,
+    overrides,
+    () => Promise.resolve(fakeBackends(calls, tables, host)),
+  );
+  return Object.assign(agent, { calls, tables });
 }

@@ -7,8 +7,7 @@
 import assert from "node:assert/strict";
 import { tempDir } from "../_helpers/mod.ts";
 import { IntervirtClient } from "../../lib/protocols/intervirt/mod.ts";
-import { fakeBackends } from "./_fakes.ts";
-import { startWithBackends } from "./_harness.ts";
+import { startOnFakes } from "./_fakes.ts";
 
 const BRIDGE = { bridge_ipv4: "10.93.5.1/24", bridge_ipv6: "fd93:5::1/64" };
 
@@ -24,12 +23,7 @@ const add = (id: string, n: number, extra: Record<string, unknown> = {}) => ({
 
 Deno.test("intervirt AddContainer refuses gateway, network, broadcast, loopback and taken addresses", async () => {
   await using dir = await tempDir("piv");
-  const calls: string[] = [];
-  await using agent = await startWithBackends(
-    dir.path,
-    BRIDGE,
-    () => Promise.resolve(fakeBackends(calls, [])),
-  );
+  await using agent = await startOnFakes(dir.path, BRIDGE);
   const client = await IntervirtClient.connect(agent.url);
   const of4 = "of bridge pivubr0 (10.93.5.1/24)";
   const of6 = "of bridge pivubr0 (fd93:5::1/64)";
@@ -63,7 +57,7 @@ Deno.test("intervirt AddContainer refuses gateway, network, broadcast, loopback 
       assert.equal(f.code, 8, `${JSON.stringify(fields)} -> ${JSON.stringify(f)}`);
       assert.equal(f.error, `Invalid field ${message}`);
     }
-    assert.deepEqual(calls.filter((c) => c.startsWith("create")), [
+    assert.deepEqual(agent.calls.filter((c) => c.startsWith("create")), [
       "create pivu-a 10.93.5.11 tarball",
     ]);
     // The last usable addresses of the subnets, and addresses outside them (the client picks its
@@ -79,11 +73,7 @@ Deno.test("intervirt AddContainer refuses gateway, network, broadcast, loopback 
 
 Deno.test("intervirt address changes refuse the same addresses, naming the request's field", async () => {
   await using dir = await tempDir("piv");
-  await using agent = await startWithBackends(
-    dir.path,
-    BRIDGE,
-    () => Promise.resolve(fakeBackends([], [])),
-  );
+  await using agent = await startOnFakes(dir.path, BRIDGE);
   const client = await IntervirtClient.connect(agent.url);
   try {
     assert.equal((await client.call(add("a", 11))).code, undefined);

@@ -6,19 +6,12 @@
 import assert from "node:assert/strict";
 import { tempDir } from "../_helpers/mod.ts";
 import { IntervirtClient, type IntervirtFrame } from "../../lib/protocols/intervirt/mod.ts";
-import type { NetfilterState } from "../../lib/backends/netfilter/mod.ts";
-import { fakeBackends } from "./_fakes.ts";
-import { startWithBackends } from "./_harness.ts";
+import { startOnFakes } from "./_fakes.ts";
 
 Deno.test("intervirt runs on fake backends: runtime, bridge and nft table only through them", async () => {
   await using dir = await tempDir("piv");
-  const calls: string[] = [];
-  const tables: NetfilterState[] = [];
-  await using agent = await startWithBackends(
-    dir.path,
-    {},
-    () => Promise.resolve(fakeBackends(calls, tables)),
-  );
+  await using agent = await startOnFakes(dir.path);
+  const { calls, tables } = agent;
   const client = await IntervirtClient.connect(agent.url);
   const call = (body: Record<string, unknown>): Promise<IntervirtFrame> => client.call(body);
   const add = (id: string, n: number) => ({

@@ -7,8 +7,7 @@
 import assert from "node:assert/strict";
 import { tempDir } from "../_helpers/mod.ts";
 import { IntervirtClient } from "../../lib/protocols/intervirt/mod.ts";
-import { fakeBackends } from "./_fakes.ts";
-import { startWithBackends } from "./_harness.ts";
+import { startOnFakes } from "./_fakes.ts";
 
 type Kind = "string" | "number" | "boolean";
 
@@ -96,11 +95,7 @@ const WRONG: Record<Kind, [unknown, string][]> = {
 
 Deno.test("intervirt names the field and both types of a wrong-typed field; missing only when missing", async () => {
   await using dir = await tempDir("piv");
-  await using agent = await startWithBackends(
-    dir.path,
-    {},
-    () => Promise.resolve(fakeBackends([], [])),
-  );
+  await using agent = await startOnFakes(dir.path);
   const client = await IntervirtClient.connect(agent.url);
   const error = async (body: Record<string, unknown>) => {
     const f = await client.call(body);

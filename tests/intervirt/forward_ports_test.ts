@@ -8,11 +8,9 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { runCommand } from "../../lib/core/mod.ts";
 import { HostCommands } from "../../lib/backends/intervirt_host/mod.ts";
-import type { NetfilterState } from "../../lib/backends/netfilter/mod.ts";
 import { IntervirtClient } from "../../lib/protocols/intervirt/mod.ts";
 import { backendTest, tempDir } from "../_helpers/mod.ts";
-import { fakeBackends } from "./_fakes.ts";
-import { startWithBackends } from "./_harness.ts";
+import { startOnFakes } from "./_fakes.ts";
 
 /** A UDP socket bound on loopback (node:dgram: Deno's own needs --unstable-net). */
 async function udpSocket(): Promise<{ port: number } & AsyncDisposable> {
@@ -28,16 +26,10 @@ backendTest("intervirt AddPortForwarding refuses reserved, agent and in-use port
   tools: ["ss"],
 }, async () => {
   await using dir = await tempDir("piv");
-  const tables: NetfilterState[] = [];
   const host = new HostCommands(runCommand);
-  await using agent = await startWithBackends(
-    dir.path,
-    { reserved_ports: [22, 2222] },
-    () =>
-      Promise.resolve(fakeBackends([], tables, {
-        listeners: (protocol, port) => host.listeners(protocol, port),
-      })),
-  );
+  await using agent = await startOnFakes(dir.path, { reserved_ports: [22, 2222] }, {
+    listeners: (protocol, port) => host.listeners(protocol, port),
+  });
   const agentPort = Number(new URL(agent.url).port);
   using tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   await using udp = await udpSocket();
@@ -54,7 +46,7 @@ backendTest("intervirt AddPortForwarding refuses reserved, agent and in-use port
       image: "local",
     });
     assert.equal(added.code, undefined);
-    const before = tables.length;
+    const before = agent.tables.length;
     const refused: [number, string, RegExp][] = [
       [22, "tcp", /^Invalid field "externalPort": port 22 is reserved on this host/],
       [22, "udp", /port 22 is reserved on this host \(intervirt\.reserved_ports\)$/],
@@ -78,7 +70,7 @@ backendTest("intervirt AddPortForwarding refuses reserved, agent and in-use port
       assert.equal(f.code, 8, `${protocol}/${port} -> ${JSON.stringify(f)}`);
       assert.match(f.error!, message);
     }
-    assert.equal(tables.length, before, "a refused forward changed the nft table");
+    assert.equal(agent.tables.length, before, "a refused forward changed the nft table");
     const forwards = () =>
       agent.service.manager!.state.forwards.map((f) => `${f.protocol}/${f.externalPort}`);
     assert.deepEqual(forwards(), []);

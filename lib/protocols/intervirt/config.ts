@@ -54,10 +54,7 @@ export function intervirtConfigSchema() {
     bridge_ipv6: text().default("fd93::1/64"),
     /** nftables table (family inet) the agent owns. */
     nft_table: text().regex(/^[A-Za-z0-9_]{1,64}$/, e("a table name")).default("polyagent"),
-    /**
-     * External ports a port forward may never take (besides the agent's own listeners and any
-     * port a host socket listens on): by default sshd's, so a forward cannot cut remote access.
-     */
+    /** Ports a forward never takes (nor the agent's listeners, nor ports host sockets use). */
     reserved_ports: z.array(wholeNumber(1, 65535), e("a list of port numbers")).default([22]),
     /** Seconds of clean halt before a stop kills the container (0: kill at once). */
     stop_grace_seconds: wholeNumber(0, 600).default(10),
