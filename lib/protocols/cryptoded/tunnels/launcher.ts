@@ -49,6 +49,24 @@ export class ConnectionLauncher {
     return bin ? `cannot start openvpn: ${bin}` : null;
   }
 
+  /** The user pre-connect commands run as (`pre_exec_user`, else `agent.user`), or null. */
+  #preExecUser(): { uid: number; gid: number } | null {
+    const { config, backends, log } = this.#o;
+    const userName = config.pre_exec_user || this.#o.agentUser;
+    if (backends.ownUid !== 0 || !userName) return null;
+    const user = backends.preExec.lookupUser(userName);
+    if (!user) log.warn("pre-exec user not found; running as the agent", { user: userName });
+    return user;
+  }
+
+  /** The uid pre-connect commands run as (STATUS shows it). */
+  preExecUid(): number {
+    const { config, backends } = this.#o;
+    const userName = config.pre_exec_user || this.#o.agentUser;
+    if (backends.ownUid !== 0 || !userName) return backends.ownUid;
+    return backends.preExec.lookupUser(userName)?.uid ?? backends.ownUid;
+  }
+
   /** Unmarks a pending connect of `name`. */
   settle(name: string): void {
     settlePending(this.#o.saved, name, this.#o.log);
@@ -89,19 +107,14 @@ export class ConnectionLauncher {
   /** The pre-connect-exec phase; false when the connect must not go on. */
   async #preExec(e: ConnectionEntry, profile: Profile, abort: AbortController): Promise<boolean> {
     const { config, backends, log } = this.#o;
-    const isRoot = backends.ownUid === 0;
-    const userName = config.pre_exec_user || this.#o.agentUser;
-    const user = isRoot && userName ? backends.preExec.lookupUser(userName) : null;
-    if (isRoot && userName && !user) {
-      log.warn("pre-exec user not found; running as the agent", { user: userName });
-    }
     const result = await backends.preExec.run(profile.preConnectExec, {
       timeoutMs: config.pre_exec_timeout,
-      user,
+      user: this.#preExecUser(),
       logFile: backends.tunnels.logPath(e.name),
       signal: abort.signal,
     });
     e.preExecStatus = result.status;
+    e.preExecRan = true;
     await savePreExecStatus(this.#o.saved, e.name, result.status, log);
     if (abort.signal.aborted || this.stopped) {
       e.lastError = "connect cancelled during pre-connect-exec";
