@@ -15,11 +15,14 @@ const ESCAPES: Readonly<Record<string, string>> = {
   "\t": "\\t",
 };
 
+/** What json-c escapes: the quote, the backslash, the slash and the control characters. */
+// deno-lint-ignore no-control-regex
+const NEEDS_ESCAPE = /["\\/\u0000-\u001f]/g;
+
 /** A JSON string literal as json-c escapes it. */
 export function jsoncString(text: string): string {
-  // deno-lint-ignore no-control-regex
   return `"${
-    text.replace(/["\\/\b\f\n\r\t\u0000-\u001f]/g, (c) =>
+    text.replace(NEEDS_ESCAPE, (c) =>
       ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
   }"`;
 }
