@@ -19,7 +19,14 @@ import type { ConnectionView } from "./tunnels/mod.ts";
 
 /** A handler's answer, before a dialect writes it. */
 export type CryptodedReply =
-  | { kind: "status"; list: ConnectionView[]; single: boolean; profileDir: string }
+  | {
+    kind: "status";
+    list: ConnectionView[];
+    single: boolean;
+    profileDir: string;
+    /** The request asked for polyagent's `last-error` (document dialect). */
+    detail?: boolean;
+  }
   | { kind: "value"; data?: unknown; text?: string }
   | { kind: "failure"; failure: CryptodedFailure };
 
@@ -58,7 +65,9 @@ export const documentDialect: CryptodedDialect = {
   resp: respOf,
   encode(reply, json) {
     if (json) {
-      return jsoncText({ code: this.code(respOf(reply)), data: jsonData(reply, documentStatus) });
+      const detail = reply.kind === "status" && reply.detail === true;
+      const data = jsonData(reply, (v) => documentStatus(v, detail));
+      return jsoncText({ code: this.code(respOf(reply)), data });
     }
     if (reply.kind === "failure") return failureText(reply.failure);
     if (reply.kind === "value") return reply.text ?? "Success";

@@ -50,8 +50,10 @@ function statusReply(
   list: ConnectionView[],
   single: boolean,
   ctx: CryptodedHandlerContext,
+  req: CryptodedRequest,
 ): CryptodedReply {
-  return { kind: "status", list, single, profileDir: ctx.config.profile_dir };
+  const detail = req.detail === true;
+  return { kind: "status", list, single, profileDir: ctx.config.profile_dir, detail };
 }
 
 /** CONNECT, DISCONNECT, RECONNECT and STATUS: `all` or one name. */
@@ -59,21 +61,31 @@ const tunnelCommands: Partial<Record<CommandName, Handle>> = {
   async connect(req, ctx) {
     const t = parseTarget(req.param);
     const c = ctx.connections;
-    return statusReply(t.all ? await c.connectAll() : [await c.connect(t.name)], !t.all, ctx);
+    return statusReply(t.all ? await c.connectAll() : [await c.connect(t.name)], !t.all, ctx, req);
   },
   async disconnect(req, ctx) {
     const t = parseTarget(req.param);
     const c = ctx.connections;
-    return statusReply(t.all ? await c.disconnectAll() : [await c.disconnect(t.name)], !t.all, ctx);
+    return statusReply(
+      t.all ? await c.disconnectAll() : [await c.disconnect(t.name)],
+      !t.all,
+      ctx,
+      req,
+    );
   },
   async reconnect(req, ctx) {
     const t = parseTarget(req.param);
     const c = ctx.connections;
-    return statusReply(t.all ? await c.reconnectAll() : [await c.reconnect(t.name)], !t.all, ctx);
+    return statusReply(
+      t.all ? await c.reconnectAll() : [await c.reconnect(t.name)],
+      !t.all,
+      ctx,
+      req,
+    );
   },
   status(req, ctx) {
     const t = parseTarget(req.param);
-    return Promise.resolve(statusReply(ctx.connections.status(t), !t.all, ctx));
+    return Promise.resolve(statusReply(ctx.connections.status(t), !t.all, ctx, req));
   },
 };
 
@@ -105,7 +117,7 @@ const profileCommands: Partial<Record<CommandName, Handle>> = {
   },
   async edit(req, ctx) {
     const { name, option, value } = parseEdit(req.param);
-    return statusReply([await ctx.connections.edit(name, option, value)], true, ctx);
+    return statusReply([await ctx.connections.edit(name, option, value)], true, ctx, req);
   },
   async remove(req, ctx) {
     const { name, force } = parseRemove(req.param);

@@ -81,11 +81,15 @@ function noConnection(name: string): NotFoundError {
   return new NotFoundError(`param: no connection named ${JSON.stringify(name)}`);
 }
 
-/** One request: `{"cmd": int, "param": string|object|null, "json": bool?}`. */
+/**
+ * One request: `{"cmd": int, "param": string|object|null, "json": bool?}`, plus polyagent's
+ * `"detail": true` (what `polyagent ctl` sends) for `last-error` in document-dialect STATUS.
+ */
 export const requestSchema = z.object({
   cmd: z.number().int(),
   param: z.union([z.string().max(65536), z.record(z.string(), z.unknown()), z.null()]).optional(),
   json: z.boolean().optional(),
+  detail: z.boolean().optional(),
 });
 
 /** A parsed request. */

@@ -24,12 +24,12 @@ export interface ConnectionStatus {
     "in-total": number;
     "out-total": number;
   };
-  /** polyagent's addition: why the last attempt failed or ended. */
+  /** polyagent's addition, for a request with `"detail": true`: why the last attempt failed. */
   "last-error"?: string;
 }
 
-/** The JSON object of one connection. */
-export function documentStatus(v: ConnectionView): ConnectionStatus {
+/** The JSON object of one connection (`last-error` added with `detail`). */
+export function documentStatus(v: ConnectionView, detail = false): ConnectionStatus {
   const out: ConnectionStatus = {
     name: v.name,
     profile: v.profile,
@@ -51,7 +51,7 @@ export function documentStatus(v: ConnectionView): ConnectionStatus {
       "out-total": v.totalOut,
     };
   }
-  if (v.lastError) out["last-error"] = v.lastError;
+  if (detail && v.lastError) out["last-error"] = v.lastError;
   return out;
 }
 
