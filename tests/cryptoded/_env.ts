@@ -54,7 +54,7 @@ export interface AgentEnv extends AsyncDisposable {
  */
 export async function agentEnv(
   extra: Record<string, string | number | boolean> = {},
-  options: { socketDir?: string; wrap?: string[] } = {},
+  options: { socketDir?: string; wrap?: string[]; logLevel?: string } = {},
 ): Promise<AgentEnv> {
   const tmp = await tempDir("cv");
   const dir = tmp.path;
@@ -76,7 +76,7 @@ export async function agentEnv(
     ...extra,
   };
   const toml = [
-    agentSection(dir, { log_level: "info" }).trimEnd(),
+    agentSection(dir, { log_level: options.logLevel ?? "info" }).trimEnd(),
     "[admin]",
     "enabled = false",
     "[cryptoded]",

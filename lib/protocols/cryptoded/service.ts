@@ -114,10 +114,11 @@ export class CryptodedService implements Service<CryptodedConfig> {
       });
       this.#servers.push(server);
       await server.listen((error) => ctx.fail(error));
+      if (pidFile) {
+        await backends.pidFiles.write(pidFile);
+        this.#pidFiles.push(pidFile);
+      }
       ctx.listening(`${path} (${dialect.name} dialect)`);
-      if (!pidFile) continue;
-      await backends.pidFiles.write(pidFile);
-      this.#pidFiles.push(pidFile);
     }
   }
 
