@@ -48,12 +48,12 @@ export interface AgentEnv extends AsyncDisposable {
 }
 
 /**
- * Makes the dirs and config; `extra` lines go into the [cryptoded] section. Both sockets and pid
- * files are in the temp dir (or `socketDir`) unless `extra` names them; `wrap` runs the agent
- * under a command (such as `nsenter`).
+ * Makes the dirs and config; `extra` lines go into the [cryptoded] section (null: leave the key at
+ * its default). Both sockets and pid files are in the temp dir (or `socketDir`) unless `extra`
+ * names them; `wrap` runs the agent under a command (such as `nsenter`).
  */
 export async function agentEnv(
-  extra: Record<string, string | number | boolean> = {},
+  extra: Record<string, string | number | boolean | null> = {},
   options: { socketDir?: string; wrap?: string[]; logLevel?: string } = {},
 ): Promise<AgentEnv> {
   const tmp = await tempDir("cv");
@@ -62,7 +62,7 @@ export async function agentEnv(
   await Deno.mkdir(profiles, { mode: 0o700 });
   const sockets = options.socketDir ?? dir;
   const resolvConf = join(dir, "resolv.conf");
-  const section: Record<string, string | number | boolean> = {
+  const section: Record<string, string | number | boolean | null> = {
     enabled: true,
     socket: join(sockets, "rvd.sock"),
     v1_socket: join(sockets, "cryptoded.sock"),
@@ -80,16 +80,18 @@ export async function agentEnv(
     "[admin]",
     "enabled = false",
     "[cryptoded]",
-    ...Object.entries(section).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
+    ...Object.entries(section).filter(([, v]) => v !== null).map(([k, v]) =>
+      `${k} = ${JSON.stringify(v)}`
+    ),
   ].join("\n") + "\n";
   const configFile = join(dir, "agent.toml");
   await Deno.writeTextFile(configFile, toml);
   const env: AgentEnv = {
     dir,
-    socket: String(section.socket),
-    v1Socket: String(section.v1_socket),
-    pidFile: String(section.pid_file),
-    v1PidFile: String(section.v1_pid_file),
+    socket: String(section.socket ?? "/var/run/rvd"),
+    v1Socket: String(section.v1_socket ?? "/var/run/cryptoded.sock"),
+    pidFile: String(section.pid_file ?? "/var/run/rvd.pid"),
+    v1PidFile: String(section.v1_pid_file ?? "/var/run/cryptoded/cryptoded.pid"),
     profiles,
     resolvConf,
     configFile,
@@ -102,7 +104,7 @@ export async function agentEnv(
       env.agent = agent;
       // the v1.x socket opens last
       await agent.waitForLine(
-        section.v1_socket ? /^cryptoded .*\(v1 dialect\)$/ : /^cryptoded /,
+        section.v1_socket !== "" ? /^cryptoded .*\(v1 dialect\)$/ : /^cryptoded /,
         30_000,
       );
       return agent;
@@ -149,6 +151,8 @@ export interface VpnLab extends AsyncDisposable {
   serverTunIp: string;
   /** A client profile (inline PKI) that connects to the server. */
   profile(options?: { port?: number }): string;
+  /** The folder with the PKI files: ca.crt, client.crt, client.key, tc.key. */
+  pki: string;
 }
 
 async function pki(dir: string): Promise<Record<string, string>> {
@@ -305,6 +309,7 @@ export async function vpnLab(): Promise<VpnLab> {
       clientNs,
       serverNs,
       serverTunIp: `10.78.${a}.1`,
+      pki: dir,
       profile(options = {}) {
         return [
           "client",

@@ -1,0 +1,158 @@
+/**
+ * The real cryptode clients (`cryptode` v1.3.1 and `rvc` 8094ffc, built from the public source, in
+ * ../shared/clients/cryptode beside the repository) and a private mount namespace to run them in:
+ * they hard-code `/var/run/...` paths, so the agent and the clients share a namespace whose /run
+ * is a fresh tmpfs (with the host's /run/netns carried over, for `ip netns exec`). The clients
+ * are run as they are, never adapted.
+ */
+import { join } from "node:path";
+import { IN_CI, IS_ROOT, ROOT, sh, tempDir, which } from "../_helpers/mod.ts";
+
+/** Where the real clients are: ../shared/clients/cryptode relative to the repository root. */
+export const CLIENTS_DIR = join(ROOT, "..", "shared", "clients", "cryptode");
+
+/**
+ * Why the real clients cannot run here, or null. Under CI=true a missing client, library or tool
+ * throws (the test then fails instead of skipping).
+ */
+export async function clientsMissing(): Promise<string | null> {
+  const reasons: string[] = [];
+  if (!IS_ROOT) reasons.push("needs root");
+  for (const tool of ["unshare", "nsenter", "mount", "ldd", "openvpn", "openssl", "ip", "ss"]) {
+    if (!which(tool)) reasons.push(`"${tool}" not installed`);
+  }
+  for (const client of ["cryptode", "rvc"]) {
+    const path = join(CLIENTS_DIR, client);
+    if (!which(path)) {
+      reasons.push(`${path} not found`);
+      continue;
+    }
+    const ldd = await sh(["ldd", path], { check: false });
+    const lost = ldd.stdout.split("\n").filter((l) => l.includes("not found"));
+    if (ldd.code !== 0 || lost.length > 0) {
+      reasons.push(`${client} lacks libraries (libjson-c5, libssl3): ${lost.join("; ").trim()}`);
+    }
+  }
+  if (reasons.length === 0) return null;
+  const reason = reasons.join(", ");
+  if (IN_CI) throw new Error(`CI=true and the real clients cannot run: ${reason}`);
+  return reason;
+}
+
+/** What a command printed and how it ended. */
+export interface ClientRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A private mount namespace with a tmpfs on /run, held open by a sleeping process. */
+export interface PrivateRun extends AsyncDisposable {
+  /** Prefix that runs a command inside (it keeps the working directory). */
+  wrap: string[];
+  /** Runs argv inside. */
+  run(argv: string[]): Promise<ClientRun>;
+  /** Runs one of the real clients (`cryptode` or `rvc`) inside. */
+  client(name: "cryptode" | "rvc", args: string[]): Promise<ClientRun>;
+  /** A file's text inside the namespace, or null. */
+  read(path: string): Promise<string | null>;
+}
+
+const HOLDER = `set -e
+keep="$1"
+# the network namespaces' handles live in /run/netns: carry them over the new /run
+if [ -d /run/netns ]; then mount --rbind /run/netns "$keep"; fi
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir /run/netns
+if [ -d /run/netns ] && mountpoint -q "$keep"; then mount --move "$keep" /run/netns; fi
+echo ready
+exec sleep 100000`;
+
+/** Starts the namespace. */
+export async function privateRun(): Promise<PrivateRun> {
+  const tmp = await tempDir("cvns");
+  const keep = join(tmp.path, "netns");
+  await Deno.mkdir(keep);
+  const holder = new Deno.Command("unshare", {
+    args: ["-m", "--propagation", "private", "--", "sh", "-c", HOLDER, "holder", keep],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const dispose = async () => {
+    try {
+      holder.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+    await holder.output().catch(() => {});
+    await tmp[Symbol.asyncDispose]();
+  };
+  const reader = holder.stdout.getReader();
+  const first = await reader.read();
+  reader.releaseLock();
+  if (!new TextDecoder().decode(first.value ?? new Uint8Array()).includes("ready")) {
+    const err = await new Response(holder.stderr).text().catch(() => "");
+    await dispose();
+    throw new Error(`the private mount namespace did not start: ${err.trim()}`);
+  }
+  const wrap = ["nsenter", "-t", String(holder.pid), "-m", `--wd=${ROOT}`, "--"];
+  const run = (argv: string[]) => sh([...wrap, ...argv], { check: false });
+  return {
+    wrap,
+    run,
+    client: (name, args) => run([join(CLIENTS_DIR, name), ...args]),
+    async read(path) {
+      const r = await run(["cat", path]);
+      return r.code === 0 ? r.stdout : null;
+    },
+    [Symbol.asyncDispose]: dispose,
+  };
+}
+
+/** Replaces what changes from run to run (timestamps, byte counters, connected times). */
+export function normalize(text: string): string {
+  return text
+    .replace(/(timestamp|connected-time): [^\n]*/g, "$1: T")
+    .replace(/((?:in|out)-(?:total|current)): \d+/g, "$1: N");
+}
+
+/** The status block of one connection, as the original daemon of `dialect` prints it. */
+export function statusBlock(
+  dialect: "v1" | "document",
+  profile: string,
+  o: {
+    status?: string;
+    ovpn?: string;
+    auto?: boolean;
+    cmd?: string;
+    preStatus?: string;
+    interval?: string;
+    noc?: boolean;
+  } = {},
+): string {
+  const name = profile.split("/").pop()!.replace(/\.ovpn$/, "");
+  const status = o.status ?? "DISCONNECTED";
+  const lines = [`name: ${name}`];
+  if (dialect === "v1") {
+    lines.push(`\tconfig-status: ${o.noc ? "" : "No "}NOC configuration exists`);
+  }
+  lines.push(
+    `\tprofile: ${profile}`,
+    `\tstatus: ${status}`,
+    `\topenvpn-status: ${o.ovpn ?? "DISCONNECTED"}`,
+    "\tin-total: N",
+    "\tout-total: N",
+  );
+  if (status === "CONNECTED") {
+    lines.push("\tconnected-time: T", "\tin-current: N", "\tout-current: N");
+  }
+  lines.push(
+    "\ttimestamp: T",
+    `\tauto-connect: ${o.auto ? "Enabled" : "Disabled"}`,
+    `\tpre-exec-cmd: ${o.cmd ?? ""}`,
+    `\tpre-exec-status: ${o.preStatus ?? (dialect === "v1" ? "" : "SUCCESSFUL [0]")}`,
+  );
+  if (dialect === "v1") lines.push(`\tpre-exec-interval: ${o.interval ?? ""}`);
+  return lines.join("\n") + "\n";
+}
