@@ -5,8 +5,9 @@
  * is a fresh tmpfs (with the host's /run/netns carried over, for `ip netns exec`). The clients
  * are run as they are, never adapted.
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
-import { IN_CI, IS_ROOT, ROOT, sh, tempDir, which } from "../_helpers/mod.ts";
+import { IN_CI, IS_ROOT, ROOT, sh, tempDir, waitFor, which } from "../_helpers/mod.ts";
 
 /** Where the real clients are: ../shared/clients/cryptode relative to the repository root. */
 export const CLIENTS_DIR = join(ROOT, "..", "shared", "clients", "cryptode");
@@ -155,4 +156,56 @@ export function statusBlock(
   );
   if (dialect === "v1") lines.push(`\tpre-exec-interval: ${o.interval ?? ""}`);
   return lines.join("\n") + "\n";
+}
+
+/** agentEnv keys that leave both sockets and pid files at the production defaults. */
+export const DEFAULT_PATHS = {
+  socket: null,
+  pid_file: null,
+  v1_socket: null,
+  v1_pid_file: null,
+} as const;
+
+/** Running one real client and checking what it did; `state` reads a connection's status. */
+export function clientChecks(
+  ns: PrivateRun,
+  client: "cryptode" | "rvc",
+  state: (run: (...args: string[]) => Promise<ClientRun>, name: string) => Promise<string>,
+) {
+  const run = (...args: string[]) => ns.client(client, args);
+  return {
+    run,
+    /** Runs the client; checks its exit status and (normalized) stdout and stderr. */
+    async expect(args: string[], code: number, stdout?: string, stderr?: string) {
+      const r = await run(...args);
+      const where = `${client} ${args.join(" ")}: ${JSON.stringify(r)}`;
+      assert.equal(r.code, code, where);
+      if (stdout !== undefined) assert.equal(normalize(r.stdout), stdout, where);
+      if (stderr !== undefined) assert.equal(r.stderr, stderr, where);
+      return r;
+    },
+    /** Waits (asking with the client) until `name` is `want`. */
+    until(name: string, want: string) {
+      return waitFor(async () => (await state(run, name)) === want, {
+        timeoutMs: 25_000,
+        stepMs: 200,
+        what: `${name} to be ${want}`,
+      });
+    },
+  };
+}
+
+/** A Tunnelblick bundle whose .ovpn names its ca/cert/key files, as the clients import it. */
+export async function tunnelblickBundle(dir: string, pki: string, profile: string) {
+  const bundle = join(dir, "tunnelblick-example2.tblk");
+  const res = join(bundle, "Contents", "Resources");
+  await Deno.mkdir(res, { recursive: true });
+  for (const file of ["ca.crt", "client.crt", "client.key"]) {
+    await Deno.copyFile(join(pki, file), join(res, file));
+  }
+  const body = profile.replace(/<ca>[\s\S]*?<\/ca>\n/, "ca ca.crt\n")
+    .replace(/<cert>[\s\S]*?<\/cert>\n/, "cert client.crt\n")
+    .replace(/<key>[\s\S]*?<\/key>\n/, "key client.key\n");
+  await Deno.writeTextFile(join(res, "tunnelblick-example2.ovpn"), body);
+  return bundle;
 }

@@ -9,9 +9,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sh, waitFor } from "../_helpers/mod.ts";
+import { sh } from "../_helpers/mod.ts";
 import { agentEnv, vpnLab, writeProfile } from "./_env.ts";
-import { clientsMissing, normalize, privateRun, statusBlock } from "./_clients.ts";
+import {
+  clientChecks,
+  clientsMissing,
+  DEFAULT_PATHS,
+  normalize,
+  privateRun,
+  statusBlock,
+  tunnelblickBundle,
+} from "./_clients.ts";
 
 const skip = await clientsMissing().catch((error: Error) => error);
 
@@ -24,10 +32,7 @@ Deno.test({
     await using ns = await privateRun();
     await using env = await agentEnv({
       // the production defaults: /var/run/rvd, /var/run/cryptoded.sock and their pid files
-      socket: null,
-      pid_file: null,
-      v1_socket: null,
-      v1_pid_file: null,
+      ...DEFAULT_PATHS,
       netns: lab.clientNs,
       connect_timeout: 5000,
     }, { wrap: ns.wrap });
@@ -38,26 +43,11 @@ Deno.test({
     const pid = String(agent.pid);
     const dir = env.profiles;
     const P = (name: string) => join(dir, `${name}.ovpn`);
-    const cryptode = (...args: string[]) => ns.client("cryptode", args);
-    const expect = async (args: string[], code: number, stdout?: string, stderr?: string) => {
-      const r = await cryptode(...args);
-      const where = `cryptode ${args.join(" ")}: ${JSON.stringify(r)}`;
-      assert.equal(r.code, code, where);
-      if (stdout !== undefined) assert.equal(normalize(r.stdout), stdout, where);
-      if (stderr !== undefined) assert.equal(r.stderr, stderr, where);
-      return r;
-    };
-    const state = async (name: string) => {
-      const r = await cryptode("json", "status", name);
+    const { run: cryptode, expect, until } = clientChecks(ns, "cryptode", async (run, name) => {
+      const r = await run("json", "status", name);
       if (r.code !== 0) return `exit ${r.code}`;
       return JSON.parse(r.stdout).CryptodedConnectionStatus.state as string;
-    };
-    const until = (name: string, want: string) =>
-      waitFor(async () => (await state(name)) === want, {
-        timeoutMs: 25_000,
-        stepMs: 200,
-        what: `${name} to be ${want}`,
-      });
+    });
     const json = (r: { stdout: string }) => JSON.parse(r.stdout);
     const signalled = `Sending reload signal to cryptoded process '${pid}' has succeeded.\n`;
 
@@ -199,7 +189,7 @@ Deno.test({
         "",
         `Invalid size or too large file '${join(src, "big.ovpn")}'\n`,
       );
-      const tblk = await tunnelblick(src, lab.pki, lab.profile());
+      const tblk = await tunnelblickBundle(src, lab.pki, lab.profile());
       await expect(
         ["import", "new-from-tblk", tblk],
         0,
@@ -299,18 +289,3 @@ Deno.test({
     });
   },
 });
-
-/** A Tunnelblick bundle whose .ovpn names its ca/cert/key files, as the client imports it. */
-async function tunnelblick(dir: string, pki: string, profile: string): Promise<string> {
-  const bundle = join(dir, "tunnelblick-example2.tblk");
-  const res = join(bundle, "Contents", "Resources");
-  await Deno.mkdir(res, { recursive: true });
-  for (const file of ["ca.crt", "client.crt", "client.key"]) {
-    await Deno.copyFile(join(pki, file), join(res, file));
-  }
-  const body = profile.replace(/<ca>[\s\S]*?<\/ca>\n/, "ca ca.crt\n")
-    .replace(/<cert>[\s\S]*?<\/cert>\n/, "cert client.crt\n")
-    .replace(/<key>[\s\S]*?<\/key>\n/, "key client.key\n");
-  await Deno.writeTextFile(join(res, "tunnelblick-example2.ovpn"), body);
-  return bundle;
-}
