@@ -58,9 +58,12 @@ Deno.test("json-c text: spacing, empty containers, escaped slashes and controls"
   assert.equal(jsoncText({ code: 14, data: {} }), '{ "code": 14, "data": { } }');
   assert.equal(jsoncText([]), "[ ]");
   assert.equal(
-    jsoncText({ a: [1, true, null], b: 'x/y\n\t"\u0001' }),
-    String.raw`{ "a": [ 1, true, null ], "b": "x\/y\n\t\"\u0001" }`,
+    jsoncText({ a: [1, true, null], b: 'x/y\n\t"\u0001', c: { d: [], e: {} } }),
+    String.raw`{ "a": [ 1, true, null ], "b": "x\/y\n\t\"\u0001", "c": { "d": [ ], "e": { } } }`,
   );
+  // what looks like structure inside a string stays as it is
+  assert.equal(jsoncText({ s: "{} [] a,b:c\n  x" }), String.raw`{ "s": "{} [] a,b:c\n  x" }`);
+  assert.equal(jsoncText("/"), String.raw`"\/"`);
 });
 
 Deno.test("v1.x STATUS, text and JSON, byte for byte as cryptoded v1.3.1 (A04, A05)", () => {

@@ -66,6 +66,7 @@ export class CryptodedConnections {
    * tunnels are not touched.
    */
   async reload(): Promise<{ added: string[]; removed: string[]; refused: string[] }> {
+    this.#launcher.forgetUid();
     const result = await this.#registry.scan();
     for (const name of result.removed) {
       const e = this.#registry.get(name);

@@ -32,6 +32,7 @@ export class ConnectionLauncher {
   scriptSecurity: boolean;
   /** Set when the service stops: nothing new starts. */
   stopped = false;
+  #uid: number | null = null;
 
   constructor(options: ConnectionsOptions, registry: ConnectionRegistry) {
     this.#o = options;
@@ -59,12 +60,20 @@ export class ConnectionLauncher {
     return user;
   }
 
-  /** The uid pre-connect commands run as (STATUS shows it). */
+  /** The uid pre-connect commands run as (STATUS shows it); looked up again after `forgetUid`. */
   preExecUid(): number {
+    if (this.#uid !== null) return this.#uid;
     const { config, backends } = this.#o;
     const userName = config.pre_exec_user || this.#o.agentUser;
-    if (backends.ownUid !== 0 || !userName) return backends.ownUid;
-    return backends.preExec.lookupUser(userName)?.uid ?? backends.ownUid;
+    this.#uid = backends.ownUid !== 0 || !userName
+      ? backends.ownUid
+      : backends.preExec.lookupUser(userName)?.uid ?? backends.ownUid;
+    return this.#uid;
+  }
+
+  /** Drops the cached uid (RELOAD: the user may have changed). */
+  forgetUid(): void {
+    this.#uid = null;
   }
 
   /** Unmarks a pending connect of `name`. */
