@@ -7,7 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { IN_CI, IS_ROOT, ROOT, sh, tempDir, waitFor, which } from "../_helpers/mod.ts";
+import {
+  type AgentProcess,
+  IN_CI,
+  IS_ROOT,
+  ROOT,
+  sh,
+  tempDir,
+  waitFor,
+  which,
+} from "../_helpers/mod.ts";
+import { type AgentEnv, agentEnv, type VpnLab, vpnLab, writeProfile } from "./_env.ts";
 
 /** Where the real clients are: ../shared/clients/cryptode relative to the repository root. */
 export const CLIENTS_DIR = join(ROOT, "..", "shared", "clients", "cryptode");
@@ -158,13 +168,56 @@ export function statusBlock(
   return lines.join("\n") + "\n";
 }
 
-/** agentEnv keys that leave both sockets and pid files at the production defaults. */
-export const DEFAULT_PATHS = {
-  socket: null,
-  pid_file: null,
-  v1_socket: null,
-  v1_pid_file: null,
-} as const;
+/** A real openvpn server, a private /run, and the agent in it at its production socket paths. */
+export interface ClientsWorld extends AsyncDisposable {
+  lab: VpnLab;
+  ns: PrivateRun;
+  env: AgentEnv;
+  agent: AgentProcess;
+  /** The agent's pid, as the pid files hold it. */
+  pid: string;
+  /** The path of `<name>.ovpn` in the profile directory. */
+  profile(name: string): string;
+}
+
+/** Builds a {@linkcode ClientsWorld} with a profile per entry of `profiles` (its server port). */
+export async function clientsWorld(
+  profiles: Record<string, { port?: number }>,
+): Promise<ClientsWorld> {
+  const parts: AsyncDisposable[] = [];
+  const dispose = async () => {
+    for (const part of parts.reverse()) await part[Symbol.asyncDispose]();
+  };
+  try {
+    const lab = await vpnLab();
+    parts.push(lab);
+    const ns = await privateRun();
+    parts.push(ns);
+    // null: the production defaults (/var/run/rvd, /var/run/cryptoded.sock, their pid files)
+    const defaults = { socket: null, pid_file: null, v1_socket: null, v1_pid_file: null };
+    const env = await agentEnv(
+      { ...defaults, netns: lab.clientNs, connect_timeout: 5000 },
+      { wrap: ns.wrap },
+    );
+    parts.push(env);
+    for (const [name, o] of Object.entries(profiles)) {
+      await writeProfile(env.profiles, name, lab.profile(o));
+    }
+    const agent = await env.start();
+    return {
+      lab,
+      ns,
+      env,
+      agent,
+      pid: String(agent.pid),
+      profile: (name) => join(env.profiles, `${name}.ovpn`),
+      [Symbol.asyncDispose]: dispose,
+    };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
 
 /** Running one real client and checking what it did; `state` reads a connection's status. */
 export function clientChecks(
@@ -208,4 +261,87 @@ export async function tunnelblickBundle(dir: string, pki: string, profile: strin
     .replace(/<key>[\s\S]*?<\/key>\n/, "key client.key\n");
   await Deno.writeTextFile(join(res, "tunnelblick-example2.ovpn"), body);
   return bundle;
+}
+
+/** What a real-client test works with. */
+export interface ClientsContext extends ReturnType<typeof clientChecks> {
+  world: ClientsWorld;
+  /** The JSON a client printed. */
+  // deno-lint-ignore no-explicit-any
+  json(r: { stdout: string }): any;
+}
+
+const skip = await clientsMissing().catch((error: Error) => error);
+
+/**
+ * Registers a test that runs the real `client` in a {@linkcode ClientsWorld} with `profiles`;
+ * skipped (with the reason) where the clients cannot run, failed under CI=true.
+ */
+export function clientsTest(
+  name: string,
+  client: "cryptode" | "rvc",
+  profiles: Record<string, { port?: number }>,
+  state: Parameters<typeof clientChecks>[2],
+  fn: (t: Deno.TestContext, c: ClientsContext) => Promise<void>,
+): void {
+  if (typeof skip === "string") console.log(`skipping "${name}": ${skip}`);
+  Deno.test({
+    name,
+    ignore: typeof skip === "string",
+    async fn(t) {
+      if (skip instanceof Error) throw skip;
+      await using world = await clientsWorld(profiles);
+      const checks = clientChecks(world.ns, client, state);
+      await fn(t, { ...checks, world, json: (r) => JSON.parse(r.stdout) });
+    },
+  });
+}
+
+/**
+ * The transcripts' imports, which both clients do the same way (GET_CONFDIR, copy, SIGUSR1): a
+ * good `.ovpn`, one of 10240 bytes (IMPORT_TOO_LARGE), and a Tunnelblick bundle. Returns the
+ * folder the sources are in.
+ */
+export async function checkImports(c: ClientsContext, signalled: string): Promise<string> {
+  const { env, lab } = c.world;
+  const src = join(env.dir, "import");
+  await Deno.mkdir(src, { recursive: true });
+  const good = join(src, "new1.ovpn");
+  await Deno.writeTextFile(good, lab.profile());
+  const imported = (path: string) => `Success to import VPN configuration from '${path}'\n`;
+  await c.expect(["import", "new-from-ovpn", good], 0, "", imported(good) + signalled);
+  await c.until("new1", "DISCONNECTED");
+  assert.equal((await Deno.stat(c.world.profile("new1"))).mode! & 0o777, 0o600);
+  const big = join(src, "big.ovpn");
+  await Deno.writeTextFile(big, "#".repeat(10_240));
+  await c.expect(
+    ["import", "new-from-ovpn", big],
+    10,
+    "",
+    `Invalid size or too large file '${big}'\n`,
+  );
+  const tblk = await tunnelblickBundle(src, lab.pki, lab.profile());
+  await c.expect(["import", "new-from-tblk", tblk], 0, "", imported(tblk) + signalled);
+  await c.until("tunnelblick-example2", "DISCONNECTED");
+  return src;
+}
+
+/** What both clients print when `remove` (without force) finds the connection live. */
+export function stillLive(name: string): string {
+  return `The connection '${name}' is in connected or pending progress.\n`;
+}
+
+/**
+ * `dns-override`: both clients run their own macOS helper script, and without it exit 18 before
+ * sending anything (v1.3.1's `dns-override status` is a usage error, 255). Nothing is checked
+ * where the helper exists.
+ */
+export async function checkDnsHelperMissing(c: ClientsContext, client: "cryptode" | "rvc") {
+  const helper = `/opt/${client === "rvc" ? "rvc" : "cryptode"}/bin/dns_util.sh`;
+  if ((await c.world.ns.run(["test", "-e", helper])).code === 0) return;
+  const missing = `No exist ${client} DNS utility '${helper}'\n`;
+  await c.expect(["dns-override", "enable", "10.0.0.53,10.0.0.54"], 18, "", missing);
+  if (client === "rvc") await c.expect(["dns-override", "status"], 18, "", missing);
+  else await c.expect(["dns-override", "status"], 255);
+  await c.expect(["dns-override", "disable"], 18, "", missing);
 }

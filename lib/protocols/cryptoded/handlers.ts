@@ -56,33 +56,23 @@ function statusReply(
   return { kind: "status", list, single, profileDir: ctx.config.profile_dir, detail };
 }
 
-/** CONNECT, DISCONNECT, RECONNECT and STATUS: `all` or one name. */
+/** A command on `all` or one connection name, answered with their status. */
+function byTarget(
+  all: (c: CryptodedConnections) => Promise<ConnectionView[]>,
+  one: (c: CryptodedConnections, name: string) => Promise<ConnectionView>,
+): Handle {
+  return async (req, ctx) => {
+    const t = parseTarget(req.param);
+    const c = ctx.connections;
+    return statusReply(t.all ? await all(c) : [await one(c, t.name)], !t.all, ctx, req);
+  };
+}
+
+/** CONNECT, DISCONNECT, RECONNECT and STATUS. */
 const tunnelCommands: Partial<Record<CommandName, Handle>> = {
-  async connect(req, ctx) {
-    const t = parseTarget(req.param);
-    const c = ctx.connections;
-    return statusReply(t.all ? await c.connectAll() : [await c.connect(t.name)], !t.all, ctx, req);
-  },
-  async disconnect(req, ctx) {
-    const t = parseTarget(req.param);
-    const c = ctx.connections;
-    return statusReply(
-      t.all ? await c.disconnectAll() : [await c.disconnect(t.name)],
-      !t.all,
-      ctx,
-      req,
-    );
-  },
-  async reconnect(req, ctx) {
-    const t = parseTarget(req.param);
-    const c = ctx.connections;
-    return statusReply(
-      t.all ? await c.reconnectAll() : [await c.reconnect(t.name)],
-      !t.all,
-      ctx,
-      req,
-    );
-  },
+  connect: byTarget((c) => c.connectAll(), (c, name) => c.connect(name)),
+  disconnect: byTarget((c) => c.disconnectAll(), (c, name) => c.disconnect(name)),
+  reconnect: byTarget((c) => c.reconnectAll(), (c, name) => c.reconnect(name)),
   status(req, ctx) {
     const t = parseTarget(req.param);
     return Promise.resolve(statusReply(ctx.connections.status(t), !t.all, ctx, req));

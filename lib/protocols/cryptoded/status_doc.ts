@@ -55,23 +55,33 @@ export function documentStatus(v: ConnectionView, detail = false): ConnectionSta
   return out;
 }
 
-/** The text block of one connection (rvd's format, with the real `out-total`). */
-export function documentStatusText(v: ConnectionView): string {
+/**
+ * The text lines both daemons print alike: status, openvpn-status, the totals and, while
+ * connected, `connected-time` (as `connectedTime` gives it) and the current counters.
+ */
+export function stateLines(v: ConnectionView, connectedTime: string): string[] {
   const lines = [
-    `name: ${v.name}`,
-    `\tprofile: ${v.profile}`,
     `\tstatus: ${v.status}`,
     `\topenvpn-status: ${v.ovpnStatus}`,
     `\tin-total: ${v.totalIn}`,
     `\tout-total: ${v.totalOut}`,
   ];
-  if (v.status === "CONNECTED") {
-    lines.push(
-      `\tconnected-time: ${v.connectedTime ?? 0}`,
-      `\tin-current: ${v.currentIn}`,
-      `\tout-current: ${v.currentOut}`,
-    );
-  }
+  if (v.status !== "CONNECTED") return lines;
+  return [
+    ...lines,
+    `\tconnected-time: ${connectedTime}`,
+    `\tin-current: ${v.currentIn}`,
+    `\tout-current: ${v.currentOut}`,
+  ];
+}
+
+/** The text block of one connection (rvd's format, with the real `out-total`). */
+export function documentStatusText(v: ConnectionView): string {
+  const lines = [
+    `name: ${v.name}`,
+    `\tprofile: ${v.profile}`,
+    ...stateLines(v, String(v.connectedTime ?? 0)),
+  ];
   lines.push(
     `\ttimestamp: ${v.timestamp}`,
     `\tauto-connect: ${v.autoConnect ? "Enabled" : "Disabled"}`,

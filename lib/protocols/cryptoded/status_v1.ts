@@ -9,6 +9,7 @@
  * older daemon), which v1.3.1's own daemon never sent, so both commands always failed with
  * "Couldn't parse connection status response". Every object carries those keys too, so they work.
  */
+import { stateLines } from "./status_doc.ts";
 import type { ConnectionView } from "./tunnels/mod.ts";
 
 /** `%FT%T%Z` in local time, as the original formats `connectionTime`. */
@@ -64,18 +65,8 @@ export function v1StatusText(v: ConnectionView): string {
     `name: ${v.name}`,
     `\tconfig-status: ${v.hasNoc ? "NOC configuration exists" : "No NOC configuration exists"}`,
     `\tprofile: ${v.profile}`,
-    `\tstatus: ${v.status}`,
-    `\topenvpn-status: ${v.ovpnStatus}`,
-    `\tin-total: ${v.totalIn}`,
-    `\tout-total: ${v.totalOut}`,
+    ...stateLines(v, v.connectedTime === null ? "" : localTimeText(v.connectedTime)),
   ];
-  if (v.status === "CONNECTED") {
-    lines.push(
-      `\tconnected-time: ${v.connectedTime === null ? "" : localTimeText(v.connectedTime)}`,
-      `\tin-current: ${v.currentIn}`,
-      `\tout-current: ${v.currentOut}`,
-    );
-  }
   const preStatus = hasCmd && v.preExecRan
     ? `${v.preExecStatus === 0 ? "SUCCESSFUL" : "FAILED"} [${v.preExecStatus}]`
     : "";
