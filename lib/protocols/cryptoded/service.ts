@@ -6,7 +6,13 @@
  * files and lets go of the tunnels (they keep running and are re-adopted on the next start).
  */
 import { resolve } from "node:path";
-import type { JsonDocument, Logger, Service, ServiceContext } from "../../core/mod.ts";
+import {
+  errorText,
+  type JsonDocument,
+  type Logger,
+  type Service,
+  type ServiceContext,
+} from "../../core/mod.ts";
 import type { CryptodedBackendFactory, CryptodedBackends } from "./backends.ts";
 import type { CryptodedConfig } from "./config.ts";
 import { type CryptodedDialect, documentDialect, v1Dialect } from "./dialect.ts";
@@ -94,11 +100,11 @@ export class CryptodedService implements Service<CryptodedConfig> {
       profiles: backends.profiles,
       log: ctx.log,
     };
-    const sockets: [string, string, CryptodedDialect][] = [
-      [config.socket, config.pid_file, documentDialect],
-      [config.v1_socket, config.v1_pid_file, v1Dialect],
+    const sockets: [string, string, CryptodedDialect, string][] = [
+      [config.socket, config.pid_file, documentDialect, "socket"],
+      [config.v1_socket, config.v1_pid_file, v1Dialect, "v1_socket"],
     ];
-    for (const [path, pidFile, dialect] of sockets) {
+    for (const [path, pidFile, dialect, key] of sockets) {
       if (!path) continue;
       const server = new CryptodedServer({
         path,
@@ -113,7 +119,9 @@ export class CryptodedService implements Service<CryptodedConfig> {
         peersAreRoot: backends.ownUid === 0 && gid === null,
       });
       this.#servers.push(server);
-      await server.listen((error) => ctx.fail(error));
+      await server.listen((error) => ctx.fail(error)).catch((error) => {
+        throw new Error(`cryptoded.${key}: ${errorText(error)}`, { cause: error });
+      });
       if (pidFile) {
         await backends.pidFiles.write(pidFile);
         this.#pidFiles.push(pidFile);
