@@ -4,7 +4,8 @@
  *    CONNECTED), next to the same openvpn
  *    reaching CONNECTED on its own (spawned with a management socket; `hold release` at once and
  *    the time to `>STATE:…CONNECTED`). The difference is the overhead polyagent adds.
- * 2. STATUS `all` latency with 100 profiles (one connection per request, as real clients do).
+ * 2. STATUS `all` latency with 100 profiles (one connection per request, as real clients do), on
+ *    the document socket and on the v1.x socket.
  *
  * Needs root, openvpn, ip and openssl; uses `pcv` namespaces, removed at the end.
  *
@@ -12,7 +13,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Cmd, request } from "../lib/protocols/cryptoded/mod.ts";
+import { Cmd, request, V1Cmd } from "../lib/protocols/cryptoded/mod.ts";
 import { agentEnv, vpnLab, writeProfile } from "../tests/cryptoded/_env.ts";
 
 function pct(sorted: number[], p: number): number {
@@ -163,21 +164,32 @@ export async function run(args: string[]): Promise<void> {
     }×`,
   );
 
-  // STATUS all with 101 profiles (100 + the bench one), connection per request
+  // STATUS all with 101 profiles (100 + the bench one), connection per request, on both sockets
+  for (
+    const [dialect, socket, cmd] of [
+      ["document", env.socket, Cmd.STATUS],
+      ["v1.x", env.v1Socket, V1Cmd.STATUS],
+    ] as const
+  ) {
+    const lat = await statusLatency(socket, cmd, statusRequests);
+    console.log(
+      `STATUS all (101 profiles, ${dialect} socket), ${statusRequests} requests, one connection ` +
+        `each: p50 ${pct(lat, 0.5).toFixed(2)} ms, p90 ${pct(lat, 0.9).toFixed(2)} ms, p99 ${
+          pct(lat, 0.99).toFixed(2)
+        } ms (target p99 ≤ 5 ms), max ${lat[lat.length - 1]!.toFixed(2)} ms`,
+    );
+  }
+}
+
+/** Sorted latencies of `n` STATUS all requests (after 100 to warm up). */
+async function statusLatency(socket: string, cmd: number, n: number): Promise<number[]> {
   const lat: number[] = [];
-  for (let i = 0; i < 100; i++) await request(env.socket, Cmd.STATUS, "all");
-  for (let i = 0; i < statusRequests; i++) {
+  for (let i = 0; i < 100; i++) await request(socket, cmd, "all");
+  for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    const r = await request(env.socket, Cmd.STATUS, "all");
+    const r = await request(socket, cmd, "all");
     lat.push(performance.now() - t0);
     if (r.code !== 0 || (r.data as unknown[]).length !== 101) throw new Error("bad STATUS reply");
   }
-  lat.sort((a, b) => a - b);
-  console.log(
-    `STATUS all (101 profiles), ${statusRequests} requests, one connection each: p50 ${
-      pct(lat, 0.5).toFixed(2)
-    } ms, p90 ${pct(lat, 0.9).toFixed(2)} ms, p99 ${
-      pct(lat, 0.99).toFixed(2)
-    } ms (target p99 ≤ 5 ms), max ${lat[lat.length - 1]!.toFixed(2)} ms`,
-  );
+  return lat.sort((a, b) => a - b);
 }

@@ -1,9 +1,13 @@
-/** `polyagent serve`: load the config, start the services, stop them on SIGTERM/SIGINT. */
+/**
+ * `polyagent serve`: load the config, start the services, stop them on SIGTERM/SIGINT/SIGQUIT;
+ * SIGHUP/SIGUSR1/SIGUSR2 go to the services, the other catchable signals are ignored.
+ */
 import {
   type AgentConfig,
   type AnyServiceDefinition,
   createLogger,
   errorText,
+  listenForSignals,
   loadConfig,
   runCommand,
   ServiceStartError,
@@ -37,7 +41,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   });
   const stopped = Promise.withResolvers<number>();
   let stopping = false;
-  const onSignal = (signal: Deno.Signal) => {
+  const stop = (signal: Deno.Signal) => {
     if (stopping) return;
     stopping = true;
     log.info("stopping", { signal });
@@ -49,11 +53,15 @@ export async function serve(options: ServeOptions): Promise<number> {
       },
     );
   };
-  const handlers: [Deno.Signal, () => void][] = [
-    ["SIGTERM", () => onSignal("SIGTERM")],
-    ["SIGINT", () => onSignal("SIGINT")],
-  ];
-  for (const [sig, fn] of handlers) Deno.addSignalListener(sig, fn);
+  // every catchable signal has a deliberate action (core signals.ts): none kills the agent
+  const unlisten = listenForSignals((signal, action) => {
+    if (action === "stop") return stop(signal);
+    if (action === "ignore" || stopping) return log.info("signal ignored", { signal });
+    void supervisor.signal(signal).then((services) => {
+      if (services.length > 0) log.info("signal handled", { signal, services });
+      else log.info("signal ignored: no running service uses it", { signal });
+    });
+  });
   log.info("starting", { config: config.source, pid: Deno.pid });
   try {
     await supervisor.start();
@@ -61,7 +69,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     if (error instanceof ServiceStartError) {
       log.error("fail_fast is set and a service failed; stopping", { error: errorText(error) });
       await supervisor.stop("shutdown");
-      for (const [sig, fn] of handlers) Deno.removeSignalListener(sig, fn);
+      unlisten();
       return 1;
     }
     throw error;
@@ -70,7 +78,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   log.info("ready", { services: running.map((s) => `${s.name}:${s.state}`).join(",") });
   options.onReady?.(supervisor);
   const code = await stopped.promise;
-  for (const [sig, fn] of handlers) Deno.removeSignalListener(sig, fn);
+  unlisten();
   log.info("stopped");
   return code;
 }

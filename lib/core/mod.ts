@@ -14,6 +14,7 @@ export * from "./framing.ts";
 export * from "./handler_table.ts";
 export * from "./log.ts";
 export * from "./service.ts";
+export * from "./signals.ts";
 export * from "./state_store.ts";
 export * from "./suggest.ts";
 export * from "./supervisor.ts";

@@ -73,6 +73,11 @@ export interface Service<C> {
   stop(reason: StopReason): Promise<void>;
   /** Extra Prometheus exposition lines (without HELP/TYPE for the standard ones). */
   metrics?(): string;
+  /**
+   * A signal the agent offers its services (SIGHUP, SIGUSR1, SIGUSR2; see core `signals.ts`).
+   * Resolves true when the service acted on it; a failure is logged, never fatal.
+   */
+  onSignal?(signal: Deno.Signal): boolean | Promise<boolean>;
 }
 
 /** What `ctl` subcommands get from the CLI. */

@@ -143,6 +143,20 @@ export class Supervisor {
     return out;
   }
 
+  /** Offers `signal` to every running service; resolves with the names of those that acted. */
+  async signal(signal: Deno.Signal): Promise<string[]> {
+    const acted: string[] = [];
+    for (const slot of this.#slots) {
+      if (slot.state !== "running" || !slot.instance?.onSignal) continue;
+      try {
+        if (await slot.instance.onSignal(signal)) acted.push(slot.def.name);
+      } catch (error) {
+        this.#log.warn("signal handling failed", { service: slot.def.name, signal, error });
+      }
+    }
+    return acted;
+  }
+
   /** Stops every service in reverse start order; each gets what is left of the budget. */
   async stop(reason: StopReason = "shutdown"): Promise<void> {
     this.#stopping = true;

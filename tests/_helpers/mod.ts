@@ -122,6 +122,8 @@ export interface SpawnAgentOptions {
   /** Arguments after `main.ts`. */
   args: string[];
   env?: Record<string, string>;
+  /** A command the agent runs under (it must exec it in place and keep the working directory). */
+  wrap?: string[];
 }
 
 /** A running `polyagent` child started with the deno.json permission set. */
@@ -149,10 +151,20 @@ export const RUNTIME_FLAGS: readonly string[] = [
   "--no-code-cache",
 ];
 
-/** Starts `deno run -P=agent main.ts …args` from the repository root. */
+/** Starts `deno run -P=agent main.ts …args` from the repository root (under `wrap`, if given). */
 export function spawnAgent(options: SpawnAgentOptions): AgentProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=agent", ...RUNTIME_FLAGS, join(ROOT, "main.ts"), ...options.args],
+  const argv = [
+    ...(options.wrap ?? []),
+    Deno.execPath(),
+    "run",
+    "-q",
+    "-P=agent",
+    ...RUNTIME_FLAGS,
+    join(ROOT, "main.ts"),
+    ...options.args,
+  ];
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
     cwd: ROOT,
     env: { NO_COLOR: "1", ...(options.env ?? {}) },
     stdin: "null",

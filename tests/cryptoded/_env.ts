@@ -32,7 +32,13 @@ export async function writeProfile(
 /** A temp dir with an agent config for cryptoded. */
 export interface AgentEnv extends AsyncDisposable {
   dir: string;
+  /** The document dialect's socket. */
   socket: string;
+  /** The v1.x dialect's socket. */
+  v1Socket: string;
+  /** The pid files (document, v1.x). */
+  pidFile: string;
+  v1PidFile: string;
   profiles: string;
   resolvConf: string;
   configFile: string;
@@ -41,20 +47,27 @@ export interface AgentEnv extends AsyncDisposable {
   kill9(): Promise<void>;
 }
 
-/** Makes the dirs and config; `extra` lines go into the [cryptoded] section. */
+/**
+ * Makes the dirs and config; `extra` lines go into the [cryptoded] section (null: leave the key at
+ * its default). Both sockets and pid files are in the temp dir (or `socketDir`) unless `extra`
+ * names them; `wrap` runs the agent under a command (such as `nsenter`).
+ */
 export async function agentEnv(
-  extra: Record<string, string | number | boolean> = {},
-  options: { socketDir?: string } = {},
+  extra: Record<string, string | number | boolean | null> = {},
+  options: { socketDir?: string; wrap?: string[]; logLevel?: string } = {},
 ): Promise<AgentEnv> {
   const tmp = await tempDir("cv");
   const dir = tmp.path;
   const profiles = join(dir, "vpn.d");
   await Deno.mkdir(profiles, { mode: 0o700 });
-  const socket = join(options.socketDir ?? dir, "cryptoded.sock");
+  const sockets = options.socketDir ?? dir;
   const resolvConf = join(dir, "resolv.conf");
-  const section: Record<string, string | number | boolean> = {
+  const section: Record<string, string | number | boolean | null> = {
     enabled: true,
-    socket,
+    socket: join(sockets, "rvd.sock"),
+    v1_socket: join(sockets, "cryptoded.sock"),
+    pid_file: join(dir, "rvd.pid"),
+    v1_pid_file: join(dir, "cryptoded", "cryptoded.pid"),
     profile_dir: profiles,
     resolv_conf: resolvConf,
     dns_method: "file",
@@ -63,25 +76,37 @@ export async function agentEnv(
     ...extra,
   };
   const toml = [
-    agentSection(dir, { log_level: "info" }).trimEnd(),
+    agentSection(dir, { log_level: options.logLevel ?? "info" }).trimEnd(),
     "[admin]",
     "enabled = false",
     "[cryptoded]",
-    ...Object.entries(section).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
+    ...Object.entries(section).filter(([, v]) => v !== null).map(([k, v]) =>
+      `${k} = ${JSON.stringify(v)}`
+    ),
   ].join("\n") + "\n";
   const configFile = join(dir, "agent.toml");
   await Deno.writeTextFile(configFile, toml);
   const env: AgentEnv = {
     dir,
-    socket,
+    socket: String(section.socket ?? "/var/run/rvd"),
+    v1Socket: String(section.v1_socket ?? "/var/run/cryptoded.sock"),
+    pidFile: String(section.pid_file ?? "/var/run/rvd.pid"),
+    v1PidFile: String(section.v1_pid_file ?? "/var/run/cryptoded/cryptoded.pid"),
     profiles,
     resolvConf,
     configFile,
     agent: null,
     async start() {
-      const agent = spawnAgent({ args: ["serve", "--config", configFile] });
+      const agent = spawnAgent({
+        args: ["serve", "--config", configFile],
+        ...(options.wrap ? { wrap: options.wrap } : {}),
+      });
       env.agent = agent;
-      await agent.waitForLine(/^cryptoded /, 30_000);
+      // the v1.x socket opens last
+      await agent.waitForLine(
+        section.v1_socket !== "" ? /^cryptoded .*\(v1 dialect\)$/ : /^cryptoded /,
+        30_000,
+      );
       return agent;
     },
     async kill9() {
@@ -126,6 +151,8 @@ export interface VpnLab extends AsyncDisposable {
   serverTunIp: string;
   /** A client profile (inline PKI) that connects to the server. */
   profile(options?: { port?: number }): string;
+  /** The folder with the PKI files: ca.crt, client.crt, client.key, tc.key. */
+  pki: string;
 }
 
 async function pki(dir: string): Promise<Record<string, string>> {
@@ -282,6 +309,7 @@ export async function vpnLab(): Promise<VpnLab> {
       clientNs,
       serverNs,
       serverTunIp: `10.78.${a}.1`,
+      pki: dir,
       profile(options = {}) {
         return [
           "client",

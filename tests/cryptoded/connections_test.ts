@@ -9,8 +9,7 @@ import { createLogger, DomainError, runCommand, StateStore } from "../../lib/cor
 import { CryptodedConnections, emptySaved } from "../../lib/protocols/cryptoded/tunnels/mod.ts";
 import { cryptodedConfigSchema } from "../../lib/protocols/cryptoded/config.ts";
 import { loadCryptodedBackends } from "../../lib/protocols/cryptoded/definition.ts";
-import { cryptodedErrorReply } from "../../lib/protocols/cryptoded/errors.ts";
-import { Resp } from "../../lib/protocols/cryptoded/mod.ts";
+import { cryptodedFailure } from "../../lib/protocols/cryptoded/errors.ts";
 
 Deno.test("CryptodedConnections without root: CONNECT reports why openvpn cannot start", async () => {
   await using dir = await tempDir("cvconn");
@@ -44,7 +43,7 @@ Deno.test("CryptodedConnections without root: CONNECT reports why openvpn cannot
   assert.deepEqual(c.names(), ["home"]);
   await assert.rejects(c.connect("home"), (e: unknown) => {
     assert.ok(e instanceof DomainError);
-    assert.equal(cryptodedErrorReply(e, log).code, Resp.UNKNOWN_ERR);
+    assert.equal(cryptodedFailure(e, log).resp, "ERR_INVALID_OVPN_BIN");
     assert.match(
       e.message,
       /cannot start openvpn: the agent runs as uid \d+, and openvpn needs root/,
@@ -53,7 +52,7 @@ Deno.test("CryptodedConnections without root: CONNECT reports why openvpn cannot
   });
   const [s] = c.status({ all: false, name: "home" });
   assert.equal(s!.status, "DISCONNECTED");
-  assert.match(s!["last-error"] ?? "", /needs root/);
+  assert.match(s!.lastError ?? "", /needs root/);
   await c.setScriptSecurity(true);
   assert.equal(saved.value.scriptSecurity, true);
 });

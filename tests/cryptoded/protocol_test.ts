@@ -24,12 +24,25 @@ backendTest(
     const sock = env.socket;
     await env.start();
 
-    await t.step("socket is 0600 and STATUS all on no profiles is EMPTY_LIST", async () => {
-      const info = await Deno.stat(sock);
-      assert.equal(info.mode! & 0o777, 0o600);
-      assert.equal((await ask(sock, Cmd.STATUS, "all")).code, Resp.EMPTY_LIST);
-      assert.equal((await ask(sock, Cmd.CONNECT, "all")).code, Resp.EMPTY_LIST);
-    });
+    await t.step(
+      "sockets are 0600, pid files name the agent, no profiles is an empty list",
+      async () => {
+        for (const path of [sock, env.v1Socket]) {
+          assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600, path);
+        }
+        for (const path of [env.pidFile, env.v1PidFile]) {
+          assert.equal((await Deno.readTextFile(path)).trim(), String(env.agent!.pid), path);
+        }
+        // as the original daemons: an empty list, not an error
+        assert.deepEqual(await ask(sock, Cmd.STATUS, "all"), { code: Resp.OK, data: [] });
+        assert.deepEqual(await ask(sock, Cmd.CONNECT, "all"), { code: Resp.OK, data: [] });
+        assert.equal(await sendRaw(sock, '{"cmd":2,"param":"all","json":false}'), "Success");
+        assert.equal(
+          await sendRaw(env.v1Socket, '{"cmd":3,"param":"all","json":false}'),
+          `{ "code": 0, "data": "no VPNs found in '${env.profiles.replaceAll("/", "\\/")}'" }`,
+        );
+      },
+    );
 
     await t.step("bad input gets the protocol's own error and the socket stays up", async () => {
       const bad = async (payload: string | Uint8Array) => JSON.parse(await sendRaw(sock, payload));
@@ -88,10 +101,11 @@ backendTest(
         sock,
         '{"cmd":8}{"cmd":2,"param":"all"}\n{"cmd":8,"json":false}\n',
       );
-      const lines = raw.trimEnd().split("\n");
+      // the first reply exactly as the original (no newline), the next ones after a newline
+      const lines = raw.split("\n");
       assert.equal(lines.length, 3);
       assert.deepEqual(JSON.parse(lines[0]!), { code: 0, data: env.profiles });
-      assert.equal(JSON.parse(lines[1]!).code, Resp.EMPTY_LIST);
+      assert.deepEqual(JSON.parse(lines[1]!), { code: Resp.OK, data: [] });
       assert.equal(lines[2], env.profiles);
     });
 
@@ -440,12 +454,14 @@ backendTest("cryptoded SUDO_REQUIRED for an unprivileged peer on a group socket"
       ],
       uid: 65534,
       gid: 65534,
+      // its own world-traversable folder: the checkout may sit under a 0700 home or mktemp -d
+      cwd: shared,
       stdout: "piped",
       stderr: "piped",
     }).output();
     const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(lines[0].code, Resp.SUDO_REQUIRED);
-    assert.equal(lines[1].code, Resp.EMPTY_LIST); // unprivileged commands still work
+    assert.equal(lines[1].code, Resp.OK); // unprivileged commands still work
     assert.equal(lines[2].code, Resp.SUDO_REQUIRED);
     // a root peer on the same socket is identified as root
     assert.equal((await ask(env.socket, Cmd.RELOAD)).code, Resp.OK);

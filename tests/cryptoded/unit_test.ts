@@ -1,7 +1,7 @@
 /**
  * Pure logic and the state machine against a scripted management peer: the request splitter, the
- * management line parser, `ss` parsing, reply encoding, and Tunnel transitions (HOLD answered,
- * RECONNECTING and back, SEND_SIG when no stop can be delivered).
+ * management line parser, `ss` parsing, error mapping, both dialects' tables, and Tunnel
+ * transitions (HOLD answered, RECONNECTING and back, SEND_SIG when no stop can be delivered).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import {
   createLogger,
   NotFoundError,
   runCommand,
+  UnavailableError,
 } from "../../lib/core/mod.ts";
 import {
   parseRealtime,
@@ -20,8 +21,15 @@ import {
   type TunnelOptions,
 } from "../../lib/backends/openvpn/mod.ts";
 import { parseEffectiveUid, parseSsUnix } from "../../lib/backends/peercred/mod.ts";
-import { JsonStreamParser, Resp } from "../../lib/protocols/cryptoded/mod.ts";
-import { cryptodedErrorReply, encodeCryptodedReply } from "../../lib/protocols/cryptoded/errors.ts";
+import {
+  documentDialect,
+  JsonStreamParser,
+  Resp,
+  V1Cmd,
+  v1Dialect,
+  V1Resp,
+} from "../../lib/protocols/cryptoded/mod.ts";
+import { cryptodedFailure } from "../../lib/protocols/cryptoded/errors.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -80,23 +88,22 @@ Deno.test("parseSsUnix and parseEffectiveUid read ss and /proc output", () => {
   assert.equal(parseEffectiveUid("Name:\tx\nUid:\t1000\t0\t0\t0\n"), 0);
 });
 
-Deno.test("replies encode as JSON or the daemon's text; typed errors map to codes", () => {
-  assert.equal(encodeCryptodedReply({ code: 0, data: "/x" }, true), '{"code":0,"data":"/x"}\n');
-  assert.equal(encodeCryptodedReply({ code: 0, text: "/x" }, false), "/x\n");
-  assert.equal(
-    encodeCryptodedReply({ code: Resp.CONN_NOT_FOUND }, false),
-    "Connection not found\n",
-  );
+Deno.test("typed errors map to responses, the same in both dialects up to UNKNOWN_ERR", () => {
   const log = createLogger("t", { sink: () => {} });
-  assert.equal(cryptodedErrorReply(new SendSignalError("no"), log).code, Resp.SEND_SIG);
-  assert.equal(cryptodedErrorReply(new Error("boom"), log).code, Resp.UNKNOWN_ERR);
-  const exists = new ConflictError("x", { reason: "profile-exists" });
-  assert.deepEqual(cryptodedErrorReply(exists, log), {
-    code: Resp.IMPORT_EXIST_PROFILE,
-    data: "x",
+  assert.equal(cryptodedFailure(new SendSignalError("no"), log).resp, "SEND_SIG");
+  assert.deepEqual(cryptodedFailure(new Error("boom"), log), {
+    resp: "UNKNOWN_ERR",
+    message: "boom",
   });
-  assert.equal(cryptodedErrorReply(new NotFoundError("x"), log).code, Resp.CONN_NOT_FOUND);
-  assert.equal(cryptodedErrorReply(new BusyError("x"), log).code, Resp.CONN_IN_PROGRESS);
+  const exists = new ConflictError("x", { reason: "profile-exists" });
+  assert.deepEqual(cryptodedFailure(exists, log), { resp: "IMPORT_EXIST_PROFILE", message: "x" });
+  assert.equal(cryptodedFailure(new NotFoundError("x"), log).resp, "CONN_NOT_FOUND");
+  assert.equal(cryptodedFailure(new BusyError("x"), log).resp, "CONN_IN_PROGRESS");
+  const openvpn = cryptodedFailure(new UnavailableError("no openvpn", { reason: "openvpn" }), log);
+  assert.equal(documentDialect.code(openvpn.resp), Resp.UNKNOWN_ERR);
+  assert.equal(v1Dialect.code(openvpn.resp), V1Resp.ERR_INVALID_OVPN_BIN);
+  assert.equal(documentDialect.code("UNKNOWN_ERR"), 20);
+  assert.equal(v1Dialect.code("UNKNOWN_ERR"), 25);
 });
 
 /** A scripted management peer on a Unix socket. */
@@ -211,14 +218,42 @@ Deno.test("Tunnel follows management events and reports SEND_SIG when no stop ge
   }
 });
 
-Deno.test("the handler table serves all nine commands and refuses a duplicate", async () => {
+Deno.test("each dialect's table serves its commands by its numbers and refuses a duplicate", async () => {
   const { createCryptodedHandlers } = await import("../../lib/protocols/cryptoded/handlers.ts");
-  const table = createCryptodedHandlers();
-  for (let cmd = 0; cmd <= 8; cmd++) assert.ok(table.get(cmd), `command ${cmd}`);
-  assert.equal(table.get(9), undefined);
+  const doc = createCryptodedHandlers(documentDialect);
+  assert.deepEqual(doc.types().map((c) => doc.get(c)!.command), [
+    "connect",
+    "disconnect",
+    "status",
+    "script-security",
+    "reload",
+    "import",
+    "remove",
+    "dns-override",
+    "get-confdir",
+  ]);
+  assert.deepEqual(doc.types(), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  const v1 = createCryptodedHandlers(v1Dialect);
+  assert.deepEqual(v1.types().map((c) => [c, v1.get(c)!.command]), [
+    [0, "connect"],
+    [1, "disconnect"],
+    [2, "reconnect"],
+    [3, "status"],
+    [4, "script-security"],
+    [5, "reload"],
+    [6, "import"],
+    [7, "edit"],
+    [8, "remove"],
+    [9, "dns-override"],
+    [10, "get-confdir"],
+  ]);
+  assert.equal(v1.get(11), undefined);
+  assert.equal(v1.get(V1Cmd.STATUS)!.privileged, false);
+  assert.equal(v1.get(V1Cmd.EDIT)!.privileged, true);
+  const handle = () => Promise.resolve({ kind: "value" } as const);
   assert.throws(
-    () => table.register(0, { privileged: false, handle: () => Promise.resolve({ code: 0 }) }),
-    /Duplicate cryptoded command handler/,
+    () => doc.register(0, { command: "connect", privileged: false, handle }),
+    /Duplicate cryptoded document command handler/,
   );
 });
 

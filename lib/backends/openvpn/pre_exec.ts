@@ -1,6 +1,7 @@
 /**
  * The per-profile `pre-connect-exec` command: split on spaces (no shell), run as the configured
- * user with a timeout that kills its whole process group, output appended to the openvpn log.
+ * user in `/` with a timeout that kills its whole process group, output appended to the openvpn
+ * log.
  */
 import { CommandError, type CommandRunner } from "../../core/mod.ts";
 
@@ -46,6 +47,8 @@ export async function runPreExec(
       timeoutMs: options.timeoutMs,
       check: false,
       maxOutput: 64 * 1024,
+      // a daemon's child starts in "/": the agent's own directory may be closed to the user
+      cwd: "/",
       ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });

@@ -1,10 +1,17 @@
 /**
- * The profile directory: `<name>.ovpn` plus an optional `<name>.json` (`auto-connect`,
- * `pre-connect-exec`). Files not owned by root (or by the agent's own uid when it is not root) or
- * wider than 0600 are refused, with the file and the reason.
+ * The profile directory: `<name>.ovpn` plus optional settings in `<name>.json` and `<name>.noc`
+ * (profile_settings.ts). Files not owned by root (or by the agent's own uid when it is not root)
+ * or wider than 0600 are refused, with the file and the reason.
  */
 import { join } from "node:path";
 import { syncDirectory, writeFileAtomic } from "../../core/mod.ts";
+import {
+  NO_SETTINGS,
+  parseEndpoint,
+  parseSettings,
+  type ProfileEndpoint,
+  type ProfileSettings,
+} from "./profile_settings.ts";
 
 /** Connection names: letters, digits, `-`, `_`, `.`, at most 128, ending in a letter or digit. */
 export const PROFILE_NAME = /^[A-Za-z0-9_.-]{0,127}[A-Za-z0-9]$/;
@@ -15,13 +22,14 @@ export function isValidProfileName(name: string): boolean {
 }
 
 /** A usable profile. */
-export interface Profile {
+export interface Profile extends ProfileSettings {
   name: string;
   /** Path of the .ovpn file. */
   path: string;
-  autoConnect: boolean;
-  /** `pre-connect-exec`, or "" when none. */
-  preConnectExec: string;
+  /** Whether `<name>.noc` exists (v1.x "config-status"). */
+  hasNoc: boolean;
+  /** The `remote` / `proto` of the .ovpn. */
+  endpoint: ProfileEndpoint;
 }
 
 /** A profile that was refused. */
@@ -48,25 +56,31 @@ export function permissionProblem(info: Deno.FileInfo, ownUid: number): string |
   return null;
 }
 
-interface Settings {
-  autoConnect: boolean;
-  preConnectExec: string;
-}
-
-function parseSettings(text: string): Settings | string {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    return `invalid JSON: ${(error as Error).message}`;
+/** The settings of `name` (`.json`, then `.noc` over it); a string says which file is refused. */
+async function readSettings(
+  dir: string,
+  name: string,
+  ownUid: number,
+): Promise<{ settings: ProfileSettings; hasNoc: boolean } | { file: string; reason: string }> {
+  let settings = NO_SETTINGS;
+  let hasNoc = false;
+  for (const ext of [".json", ".noc"]) {
+    const file = join(dir, `${name}${ext}`);
+    try {
+      const info = await Deno.lstat(file);
+      const problem = info.isFile ? permissionProblem(info, ownUid) : "not a regular file";
+      if (problem) return { file, reason: problem };
+      const parsed = parseSettings(await Deno.readTextFile(file), settings);
+      if (typeof parsed === "string") return { file, reason: parsed };
+      settings = parsed;
+      if (ext === ".noc") hasNoc = true;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        return { file, reason: (error as Error).message };
+      }
+    }
   }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) return "not a JSON object";
-  const o = data as Record<string, unknown>;
-  const auto = o["auto-connect"] ?? false;
-  const exec = o["pre-connect-exec"] ?? "";
-  if (typeof auto !== "boolean") return `"auto-connect" must be true or false`;
-  if (typeof exec !== "string") return `"pre-connect-exec" must be a string`;
-  return { autoConnect: auto, preConnectExec: exec };
+  return { settings, hasNoc };
 }
 
 /** Reads the profile directory. Throws when the directory itself is unusable. */
@@ -97,28 +111,13 @@ export async function scanProfiles(dir: string, ownUid: number): Promise<Profile
       refused.set(name, { name, file: path, reason: problem });
       continue;
     }
-    const jsonPath = join(dir, `${name}.json`);
-    let settings: Settings = { autoConnect: false, preConnectExec: "" };
-    try {
-      const jinfo = await Deno.lstat(jsonPath);
-      const jproblem = jinfo.isFile ? permissionProblem(jinfo, ownUid) : "not a regular file";
-      if (jproblem) {
-        refused.set(name, { name, file: jsonPath, reason: jproblem });
-        continue;
-      }
-      const parsed = parseSettings(await Deno.readTextFile(jsonPath));
-      if (typeof parsed === "string") {
-        refused.set(name, { name, file: jsonPath, reason: parsed });
-        continue;
-      }
-      settings = parsed;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        refused.set(name, { name, file: jsonPath, reason: (error as Error).message });
-        continue;
-      }
+    const read = await readSettings(dir, name, ownUid);
+    if ("reason" in read) {
+      refused.set(name, { name, ...read });
+      continue;
     }
-    profiles.set(name, { name, path, ...settings });
+    const endpoint = parseEndpoint(await Deno.readTextFile(path).catch(() => ""));
+    profiles.set(name, { name, path, ...read.settings, hasNoc: read.hasNoc, endpoint });
   }
   return { profiles, refused };
 }
@@ -151,10 +150,10 @@ export async function writeProfile(dir: string, name: string, content: string): 
   return path;
 }
 
-/** Removes a profile's files; returns the paths removed. */
+/** Removes a profile's files (.ovpn, .json, .noc); returns the paths removed. */
 export async function removeProfileFiles(dir: string, name: string): Promise<string[]> {
   const removed: string[] = [];
-  for (const ext of [".ovpn", ".json"]) {
+  for (const ext of [".ovpn", ".json", ".noc"]) {
     const path = join(dir, `${name}${ext}`);
     try {
       await Deno.remove(path);

@@ -11,6 +11,7 @@ import type {
   OpenVpnTunnelStatus,
   PreExecResult,
   ProfileScan,
+  ProfileSettings,
   TunnelEnd,
   TunnelSnapshot,
 } from "../../backends/openvpn/mod.ts";
@@ -34,7 +35,9 @@ export interface CryptodedProfileStore {
   exists(name: string): Promise<boolean>;
   /** Writes `<name>.ovpn` (0600, atomic); returns its path. */
   write(name: string, content: string): Promise<string>;
-  /** Removes `<name>.ovpn` and `<name>.json`; returns the paths removed. */
+  /** Writes `<name>.noc` (0600, atomic), as EDIT does; returns its path. */
+  writeSettings(name: string, settings: ProfileSettings): Promise<string>;
+  /** Removes `<name>.ovpn`, `.json` and `.noc`; returns the paths removed. */
   remove(name: string): Promise<string[]>;
   /** Reads an IMPORT source (a .ovpn file or a .tblk bundle) of at most `limit` bytes each. */
   readSource(source: { kind: "ovpn" | "tblk"; path: string }, limit: number): Promise<
@@ -109,6 +112,14 @@ export interface CryptodedPeerIdentifier {
   credentials(identity: ConnectionIdentity): Promise<PeerCredentials | null>;
 }
 
+/** The daemon's pid files (what the real clients send SIGUSR1 to). */
+export interface CryptodedPidFiles {
+  /** Writes the agent's pid to `path`, creating its directory. */
+  write(path: string): Promise<void>;
+  /** Removes `path` when it still holds the agent's pid. */
+  remove(path: string): Promise<void>;
+}
+
 /** Everything cryptoded needs from the system. */
 export interface CryptodedBackends {
   /** The agent's own uid (0: root). */
@@ -117,6 +128,7 @@ export interface CryptodedBackends {
   readonly tunnels: CryptodedTunnelLauncher;
   readonly preExec: CryptodedPreExecRunner;
   readonly dns: CryptodedDnsResolver;
+  readonly pidFiles: CryptodedPidFiles;
   /** A peer identifier for a listener reachable under any of `socketPaths`. */
   peers(socketPaths: readonly string[]): CryptodedPeerIdentifier;
   /** gid of a group name (or numeric id), or null. */

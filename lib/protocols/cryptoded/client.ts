@@ -83,14 +83,18 @@ function connectError(path: string, error: unknown): ClientError {
   );
 }
 
-/** Sends `{cmd, param, json: true}` and parses the JSON reply. */
+/** Sends `{cmd, param, json: true, detail: true}` and parses the JSON reply. */
 export async function request(
   path: string,
   cmd: number,
   param: unknown,
   timeoutMs = 10_000,
 ): Promise<ClientReply> {
-  const raw = await sendRaw(path, JSON.stringify({ cmd, param, json: true }), timeoutMs);
+  const raw = await sendRaw(
+    path,
+    JSON.stringify({ cmd, param, json: true, detail: true }),
+    timeoutMs,
+  );
   try {
     const body = JSON.parse(raw) as { code: number; data?: unknown };
     if (typeof body.code !== "number") throw new Error("no code");

@@ -1,6 +1,10 @@
-/** Response codes of the cryptoded document and their text phrases (command codes: schemas.ts). */
+/**
+ * Response codes of both dialects and their text phrases (command codes: schemas.ts). Codes 0–19
+ * are the same in both; the document (rvd era) ends with UNKNOWN_ERR=20, cryptode v1.x adds five
+ * codes and moves UNKNOWN_ERR to 25.
+ */
 
-/** Response codes. */
+/** Response codes of the document dialect (`/var/run/rvd`). */
 export const Resp = {
   OK: 0,
   INVALID_CMD: 1,
@@ -25,37 +29,61 @@ export const Resp = {
   UNKNOWN_ERR: 20,
 } as const;
 
-/** A response code. */
+/** Response codes of the cryptode v1.x dialect (`/var/run/cryptoded.sock`). */
+export const V1Resp = {
+  ...Resp,
+  ERR_WRONG_COC_PATH: 20,
+  ERR_NOT_FOUND_VPNCONF: 21,
+  ERR_VPNCONF_OPT_TYPE: 22,
+  ERR_VPNCONF_OPT_VAL: 23,
+  ERR_INVALID_OVPN_BIN: 24,
+  UNKNOWN_ERR: 25,
+} as const;
+
+/** A response by name (the names of both dialects). */
+export type RespName = keyof typeof V1Resp;
+
+/** A document-dialect response code. */
 export type RespCode = typeof Resp[keyof typeof Resp];
 
 const NAMES = new Map<number, string>(Object.entries(Resp).map(([k, v]) => [v, k]));
+const V1_NAMES = new Map<number, string>(Object.entries(V1Resp).map(([k, v]) => [v, k]));
 
-/** `COD_RESP_<NAME>` without the prefix, e.g. `CONN_NOT_FOUND`. */
-export function respName(code: number): string {
-  return NAMES.get(code) ?? `CODE_${code}`;
+/** `COD_RESP_<NAME>` without the prefix, e.g. `CONN_NOT_FOUND` (v1 numbering with `v1`). */
+export function respName(code: number, v1 = false): string {
+  return (v1 ? V1_NAMES : NAMES).get(code) ?? `CODE_${code}`;
 }
 
-/** The plain-text phrase the real daemon sends for each code (text mode). */
-export const RESP_TEXT: Readonly<Record<number, string>> = {
-  [Resp.OK]: "Success",
-  [Resp.INVALID_CMD]: "Invalid command",
-  [Resp.SOCK_CONN]: "Couldn't connect to cryptoded process",
-  [Resp.JSON_INVALID]: "Invalid JSON command",
-  [Resp.NO_MEMORY]: "Insufficient memory",
-  [Resp.SUDO_REQUIRED]: "Root privilege is required",
-  [Resp.COD_NOT_RUNNING]: "cryptoded process isn't running",
-  [Resp.SEND_SIG]: "Couldn't send signal to the process",
-  [Resp.INVALID_PROFILE_TYPE]: "Invalid VPN profile type",
-  [Resp.INVALID_CONF_DIR]: "Invalid VPN configuration directory",
-  [Resp.IMPORT_TOO_LARGE]: "Too large VPN profile",
-  [Resp.IMPORT_EXIST_PROFILE]: "The VPN profile already exists",
-  [Resp.EMPTY_LIST]: "Empty List",
-  [Resp.WRONG_PERMISSION]: "Wrong permission",
-  [Resp.CONN_NOT_FOUND]: "Connection not found",
-  [Resp.CONN_ALREADY_CONNECTED]: "Already connected",
-  [Resp.CONN_ALREADY_DISCONNECTED]: "Already disconnected",
-  [Resp.CONN_IN_PROGRESS]: "Connection/Disconnection is in progress",
-  [Resp.NO_EXIST_DNS_UTIL]: "DNS utility doesn't exist",
-  [Resp.ERR_DNS_UTIL]: "DNS utility failed",
-  [Resp.UNKNOWN_ERR]: "Unknown error",
+/**
+ * The text-mode phrase of each response. The original daemons had phrases for the responses they
+ * produced (the first group; `WRONG_PERMISSION` only from v1.x) and "Unknown Error" for the rest;
+ * the others are polyagent's, for the commands the originals left to their clients.
+ */
+export const RESP_TEXT: Readonly<Record<RespName, string>> = {
+  OK: "Success",
+  INVALID_CMD: "Invalid command",
+  NO_MEMORY: "Insufficient memory",
+  EMPTY_LIST: "Empty List",
+  CONN_NOT_FOUND: "Connection not found",
+  CONN_ALREADY_CONNECTED: "Already connected",
+  CONN_ALREADY_DISCONNECTED: "Already disconnected",
+  CONN_IN_PROGRESS: "Connection/Disconnection is in progress",
+  WRONG_PERMISSION: "Wrong permission",
+  UNKNOWN_ERR: "Unknown Error",
+  SOCK_CONN: "Couldn't connect to cryptoded process",
+  JSON_INVALID: "Invalid JSON command",
+  SUDO_REQUIRED: "Root privilege is required",
+  COD_NOT_RUNNING: "cryptoded process isn't running",
+  SEND_SIG: "Couldn't send signal to the process",
+  INVALID_PROFILE_TYPE: "Invalid VPN profile type",
+  INVALID_CONF_DIR: "Invalid VPN configuration directory",
+  IMPORT_TOO_LARGE: "Too large VPN profile",
+  IMPORT_EXIST_PROFILE: "The VPN profile already exists",
+  NO_EXIST_DNS_UTIL: "DNS utility doesn't exist",
+  ERR_DNS_UTIL: "DNS utility failed",
+  ERR_WRONG_COC_PATH: "Wrong path of cryptode",
+  ERR_NOT_FOUND_VPNCONF: "VPN configuration not found",
+  ERR_VPNCONF_OPT_TYPE: "Unknown VPN configuration option",
+  ERR_VPNCONF_OPT_VAL: "Wrong VPN configuration option value",
+  ERR_INVALID_OVPN_BIN: "Invalid OpenVPN binary",
 };

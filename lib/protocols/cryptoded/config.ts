@@ -11,6 +11,11 @@ import {
   wholeNumber,
 } from "../../core/mod.ts";
 
+/** A path, or "" to turn the thing off. */
+function optionalPath() {
+  return text().refine((s) => !s.includes("\0"), { message: 'expected a path or "" (off)' });
+}
+
 /** Names that become command arguments: no spaces, no slashes, no leading dash. */
 const SAFE_NAME = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$/;
 
@@ -18,12 +23,22 @@ const SAFE_NAME = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$/;
 export function cryptodedConfigSchema() {
   return section({
     enabled: flag().default(false),
-    /** The control socket (the document's path). */
-    socket: pathString().default("/var/run/cryptoded"),
+    /**
+     * The document dialect's socket (rvd-era numbering; what `rvc` and `polyagent ctl` use), ""
+     * = off. The document's own path `/var/run/cryptoded` is the v1.x pid directory's name, so
+     * the default is rvd's.
+     */
+    socket: optionalPath().default("/var/run/rvd"),
+    /** Pid file for the document dialect's clients (`rvc reload` signals it), "" = none. */
+    pid_file: optionalPath().default("/var/run/rvd.pid"),
+    /** The cryptode v1.x dialect's socket (what `cryptode` v1.0–v1.3.1 uses), "" = off. */
+    v1_socket: optionalPath().default("/var/run/cryptoded.sock"),
+    /** Pid file for the v1.x clients (`cryptode reload`, import, remove signal it), "" = none. */
+    v1_pid_file: optionalPath().default("/var/run/cryptoded/cryptoded.pid"),
     /** Group (name or gid) that may use the socket: mode 0660 instead of 0600. */
     socket_group: text().regex(SAFE_NAME, "expected a group name or id").default(""),
     /**
-     * Profile directory: `<name>.ovpn` and optional `<name>.json`. The original used
+     * Profile directory: `<name>.ovpn` and optional `<name>.json` / `<name>.noc`. The original used
      * /opt/cryptode/etc/vpn.d; this default is inside the agent's write permission set.
      */
     profile_dir: pathString().default("/etc/polyagent/cryptoded/vpn.d"),

@@ -1,14 +1,18 @@
 /**
- * One peer of the control socket: reads its bytes, splits them into requests
- * (stream_parser.ts), decodes each (schemas.ts), checks privilege, dispatches through the handler
- * table, and writes each encoded reply (errors.ts). The connection ends once every complete
- * request it sent has been answered; a bad client only loses its own connection.
+ * One peer of a control socket: reads its bytes, splits them into requests (stream_parser.ts),
+ * decodes each (schemas.ts), checks privilege, dispatches through the dialect's handler table,
+ * and writes each reply in the dialect's form (dialect.ts). The first reply is written exactly as
+ * the original daemon would (no trailing newline: the real clients print it as it is); further
+ * replies on the same connection are preceded by a newline. The connection ends once every
+ * complete request it sent has been answered; a bad client only loses its own connection. Every
+ * request is logged with its reply code: at debug level, or at info when it was refused.
  */
 import type { Logger } from "../../core/mod.ts";
-import { Resp } from "./codes.ts";
-import { cryptodedErrorReply, type CryptodedReply, encodeCryptodedReply } from "./errors.ts";
+import { respName } from "./codes.ts";
+import type { CryptodedDialect, CryptodedReply } from "./dialect.ts";
+import { cryptodedFailure } from "./errors.ts";
 import type { CryptodedHandlerContext, CryptodedHandlerTable } from "./handlers.ts";
-import { describeCryptodedIssue, requestSchema } from "./schemas.ts";
+import { type CryptodedRequest, describeCryptodedIssue, requestSchema } from "./schemas.ts";
 import { closeQuietly, writeAllText } from "./socket_io.ts";
 import { JsonStreamParser, type ParsedItem } from "./stream_parser.ts";
 
@@ -17,6 +21,7 @@ const IDLE_MS = 30_000;
 /** What a connection works with. */
 export interface CryptodedConnectionOptions {
   maxRequestBytes: number;
+  dialect: CryptodedDialect;
   table: CryptodedHandlerTable;
   context: CryptodedHandlerContext;
   log: Logger;
@@ -37,6 +42,10 @@ async function readChunk(conn: Deno.UnixConn, buf: Uint8Array): Promise<number |
   }
 }
 
+function failed(resp: "JSON_INVALID" | "INVALID_CMD" | "SUDO_REQUIRED", message: string) {
+  return { kind: "failure", failure: { resp, message } } as const;
+}
+
 /** Serves one accepted connection until it is done. */
 export async function serveCryptodedConnection(
   conn: Deno.UnixConn,
@@ -44,21 +53,21 @@ export async function serveCryptodedConnection(
 ): Promise<void> {
   const parser = new JsonStreamParser(o.maxRequestBytes);
   const buf = new Uint8Array(16 * 1024);
+  let replies = 0;
+  const send = (text: string) => writeAllText(conn, replies++ === 0 ? text : `\n${text}`);
   for (;;) {
     const n = await readChunk(conn, buf);
     if (n === "gone") return;
     const items = n === null ? parser.end() : parser.push(buf.subarray(0, n));
     for (const item of items) {
       if (item.kind === "oversized") {
-        const out = encodeCryptodedReply({
-          code: Resp.JSON_INVALID,
-          data: `request larger than ${o.maxRequestBytes} bytes`,
-        }, true);
-        await writeAllText(conn, out).catch(() => {});
+        const reply = failed("JSON_INVALID", `request larger than ${o.maxRequestBytes} bytes`);
+        logRequest(o, null, reply, `${item.size} bytes`);
+        await send(o.dialect.encode(reply, true)).catch(() => {});
         return;
       }
       try {
-        await writeAllText(conn, await answer(item, o));
+        await send(await answer(item, o));
       } catch {
         return;
       }
@@ -73,10 +82,9 @@ async function answer(
   o: CryptodedConnectionOptions,
 ): Promise<string> {
   if (item.kind === "bad") {
-    return encodeCryptodedReply(
-      { code: Resp.JSON_INVALID, data: "request is not a JSON object" },
-      true,
-    );
+    const reply = failed("JSON_INVALID", "request is not a JSON object");
+    logRequest(o, null, reply, item.text.slice(0, 200));
+    return o.dialect.encode(reply, true);
   }
   return await dispatch(item.text, o);
 }
@@ -87,34 +95,70 @@ async function dispatch(text: string, o: CryptodedConnectionOptions): Promise<st
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    return encodeCryptodedReply({
-      code: Resp.JSON_INVALID,
-      data: `invalid JSON: ${(error as Error).message}`,
-    }, true);
+    const reply = failed("JSON_INVALID", `invalid JSON: ${(error as Error).message}`);
+    logRequest(o, null, reply, text.slice(0, 200));
+    return o.dialect.encode(reply, true);
   }
   const json = typeof raw === "object" && raw !== null && "json" in raw
     ? (raw as { json: unknown }).json !== false
-    : true;
+    : o.dialect.jsonByDefault;
   const parsed = requestSchema.safeParse(raw);
   if (!parsed.success) {
-    return encodeCryptodedReply(
-      { code: Resp.JSON_INVALID, data: describeCryptodedIssue(parsed.error) },
-      json,
-    );
+    const reply = failed("JSON_INVALID", describeCryptodedIssue(parsed.error));
+    logRequest(o, null, reply, text.slice(0, 200));
+    return o.dialect.encode(reply, json);
   }
   const request = parsed.data;
+  const reply = await run(request, o);
+  logRequest(o, request, reply);
+  return o.dialect.encode(reply, json);
+}
+
+async function run(request: CryptodedRequest, o: CryptodedConnectionOptions) {
   const handler = o.table.get(request.cmd);
-  let reply: CryptodedReply;
-  if (!handler) {
-    reply = { code: Resp.INVALID_CMD, data: `cmd: unknown command ${request.cmd}` };
-  } else if (handler.privileged && !(await o.isRoot())) {
-    reply = { code: Resp.SUDO_REQUIRED, data: "this command needs a root client" };
-  } else {
-    try {
-      reply = await handler.handle(request, o.context);
-    } catch (error) {
-      reply = cryptodedErrorReply(error, o.log);
-    }
+  if (!handler) return failed("INVALID_CMD", `cmd: unknown command ${request.cmd}`);
+  if (handler.privileged && !(await o.isRoot())) {
+    return failed("SUDO_REQUIRED", `${handler.command} needs a root client`);
   }
-  return encodeCryptodedReply(reply, json);
+  try {
+    return await handler.handle(request, o.context);
+  } catch (error) {
+    return { kind: "failure", failure: cryptodedFailure(error, o.log) } as const;
+  }
+}
+
+/** One log line per request: debug when answered OK, info when refused. */
+function logRequest(
+  o: CryptodedConnectionOptions,
+  request: CryptodedRequest | null,
+  reply: CryptodedReply,
+  input?: string,
+): void {
+  const code = o.dialect.code(o.dialect.resp(reply));
+  const fields: Record<string, unknown> = {
+    dialect: o.dialect.name,
+    cmd: request?.cmd ?? null,
+    command: request ? o.dialect.commands.get(request.cmd) ?? "unknown" : null,
+    code,
+    reply: respName(code, o.dialect.name === "v1"),
+  };
+  if (request && request.param !== undefined) fields.param = loggedParam(request.param);
+  if (input !== undefined) fields.input = input;
+  if (reply.kind === "failure") {
+    fields.error = reply.failure.message;
+    o.log.info("request refused", fields);
+  } else {
+    o.log.debug("request", fields);
+  }
+}
+
+/** The parameter as logged: strings cut at 200 characters, inline profile content as its size. */
+function loggedParam(param: CryptodedRequest["param"]): unknown {
+  if (typeof param === "string") return param.slice(0, 200);
+  if (param === null || param === undefined) return param;
+  return Object.fromEntries(
+    Object.entries(param).map(([k, v]) =>
+      k === "content" && typeof v === "string" ? [k, `<${v.length} characters>`] : [k, v]
+    ),
+  );
 }

@@ -5,7 +5,7 @@ import { type CtlEnvironment, FailedError, InvalidError } from "../../core/mod.t
 import { Resp, respName } from "./codes.ts";
 import { Cmd } from "./schemas.ts";
 import { ClientError, request } from "./client.ts";
-import type { ConnectionStatus } from "./tunnels/mod.ts";
+import type { ConnectionStatus } from "./status_doc.ts";
 
 interface CommonOptions {
   json?: boolean;
@@ -45,7 +45,9 @@ type CtlCall = (
 /** Adds `--json`, `--socket` and `--timeout` to a subcommand. */
 function common(cmd: Command): Command {
   return cmd.addOption(new Option("--json", "print the raw JSON reply"))
-    .addOption(new Option("--socket <path>", "control socket (default: cryptoded.socket)"))
+    .addOption(
+      new Option("--socket <path>", "document-dialect socket (default: cryptoded.socket)"),
+    )
     .addOption(new Option("--timeout <ms>", "give up after this long").default("15000"));
 }
 
@@ -55,7 +57,12 @@ function makeCall(env: CtlEnvironment): CtlCall {
     const config = opts.socket ? null : await env.config();
     const socket = opts.socket ??
       (config!.services["cryptoded"] as { socket: string } | undefined)?.socket ??
-      "/var/run/cryptoded";
+      "/var/run/rvd";
+    if (!socket) {
+      throw new InvalidError(
+        'cryptoded.socket is "" (off): give --socket with a document-dialect socket',
+      );
+    }
     const timeout = Number(opts.timeout);
     if (!Number.isFinite(timeout) || timeout <= 0) {
       throw new InvalidError(`--timeout: expected a positive number, got "${opts.timeout}"`);

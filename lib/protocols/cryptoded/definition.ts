@@ -38,6 +38,7 @@ function profileStore(
     fileProblem: (path) => openvpn.profileFileProblem(path, ownUid),
     exists: (name) => openvpn.profileExists(dir, name),
     write: (name, content) => openvpn.writeProfile(dir, name, content),
+    writeSettings: (name, settings) => openvpn.writeNocSettings(dir, name, settings),
     remove: (name) => openvpn.removeProfileFiles(dir, name),
     readSource: async (source, limit) =>
       source.kind === "ovpn"
@@ -84,6 +85,10 @@ function buildBackends(modules: BackendModules, setup: CryptodedBackendSetup): C
       runner,
       timeoutMs: 10_000,
     }),
+    pidFiles: {
+      write: (path) => openvpn.writeDaemonPidFile(path, Deno.pid),
+      remove: (path) => openvpn.removeDaemonPidFile(path, Deno.pid),
+    },
     peers: (paths) => new peercred.UnixPeerTracker(paths, runner),
     lookupGroup: openvpn.lookupGroup,
   };

@@ -1,72 +1,80 @@
 /**
  * The one place where failures become cryptoded replies. Domain code, the parameter parsers and
  * the backends throw neutral {@linkcode DomainError}s; their kind and `reason` pick the response
- * code (table below) and the message becomes `data`. Anything else is UNKNOWN_ERR and is logged.
+ * (table below) and the message is kept for the log and the JSON `data`. Anything else is
+ * UNKNOWN_ERR and is logged. Each dialect turns the response into its own number (codes.ts) and
+ * wire form ({@linkcode failureData}, {@linkcode failureText}).
  */
 import { DomainError, type DomainErrorKind, errorText, type Logger } from "../../core/mod.ts";
-import { Resp, RESP_TEXT, respName } from "./codes.ts";
+import { RESP_TEXT, type RespName } from "./codes.ts";
 
-/** A reply before encoding. */
-export interface CryptodedReply {
-  code: number;
-  /** The JSON `data` (omitted when undefined). */
-  data?: unknown;
-  /** Text-mode body for OK replies (defaults to "Success"). */
-  text?: string;
+/** A failed request: the response and why. */
+export interface CryptodedFailure {
+  resp: Exclude<RespName, "OK">;
+  message: string;
 }
 
-/** `reason` → response code, for the reasons the document distinguishes. */
-const BY_REASON: Readonly<Record<string, number>> = {
-  "param": Resp.INVALID_CMD,
-  "json": Resp.JSON_INVALID,
-  "profile-type": Resp.INVALID_PROFILE_TYPE,
-  "import-too-large": Resp.IMPORT_TOO_LARGE,
-  "conf-dir": Resp.INVALID_CONF_DIR,
-  "profile-exists": Resp.IMPORT_EXIST_PROFILE,
-  "empty-list": Resp.EMPTY_LIST,
-  "wrong-permission": Resp.WRONG_PERMISSION,
-  "already-connected": Resp.CONN_ALREADY_CONNECTED,
-  "already-disconnected": Resp.CONN_ALREADY_DISCONNECTED,
-  "sudo": Resp.SUDO_REQUIRED,
-  "send-signal": Resp.SEND_SIG,
-  "dns-util-missing": Resp.NO_EXIST_DNS_UTIL,
-  "dns-util-failed": Resp.ERR_DNS_UTIL,
+/** `reason` → response, for the reasons the protocol distinguishes. */
+const BY_REASON: Readonly<Record<string, CryptodedFailure["resp"]>> = {
+  "param": "INVALID_CMD",
+  "json": "JSON_INVALID",
+  "profile-type": "INVALID_PROFILE_TYPE",
+  "import-too-large": "IMPORT_TOO_LARGE",
+  "conf-dir": "INVALID_CONF_DIR",
+  "profile-exists": "IMPORT_EXIST_PROFILE",
+  "empty-list": "EMPTY_LIST",
+  "wrong-permission": "WRONG_PERMISSION",
+  "already-connected": "CONN_ALREADY_CONNECTED",
+  "already-disconnected": "CONN_ALREADY_DISCONNECTED",
+  "sudo": "SUDO_REQUIRED",
+  "send-signal": "SEND_SIG",
+  "dns-util-missing": "NO_EXIST_DNS_UTIL",
+  "dns-util-failed": "ERR_DNS_UTIL",
+  "openvpn": "ERR_INVALID_OVPN_BIN",
+  "edit-option": "ERR_VPNCONF_OPT_TYPE",
+  "edit-value": "ERR_VPNCONF_OPT_VAL",
 };
 
-/** Kind → response code, when the reason names none. */
-const BY_KIND: Readonly<Record<DomainErrorKind, number>> = {
-  invalid: Resp.INVALID_CMD,
-  not_found: Resp.CONN_NOT_FOUND,
-  conflict: Resp.CONN_IN_PROGRESS,
-  busy: Resp.CONN_IN_PROGRESS,
-  unavailable: Resp.UNKNOWN_ERR,
-  forbidden: Resp.WRONG_PERMISSION,
-  failed: Resp.UNKNOWN_ERR,
+/** Kind → response, when the reason names none. */
+const BY_KIND: Readonly<Record<DomainErrorKind, CryptodedFailure["resp"]>> = {
+  invalid: "INVALID_CMD",
+  not_found: "CONN_NOT_FOUND",
+  conflict: "CONN_IN_PROGRESS",
+  busy: "CONN_IN_PROGRESS",
+  unavailable: "UNKNOWN_ERR",
+  forbidden: "WRONG_PERMISSION",
+  failed: "UNKNOWN_ERR",
 };
 
-/** The response code of a neutral error. */
-export function cryptodedCode(error: DomainError): number {
+/** The response of a neutral error. */
+export function cryptodedResp(error: DomainError): CryptodedFailure["resp"] {
   return (error.reason !== undefined ? BY_REASON[error.reason] : undefined) ?? BY_KIND[error.kind];
 }
 
-/** Maps anything thrown by a handler to a reply (unexpected errors are logged). */
-export function cryptodedErrorReply(error: unknown, log: Logger): CryptodedReply {
-  if (error instanceof DomainError) return { code: cryptodedCode(error), data: error.message };
+/** Maps anything thrown by a handler to a failure (unexpected errors are logged). */
+export function cryptodedFailure(error: unknown, log: Logger): CryptodedFailure {
+  if (error instanceof DomainError) return { resp: cryptodedResp(error), message: error.message };
   log.error("request failed", { error });
-  return { code: Resp.UNKNOWN_ERR, data: errorText(error) };
+  return { resp: "UNKNOWN_ERR", message: errorText(error) };
 }
 
-/** Encodes a reply as JSON (`{"code","data"}`) or as the real daemon's plain text. */
-export function encodeCryptodedReply(reply: CryptodedReply, json: boolean): string {
-  if (json) {
-    const body: Record<string, unknown> = { code: reply.code };
-    if (reply.data !== undefined) body.data = reply.data;
-    return JSON.stringify(body) + "\n";
-  }
-  const text = reply.code === Resp.OK
-    ? reply.text ?? RESP_TEXT[Resp.OK]!
-    : `${RESP_TEXT[reply.code] ?? respName(reply.code)}${
-      typeof reply.data === "string" && reply.data ? `: ${reply.data}` : ""
-    }`;
-  return text.endsWith("\n") ? text : text + "\n";
+/** The failures the original daemons answered themselves, with an empty `data` object. */
+const ORIGINAL_STATE_ERRORS: ReadonlySet<RespName> = new Set([
+  "CONN_NOT_FOUND",
+  "CONN_ALREADY_CONNECTED",
+  "CONN_ALREADY_DISCONNECTED",
+  "CONN_IN_PROGRESS",
+]);
+
+/**
+ * The JSON `data` of a failure: `{ }` for the connection-state errors, as the originals; the
+ * message (naming the field or the cause) for everything else.
+ */
+export function failureData(failure: CryptodedFailure): unknown {
+  return ORIGINAL_STATE_ERRORS.has(failure.resp) ? {} : failure.message;
+}
+
+/** The text-mode phrase of a failure (the detail goes to the log). */
+export function failureText(failure: CryptodedFailure): string {
+  return RESP_TEXT[failure.resp];
 }

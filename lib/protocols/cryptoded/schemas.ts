@@ -3,13 +3,27 @@
  * of each parameter, and the parsers the handlers use. A bad parameter throws a neutral error whose
  * `reason` tells errors.ts the response code: {@linkcode InvalidError} "param" (INVALID_CMD),
  * "json" (JSON_INVALID) or "profile-type" (INVALID_PROFILE_TYPE); {@linkcode NotFoundError} for a
- * name no connection can have (CONN_NOT_FOUND).
+ * name no connection can have (CONN_NOT_FOUND); EDIT's "edit-option" / "edit-value".
  */
 import { z } from "zod";
 import { InvalidError, NotFoundError } from "../../core/mod.ts";
 import { isValidProfileName } from "../../backends/openvpn/mod.ts";
 
-/** Command codes. */
+/** What a command does, whatever its number in a dialect. */
+export type CommandName =
+  | "connect"
+  | "disconnect"
+  | "reconnect"
+  | "status"
+  | "script-security"
+  | "reload"
+  | "import"
+  | "edit"
+  | "remove"
+  | "dns-override"
+  | "get-confdir";
+
+/** Command codes of the document dialect (rvd 8094ffc, `/var/run/rvd`). */
 export const Cmd = {
   CONNECT: 0,
   DISCONNECT: 1,
@@ -22,11 +36,30 @@ export const Cmd = {
   GET_CONFDIR: 8,
 } as const;
 
-/** A command code. */
+/** Command codes of the cryptode v1.x dialect (`/var/run/cryptoded.sock`). */
+export const V1Cmd = {
+  CONNECT: 0,
+  DISCONNECT: 1,
+  RECONNECT: 2,
+  STATUS: 3,
+  SCRIPT_SECURITY: 4,
+  RELOAD: 5,
+  IMPORT: 6,
+  EDIT: 7,
+  REMOVE: 8,
+  DNS_OVERRIDE: 9,
+  GET_CONFDIR: 10,
+} as const;
+
+/** A document-dialect command code. */
 export type CmdCode = typeof Cmd[keyof typeof Cmd];
 
-/** Every command code, in order. */
-export const COMMAND_CODES: readonly CmdCode[] = Object.values(Cmd);
+/** Code → command, from a table like {@linkcode Cmd}. */
+export function commandsByCode(table: Readonly<Record<string, number>>): Map<number, CommandName> {
+  return new Map(
+    Object.entries(table).map(([k, v]) => [v, k.toLowerCase().replace(/_/g, "-") as CommandName]),
+  );
+}
 
 /** A parameter that is not one the command takes (INVALID_CMD). */
 function badParam(message: string): InvalidError {
@@ -48,11 +81,15 @@ function noConnection(name: string): NotFoundError {
   return new NotFoundError(`param: no connection named ${JSON.stringify(name)}`);
 }
 
-/** One request: `{"cmd": int, "param": string|object|null, "json": bool?}`. */
+/**
+ * One request: `{"cmd": int, "param": string|object|null, "json": bool?}`, plus polyagent's
+ * `"detail": true` (what `polyagent ctl` sends) for `last-error` in document-dialect STATUS.
+ */
 export const requestSchema = z.object({
   cmd: z.number().int(),
   param: z.union([z.string().max(65536), z.record(z.string(), z.unknown()), z.null()]).optional(),
   json: z.boolean().optional(),
+  detail: z.boolean().optional(),
 });
 
 /** A parsed request. */
@@ -178,4 +215,47 @@ export function parseDns(param: CryptodedRequest["param"]): CryptodedDnsParam {
     return { action, servers };
   }
   throw badParam(`param: expected "enable <ip,ip>", "disable" or "status"`);
+}
+
+/** The options EDIT changes, as the v1.x client names them. */
+export type EditOption = "auto-connect" | "pre-exec-cmd";
+
+const editObject = z.strictObject({
+  name: z.string().min(1),
+  option: z.string(),
+  value: z.string().max(512),
+});
+
+/** EDIT: `"<name> <option> <value>"` (as the v1.x CLI) or `{name, option, value}`. */
+export function parseEdit(
+  param: CryptodedRequest["param"],
+): { name: string; option: EditOption; value: string } {
+  let raw: unknown = param;
+  if (typeof param === "string") {
+    const m = /^\s*(\S+)\s+(\S+)(?:\s+(.*?))?\s*$/.exec(param);
+    if (!m) throw badParam(`param: expected "<name> <option> <value>"`);
+    raw = { name: m[1], option: m[2], value: m[3] ?? "" };
+  }
+  const r = editObject.safeParse(raw);
+  if (!r.success) throw badJson(describeCryptodedIssue(r.error, "param"));
+  const { name, option, value } = r.data;
+  if (!isValidProfileName(name)) throw noConnection(name);
+  if (option !== "auto-connect" && option !== "pre-exec-cmd") {
+    throw new InvalidError(
+      `param.option: expected "auto-connect" or "pre-exec-cmd", got ${JSON.stringify(option)}` +
+        (option === "profile" ? " (import a new profile instead)" : ""),
+      { reason: "edit-option" },
+    );
+  }
+  if (option === "auto-connect" && value !== "enable" && value !== "disable") {
+    throw new InvalidError(`param.value: expected "enable" or "disable" for auto-connect`, {
+      reason: "edit-value",
+    });
+  }
+  if (/[\0\n\r]/.test(value)) {
+    throw new InvalidError("param.value: control characters are not allowed", {
+      reason: "edit-value",
+    });
+  }
+  return { name, option, value };
 }

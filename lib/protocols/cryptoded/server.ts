@@ -1,21 +1,22 @@
 /**
- * The control socket: binds it (0600, or 0660 for `socket_group`), accepts connections, identifies
- * each peer (right after accept, before the next one) unless every peer is root, refuses clients
- * over `max_clients` with NO_MEMORY, and hands each connection to connection.ts.
+ * One control socket, speaking one dialect: binds it (0600, or 0660 for `socket_group`), accepts
+ * connections, identifies each peer (right after accept, before the next one) unless every peer
+ * is root, refuses clients over `max_clients` with NO_MEMORY, and hands each connection to
+ * connection.ts.
  */
 import { basename, dirname, join } from "node:path";
 import { closeUnix, listenUnix, type Logger } from "../../core/mod.ts";
 import type { ConnectionIdentity } from "../../backends/peercred/mod.ts";
 import type { CryptodedPeerIdentifier } from "./backends.ts";
-import { Resp } from "./codes.ts";
 import { serveCryptodedConnection } from "./connection.ts";
-import { encodeCryptodedReply } from "./errors.ts";
+import type { CryptodedDialect } from "./dialect.ts";
 import type { CryptodedHandlerContext, CryptodedHandlerTable } from "./handlers.ts";
 import { closeQuietly, writeAllText } from "./socket_io.ts";
 
 /** Options for {@linkcode CryptodedServer}. */
 export interface CryptodedServerOptions {
   path: string;
+  dialect: CryptodedDialect;
   /** Group id for a 0660 socket, or null for 0600. */
   gid: number | null;
   maxRequestBytes: number;
@@ -68,12 +69,13 @@ export class CryptodedServer {
       const identity = this.#o.peersAreRoot ? null : await this.#peers.identify().catch(() => null);
       if (this.#clients.size >= this.#o.maxClients) {
         this.#o.log.warn("too many clients; refusing a connection", { max: this.#o.maxClients });
-        void refuse(conn);
+        void refuse(conn, this.#o.dialect);
         continue;
       }
       this.#clients.add(conn);
       void serveCryptodedConnection(conn, {
         maxRequestBytes: this.#o.maxRequestBytes,
+        dialect: this.#o.dialect,
         table: this.#o.table,
         context: this.#o.context,
         log: this.#o.log,
@@ -111,13 +113,11 @@ export class CryptodedServer {
 }
 
 /** Answers NO_MEMORY to a client over the limit and closes it (within 2 s). */
-async function refuse(conn: Deno.UnixConn): Promise<void> {
+async function refuse(conn: Deno.UnixConn, dialect: CryptodedDialect): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), 2000);
   try {
-    await writeAllText(
-      conn,
-      encodeCryptodedReply({ code: Resp.NO_MEMORY, data: "too many clients" }, true),
-    );
+    const failure = { resp: "NO_MEMORY", message: "too many clients" } as const;
+    await writeAllText(conn, dialect.encode({ kind: "failure", failure }, true));
     await conn.closeWrite();
     // drain what the client sent so closing does not reset the reply away
     const sink = new Uint8Array(4096);

@@ -1,14 +1,23 @@
 /**
  * The `[cryptoded]` service's lifecycle: start builds the backends, the connections (re-adopting
- * running openvpn), the DNS override and the control socket, then auto-connects; stop closes the
- * socket and lets go of the tunnels (they keep running and are re-adopted on the next start).
+ * running openvpn), the DNS override and one control socket per enabled dialect (`socket`: the
+ * document's, `v1_socket`: cryptode v1.x), writes the pid files the real clients signal, then
+ * auto-connects. SIGUSR1 and SIGHUP reload the profiles. Stop closes the sockets, removes the pid
+ * files and lets go of the tunnels (they keep running and are re-adopted on the next start).
  */
 import { resolve } from "node:path";
-import type { JsonDocument, Service, ServiceContext } from "../../core/mod.ts";
+import {
+  errorText,
+  type JsonDocument,
+  type Logger,
+  type Service,
+  type ServiceContext,
+} from "../../core/mod.ts";
 import type { CryptodedBackendFactory, CryptodedBackends } from "./backends.ts";
 import type { CryptodedConfig } from "./config.ts";
+import { type CryptodedDialect, documentDialect, v1Dialect } from "./dialect.ts";
 import { DnsOverride } from "./dns_override.ts";
-import { createCryptodedHandlers } from "./handlers.ts";
+import { createCryptodedHandlers, type CryptodedHandlerContext } from "./handlers.ts";
 import { CryptodedServer } from "./server.ts";
 import {
   CryptodedConnections,
@@ -20,8 +29,11 @@ import {
 /** One running cryptoded. */
 export class CryptodedService implements Service<CryptodedConfig> {
   readonly #makeBackends: CryptodedBackendFactory;
-  #server: CryptodedServer | null = null;
+  #servers: CryptodedServer[] = [];
+  #pidFiles: string[] = [];
+  #backends: CryptodedBackends | null = null;
   #connections: CryptodedConnections | null = null;
+  #log: Logger | null = null;
 
   /** `makeBackends` builds the system side at start (definition.ts; a fake in tests). */
   constructor(makeBackends: CryptodedBackendFactory) {
@@ -29,7 +41,18 @@ export class CryptodedService implements Service<CryptodedConfig> {
   }
 
   async start(ctx: ServiceContext<CryptodedConfig>): Promise<void> {
-    const config = { ...ctx.config, profile_dir: resolve(ctx.config.profile_dir) };
+    const config = {
+      ...ctx.config,
+      profile_dir: resolve(ctx.config.profile_dir),
+      socket: ctx.config.socket && resolve(ctx.config.socket),
+      v1_socket: ctx.config.v1_socket && resolve(ctx.config.v1_socket),
+      pid_file: ctx.config.pid_file && resolve(ctx.config.pid_file),
+      v1_pid_file: ctx.config.v1_pid_file && resolve(ctx.config.v1_pid_file),
+    };
+    if (!config.socket && !config.v1_socket) {
+      throw new Error('cryptoded.socket and cryptoded.v1_socket are both "": no socket to serve');
+    }
+    this.#log = ctx.log;
     const backends = this.#makeBackends({
       config,
       runDir: resolve(ctx.paths.run, "cryptoded-tunnels"),
@@ -37,6 +60,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
       runner: ctx.runner,
       log: ctx.log,
     });
+    this.#backends = backends;
     await backends.tunnels.prepare();
     await backends.profiles.ensureDir().catch((error) =>
       ctx.log.warn("cannot create the profile directory", { dir: ctx.config.profile_dir, error })
@@ -61,7 +85,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
     connections.autoConnect();
   }
 
-  /** Opens the control socket. */
+  /** Opens the control socket of each enabled dialect, then writes its pid file. */
   async #listen(
     ctx: ServiceContext<CryptodedConfig>,
     config: CryptodedConfig,
@@ -69,26 +93,51 @@ export class CryptodedService implements Service<CryptodedConfig> {
     saved: JsonDocument<CryptodedSavedState>,
   ): Promise<void> {
     const gid = socketGroup(config, backends);
-    const server = new CryptodedServer({
-      path: config.socket,
-      gid,
-      maxRequestBytes: config.max_request_bytes,
-      maxClients: config.max_clients,
-      table: createCryptodedHandlers(),
-      context: {
-        config,
-        connections: this.#connections!,
-        dns: new DnsOverride(backends.dns, saved, ctx.log),
-        profiles: backends.profiles,
-        log: ctx.log,
-      },
-      peers: (paths) => backends.peers(paths),
+    const context: CryptodedHandlerContext = {
+      config,
+      connections: this.#connections!,
+      dns: new DnsOverride(backends.dns, saved, ctx.log),
+      profiles: backends.profiles,
       log: ctx.log,
-      peersAreRoot: backends.ownUid === 0 && gid === null,
-    });
-    this.#server = server;
-    await server.listen((error) => ctx.fail(error));
-    ctx.listening(config.socket);
+    };
+    const sockets: [string, string, CryptodedDialect, string][] = [
+      [config.socket, config.pid_file, documentDialect, "socket"],
+      [config.v1_socket, config.v1_pid_file, v1Dialect, "v1_socket"],
+    ];
+    for (const [path, pidFile, dialect, key] of sockets) {
+      if (!path) continue;
+      const server = new CryptodedServer({
+        path,
+        dialect,
+        gid,
+        maxRequestBytes: config.max_request_bytes,
+        maxClients: config.max_clients,
+        table: createCryptodedHandlers(dialect),
+        context,
+        peers: (paths) => backends.peers(paths),
+        log: ctx.log,
+        peersAreRoot: backends.ownUid === 0 && gid === null,
+      });
+      this.#servers.push(server);
+      await server.listen((error) => ctx.fail(error)).catch((error) => {
+        throw new Error(`cryptoded.${key}: ${errorText(error)}`, { cause: error });
+      });
+      if (pidFile) {
+        await backends.pidFiles.write(pidFile);
+        this.#pidFiles.push(pidFile);
+      }
+      ctx.listening(`${path} (${dialect.name} dialect)`);
+    }
+  }
+
+  /** SIGUSR1 (what the real clients send after import and remove) and SIGHUP reload. */
+  async onSignal(signal: Deno.Signal): Promise<boolean> {
+    const connections = this.#connections;
+    if (!connections || (signal !== "SIGUSR1" && signal !== "SIGHUP")) return false;
+    this.#log?.info("reloading profiles", { signal });
+    const result = await connections.reload();
+    this.#log?.info("profiles reloaded", { signal, ...result });
+    return true;
   }
 
   #showDetail(ctx: ServiceContext<CryptodedConfig>): void {
@@ -97,9 +146,12 @@ export class CryptodedService implements Service<CryptodedConfig> {
   }
 
   async stop(): Promise<void> {
-    const server = this.#server;
-    this.#server = null;
-    await server?.close();
+    const servers = this.#servers;
+    this.#servers = [];
+    for (const server of servers) await server.close();
+    const pidFiles = this.#pidFiles;
+    this.#pidFiles = [];
+    for (const path of pidFiles) await this.#backends?.pidFiles.remove(path);
     this.#connections?.detachAll();
     this.#connections = null;
   }

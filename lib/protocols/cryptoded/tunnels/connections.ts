@@ -1,7 +1,8 @@
 /**
  * The connections of one cryptoded: one per profile, each with its tunnel (when openvpn runs), its
- * pre-connect phase and counters. Answers the daemon's questions (connect, disconnect, status,
- * reload, remove, script security) and throws neutral errors; the handlers only translate.
+ * pre-connect phase and counters. Answers the daemon's questions (connect, disconnect, reconnect,
+ * status, reload, edit, remove, script security) and throws neutral errors; the handlers only
+ * translate.
  */
 import { BusyError, ConflictError, NotFoundError, UnavailableError } from "../../../core/mod.ts";
 import type { OpenVpnTunnelStatus } from "../../../backends/openvpn/mod.ts";
@@ -9,12 +10,8 @@ import { ConnectionLauncher, type ConnectionsOptions } from "./launcher.ts";
 import { ConnectionRegistry, refusedError } from "./registry.ts";
 import { restoreConnections } from "./restore.ts";
 import { setPending } from "./saved_state.ts";
-import {
-  type ConnectionEntry,
-  type ConnectionStatus,
-  describeEntry,
-  entryStatus,
-} from "./status.ts";
+import type { EditOption } from "../schemas.ts";
+import { type ConnectionEntry, type ConnectionView, describeEntry, entryStatus } from "./status.ts";
 
 /** `all` or one connection name. */
 export type ConnectionTarget = { all: true } | { all: false; name: string };
@@ -63,9 +60,22 @@ export class CryptodedConnections {
     });
   }
 
-  /** Re-reads the profile directory (live tunnels untouched), then auto-connects. */
+  /**
+   * Re-reads the profile directory, stops the tunnels whose profile was removed (the real clients
+   * remove a profile by deleting its file and sending SIGUSR1), then auto-connects. Other live
+   * tunnels are not touched.
+   */
   async reload(): Promise<{ added: string[]; removed: string[]; refused: string[] }> {
+    this.#launcher.forgetUid();
     const result = await this.#registry.scan();
+    for (const name of result.removed) {
+      const e = this.#registry.get(name);
+      if (!e || entryStatus(e) === "DISCONNECTED" || entryStatus(e) === "DISCONNECTING") continue;
+      this.#o.log.info("profile removed; stopping its tunnel", { name });
+      await this.#launcher.stop(e).catch((error) =>
+        this.#o.log.warn("stopping a removed profile's tunnel failed", { name, error })
+      );
+    }
     this.autoConnect();
     return { ...result, refused: this.#registry.refusedNames() };
   }
@@ -80,11 +90,14 @@ export class CryptodedConnections {
     }
   }
 
-  /** Status objects for `all` (EMPTY_LIST when there are none) or one name. */
-  status(target: ConnectionTarget): ConnectionStatus[] {
-    if (!target.all) return [describeEntry(this.#registry.require(target.name))];
-    this.#registry.requireAny();
-    return this.names().map((n) => describeEntry(this.#registry.get(n)!));
+  /** Views of `all` (none when there are no profiles) or one name. */
+  status(target: ConnectionTarget): ConnectionView[] {
+    if (!target.all) return [this.#view(this.#registry.require(target.name))];
+    return this.names().map((n) => this.#view(this.#registry.get(n)!));
+  }
+
+  #view(e: ConnectionEntry): ConnectionView {
+    return describeEntry(e, this.#launcher.preExecUid());
   }
 
   /** Why openvpn cannot be started here, or null. */
@@ -93,7 +106,7 @@ export class CryptodedConnections {
   }
 
   /** CONNECT one name: checks, then starts in the background; returns at CONNECTING. */
-  async connect(name: string): Promise<ConnectionStatus> {
+  async connect(name: string): Promise<ConnectionView> {
     const e = this.#registry.require(name);
     const profile = await this.#checkConnect(e);
     e.lastError = null;
@@ -116,7 +129,7 @@ export class CryptodedConnections {
       e.lastError = `connect failed: ${(error as Error).message}`;
       this.#o.log.error("connect failed", { name, error });
     });
-    return describeEntry(e);
+    return this.#view(e);
   }
 
   /** The checks before a connect; returns the profile to start. */
@@ -144,9 +157,9 @@ export class CryptodedConnections {
     return e.profile;
   }
 
-  /** CONNECT all: every disconnected connection; EMPTY_LIST when there are none. */
-  async connectAll(): Promise<ConnectionStatus[]> {
-    this.#registry.requireAny();
+  /** CONNECT all: every disconnected connection. */
+  async connectAll(): Promise<ConnectionView[]> {
+    if (this.#registry.size === 0) return [];
     const problem = await this.#launcher.launchProblem();
     if (problem) throw new UnavailableError(problem, { reason: "openvpn" });
     for (const e of this.#registry.entries()) {
@@ -158,8 +171,8 @@ export class CryptodedConnections {
     return this.status({ all: true });
   }
 
-  /** DISCONNECT one name: delivers the stop and returns at DISCONNECTING. */
-  async disconnect(name: string): Promise<ConnectionStatus> {
+  /** DISCONNECT one name: stops it and returns once openvpn has exited (DISCONNECTED). */
+  async disconnect(name: string): Promise<ConnectionView> {
     const e = this.#registry.require(name);
     const status = entryStatus(e);
     if (status === "DISCONNECTED") {
@@ -168,21 +181,63 @@ export class CryptodedConnections {
       });
     }
     if (status === "DISCONNECTING") throw inProgress(`${name} is already disconnecting`);
-    await this.#launcher.stop(e);
-    return describeEntry(e);
+    await this.#stopAndWait(e);
+    return this.#view(e);
   }
 
-  /** DISCONNECT all. */
-  async disconnectAll(): Promise<ConnectionStatus[]> {
-    this.#registry.requireAny();
+  /** DISCONNECT all: stops every live connection and waits for them. */
+  async disconnectAll(): Promise<ConnectionView[]> {
     const errors: unknown[] = [];
-    for (const e of this.#registry.entries()) {
+    await Promise.all([...this.#registry.entries()].map(async (e) => {
       const s = entryStatus(e);
-      if (s === "DISCONNECTED" || s === "DISCONNECTING") continue;
-      await this.#launcher.stop(e).catch((error) => errors.push(error));
-    }
+      if (s === "DISCONNECTED" || s === "DISCONNECTING") return;
+      await this.#stopAndWait(e).catch((error) => errors.push(error));
+    }));
     if (errors.length > 0) throw errors[0];
     return this.status({ all: true });
+  }
+
+  /** Stops `e` (pre-connect phase or tunnel) and waits until openvpn has exited. */
+  async #stopAndWait(e: ConnectionEntry): Promise<void> {
+    const tunnel = e.tunnel;
+    await this.#launcher.stop(e);
+    if (tunnel) await tunnel.ended;
+  }
+
+  /** RECONNECT one name (v1.x): stops it when live, then connects; returns at CONNECTING. */
+  async reconnect(name: string): Promise<ConnectionView> {
+    const e = this.#registry.require(name);
+    if (e.tunnel && entryStatus(e) === "DISCONNECTING") await e.tunnel.ended;
+    else if (entryStatus(e) !== "DISCONNECTED") await this.#stopAndWait(e);
+    return await this.connect(name);
+  }
+
+  /** RECONNECT all: every connection whose profile is there. */
+  async reconnectAll(): Promise<ConnectionView[]> {
+    await Promise.all(
+      [...this.#registry.entries()].filter((e) => e.profile).map((e) =>
+        this.reconnect(e.name).catch((error) =>
+          this.#o.log.warn("reconnect failed", { name: e.name, error })
+        )
+      ),
+    );
+    return this.status({ all: true });
+  }
+
+  /** EDIT (v1.x): writes `<name>.noc` with one setting changed, then re-reads the profiles. */
+  async edit(name: string, option: EditOption, value: string): Promise<ConnectionView> {
+    const e = this.#registry.require(name);
+    const status = entryStatus(e);
+    if (status !== "DISCONNECTED") throw inProgress(`${name} is ${status}; disconnect it first`);
+    if (!e.profile) throw new NotFoundError(`the profile of ${name} was removed`);
+    const { autoConnect, preConnectExec, preExecInterval } = e.profile;
+    const settings = { autoConnect, preConnectExec, preExecInterval };
+    if (option === "auto-connect") settings.autoConnect = value === "enable";
+    else settings.preConnectExec = value;
+    const file = await this.#o.backends.profiles.writeSettings(name, settings);
+    this.#o.log.info("profile settings edited", { name, option, value, file });
+    await this.#registry.scan();
+    return this.#view(this.#registry.require(name));
   }
 
   /** Waits until a connection is fully stopped. */
@@ -199,9 +254,7 @@ export class CryptodedConnections {
       if (!force) {
         throw inProgress(`${name} is ${status}; disconnect it first or remove with force`);
       }
-      const tunnel = e.tunnel;
-      await this.#launcher.stop(e);
-      if (tunnel) await tunnel.ended;
+      await this.#stopAndWait(e);
     }
     const removed = await this.#o.backends.profiles.remove(name);
     this.#registry.delete(name);

@@ -32,6 +32,7 @@ export class ConnectionLauncher {
   scriptSecurity: boolean;
   /** Set when the service stops: nothing new starts. */
   stopped = false;
+  #uid: number | null = null;
 
   constructor(options: ConnectionsOptions, registry: ConnectionRegistry) {
     this.#o = options;
@@ -47,6 +48,32 @@ export class ConnectionLauncher {
     }
     const bin = await this.#o.backends.tunnels.binaryProblem();
     return bin ? `cannot start openvpn: ${bin}` : null;
+  }
+
+  /** The user pre-connect commands run as (`pre_exec_user`, else `agent.user`), or null. */
+  #preExecUser(): { uid: number; gid: number } | null {
+    const { config, backends, log } = this.#o;
+    const userName = config.pre_exec_user || this.#o.agentUser;
+    if (backends.ownUid !== 0 || !userName) return null;
+    const user = backends.preExec.lookupUser(userName);
+    if (!user) log.warn("pre-exec user not found; running as the agent", { user: userName });
+    return user;
+  }
+
+  /** The uid pre-connect commands run as (STATUS shows it); looked up again after `forgetUid`. */
+  preExecUid(): number {
+    if (this.#uid !== null) return this.#uid;
+    const { config, backends } = this.#o;
+    const userName = config.pre_exec_user || this.#o.agentUser;
+    this.#uid = backends.ownUid !== 0 || !userName
+      ? backends.ownUid
+      : backends.preExec.lookupUser(userName)?.uid ?? backends.ownUid;
+    return this.#uid;
+  }
+
+  /** Drops the cached uid (RELOAD: the user may have changed). */
+  forgetUid(): void {
+    this.#uid = null;
   }
 
   /** Unmarks a pending connect of `name`. */
@@ -89,19 +116,14 @@ export class ConnectionLauncher {
   /** The pre-connect-exec phase; false when the connect must not go on. */
   async #preExec(e: ConnectionEntry, profile: Profile, abort: AbortController): Promise<boolean> {
     const { config, backends, log } = this.#o;
-    const isRoot = backends.ownUid === 0;
-    const userName = config.pre_exec_user || this.#o.agentUser;
-    const user = isRoot && userName ? backends.preExec.lookupUser(userName) : null;
-    if (isRoot && userName && !user) {
-      log.warn("pre-exec user not found; running as the agent", { user: userName });
-    }
     const result = await backends.preExec.run(profile.preConnectExec, {
       timeoutMs: config.pre_exec_timeout,
-      user,
+      user: this.#preExecUser(),
       logFile: backends.tunnels.logPath(e.name),
       signal: abort.signal,
     });
     e.preExecStatus = result.status;
+    e.preExecRan = true;
     await savePreExecStatus(this.#o.saved, e.name, result.status, log);
     if (abort.signal.aborted || this.stopped) {
       e.lastError = "connect cancelled during pre-connect-exec";

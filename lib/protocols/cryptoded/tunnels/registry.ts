@@ -2,7 +2,7 @@
  * The registry of connections: one {@linkcode ConnectionEntry} per profile (and per tunnel whose
  * profile left), the profiles refused and why, and the scan that brings both in line with the
  * profile directory. Lookups throw the neutral errors errors.ts maps (CONN_NOT_FOUND,
- * WRONG_PERMISSION, EMPTY_LIST).
+ * WRONG_PERMISSION).
  */
 import { join } from "node:path";
 import {
@@ -26,11 +26,6 @@ export function refusedError(name: string, file: string, reason: string): Forbid
   return new ForbiddenError(`profile ${JSON.stringify(name)} refused: ${file} is ${reason}`, {
     reason: "wrong-permission",
   });
-}
-
-/** No connection is configured (EMPTY_LIST). */
-export function emptyListError(): NotFoundError {
-  return new NotFoundError("no connections are configured", { reason: "empty-list" });
 }
 
 /** The connections of one service instance, by name. */
@@ -110,6 +105,7 @@ export class ConnectionRegistry {
         tunnel: null,
         preExec: null,
         preExecStatus: this.#saved.value.preExec[name] ?? 0,
+        preExecRan: this.#saved.value.preExec[name] !== undefined,
         totalIn: 0,
         totalOut: 0,
         lastError: null,
@@ -130,12 +126,6 @@ export class ConnectionRegistry {
       throw refusedError(name, refused.file, refused.reason);
     }
     throw new NotFoundError(`no connection named ${JSON.stringify(name)}`);
-  }
-
-  /** Every entry; EMPTY_LIST when there is none. */
-  requireAny(): ConnectionEntry[] {
-    if (this.#entries.size === 0) throw emptyListError();
-    return [...this.#entries.values()];
   }
 
   /** Re-reads the profile directory; live tunnels keep their entries. */

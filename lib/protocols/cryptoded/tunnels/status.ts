@@ -1,10 +1,12 @@
 /**
  * One connection as the domain holds it ({@linkcode ConnectionEntry}: its profile, its tunnel or
- * pre-connect phase, its counters) and as STATUS shows it ({@linkcode ConnectionStatus}).
+ * pre-connect phase, its counters) and as STATUS sees it ({@linkcode ConnectionView}, which each
+ * dialect renders in its own shape).
  */
 import type {
   OpenVpnTunnelStatus,
   Profile,
+  ProfileEndpoint,
   TunnelSnapshot,
 } from "../../../backends/openvpn/mod.ts";
 import type { CryptodedTunnel } from "../backends.ts";
@@ -19,6 +21,8 @@ export interface ConnectionEntry {
   /** Set while the pre-connect command runs (status CONNECTING). */
   preExec: AbortController | null;
   preExecStatus: number;
+  /** Whether the pre-connect command has run (now or in an earlier run of the agent). */
+  preExecRan: boolean;
   totalIn: number;
   totalOut: number;
   lastError: string | null;
@@ -26,26 +30,38 @@ export interface ConnectionEntry {
   last: TunnelSnapshot | null;
 }
 
-/** One connection's status as the document shows it. */
-export interface ConnectionStatus {
+/** Everything STATUS can tell about one connection, before a dialect shapes it. */
+export interface ConnectionView {
   name: string;
+  /** Path of the .ovpn file. */
   profile: string;
   status: OpenVpnTunnelStatus;
-  "ovpn-status": string;
+  /** openvpn's own state name, "DISCONNECTED" until it reports one. */
+  ovpnStatus: string;
+  /** Now, unix seconds. */
   timestamp: number;
-  "in-total": number;
-  "out-total": number;
-  "auto-connect": boolean;
-  "pre-exec-cmd": string;
-  "pre-exec-status": number;
-  network?: {
-    "connected-time": number;
-    "in-current": number;
-    "out-current": number;
-    "in-total": number;
-    "out-total": number;
-  };
-  "last-error"?: string;
+  /** Bytes since the agent knew the connection (ended tunnels plus the current one). */
+  totalIn: number;
+  totalOut: number;
+  /** Bytes of the current tunnel (of the last one once it ended, until the next connect). */
+  currentIn: number;
+  currentOut: number;
+  /** Unix seconds of CONNECTED, while connected. */
+  connectedTime: number | null;
+  /** The tunnel's local address, "" without one. */
+  tunIp: string;
+  autoConnect: boolean;
+  preExecCmd: string;
+  preExecStatus: number;
+  preExecRan: boolean;
+  preExecInterval: number;
+  /** uid the pre-connect command runs as. */
+  preExecUid: number;
+  /** `<name>.noc` exists. */
+  hasNoc: boolean;
+  endpoint: ProfileEndpoint;
+  /** Why the last attempt failed or ended, or null. */
+  lastError: string | null;
 }
 
 /** The daemon-level status of an entry. */
@@ -55,37 +71,36 @@ export function entryStatus(e: ConnectionEntry): OpenVpnTunnelStatus {
   return "DISCONNECTED";
 }
 
-/** The STATUS object of an entry. */
-export function describeEntry(e: ConnectionEntry): ConnectionStatus {
+const NO_ENDPOINT: ProfileEndpoint = { address: "", port: 1194, protocol: "udp", ipVersion: 4 };
+
+/** The view of an entry; `preExecUid` is who pre-connect commands run as. */
+export function describeEntry(e: ConnectionEntry, preExecUid: number): ConnectionView {
   const snap = e.tunnel?.snapshot() ?? null;
   const status = entryStatus(e);
   const curIn = snap?.bytesIn ?? 0;
   const curOut = snap?.bytesOut ?? 0;
-  const totalIn = e.totalIn + curIn;
-  const totalOut = e.totalOut + curOut;
-  const out: ConnectionStatus = {
+  const shown = snap ?? (e.preExec ? null : e.last);
+  const err = snap?.lastError ?? e.lastError;
+  return {
     name: e.name,
     profile: e.profilePath,
     status,
-    // openvpn's own state; DISCONNECTED until it has reported one
-    "ovpn-status": snap?.ovpnStatus || "DISCONNECTED",
+    ovpnStatus: snap?.ovpnStatus || "DISCONNECTED",
     timestamp: Math.floor(Date.now() / 1000),
-    "in-total": totalIn,
-    "out-total": totalOut,
-    "auto-connect": e.profile?.autoConnect ?? false,
-    "pre-exec-cmd": e.profile?.preConnectExec ?? "",
-    "pre-exec-status": e.preExecStatus,
+    totalIn: e.totalIn + curIn,
+    totalOut: e.totalOut + curOut,
+    currentIn: shown?.bytesIn ?? 0,
+    currentOut: shown?.bytesOut ?? 0,
+    connectedTime: status === "CONNECTED" ? snap?.connectedTime ?? null : null,
+    tunIp: snap?.localIp ?? "",
+    autoConnect: e.profile?.autoConnect ?? false,
+    preExecCmd: e.profile?.preConnectExec ?? "",
+    preExecStatus: e.preExecStatus,
+    preExecRan: e.preExecRan,
+    preExecInterval: e.profile?.preExecInterval ?? 0,
+    preExecUid,
+    hasNoc: e.profile?.hasNoc ?? false,
+    endpoint: e.profile?.endpoint ?? NO_ENDPOINT,
+    lastError: err && status !== "CONNECTED" ? err : null,
   };
-  if (status === "CONNECTED" && snap) {
-    out.network = {
-      "connected-time": snap.connectedTime ?? 0,
-      "in-current": curIn,
-      "out-current": curOut,
-      "in-total": totalIn,
-      "out-total": totalOut,
-    };
-  }
-  const err = snap?.lastError ?? e.lastError;
-  if (err && status !== "CONNECTED") out["last-error"] = err;
-  return out;
 }
