@@ -13,6 +13,8 @@ export * from "./control.ts";
 export * from "./host_facts.ts";
 export * from "./launcher.ts";
 export * from "./node_program.ts";
+export * from "./port_holder.ts";
 export * from "./proc.ts";
+export * from "./real_user.ts";
 export * from "./self_command.ts";
 export * from "./watch.ts";
