@@ -33,6 +33,22 @@ export async function tempDir(prefix = "t"): Promise<{ path: string } & AsyncDis
   };
 }
 
+/**
+ * A fresh directory, mode 0755, under the system temp folder (/tmp), for tests that run something
+ * as another user (nobody, a MASQ Node's real-user): the checkout may sit in a folder other users
+ * cannot traverse (/root, `mktemp -d`), so ./var/test is no place for it. Removed on dispose.
+ */
+export async function worldTempDir(prefix = "t"): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ dir: "/tmp", prefix: `polyagent-${prefix}-` });
+  await Deno.chmod(path, 0o755);
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
 /** Finds an executable on PATH (or an absolute path), or null. */
 export function which(name: string): string | null {
   if (name.includes("/")) {
@@ -122,6 +138,8 @@ export interface SpawnAgentOptions {
   /** Arguments after `main.ts`. */
   args: string[];
   env?: Record<string, string>;
+  /** Another copy of the program (its folder also holds its deno.json). @default {ROOT} */
+  checkout?: string;
 }
 
 /** A running `polyagent` child started with the deno.json permission set. */
@@ -149,11 +167,21 @@ export const RUNTIME_FLAGS: readonly string[] = [
   "--no-code-cache",
 ];
 
-/** Starts `deno run -P=agent main.ts …args` from the repository root. */
+/** Starts `deno run -P=agent main.ts …args` from the repository root (or `checkout`). */
 export function spawnAgent(options: SpawnAgentOptions): AgentProcess {
+  const dir = options.checkout ?? ROOT;
+  const config = options.checkout ? ["--config", join(dir, "deno.json")] : [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=agent", ...RUNTIME_FLAGS, join(ROOT, "main.ts"), ...options.args],
-    cwd: ROOT,
+    args: [
+      "run",
+      "-q",
+      "-P=agent",
+      ...config,
+      ...RUNTIME_FLAGS,
+      join(dir, "main.ts"),
+      ...options.args,
+    ],
+    cwd: dir,
     env: { NO_COLOR: "1", ...(options.env ?? {}) },
     stdin: "null",
     stdout: "piped",

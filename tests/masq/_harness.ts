@@ -8,8 +8,8 @@ import {
   agentSection,
   freePort,
   spawnAgent,
-  tempDir,
   waitFor,
+  worldTempDir,
 } from "../_helpers/mod.ts";
 
 /** A running agent with its Daemon. */
@@ -26,7 +26,7 @@ export interface Daemon extends AsyncDisposable {
 
 /** Writes a config for a temp dir and starts the agent. */
 export async function startDaemon(extra = ""): Promise<Daemon> {
-  const dir = await tempDir("masq");
+  const dir = await worldTempDir("masq");
   const port = freePort();
   const configFile = join(dir.path, "agent.toml");
   await Deno.writeTextFile(
