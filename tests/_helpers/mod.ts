@@ -49,6 +49,14 @@ export async function worldTempDir(prefix = "t"): Promise<{ path: string } & Asy
   };
 }
 
+/** Creates `<parent>/closed`, mode 0700 (a folder other users cannot traverse); its path. */
+export async function closedFolder(parent: string): Promise<string> {
+  const path = join(parent, "closed");
+  await Deno.mkdir(path);
+  await Deno.chmod(path, 0o700);
+  return path;
+}
+
 /** Finds an executable on PATH (or an absolute path), or null. */
 export function which(name: string): string | null {
   if (name.includes("/")) {
@@ -300,6 +308,16 @@ export async function sh(
     throw new Error(`${argv.join(" ")} failed (${out.code}): ${result.stderr.trim()}`);
   }
   return result;
+}
+
+/**
+ * The distinct `Uid:`, `Gid:` and `Groups:` lines (whitespace squeezed) of every thread of `pid`,
+ * read by a helper process (Deno refuses other processes' /proc files without --allow-all).
+ */
+export async function threadIdentities(pid: number): Promise<string[]> {
+  const out = await sh(["sh", "-c", `grep -h -E '^(Uid|Gid|Groups):' /proc/${pid}/task/*/status`]);
+  const lines = out.stdout.trim().split("\n").map((l) => l.replace(/\s+/g, " ").trim());
+  return [...new Set(lines)];
 }
 
 /** Runs `polyagent <args>` (main.ts with the agent permission set) to completion. */

@@ -9,23 +9,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { resolveAccount } from "../../lib/core/mod.ts";
 import {
-  agentSection,
   backendTest,
+  closedFolder,
   freePort,
-  ROOT,
-  sh,
   spawnAgent,
+  threadIdentities,
   waitFor,
   worldTempDir,
 } from "../_helpers/mod.ts";
-import { type Daemon, startDaemon, Ui } from "./_harness.ts";
-
-/** The Uid, Gid and Groups lines of every thread of `pid` (deduplicated), via a helper process. */
-async function identity(pid: number): Promise<string[]> {
-  const out = await sh(["sh", "-c", `grep -h -E '^(Uid|Gid|Groups):' /proc/${pid}/task/*/status`]);
-  const lines = out.stdout.trim().split("\n").map((l) => l.replace(/\s+/g, " ").trim());
-  return [...new Set(lines)];
-}
+import { type Daemon, startDaemon, Ui, writeMasqConfig } from "./_harness.ts";
 
 function idLines(uid: number, gid: number): string[] {
   return [`Uid: ${uid} ${uid} ${uid} ${uid}`, `Gid: ${gid} ${gid} ${gid} ${gid}`, "Groups:"];
@@ -68,7 +60,7 @@ backendTest(
       assert.equal(values.find((v) => v.name === "real-user")?.value, realUser);
 
       let pid = await startNode(d, ui);
-      assert.deepEqual(await identity(pid), idLines(nobody.uid, nobody.gid));
+      assert.deepEqual(await threadIdentities(pid), idLines(nobody.uid, nobody.gid));
       const dataDir = join(d.dir, "masq", "base-mainnet");
       assert.deepEqual(await owner(join(d.dir, "masq")), [0, 0]);
       assert.deepEqual(await owner(dataDir), [nobody.uid, nobody.gid]);
@@ -87,7 +79,7 @@ backendTest(
         ],
       });
       pid = await startNode(d, ui);
-      assert.deepEqual(await identity(pid), idLines(4321, 4322));
+      assert.deepEqual(await threadIdentities(pid), idLines(4321, 4322));
       assert.deepEqual(await owner(join(d.dir, "masq", "nested")), [0, 0]);
       assert.deepEqual(await owner(other), [4321, 4322]);
       assert.deepEqual(await owner(join(other, "polyagent-node.json")), [4321, 4322]);
@@ -140,19 +132,14 @@ backendTest(
   "masq: a data_root the Node's real-user cannot reach is named at start and in /healthz",
   { root: true },
   async () => {
-    await using dir = await worldTempDir("masq-closed");
-    const closed = join(dir.path, "closed");
-    await Deno.mkdir(closed);
-    await Deno.chmod(closed, 0o700);
     const admin = freePort();
-    const port = freePort();
-    const file = join(dir.path, "agent.toml");
-    await Deno.writeTextFile(
-      file,
-      agentSection(dir.path, { log_format: "json" }) +
-        `[admin]\nenabled = true\nlisten = "127.0.0.1:${admin}"\n` +
-        `[masq]\nenabled = true\nui_port = ${port}\ndata_root = "${closed}/masq"\n`,
-    );
+    await using dir = await worldTempDir("masq-closed");
+    const closed = await closedFolder(dir.path);
+    const file = await writeMasqConfig(dir.path, {
+      port: freePort(),
+      admin,
+      dataRoot: `${closed}/masq`,
+    });
     await using agent = spawnAgent({ args: ["serve", "--config", file] });
     await agent.waitForLine(/^masq /, 30_000);
     const why = `"${closed}" is mode 0700, owned by uid 0`;
@@ -166,57 +153,5 @@ backendTest(
     };
     assert.equal(health.services.find((s) => s.name === "masq")?.detail.dataRootProblem, why);
     await agent.stop();
-  },
-);
-
-backendTest(
-  "masq: from a checkout in a 0700 folder, the Node loads its code as root, then runs as nobody",
-  { tools: ["cp", "grep", "setpriv"], root: true },
-  async () => {
-    // A copy of the program that only root can read, like a clone in /root or `mktemp -d`.
-    const hidden = await Deno.makeTempDir({ prefix: "polyagent-checkout-" });
-    await using world = await worldTempDir("masq-checkout");
-    try {
-      await Deno.chmod(hidden, 0o700);
-      for (const name of ["main.ts", "deno.json", "deno.lock", "lib"]) {
-        await sh(["cp", "-r", join(ROOT, name), join(hidden, name)]);
-      }
-      const port = freePort();
-      const file = join(world.path, "agent.toml");
-      await Deno.writeTextFile(
-        file,
-        agentSection(world.path, { log_format: "json" }) +
-          `[masq]\nenabled = true\nui_port = ${port}\ndata_root = "${world.path}/masq"\n`,
-      );
-      await using agent = spawnAgent({ args: ["serve", "--config", file], checkout: hidden });
-      await agent.waitForLine(/^masq /, 30_000);
-      const unreadable = await sh(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", `${hidden}/main.ts`],
-        { check: false },
-      );
-      assert.notEqual(unreadable.code, 0, "nobody must not read the checkout");
-      const ui = await Ui.connect(port);
-      let pid = 0;
-      try {
-        const reply = await ui.transact("start", {}, 30_000);
-        const payload = reply.json.payload as { newProcessId: number; redirectUiPort: number };
-        assert.ok(payload, `start failed: ${reply.text}\n${agent.stderr()}`);
-        pid = payload.newProcessId;
-        assert.deepEqual(await identity(pid), idLines(65534, 65534));
-        const cmdline = await sh(["sh", "-c", `tr '\\0' ' ' < /proc/${pid}/cmdline`]);
-        assert.ok(cmdline.stdout.includes(`${hidden}/main.ts masq-node`), cmdline.stdout);
-        // The Node serves after the switch (nothing it needs is loaded late from the checkout).
-        const node = await Ui.connect(payload.redirectUiPort);
-        const status = await node.transact("connectionStatus", {});
-        assert.deepEqual(status.json.payload, { stage: "NotConnected" });
-        await node.transact("shutdown", {});
-        await node.closed;
-      } finally {
-        await ui.close();
-        if (pid) await sh(["kill", "-9", String(pid)], { check: false });
-      }
-    } finally {
-      await Deno.remove(hidden, { recursive: true });
-    }
   },
 );

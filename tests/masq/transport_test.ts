@@ -8,7 +8,7 @@ import {
   tempDir,
   waitFor,
 } from "../_helpers/mod.ts";
-import { startDaemon, Ui, upgradeStatus } from "./_harness.ts";
+import { startDaemon, Ui, upgradeStatus, writeMasqConfig } from "./_harness.ts";
 
 Deno.test("masq daemon: subprotocol and Origin checks before the upgrade", async () => {
   await using d = await startDaemon(`allowed_origins = ["http://localhost:8080"]`);
@@ -133,13 +133,7 @@ backendTest(
     const blocker = Deno.listen({ hostname: "127.0.0.1", port });
     let blocked = true;
     await using dir = await tempDir("masq-held");
-    const file = `${dir.path}/agent.toml`;
-    await Deno.writeTextFile(
-      file,
-      agentSection(dir.path, { log_format: "json" }) +
-        `[admin]\nenabled = true\nlisten = "127.0.0.1:${admin}"\n` +
-        `[masq]\nenabled = true\nui_port = ${port}\ndata_root = "${dir.path}/masq"\n`,
-    );
+    const file = await writeMasqConfig(dir.path, { port, admin });
     await using agent = spawnAgent({ args: ["serve", "--config", file] });
     try {
       await agent.waitForLine(/^admin /, 30_000);

@@ -13,15 +13,18 @@ import {
   resolveAccount,
   unreachableFolder,
 } from "../../lib/core/mod.ts";
-import { backendTest, ROOT, sh, spawnAgent, waitFor, worldTempDir } from "../_helpers/mod.ts";
+import {
+  backendTest,
+  closedFolder,
+  ROOT,
+  sh,
+  spawnAgent,
+  threadIdentities,
+  waitFor,
+  worldTempDir,
+} from "../_helpers/mod.ts";
 import { QuixTestServer, type ServerSession } from "./_server.ts";
 import { startAgent, writeConfig } from "./_agent.ts";
-
-/** The Uid, Gid and Groups lines of every thread of `pid`, read by a helper process. */
-async function identity(pid: number): Promise<string[]> {
-  const out = await sh(["sh", "-c", `grep -h -E '^(Uid|Gid|Groups):' /proc/${pid}/task/*/status`]);
-  return out.stdout.trim().split("\n").map((l) => l.replace(/\s+/g, " ").trim());
-}
 
 async function execute(server: QuixTestServer, s: ServerSession, cmd: string[]): Promise<number> {
   const r = await server.request(s, "execute", { cmd }) as { result: string; proc_id: number };
@@ -40,8 +43,7 @@ function kill(pid: number): void {
 Deno.test("unreachableFolder() names the folder in the way; makeTraversableFolder() ignores the umask", async () => {
   await using dir = await worldTempDir("pqx-reach");
   const nobody = { uid: 65534, gid: 65534 };
-  await Deno.mkdir(join(dir.path, "closed"), { mode: 0o700 });
-  await Deno.chmod(join(dir.path, "closed"), 0o700);
+  await closedFolder(dir.path);
   assert.equal(
     unreachableFolder(join(dir.path, "closed", "work"), nobody),
     `"${dir.path}/closed" is mode 0700, owned by uid 0`,
@@ -79,40 +81,52 @@ Deno.test("unreachableFolder() names the folder in the way; makeTraversableFolde
   assert.equal(await makeTraversableFolder(join(dir.path, "a", "b", "work"), 0o750), false);
 });
 
+/**
+ * Starts an agent with `quix` keys in a world-traversable folder, has the server `execute`
+ * `sleep 1000`, and hands the pid and the agent's stderr to `check`.
+ */
+async function withExecutedSleep(
+  quix: Record<string, unknown>,
+  check: (pid: number, stderr: () => string) => Promise<void>,
+): Promise<void> {
+  await using dir = await worldTempDir("pqx-priv");
+  const server = new QuixTestServer();
+  await server.start();
+  const world = await writeConfig(dir.path, server.url, quix);
+  await using agent = await startAgent(world);
+  let pid = 0;
+  try {
+    const s = await server.nextAuthenticated();
+    pid = await execute(server, s, ["sleep", "1000"]);
+    await check(pid, () => agent.stderr());
+  } finally {
+    kill(pid);
+    await agent.stop();
+    await server.stop();
+  }
+}
+
 backendTest(
   "quix execute: as root with no run_as, commands run as the default account (nobody), groups cleared",
   { tools: ["sleep", "grep"], root: true },
   async () => {
     assert.equal(defaultAccountSpec(""), "nobody", "this test expects no polyagent account");
     const nobody = resolveAccount("nobody");
-    await using dir = await worldTempDir("pqx-drop");
-    const server = new QuixTestServer();
-    await server.start();
     // Missing parents of the work folder are created traversable for the account.
-    const work = join(dir.path, "deep", "er", "work");
-    const world = await writeConfig(dir.path, server.url, { work_dir: work });
-    await using agent = await startAgent(world);
-    let pid = 0;
-    try {
-      const s = await server.nextAuthenticated();
-      pid = await execute(server, s, ["sleep", "1000"]);
-      const lines = await identity(pid);
-      const expected = [
+    const work = (dir: string) => join(dir, "deep", "er", "work");
+    await using holder = await worldTempDir("pqx-drop");
+    await withExecutedSleep({ work_dir: work(holder.path) }, async (pid, stderr) => {
+      assert.deepEqual(await threadIdentities(pid), [
         `Uid: ${nobody.uid} ${nobody.uid} ${nobody.uid} ${nobody.uid}`,
         `Gid: ${nobody.gid} ${nobody.gid} ${nobody.gid} ${nobody.gid}`,
         "Groups:",
-      ];
-      assert.deepEqual(lines, expected);
-      const info = await Deno.stat(work);
+      ]);
+      const info = await Deno.stat(work(holder.path));
       assert.deepEqual([info.uid, info.gid], [nobody.uid, nobody.gid]);
-      assert.equal((await Deno.stat(join(dir.path, "deep"))).mode! & 0o777, 0o755);
-      assert.match(agent.stderr(), /execute runs processes as an unprivileged account/);
-      assert.doesNotMatch(agent.stderr(), /quix\.run_as/);
-    } finally {
-      kill(pid);
-      await agent.stop();
-      await server.stop();
-    }
+      assert.equal((await Deno.stat(join(holder.path, "deep"))).mode! & 0o777, 0o755);
+      assert.match(stderr(), /execute runs processes as an unprivileged account/);
+      assert.doesNotMatch(stderr(), /quix\.run_as/);
+    });
   },
 );
 
@@ -120,25 +134,13 @@ backendTest(
   'quix execute: run_as = "root" runs commands as root and warns at start',
   { tools: ["sleep", "grep"], root: true },
   async () => {
-    await using dir = await worldTempDir("pqx-root");
-    const server = new QuixTestServer();
-    await server.start();
-    const world = await writeConfig(dir.path, server.url, { run_as: "root" });
-    await using agent = await startAgent(world);
-    let pid = 0;
-    try {
-      const s = await server.nextAuthenticated();
-      pid = await execute(server, s, ["sleep", "1000"]);
-      assert.equal((await identity(pid))[0], "Uid: 0 0 0 0");
-      const warning = agent.stderr().split("\n").find((l) => l.includes("quix.run_as"));
-      assert.ok(warning, agent.stderr());
+    await withExecutedSleep({ run_as: "root" }, async (pid, stderr) => {
+      assert.equal((await threadIdentities(pid))[0], "Uid: 0 0 0 0");
+      const warning = stderr().split("\n").find((l) => l.includes("quix.run_as"));
+      assert.ok(warning, stderr());
       assert.equal(JSON.parse(warning).level, "warn");
       assert.match(warning, /runs as root/);
-    } finally {
-      kill(pid);
-      await agent.stop();
-      await server.stop();
-    }
+    });
   },
 );
 
@@ -147,9 +149,7 @@ backendTest(
   { root: true },
   async () => {
     await using dir = await worldTempDir("pqx-closed");
-    const closed = join(dir.path, "closed");
-    await Deno.mkdir(closed);
-    await Deno.chmod(closed, 0o700);
+    const closed = await closedFolder(dir.path);
     const server = new QuixTestServer();
     await server.start();
     const world = await writeConfig(dir.path, server.url, { work_dir: join(closed, "work") });
