@@ -131,13 +131,13 @@ backendTest(
           });
         await waitFor(async () => (await ping()).code === 0, { timeoutMs: 15_000, stepMs: 200 });
 
-        // Traffic can pass before wg-quick has finished (routes, nft); vpn_status appears once the
-        // apply completed.
+        // Traffic can pass before wg-quick has finished (routes, nft); vpn_status is "up" once the
+        // apply completed ("down" before).
         const vpnStatus = await waitFor(async () => {
           const tele = await server.request(s, "telemetry", { stat_types: ["vpn_status"] }) as {
-            tele_data: { vpn_status: Record<string, string> | null };
+            tele_data: { vpn_status: Record<string, string> };
           };
-          return tele.tele_data.vpn_status;
+          return tele.tele_data.vpn_status.state === "up" ? tele.tele_data.vpn_status : null;
         });
         assert.deepEqual(vpnStatus, {
           ifname: "pqxwg0",
