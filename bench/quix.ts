@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { spawnAgent, tempDir } from "../tests/_helpers/mod.ts";
+import { spawnAgent, worldTempDir } from "../tests/_helpers/mod.ts";
 import { readProcFile } from "../lib/backends/procfs/mod.ts";
 import { QuixTestServer } from "../tests/quix/_server.ts";
 import { writeConfig } from "../tests/quix/_agent.ts";
@@ -41,8 +41,7 @@ const f1 = (n: number) => n.toFixed(2);
 export async function run(args: string[]): Promise<void> {
   const n = Number(args[0] ?? 1000);
   const samples = Number(args[1] ?? 200);
-  await using dir = await tempDir("pqx-bench");
-  await Deno.chmod(dir.path, 0o755);
+  await using dir = await worldTempDir("pqx-bench");
   const server = new QuixTestServer();
   await server.start();
   const world = await writeConfig(dir.path, server.url, {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install polyagent: the executable (or, from a source checkout without one, a launcher that runs
 # main.ts with the agent's permission set), a default config (only if absent), the state, run and
-# log directories with their modes, and a systemd unit (an OpenRC script where there is no systemd).
-# Safe to run again.
+# log directories with their modes, the unprivileged `polyagent` account, and a systemd unit (an
+# OpenRC script where there is no systemd). Safe to run again.
 #
 #   scripts/install.sh [--root DIR] [--prefix /usr/local] [--binary FILE | --launcher]
 #                      [--init auto|systemd|openrc]
@@ -42,8 +42,27 @@ run_dir="/run/polyagent"
 log_dir="/var/log/polyagent"
 
 install -d -m 0755 "$root$bindir" "$root$sysconf/polyagent"
-install -d -m 0750 "$root$state_dir" "$root$log_dir"
+# The state dir is 0751: other users may not list it, but the account below can traverse it to the
+# folders made for it (quix.work_dir, masq.data_root); every state document in it is 0600.
+install -d -m 0751 "$root$state_dir"
+install -d -m 0750 "$root$log_dir"
 install -d -m 0755 "$root$run_dir"
+
+# The unprivileged account the agent's children run as when no config key names one (Quix
+# `execute`, the MASQ Node's default real-user): a system account without login or home. With
+# --root the staging tree gets no account (a package creates it in its postinst).
+account="polyagent"
+if [ -z "$root" ] && [ "$(id -u)" = 0 ] && ! getent passwd "$account" >/dev/null 2>&1; then
+  if command -v useradd >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin --comment "polyagent children" "$account"
+  elif command -v adduser >/dev/null 2>&1; then
+    addgroup -S "$account" && adduser -S -D -H -h /nonexistent -s /sbin/nologin -G "$account" "$account"
+  else
+    echo "install.sh: no useradd or adduser: children will run as nobody" >&2
+  fi
+  getent passwd "$account" >/dev/null 2>&1 && echo "install.sh: created the system account $account"
+fi
 
 if [ -z "$binary" ] && [ "$launcher" = 0 ]; then
   target=$(deno eval -q 'console.log(Deno.build.target)' 2>/dev/null || true)
@@ -124,7 +143,7 @@ RuntimeDirectory=polyagent
 RuntimeDirectoryMode=0755
 RuntimeDirectoryPreserve=yes
 StateDirectory=polyagent
-StateDirectoryMode=0750
+StateDirectoryMode=0751
 LogsDirectory=polyagent
 UMask=0077
 
@@ -150,7 +169,8 @@ depend() {
 
 start_pre() {
   checkpath -d -m 0755 $run_dir
-  checkpath -d -m 0750 $state_dir $log_dir
+  checkpath -d -m 0751 $state_dir
+  checkpath -d -m 0750 $log_dir
 }
 RC
   chmod 0755 "$root/etc/init.d/.polyagent.new"

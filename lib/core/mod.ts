@@ -1,10 +1,11 @@
 /**
  * The agent's core: configuration, service lifecycle and supervision, the state store, logging,
- * the command runner, stream framing and Unix sockets. Core imports nothing from
+ * the command runner, stream framing, Unix sockets and the accounts services drop to. Core imports nothing from
  * `lib/protocols` or `lib/backends`; they import it.
  *
  * @module
  */
+export * from "./accounts.ts";
 export * from "./atomic_file.ts";
 export * from "./command_runner.ts";
 export * from "./config.ts";

@@ -67,6 +67,18 @@ export interface ServiceContext<C> {
   metrics(): string;
 }
 
+/**
+ * A start failure that retrying cannot mend (a port another program holds, as the real MASQ
+ * Daemon refuses to start): the supervisor shows the service as failed with this message and does
+ * not restart it (with `agent.fail_fast` the agent stops).
+ */
+export class StartRefusedError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StartRefusedError";
+  }
+}
+
 /** A running instance. `stop` must work after a partial or failed `start`. */
 export interface Service<C> {
   start(context: ServiceContext<C>): Promise<void>;

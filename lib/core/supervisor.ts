@@ -1,19 +1,21 @@
 /**
  * Starts the enabled services in order, restarts one that dies later with exponential backoff,
  * and stops everything in reverse order within a time budget. A service that fails to start is
- * reported and retried with backoff while the others keep running (unless `agent.fail_fast`).
+ * reported and retried with backoff while the others keep running (unless `agent.fail_fast`), or
+ * left failed when it refused to start ({@linkcode StartRefusedError}).
  */
 import { dirname, join } from "node:path";
 import type { CommandRunner } from "./command_runner.ts";
 import type { AgentConfig } from "./config.ts";
 import { errorText, type Logger } from "./log.ts";
-import type {
-  AnyServiceDefinition,
-  Service,
-  ServiceContext,
-  ServiceState,
-  ServiceStatus,
-  StopReason,
+import {
+  type AnyServiceDefinition,
+  type Service,
+  type ServiceContext,
+  type ServiceState,
+  type ServiceStatus,
+  StartRefusedError,
+  type StopReason,
 } from "./service.ts";
 import { StateStore } from "./state_store.ts";
 
@@ -227,7 +229,8 @@ export class Supervisor {
       this.#log.error("service failed to start", { service: slot.def.name, error });
       if (instance) await this.#stopInstance(slot, instance, abort, "start-failed", 2000);
       else slot.state = "failed";
-      if (slot.generation === generation && !this.#stopping) this.#scheduleRestart(slot);
+      const retry = !(error instanceof StartRefusedError);
+      if (retry && slot.generation === generation && !this.#stopping) this.#scheduleRestart(slot);
       return false;
     }
     if (slot.generation !== generation) return true;

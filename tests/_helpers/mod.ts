@@ -33,6 +33,30 @@ export async function tempDir(prefix = "t"): Promise<{ path: string } & AsyncDis
   };
 }
 
+/**
+ * A fresh directory, mode 0755, under the system temp folder (/tmp), for tests that run something
+ * as another user (nobody, a MASQ Node's real-user): the checkout may sit in a folder other users
+ * cannot traverse (/root, `mktemp -d`), so ./var/test is no place for it. Removed on dispose.
+ */
+export async function worldTempDir(prefix = "t"): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ dir: "/tmp", prefix: `polyagent-${prefix}-` });
+  await Deno.chmod(path, 0o755);
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Creates `<parent>/closed`, mode 0700 (a folder other users cannot traverse); its path. */
+export async function closedFolder(parent: string): Promise<string> {
+  const path = join(parent, "closed");
+  await Deno.mkdir(path);
+  await Deno.chmod(path, 0o700);
+  return path;
+}
+
 /** Finds an executable on PATH (or an absolute path), or null. */
 export function which(name: string): string | null {
   if (name.includes("/")) {
@@ -124,6 +148,8 @@ export interface SpawnAgentOptions {
   env?: Record<string, string>;
   /** A command the agent runs under (it must exec it in place and keep the working directory). */
   wrap?: string[];
+  /** Another copy of the program (its folder also holds its deno.json). @default {ROOT} */
+  checkout?: string;
 }
 
 /** A running `polyagent` child started with the deno.json permission set. */
@@ -151,21 +177,27 @@ export const RUNTIME_FLAGS: readonly string[] = [
   "--no-code-cache",
 ];
 
-/** Starts `deno run -P=agent main.ts …args` from the repository root (under `wrap`, if given). */
+/**
+ * Starts `deno run -P=agent main.ts …args` from the repository root (or `checkout`), under `wrap`
+ * when given.
+ */
 export function spawnAgent(options: SpawnAgentOptions): AgentProcess {
+  const dir = options.checkout ?? ROOT;
+  const config = options.checkout ? ["--config", join(dir, "deno.json")] : [];
   const argv = [
     ...(options.wrap ?? []),
     Deno.execPath(),
     "run",
     "-q",
     "-P=agent",
+    ...config,
     ...RUNTIME_FLAGS,
-    join(ROOT, "main.ts"),
+    join(dir, "main.ts"),
     ...options.args,
   ];
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
-    cwd: ROOT,
+    cwd: dir,
     env: { NO_COLOR: "1", ...(options.env ?? {}) },
     stdin: "null",
     stdout: "piped",
@@ -284,6 +316,16 @@ export async function sh(
     throw new Error(`${argv.join(" ")} failed (${out.code}): ${result.stderr.trim()}`);
   }
   return result;
+}
+
+/**
+ * The distinct `Uid:`, `Gid:` and `Groups:` lines (whitespace squeezed) of every thread of `pid`,
+ * read by a helper process (Deno refuses other processes' /proc files without --allow-all).
+ */
+export async function threadIdentities(pid: number): Promise<string[]> {
+  const out = await sh(["sh", "-c", `grep -h -E '^(Uid|Gid|Groups):' /proc/${pid}/task/*/status`]);
+  const lines = out.stdout.trim().split("\n").map((l) => l.replace(/\s+/g, " ").trim());
+  return [...new Set(lines)];
 }
 
 /** Runs `polyagent <args>` (main.ts with the agent permission set) to completion. */

@@ -8,8 +8,8 @@ import {
   agentSection,
   freePort,
   spawnAgent,
-  tempDir,
   waitFor,
+  worldTempDir,
 } from "../_helpers/mod.ts";
 
 /** A running agent with its Daemon. */
@@ -24,9 +24,27 @@ export interface Daemon extends AsyncDisposable {
   nodePids: Set<number>;
 }
 
+/** Writes `<dir>/agent.toml` for `[masq]` on `port` (and `[admin]` on `admin`); returns its path. */
+export async function writeMasqConfig(
+  dir: string,
+  options: { port: number; admin?: number; dataRoot?: string },
+): Promise<string> {
+  const admin = options.admin
+    ? `[admin]\nenabled = true\nlisten = "127.0.0.1:${options.admin}"\n`
+    : "[admin]\nenabled = false\n";
+  const file = join(dir, "agent.toml");
+  await Deno.writeTextFile(
+    file,
+    agentSection(dir, { log_format: "json" }) + admin +
+      `[masq]\nenabled = true\nui_port = ${options.port}\n` +
+      `data_root = "${options.dataRoot ?? join(dir, "masq")}"\n`,
+  );
+  return file;
+}
+
 /** Writes a config for a temp dir and starts the agent. */
 export async function startDaemon(extra = ""): Promise<Daemon> {
-  const dir = await tempDir("masq");
+  const dir = await worldTempDir("masq");
   const port = freePort();
   const configFile = join(dir.path, "agent.toml");
   await Deno.writeTextFile(

@@ -1,7 +1,14 @@
 /** The Daemon's transport with real WebSocket clients against a real agent. */
 import assert from "node:assert/strict";
-import { agentSection, freePort, spawnAgent, tempDir, waitFor } from "../_helpers/mod.ts";
-import { startDaemon, Ui, upgradeStatus } from "./_harness.ts";
+import {
+  agentSection,
+  backendTest,
+  freePort,
+  spawnAgent,
+  tempDir,
+  waitFor,
+} from "../_helpers/mod.ts";
+import { startDaemon, Ui, upgradeStatus, writeMasqConfig } from "./_harness.ts";
 
 Deno.test("masq daemon: subprotocol and Origin checks before the upgrade", async () => {
   await using d = await startDaemon(`allowed_origins = ["http://localhost:8080"]`);
@@ -107,10 +114,57 @@ Deno.test("masq daemon: refuses to start when its port is taken", async () => {
     await waitFor(() => agent.stderr().includes("already seems to be listening"), {
       what: "port-busy message",
     });
+    assert.ok(agent.stderr().includes(`held by \\"deno\\" (pid ${Deno.pid})`), agent.stderr());
   } finally {
     blocker.close();
   }
 });
+
+type Health = {
+  services: { name: string; state: string; restarts: number; lastError: string | null }[];
+};
+
+backendTest(
+  "masq daemon: a taken port fails the service for good, naming the port and its holder",
+  { tools: ["ss"], root: true },
+  async () => {
+    const port = freePort();
+    const admin = freePort();
+    const blocker = Deno.listen({ hostname: "127.0.0.1", port });
+    let blocked = true;
+    await using dir = await tempDir("masq-held");
+    const file = await writeMasqConfig(dir.path, { port, admin });
+    await using agent = spawnAgent({ args: ["serve", "--config", file] });
+    try {
+      await agent.waitForLine(/^admin /, 30_000);
+      const masq = async () => {
+        const body = await (await fetch(`http://127.0.0.1:${admin}/healthz`)).json() as Health;
+        return body.services.find((s) => s.name === "masq")!;
+      };
+      const failed = await waitFor(async () => {
+        const m = await masq();
+        return m.state === "failed" ? m : null;
+      }, { what: "masq failed in /healthz" });
+      assert.equal(
+        failed.lastError,
+        `masq.ui_port: Cannot listen on 127.0.0.1:${port}: a process already seems to be ` +
+          `listening on that port (is a MASQ Daemon already running?); it is held by "deno" ` +
+          `(pid ${Deno.pid})`,
+      );
+      // Freed, the port stays free: the service is not retried behind the operator's back (the
+      // supervisor's first retry would come after 500 ms).
+      blocker.close();
+      blocked = false;
+      await new Promise((r) => setTimeout(r, 1500));
+      const after = await masq();
+      assert.deepEqual([after.state, after.restarts], ["failed", 0]);
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      assert.equal(agent.stdoutLines.filter((l) => l.startsWith("masq")).length, 0);
+    } finally {
+      if (blocked) blocker.close();
+    }
+  },
+);
 
 Deno.test("masq daemon: a burst of garbage from one client leaves the others served", async () => {
   await using d = await startDaemon();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { tempDir, waitFor } from "../_helpers/mod.ts";
+import { waitFor, worldTempDir } from "../_helpers/mod.ts";
 import { QuixTestServer } from "./_server.ts";
 import { quixHealth, startAgent, writeConfig } from "./_agent.ts";
 
@@ -8,7 +8,7 @@ function authFrames(server: QuixTestServer) {
 }
 
 Deno.test("quix link: first auth saves the token 0600, reconnects with it, falls back to the password once", async () => {
-  await using dir = await tempDir("pqx-link");
+  await using dir = await worldTempDir("pqx-link");
   const server = new QuixTestServer();
   await server.start();
   const world = await writeConfig(dir.path, server.url);
@@ -59,7 +59,7 @@ Deno.test("quix link: first auth saves the token 0600, reconnects with it, falls
 });
 
 Deno.test("quix link: a wrong password backs off and shows in /healthz", async () => {
-  await using dir = await tempDir("pqx-pw");
+  await using dir = await worldTempDir("pqx-pw");
   const server = new QuixTestServer();
   await server.start();
   const world = await writeConfig(dir.path, server.url, {
@@ -85,7 +85,7 @@ Deno.test("quix link: a wrong password backs off and shows in /healthz", async (
 });
 
 Deno.test("quix link: the same token connected elsewhere is logged and backed off, not fought", async () => {
-  await using dir = await tempDir("pqx-dup");
+  await using dir = await worldTempDir("pqx-dup");
   const server = new QuixTestServer();
   await server.start();
   const world = await writeConfig(dir.path, server.url, { superseded_backoff_ms: 4000 });
@@ -119,8 +119,7 @@ Deno.test("quix link: the same token connected elsewhere is logged and backed of
 });
 
 Deno.test("quix link: an execute in flight when the link drops is not run twice when resent", async () => {
-  await using dir = await tempDir("pqx-resend");
-  await Deno.chmod(dir.path, 0o755);
+  await using dir = await worldTempDir("pqx-resend");
   const server = new QuixTestServer();
   await server.start();
   const world = await writeConfig(dir.path, server.url);
@@ -156,7 +155,7 @@ Deno.test("quix link: an execute in flight when the link drops is not run twice 
 });
 
 Deno.test("quix link: an expired saved token is not offered; the password is used", async () => {
-  await using dir = await tempDir("pqx-exp");
+  await using dir = await worldTempDir("pqx-exp");
   const server = new QuixTestServer({ validity: 1 });
   await server.start();
   const world = await writeConfig(dir.path, server.url);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backendTest, freePort, sh, tempDir, waitFor } from "../_helpers/mod.ts";
+import { backendTest, freePort, sh, waitFor, worldTempDir } from "../_helpers/mod.ts";
 import { readProcFile } from "../../lib/backends/procfs/mod.ts";
 import { QuixTestServer, type ServerSession } from "./_server.ts";
 import { ctl, startAgent, writeConfig } from "./_agent.ts";
@@ -28,7 +28,7 @@ async function alive(pid: number): Promise<boolean> {
 }
 
 Deno.test("quix requests: every bad request gets its error reply and the link stays up", async () => {
-  await using dir = await tempDir("pqx-bad");
+  await using dir = await worldTempDir("pqx-bad");
   const server = new QuixTestServer();
   await server.start();
   const world = await writeConfig(dir.path, server.url, {
@@ -117,8 +117,7 @@ backendTest(
   "quix requests: execute, view_running (ports, cpu), proc_signal, log files, re-adoption after kill -9",
   { tools: ["busybox", "sha256sum", "sleep", "readlink"], root: true },
   async () => {
-    await using dir = await tempDir("pqx-proc");
-    await Deno.chmod(dir.path, 0o755);
+    await using dir = await worldTempDir("pqx-proc");
     const server = new QuixTestServer();
     await server.start();
     const port = freePort();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sh, tempDir, waitFor } from "../_helpers/mod.ts";
+import { sh, waitFor, worldTempDir } from "../_helpers/mod.ts";
 import { QuixTestServer } from "./_server.ts";
 import { quixHealth, startAgent, writeConfig } from "./_agent.ts";
 
@@ -59,7 +59,7 @@ async function makeCa(dir: string): Promise<{ ca: string; cert: string; key: str
 }
 
 Deno.test("quix link: wss:// verifies the certificate; a custom CA file is trusted in-process", async () => {
-  await using dir = await tempDir("pqx-tls");
+  await using dir = await worldTempDir("pqx-tls");
   const pki = await makeCa(dir.path);
   const server = new QuixTestServer({ tls: { cert: pki.cert, key: pki.key } });
   await server.start();
@@ -94,7 +94,7 @@ Deno.test("quix link: wss:// verifies the certificate; a custom CA file is trust
 });
 
 Deno.test("quix link: ws:// is refused unless allow_insecure is set", async () => {
-  await using dir = await tempDir("pqx-ins");
+  await using dir = await worldTempDir("pqx-ins");
   const server = new QuixTestServer();
   await server.start();
   const world = await writeConfig(dir.path, server.url, { allow_insecure: false });
@@ -111,7 +111,7 @@ Deno.test("quix link: ws:// is refused unless allow_insecure is set", async () =
 });
 
 Deno.test("quix link: a silent (half-open) link is probed and redialled", async () => {
-  await using dir = await tempDir("pqx-hb");
+  await using dir = await worldTempDir("pqx-hb");
   const server = new QuixTestServer();
   await server.start();
   const world = await writeConfig(dir.path, server.url, {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "../../lib/core/mod.ts";
-import { parseNetTable, resolveAccount, rotateIfNeeded } from "../../lib/backends/processes/mod.ts";
+import { defaultAccountSpec, resolveAccount, silentLogger } from "../../lib/core/mod.ts";
+import { parseNetTable, rotateIfNeeded } from "../../lib/backends/processes/mod.ts";
 import { decodeWaitStatus, parseStat } from "../../lib/backends/procfs/mod.ts";
 import {
   answerQuixRequest,
@@ -41,21 +41,34 @@ Deno.test("parseNetTable() keeps listening TCP and bound UDP sockets", () => {
 });
 
 Deno.test("resolveAccount() reads passwd/group and numeric specs", () => {
-  const passwd = "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/usr/sbin/nologin\n";
+  const passwd =
+    "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n";
   const group = "root:x:0:\nnogroup:x:65534:\nstaff:x:50:\n";
   assert.deepEqual(resolveAccount("nobody", { passwd, group }), {
     name: "nobody",
     uid: 65534,
     gid: 65534,
+    home: "/nonexistent",
   });
   assert.equal(resolveAccount("nobody:staff", { passwd, group }).gid, 50);
   assert.deepEqual(resolveAccount("1000:1000", { passwd, group }), {
     name: "1000",
     uid: 1000,
     gid: 1000,
+    home: "/",
   });
+  assert.equal(resolveAccount("65534", { passwd, group }).name, "nobody");
   assert.throws(() => resolveAccount("../etc", { passwd, group }));
   assert.throws(() => resolveAccount("ghost", { passwd, group }));
+});
+
+Deno.test("defaultAccountSpec(): agent.user, else the polyagent account when it exists, else nobody", () => {
+  const passwd =
+    "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n";
+  assert.equal(defaultAccountSpec("www-data", { passwd }), "www-data");
+  assert.equal(defaultAccountSpec("", { passwd }), "nobody");
+  const withOwn = passwd + "polyagent:x:998:998::/nonexistent:/usr/sbin/nologin\n";
+  assert.equal(defaultAccountSpec("", { passwd: withOwn }), "polyagent");
 });
 
 Deno.test("rotateIfNeeded() copies then truncates, keeping N generations", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { backendTest, sh, tempDir, waitFor } from "../_helpers/mod.ts";
+import { backendTest, sh, waitFor, worldTempDir } from "../_helpers/mod.ts";
 import { parseWireguardConf, WireguardConfigError } from "../../lib/backends/wireguard/mod.ts";
 import { QuixTestServer } from "./_server.ts";
 import { ctl, startAgent, writeConfig } from "./_agent.ts";
@@ -50,7 +50,7 @@ backendTest(
   "quix vpn: get_vpn_conf brings a wg-quick tunnel up in a namespace, traffic passes, bad configs keep it",
   { tools: ["wg", "wg-quick", "wireguard-go", "ip", "ping"], root: true },
   async () => {
-    await using dir = await tempDir("pqx-wg");
+    await using dir = await worldTempDir("pqx-wg");
     const server = new QuixTestServer({ vpnConf: conf() });
     await server.start();
     const pubB = (await sh(["wg", "pubkey"], { stdin: KEY_B })).stdout.trim();
@@ -131,13 +131,13 @@ backendTest(
           });
         await waitFor(async () => (await ping()).code === 0, { timeoutMs: 15_000, stepMs: 200 });
 
-        // Traffic can pass before wg-quick has finished (routes, nft); vpn_status appears once the
-        // apply completed.
+        // Traffic can pass before wg-quick has finished (routes, nft); vpn_status is "up" once the
+        // apply completed ("down" before).
         const vpnStatus = await waitFor(async () => {
           const tele = await server.request(s, "telemetry", { stat_types: ["vpn_status"] }) as {
-            tele_data: { vpn_status: Record<string, string> | null };
+            tele_data: { vpn_status: Record<string, string> };
           };
-          return tele.tele_data.vpn_status;
+          return tele.tele_data.vpn_status.state === "up" ? tele.tele_data.vpn_status : null;
         });
         assert.deepEqual(vpnStatus, {
           ifname: "pqxwg0",
@@ -145,6 +145,7 @@ backendTest(
           conn_host: "10.88.7.2",
           conn_ip4: "10.89.7.1",
           conn_ip6: "",
+          state: "up",
         });
 
         // The same config again is not re-applied.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT, sh, tempDir } from "../_helpers/mod.ts";
+import { backendTest, ROOT, sh, tempDir } from "../_helpers/mod.ts";
 
 const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
 
@@ -25,7 +25,8 @@ Deno.test("install.sh --root installs a launcher, config, dirs and a systemd uni
   const check = await sh([bin, "config", "check", config]);
   assert.match(check.stdout, /: ok$/m);
 
-  assert.equal(await mode(join(root, "var/lib/polyagent")), 0o750);
+  // 0751: the account children run as can reach its folders below (quix work, masq data).
+  assert.equal(await mode(join(root, "var/lib/polyagent")), 0o751);
   assert.equal(await mode(join(root, "var/log/polyagent")), 0o750);
   assert.equal(await mode(join(root, "run/polyagent")), 0o755);
 
@@ -35,6 +36,7 @@ Deno.test("install.sh --root installs a launcher, config, dirs and a systemd uni
     /^ExecStart=\/usr\/local\/bin\/polyagent serve --config \/etc\/polyagent\/polyagent\.toml$/m,
   );
   assert.match(unit, /^KillSignal=SIGTERM$/m);
+  assert.match(unit, /^StateDirectoryMode=0751$/m);
 
   // A second run keeps an operator's config and leaves no temp files.
   await Deno.writeTextFile(config, "# edited by the operator\n");
@@ -84,3 +86,30 @@ Deno.test("install.sh refuses unknown or conflicting arguments with status 2", a
     assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing installed");
   }
 });
+
+backendTest(
+  "install.sh creates the polyagent system account (in a private mount namespace)",
+  { tools: ["unshare", "useradd", "getent"], root: true },
+  async () => {
+    await using dir = await tempDir("install-account");
+    // The system's /etc, /usr/local, /var/lib, /var/log and /run stay untouched: the install runs
+    // in its own mount namespace over a copy of /etc and empty tmpfs folders.
+    const script = [
+      "set -eu",
+      `cp -a /etc/. "${dir.path}/etc/"`,
+      `mount --bind "${dir.path}/etc" /etc`,
+      "for d in /usr/local /var/lib /var/log /run; do mount -t tmpfs tmpfs $d; done",
+      "getent passwd polyagent && exit 3",
+      `bash "${ROOT}/scripts/install.sh" --launcher --init systemd`,
+      `bash "${ROOT}/scripts/install.sh" --launcher --init systemd`,
+      "getent passwd polyagent",
+      "stat -c '%a %U' /var/lib/polyagent",
+    ].join("\n");
+    await Deno.mkdir(join(dir.path, "etc"));
+    const out = await sh(["unshare", "-m", "--propagation", "private", "bash", "-c", script]);
+    const lines = out.stdout.trim().split("\n");
+    assert.equal(lines.filter((l) => l.includes("created the system account polyagent")).length, 1);
+    assert.match(lines.at(-2)!, /^polyagent:x:\d+:\d+:[^:]*:\/nonexistent:\/usr\/sbin\/nologin$/);
+    assert.equal(lines.at(-1), "751 root");
+  },
+);

@@ -1,4 +1,5 @@
 /** Host facts the Daemon's setup defaults need: DNS servers and the real user. */
+import { defaultAccountSpec, resolveAccount } from "../../core/mod.ts";
 
 /** Nameservers from resolv.conf, or none when any of them is loopback (as the real Daemon does). */
 export function systemDnsServers(path = "/etc/resolv.conf"): string[] {
@@ -15,9 +16,20 @@ export function systemDnsServers(path = "/etc/resolv.conf"): string[] {
   return servers;
 }
 
-/** `uid:gid:home` of the user running the agent (the sudo user when run through sudo). */
-export function realUser(): string {
+/**
+ * The default `real-user` (`uid:gid:home`) the Node switches to. As root: the sudo user, as the
+ * real Daemon does, else `agent.user`, else the `polyagent` account, else `nobody` (never root).
+ * Otherwise the agent's own user: the Node then runs as it, with nothing to switch.
+ */
+export function realUser(agentUser: string): string {
   const sudoUid = Deno.env.get("SUDO_UID");
+  if (Deno.uid() === 0) {
+    const spec = sudoUid && /^\d+$/.test(sudoUid) && sudoUid !== "0"
+      ? sudoUid
+      : defaultAccountSpec(agentUser);
+    const account = resolveAccount(spec);
+    return `${account.uid}:${account.gid}:${account.home}`;
+  }
   const uid = sudoUid && /^\d+$/.test(sudoUid) ? sudoUid : String(Deno.uid() ?? "");
   const gid = String(Deno.gid() ?? "");
   const home = Deno.env.get("HOME") ?? "";

@@ -143,6 +143,9 @@ function spawnNode(options: SpawnOptions): Spawned {
       stdout: "piped",
       stderr: "piped",
       detached: true,
+      // As root, setting uid/gid 0 makes the spawn clear the supplementary groups: the Node then
+      // switches to its real user (real_user.ts) with nothing of root left.
+      ...(Deno.uid() === 0 ? { uid: 0, gid: 0 } : {}),
       ...(options.env ? { env: options.env } : {}),
     }).spawn();
   } catch (error) {

@@ -18,10 +18,13 @@ export const NODE_DOCUMENT_NAME = "polyagent-node";
 
 const encoder = new TextEncoder();
 
-/** Creates the data directory and opens `<dir>/polyagent-node.log` (append) as a log sink. */
+/** The Node's log file in its data directory. */
+export const NODE_LOG_NAME = "polyagent-node.log";
+
+/** Opens `<dir>/polyagent-node.log` (append) as a log sink. */
 export async function openNodeLog(dataDir: string): Promise<LogSink> {
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const file = Deno.openSync(join(dataDir, "polyagent-node.log"), {
+  const file = Deno.openSync(join(dataDir, NODE_LOG_NAME), {
     append: true,
     create: true,
     mode: 0o600,

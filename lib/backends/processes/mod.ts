@@ -7,7 +7,7 @@
  *
  * Files: `process_supervisor.ts` (the supervisor), `spawn.ts` (resolve and start one command),
  * `records.ts` (the durable records, exits read from /proc), `figures.ts` (cpu, RSS, ports),
- * `ports.ts`, `log_files.ts`, `proc_reader.ts`, `users.ts` and `work_dir.ts`.
+ * `ports.ts`, `log_files.ts`, `proc_reader.ts` and `work_dir.ts` (the accounts are core's).
  *
  * @module
  */
@@ -18,5 +18,4 @@ export * from "./proc_reader.ts";
 export * from "./process_supervisor.ts";
 export * from "./records.ts";
 export * from "./spawn.ts";
-export * from "./users.ts";
 export * from "./work_dir.ts";

@@ -1,22 +1,36 @@
-/** The work folder of started processes: created, and handed to the run-as account when root. */
-import { ForbiddenError } from "../../core/mod.ts";
-import { type Account, canUseDirectory, resolveAccount } from "./users.ts";
+/** The account started processes run as, and their work folder, reachable by that account. */
+import {
+  type Account,
+  defaultAccountSpec,
+  describeAccount,
+  ForbiddenError,
+  makeTraversableFolder,
+  resolveAccount,
+  unreachableFolder,
+} from "../../core/mod.ts";
 
 /**
- * Creates `dir` (0750); when the agent is root and `runAs` names an account, chowns `dir` to it
- * and checks the account can reach it (ForbiddenError otherwise). The account, or null when
- * processes run as the agent.
+ * The account `execute` runs as: null when the agent is not root (processes run as the agent),
+ * else `runAs` (uid 0 only when it names root), else `agent.user`, the `polyagent` account, or
+ * `nobody`. Throws TypeError for an unknown or malformed name.
  */
-export async function prepareWorkDir(dir: string, runAs: string): Promise<Account | null> {
-  await Deno.mkdir(dir, { recursive: true, mode: 0o750 });
-  const account = Deno.uid() === 0 && runAs ? resolveAccount(runAs) : null;
-  if (account) {
-    await Deno.chown(dir, account.uid, account.gid);
-    if (!canUseDirectory(dir, account)) {
-      throw new ForbiddenError(
-        `"${dir}" is not reachable by uid ${account.uid} (check the modes of its parent folders)`,
-      );
-    }
+export function runAsAccount(runAs: string, agentUser: string): Account | null {
+  if (Deno.uid() !== 0) return null;
+  return resolveAccount(runAs || defaultAccountSpec(agentUser));
+}
+
+/**
+ * Creates `dir` (0750; missing parents 0755) and, for an unprivileged `account`, hands it over
+ * and checks that the account can reach it: ForbiddenError naming the folder in the way.
+ */
+export async function prepareWorkDir(dir: string, account: Account | null): Promise<void> {
+  await makeTraversableFolder(dir, 0o750);
+  if (!account || account.uid === 0) return;
+  await Deno.chown(dir, account.uid, account.gid);
+  const blocked = unreachableFolder(dir, account, { write: true });
+  if (blocked) {
+    throw new ForbiddenError(
+      `"${dir}" is not reachable by ${describeAccount(account)}: ${blocked}`,
+    );
   }
-  return account;
 }

@@ -55,4 +55,6 @@ export const NODE_ENV = {
   dataRoot: "POLYAGENT_MASQ_DATA_ROOT",
   allowedOrigins: "POLYAGENT_MASQ_ALLOWED_ORIGINS",
   maxMessageBytes: "POLYAGENT_MASQ_MAX_MESSAGE_BYTES",
+  /** The default `real-user` (`uid:gid:home`) when the setup sets none. */
+  realUser: "POLYAGENT_MASQ_REAL_USER",
 } as const;

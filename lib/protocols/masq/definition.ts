@@ -10,8 +10,15 @@ import type { MasqConfig } from "./config.ts";
 
 /** What the masq service takes from the system (`lib/backends/masq_node`). */
 export interface MasqBackends {
-  /** The host facts the setup defaults need: system DNS servers and `uid:gid:home`. */
-  hostFacts(): { dnsServers: string[]; realUser: string };
+  /**
+   * The host facts the setup defaults need: system DNS servers and the default `real-user`
+   * (`uid:gid:home`; as root never root: the sudo user, `agentUser`, `polyagent` or `nobody`).
+   */
+  hostFacts(agentUser: string): { dnsServers: string[]; realUser: string };
+  /** Why `realUser` cannot reach `dataRoot` (the folder in the way), or null; null unless root. */
+  dataRootProblem(dataRoot: string, realUser: string): string | null;
+  /** Who listens on TCP `port` (`"name" (pid N)`), or "" when unknown. */
+  portHolder(port: number, runner: CommandRunner): Promise<string>;
   /** The argv prefix that runs this executable's `subcommand` (the built-in Node). */
   selfCommand(subcommand: string): string[];
   /** Launching and watching the Node, with process checks through `runner`. */
@@ -22,7 +29,12 @@ export interface MasqBackends {
 async function masqBackends(): Promise<MasqBackends> {
   const node = await import("../../backends/masq_node/mod.ts");
   return {
-    hostFacts: () => ({ dnsServers: node.systemDnsServers(), realUser: node.realUser() }),
+    hostFacts: (agentUser) => ({
+      dnsServers: node.systemDnsServers(),
+      realUser: node.realUser(agentUser),
+    }),
+    dataRootProblem: node.dataRootProblem,
+    portHolder: node.portHolder,
     selfCommand: node.selfCommand,
     nodeControl: node.masqNodeControl,
   };

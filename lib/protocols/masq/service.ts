@@ -1,13 +1,20 @@
 /**
- * The `[masq]` service: opens the Daemon's state document, re-adopts a Node that outlived the
- * previous run, and serves the Daemon on 127.0.0.1:`ui_port`.
+ * The `[masq]` service: says at start when the Node's default real-user cannot reach `data_root`,
+ * opens the Daemon's state document, re-adopts a Node that outlived the previous run, and serves
+ * the Daemon on 127.0.0.1:`ui_port` (a port another program holds refuses the start for good).
  */
 import { resolve } from "node:path";
-import type { JsonDocument, Service, ServiceContext } from "../../core/mod.ts";
+import {
+  type JsonDocument,
+  type Service,
+  type ServiceContext,
+  StartRefusedError,
+} from "../../core/mod.ts";
 import { DAEMON_DOCUMENT, type DaemonDocument, type MasqConfig, NODE_ENV } from "./config.ts";
 import { Daemon } from "./daemon/daemon.ts";
 import type { MasqBackends } from "./definition.ts";
-import { MasqServer } from "./server.ts";
+import { MasqServer, PortBusyError } from "./server.ts";
+import type { HostFacts } from "./setup_model.ts";
 
 function randomClandestinePort(): string {
   const bytes = crypto.getRandomValues(new Uint16Array(1));
@@ -34,51 +41,95 @@ export class MasqService implements Service<MasqConfig> {
   #backends: MasqBackends;
   #server: MasqServer | null = null;
   #daemon: Daemon | null = null;
+  #detail: Record<string, unknown> = {};
 
   constructor(backends: MasqBackends) {
     this.#backends = backends;
   }
 
   async start(ctx: ServiceContext<MasqConfig>): Promise<void> {
-    const config = ctx.config;
-    const daemon = this.#daemon = await this.#createDaemon(ctx);
-    ctx.setDetail({ node: null });
+    const host = this.#hostFacts(ctx);
+    this.#checkDataRoot(ctx, host);
+    const daemon = this.#daemon = await this.#createDaemon(ctx, host);
+    this.#setDetail(ctx, { node: null });
     await daemon.adopt();
-    this.#server = await MasqServer.listen({
-      port: config.ui_port,
-      allowedOrigins: config.allowed_origins,
-      maxMessageBytes: config.max_message_bytes,
-      log: ctx.log,
-      onMessage: (client, message) => daemon.dispatch(client, message),
-    });
+    this.#server = await this.#listen(ctx, daemon);
     ctx.log.info("daemon listening", {
       port: this.#server.port,
-      dataRoot: resolve(config.data_root),
+      dataRoot: host.dataRoot,
+      realUser: host.realUser,
     });
     ctx.listening(`ws://127.0.0.1:${this.#server.port}`);
   }
 
-  async #createDaemon(ctx: ServiceContext<MasqConfig>): Promise<Daemon> {
+  /** Listens on `ui_port`; a port another program holds refuses the start, naming the holder. */
+  async #listen(ctx: ServiceContext<MasqConfig>, daemon: Daemon): Promise<MasqServer> {
+    const config = ctx.config;
+    try {
+      return await MasqServer.listen({
+        port: config.ui_port,
+        allowedOrigins: config.allowed_origins,
+        maxMessageBytes: config.max_message_bytes,
+        log: ctx.log,
+        onMessage: (client, message) => daemon.dispatch(client, message),
+      });
+    } catch (error) {
+      if (!(error instanceof PortBusyError)) throw error;
+      const holder = await this.#backends.portHolder(config.ui_port, ctx.runner);
+      const by = holder ? `; it is held by ${holder}` : "";
+      throw new StartRefusedError(`masq.ui_port: ${error.message}${by}`);
+    }
+  }
+
+  #hostFacts(ctx: ServiceContext<MasqConfig>): HostFacts {
+    try {
+      return {
+        dataRoot: resolve(ctx.config.data_root),
+        ...this.#backends.hostFacts(ctx.agent.user),
+      };
+    } catch (error) {
+      throw new Error(`agent.user: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Says at start when the Node's default real-user cannot reach `data_root`. */
+  #checkDataRoot(ctx: ServiceContext<MasqConfig>, host: HostFacts): void {
+    const problem = this.#backends.dataRootProblem(host.dataRoot, host.realUser);
+    this.#detail = { dataRootProblem: problem };
+    if (!problem) return;
+    ctx.log.error(
+      `masq.data_root "${host.dataRoot}" is not reachable by the Node's real-user ` +
+        `${host.realUser}: ${problem}; the built-in Node cannot start until it is`,
+      { dataRoot: host.dataRoot, realUser: host.realUser },
+    );
+  }
+
+  #setDetail(ctx: ServiceContext<MasqConfig>, detail: Record<string, unknown>): void {
+    this.#detail = { ...this.#detail, ...detail };
+    ctx.setDetail(this.#detail);
+  }
+
+  async #createDaemon(ctx: ServiceContext<MasqConfig>, host: HostFacts): Promise<Daemon> {
     const config = ctx.config;
     const backends = this.#backends;
-    const dataRoot = resolve(config.data_root);
     const builtIn = config.node_command.length === 0;
     return new Daemon({
       log: ctx.log,
       doc: await openDaemonDocument(ctx),
-      host: { dataRoot, ...backends.hostFacts() },
+      host,
       send: (target, text) => this.#server?.send(target, text),
       nodes: backends.nodeControl(ctx.runner),
       nodeCommand: builtIn ? backends.selfCommand("masq-node") : config.node_command,
       builtIn,
       nodeEnv: {
-        [NODE_ENV.dataRoot]: dataRoot,
+        [NODE_ENV.dataRoot]: host.dataRoot,
+        [NODE_ENV.realUser]: host.realUser,
         [NODE_ENV.allowedOrigins]: JSON.stringify(config.allowed_origins),
         [NODE_ENV.maxMessageBytes]: String(config.max_message_bytes),
       },
       launchTimeoutMs: config.launch_timeout_ms,
       onNodeChange: (node) =>
-        ctx.setDetail({ node: node ? { pid: node.pid, port: node.port } : null }),
+        this.#setDetail(ctx, { node: node ? { pid: node.pid, port: node.port } : null }),
     });
   }
 

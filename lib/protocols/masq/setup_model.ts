@@ -95,7 +95,7 @@ export function applySetup(
       clears.add(change.name);
       continue;
     }
-    const problem = spec.check(change.value);
+    const problem = spec.check(change.value, host);
     if (problem !== null) {
       errors.push([change.name, problem]);
       continue;

@@ -15,11 +15,17 @@ export interface SetupContext {
   realUser: string;
 }
 
+/** What a value check depends on. */
+export interface CheckContext {
+  /** `masq.data_root`: every data directory lies below it. */
+  dataRoot: string;
+}
+
 /** One setup parameter. */
 export interface ParamSpec {
   name: string;
   /** Null when the value is acceptable, else the reason. */
-  check(value: string): string | null;
+  check(value: string, ctx: CheckContext): string | null;
   /** The computed default, or null. */
   defaultValue(ctx: SetupContext): string | null;
   /** Whether an empty value is Required (else Blank). */
@@ -81,8 +87,26 @@ const none = () => null;
 function path(v: string): string | null {
   if (v.includes("\0")) return "Invalid value: path contains NUL";
   if (!v.startsWith("/")) return `Invalid value: '${v}' must be an absolute path`;
-  if (v.split("/").includes("..")) return `Invalid value: '${v}' must not contain '..'`;
+  const parts = v.split("/");
+  if (parts.includes("..") || parts.includes(".")) {
+    return `Invalid value: '${v}' must not contain '.' or '..'`;
+  }
   return null;
+}
+
+/** A path strictly below `root` (the Node creates it and hands it to its real user). */
+export function insideDataRoot(v: string, root: string): boolean {
+  const base = root.replace(/\/+$/, "");
+  const dir = v.replace(/\/+/g, "/").replace(/\/+$/, "");
+  return dir.startsWith(base + "/") && dir.length > base.length + 1;
+}
+
+function dataDirectory(v: string, ctx: CheckContext): string | null {
+  const problem = path(v);
+  if (problem) return problem;
+  return insideDataRoot(v, ctx.dataRoot)
+    ? null
+    : `Invalid value: '${v}' is not below the data root '${ctx.dataRoot}' (masq.data_root)`;
 }
 
 /** Every parameter, sorted by name. */
@@ -127,7 +151,7 @@ export const SETUP_PARAMS: readonly ParamSpec[] = [
   },
   {
     name: "data-directory",
-    check: path,
+    check: dataDirectory,
     defaultValue: (c) => `${c.dataRoot.replace(/\/+$/, "")}/${c.chain}`,
     required: always,
   },

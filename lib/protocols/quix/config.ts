@@ -41,7 +41,8 @@ export function quixConfigSchema() {
     max_frame_bytes: wholeNumber(1024, 16 << 20).default(1 << 20),
     /** Working folder of started processes (created; owned by `run_as` when root). */
     work_dir: pathString().default("/var/lib/polyagent/quix/work"),
-    /** User (or `user:group`, `uid:gid`) processes run as when the agent is root; "" = agent.user. */
+    /** Account (`user[:group]`, `uid:gid`) processes run as when root; "" = agent.user, else the
+     * `polyagent` account, else `nobody`; root only as `"root"`, warned at start. */
     run_as: text().default(""),
     /** argv[0] values allowed for `execute` (names or absolute paths); empty = any. */
     allowed_commands: stringList().default([]),

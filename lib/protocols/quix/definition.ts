@@ -3,9 +3,8 @@
  * ({@linkcode QuixBackends}), and the implementation and backends loaded only when the service is
  * created, so an agent that does not run quix does not carry their code.
  */
-import type { CommandRunner, ServiceDefinition } from "../../core/mod.ts";
+import type { Account, CommandRunner, ServiceDefinition } from "../../core/mod.ts";
 import type {
-  Account,
   ProcessSupervisor,
   ProcessSupervisorOptions,
   ProcReader,
@@ -28,8 +27,13 @@ export type QuixTunnel = Pick<WireguardManager, "open" | "apply" | "isLive" | "s
 export interface QuixBackends {
   /** The password (inline or the first line of `password_file`) and a client trusting `ca_file`. */
   readCredentials(source: QuixCredentialSource): Promise<QuixCredentials>;
-  /** Creates the work folder; when root, hands it to `runAs` and returns that account. */
-  prepareWorkDir(dir: string, runAs: string): Promise<Account | null>;
+  /**
+   * The account processes run as: null when the agent is not root, else `runAs`, else
+   * `agent.user`, the `polyagent` account or `nobody` (TypeError for an unknown name).
+   */
+  runAsAccount(runAs: string, agentUser: string): Account | null;
+  /** Creates the work folder and hands it to `account`; ForbiddenError when it cannot reach it. */
+  prepareWorkDir(dir: string, account: Account | null): Promise<void>;
   /** Batch reads of /proc through the runner's helper processes. */
   procReader(runner: CommandRunner): ProcReader;
   /** The supervisor of the processes `execute` starts. */
@@ -56,6 +60,7 @@ export async function loadQuixBackends(): Promise<QuixBackends> {
   ]);
   return {
     readCredentials: credentials.readQuixCredentials,
+    runAsAccount: processes.runAsAccount,
     prepareWorkDir: processes.prepareWorkDir,
     procReader: (runner) => processes.helperReader(runner),
     processes: (options) => new processes.ProcessSupervisor(options),

@@ -7,7 +7,7 @@
 import type { HostSnapshot } from "../../backends/telemetry/mod.ts";
 import type { QuixBackends, QuixProcesses, QuixTunnel } from "./definition.ts";
 import type { QuixOperations } from "./handlers.ts";
-import type { RunningEntry } from "./schemas.ts";
+import type { QuixVpnStatus, RunningEntry } from "./schemas.ts";
 
 const MB = 1024 * 1024;
 /** How long `execute` remembers which process a request started. */
@@ -22,6 +22,8 @@ export interface QuixOperationParts {
   backends: Pick<QuixBackends, "interfaceAddresses" | "findTunDevice">;
   /** The namespace wg-quick runs in ("" = ours): the tunnel's live addresses are not seen here. */
   netns: string;
+  /** `quix.vpn_interface`, named in the `vpn_status` of a tunnel that is down. */
+  vpnInterface: string;
   /** Called after `execute` started a process. */
   onStarted(): void;
 }
@@ -63,8 +65,11 @@ export function createQuixOperations(parts: QuixOperationParts): QuixOperations 
   };
 }
 
-/** Our WireGuard tunnel, else the first tun/tap device (OpenVPN), or null. */
-async function vpnStatus(parts: QuixOperationParts): Promise<Record<string, string> | null> {
+/**
+ * The document's `vpn_status` object (plus `state`): our WireGuard tunnel, else the first tun/tap
+ * device (OpenVPN), else our tunnel's interface with `state: "down"` and empty addresses.
+ */
+async function vpnStatus(parts: QuixOperationParts): Promise<QuixVpnStatus> {
   const { backends } = parts;
   const wg = await parts.tunnel.status();
   if (wg) {
@@ -75,10 +80,27 @@ async function vpnStatus(parts: QuixOperationParts): Promise<Record<string, stri
       conn_host: wg.host,
       conn_ip4: live.ip4 || wg.ip4,
       conn_ip6: live.ip6 || wg.ip6,
+      state: "up",
     };
   }
   const tun = backends.findTunDevice();
-  if (!tun) return null;
-  const { ip4, ip6 } = backends.interfaceAddresses(tun);
-  return { ifname: tun, conn_type: "openvpn", conn_host: "", conn_ip4: ip4, conn_ip6: ip6 };
+  if (tun) {
+    const { ip4, ip6 } = backends.interfaceAddresses(tun);
+    return {
+      ifname: tun,
+      conn_type: "openvpn",
+      conn_host: "",
+      conn_ip4: ip4,
+      conn_ip6: ip6,
+      state: "up",
+    };
+  }
+  return {
+    ifname: parts.vpnInterface,
+    conn_type: "wireguard",
+    conn_host: "",
+    conn_ip4: "",
+    conn_ip6: "",
+    state: "down",
+  };
 }

@@ -87,6 +87,19 @@ export interface RunningEntry {
   port_util: number[];
 }
 
+/**
+ * The `vpn_status` telemetry object: the document's five fields, plus `state` ("down": no tunnel
+ * is up; the interface is then quix.vpn_interface and the addresses are empty).
+ */
+export interface QuixVpnStatus {
+  ifname: string;
+  conn_type: "wireguard" | "openvpn";
+  conn_host: string;
+  conn_ip4: string;
+  conn_ip6: string;
+  state: "up" | "down";
+}
+
 /** The status socket commands. */
 export const STATUS_SOCKET_COMMANDS = ["status", "vpn_refresh"] as const;
 

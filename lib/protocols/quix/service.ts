@@ -6,6 +6,8 @@
  */
 import { join, resolve } from "node:path";
 import {
+  type Account,
+  describeAccount,
   ForbiddenError,
   InvalidError,
   type Service,
@@ -97,6 +99,7 @@ export class QuixService implements Service<QuixConfig> {
       tunnel,
       backends: this.#backends,
       netns: c.vpn_netns,
+      vpnInterface: c.vpn_interface,
       onStarted: () => this.#publish(),
     }));
     const token = await ctx.openDocument(
@@ -141,11 +144,11 @@ export class QuixService implements Service<QuixConfig> {
   async #openProcesses(ctx: ServiceContext<QuixConfig>, reader: ProcReader) {
     const c = ctx.config;
     const workDir = resolve(c.work_dir);
-    const account = await this.#backends.prepareWorkDir(workDir, c.run_as || ctx.agent.user)
-      .catch((error) => {
-        if (error instanceof ForbiddenError) throw new Error(`quix.work_dir: ${error.message}`);
-        throw error;
-      });
+    const account = this.#runAs(ctx);
+    await this.#backends.prepareWorkDir(workDir, account).catch((error) => {
+      if (error instanceof ForbiddenError) throw new Error(`quix.work_dir ${error.message}`);
+      throw error;
+    });
     const records = await ctx.openDocument<ProcessRecord[]>({
       version: 1,
       empty: () => [],
@@ -167,6 +170,34 @@ export class QuixService implements Service<QuixConfig> {
     const { adopted, exited } = await processes.open();
     if (adopted + exited > 0) ctx.log.info("processes re-adopted", { adopted, exited });
     return processes;
+  }
+
+  /** The account `execute` runs as (null: the agent's own); running as root is logged loudly. */
+  #runAs(ctx: ServiceContext<QuixConfig>): Account | null {
+    let account: Account | null;
+    try {
+      account = this.#backends.runAsAccount(ctx.config.run_as, ctx.agent.user);
+    } catch (error) {
+      const key = ctx.config.run_as ? "quix.run_as" : "agent.user";
+      throw new Error(`${key}: ${(error as Error).message}`);
+    }
+    if (account?.uid === 0 && !ctx.config.run_as) {
+      throw new Error(
+        `agent.user: "${ctx.agent.user}" is root; execute runs as root only with quix.run_as = "root"`,
+      );
+    }
+    if (account?.uid === 0) {
+      ctx.log.warn(
+        'quix.run_as = "root": every command the control server sends with execute runs as root',
+      );
+    } else if (account) {
+      ctx.log.info("execute runs processes as an unprivileged account", {
+        account: describeAccount(account),
+        uid: account.uid,
+        gid: account.gid,
+      });
+    }
+    return account;
   }
 
   async #openTunnel(ctx: ServiceContext<QuixConfig>): Promise<QuixTunnel> {

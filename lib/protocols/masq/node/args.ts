@@ -5,10 +5,10 @@
 import { join } from "node:path";
 import { InvalidError, type LogLevel } from "../../../core/mod.ts";
 import { NODE_ENV } from "../config.ts";
-import { DEFAULT_CHAIN, PARAMS_BY_NAME } from "../setup_params.ts";
+import { type CheckContext, DEFAULT_CHAIN, PARAMS_BY_NAME } from "../setup_params.ts";
 
 /** Checks one `--name value` pair; throws InvalidError naming the bad argument. */
-function checkArgument(flag: string, name: string, value: string): void {
+function checkArgument(flag: string, name: string, value: string, ctx: CheckContext): void {
   if (name === "ui-port") {
     if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
       throw new InvalidError(
@@ -19,12 +19,18 @@ function checkArgument(flag: string, name: string, value: string): void {
   }
   const spec = PARAMS_BY_NAME.get(name);
   if (!spec) throw new InvalidError(`masq-node: unknown argument ${JSON.stringify(flag)}`);
-  const problem = spec.check(value);
+  const problem = spec.check(value, ctx);
   if (problem) throw new InvalidError(`masq-node: --${name}: ${problem}`);
 }
 
-/** Parses `--name value` pairs; throws InvalidError naming the bad argument. */
-export function parseNodeArguments(argv: readonly string[]): Map<string, string> {
+/**
+ * Parses `--name value` pairs (a `--data-directory` must lie below `ctx.dataRoot`); throws
+ * InvalidError naming the bad argument.
+ */
+export function parseNodeArguments(
+  argv: readonly string[],
+  ctx: CheckContext,
+): Map<string, string> {
   const args = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i]!;
@@ -35,7 +41,7 @@ export function parseNodeArguments(argv: readonly string[]): Map<string, string>
       );
     }
     const name = flag.slice(2);
-    checkArgument(flag, name, value);
+    checkArgument(flag, name, value, ctx);
     args.set(name, value);
   }
   if (!args.has("ui-port")) throw new InvalidError("masq-node: --ui-port is required");
@@ -60,8 +66,12 @@ export function nodeLogLevel(value: string | undefined): LogLevel {
 
 /** What the Daemon passed in the environment. */
 export interface NodeEnvironment {
+  /** `masq.data_root`: the data directory lies below it. */
+  dataRoot: string;
   /** The data directory of this chain (`--data-directory`, else `<data root>/<chain>`). */
   dataDir: string;
+  /** `--real-user`, else the Daemon's default (`uid:gid:home`, fields may be blank). */
+  realUser: string;
   allowedOrigins: string[];
   maxMessageBytes: number | null;
 }
@@ -75,15 +85,22 @@ function allowedOrigins(text: string | undefined): string[] {
   }
 }
 
+/** The data root the Daemon passed (else the real Node's `~/.local/share/MASQ`). */
+export function nodeDataRoot(env: (name: string) => string | undefined): string {
+  return env(NODE_ENV.dataRoot) ?? join(env("HOME") ?? "/tmp", ".local", "share", "MASQ");
+}
+
 /** Reads the Node's settings from its arguments and the environment. */
 export function nodeEnvironment(
   args: ReadonlyMap<string, string>,
   env: (name: string) => string | undefined,
 ): NodeEnvironment {
   const chain = args.get("chain") ?? DEFAULT_CHAIN;
-  const root = env(NODE_ENV.dataRoot) ?? join(env("HOME") ?? "/tmp", ".local", "share", "MASQ");
+  const root = nodeDataRoot(env);
   const maxBytes = Number(env(NODE_ENV.maxMessageBytes) ?? "");
   return {
+    dataRoot: root,
+    realUser: args.get("real-user") ?? env(NODE_ENV.realUser) ?? "",
     dataDir: args.get("data-directory") ?? join(root, chain),
     allowedOrigins: allowedOrigins(env(NODE_ENV.allowedOrigins)),
     maxMessageBytes: Number.isInteger(maxBytes) && maxBytes >= 1024 ? maxBytes : null,

@@ -1,6 +1,8 @@
 /**
  * `polyagent masq-node --name value … --ui-port N`: the built-in Node the Daemon launches. It
- * checks its arguments with the setup table, opens its data directory (its log, and its settings
+ * checks its arguments with the setup table; started as root (its code is loaded by then), it
+ * creates its data directory for its `real-user` and switches to that user for good, as the real
+ * Node does; then it opens its data directory (its log, and its settings
  * in a core state-store document, through `backends/masq_node`), serves MASQNode-UIv2 on
  * 127.0.0.1:N, prints its readiness line (the Daemon's launch event) and closes stdout, then runs
  * until `shutdown`, a crash point or SIGTERM.
@@ -11,10 +13,22 @@ import {
   onTerminate,
   openNodeDocument,
   openNodeLog,
+  parseRealUser,
+  prepareDataDirectory,
+  realUser,
+  RealUserError,
+  runsAsRoot,
+  switchToRealUser,
   writeStderr,
 } from "../../../backends/masq_node/mod.ts";
 import { MasqServer, type MasqTarget } from "../server.ts";
-import { type NodeEnvironment, nodeEnvironment, nodeLogLevel, parseNodeArguments } from "./args.ts";
+import {
+  nodeDataRoot,
+  type NodeEnvironment,
+  nodeEnvironment,
+  nodeLogLevel,
+  parseNodeArguments,
+} from "./args.ts";
 import { NodeActor } from "./node_actor.ts";
 import { NodeStore } from "./node_store.ts";
 
@@ -40,8 +54,7 @@ class NodeProgram {
 
   /** Exits at once as a panic of `actor`. */
   panic(actor: string, message: string): void {
-    writeStderr(`thread '${actor}' panicked at '${message}'`);
-    this.#done.resolve(PANIC_STATUS);
+    this.#done.resolve(panic(actor, message));
   }
 
   /** Serves `actor` on the UI port. */
@@ -67,10 +80,36 @@ class NodeProgram {
   };
 }
 
+/** Writes a Rust-style panic line for `actor`; returns the panic exit status. */
+function panic(actor: string, message: string): number {
+  writeStderr(`thread '${actor}' panicked at '${message}'`);
+  return PANIC_STATUS;
+}
+
+/**
+ * As root, like the real Node: creates the data directory, hands it to the real user and switches
+ * to that user for good (every file the Node writes is then the user's). Not root: creates the
+ * data directory. Resolves null, or the exit status of the panic that stopped it.
+ */
+async function becomeRealUser(env: NodeEnvironment): Promise<number | null> {
+  try {
+    const user = runsAsRoot() ? parseRealUser(env.realUser, realUser("")) : null;
+    await prepareDataDirectory(env.dataRoot, env.dataDir, user);
+    if (user) switchToRealUser(user);
+    return null;
+  } catch (error) {
+    if (error instanceof RealUserError) return panic("main", error.message);
+    throw error;
+  }
+}
+
 /** Runs the Node; resolves with its exit status. */
 export async function runMasqNode(argv: readonly string[]): Promise<number> {
-  const args = parseNodeArguments(argv);
-  const env = nodeEnvironment(args, (name) => Deno.env.get(name));
+  const getEnv = (name: string) => Deno.env.get(name);
+  const args = parseNodeArguments(argv, { dataRoot: nodeDataRoot(getEnv) });
+  const env = nodeEnvironment(args, getEnv);
+  const failed = await becomeRealUser(env);
+  if (failed !== null) return failed;
   const log = createLogger("masq-node", {
     level: nodeLogLevel(args.get("log-level")),
     format: "json",
