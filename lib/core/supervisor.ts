@@ -15,6 +15,7 @@ import type {
   ServiceStatus,
   StopReason,
 } from "./service.ts";
+import type { AgentStatusPages } from "./status_page.ts";
 import { StateStore } from "./state_store.ts";
 
 /**
@@ -143,6 +144,16 @@ export class Supervisor {
     return out;
   }
 
+  /** The status-page sources of the running services that have one. */
+  statusPages(): AgentStatusPages {
+    const services: AgentStatusPages["services"] = [];
+    for (const slot of this.#slots) {
+      if (slot.state !== "running" || !slot.instance?.statusPage) continue;
+      services.push({ name: slot.def.name, source: slot.instance.statusPage() });
+    }
+    return { configSource: this.#options.config.source, services };
+  }
+
   /** Stops every service in reverse start order; each gets what is left of the budget. */
   async stop(reason: StopReason = "shutdown"): Promise<void> {
     this.#stopping = true;
@@ -193,6 +204,7 @@ export class Supervisor {
       },
       statuses: () => this.statuses(),
       metrics: () => this.metrics(),
+      statusPages: () => this.statusPages(),
     };
   }
 

@@ -59,13 +59,16 @@ async function handle(message: ToWorker): Promise<void> {
     case "stats":
       post({ t: "done", seq: message.seq, value: engine?.stats() ?? null });
       return;
+    case "backend_stats":
+      post({ t: "done", seq: message.seq, value: engine?.backendFigures() ?? [] });
+      return;
   }
 }
 
 scope.onmessage = (event) => {
   const message = event.data;
   // Stops and stats must not wait behind a long soft stop; orders keep their order.
-  if (message.t === "hard_stop" || message.t === "stats") {
+  if (message.t === "hard_stop" || message.t === "stats" || message.t === "backend_stats") {
     handle(message);
     return;
   }

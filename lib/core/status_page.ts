@@ -1,0 +1,71 @@
+/**
+ * What a service shows on the admin status page: plain JSON data in a small, generic shape
+ * (sections of tables of cells) that the admin service renders without knowing the protocol, and
+ * the few operator actions the service accepts from that page.
+ */
+
+/** How a cell reads at a glance; the page always prints the state in words too. */
+export type StatusTone = "ok" | "warn" | "bad" | "idle";
+
+/** A button that asks for confirmation, then runs `action` on `target` through the service. */
+export interface StatusActionCell {
+  action: { name: string; target: string; label: string };
+}
+
+/** A sparkline: `points` oldest first (one per interval), with the latest figure in words. */
+export interface StatusSparkCell {
+  spark: { points: number[]; label: string; unit: string };
+}
+
+/** A text with a tone (a state, an expiry date to highlight) and an optional tooltip. */
+export interface StatusTextCell {
+  text: string;
+  tone?: StatusTone;
+  title?: string;
+}
+
+/** One table cell: plain text or a number, nothing (shown as "—"), or one of the richer cells. */
+export type StatusCell =
+  | string
+  | number
+  | null
+  | StatusTextCell
+  | StatusSparkCell
+  | StatusActionCell;
+
+/** One table of a section. */
+export interface StatusTable {
+  /** Unique within the service; becomes part of an HTML id. */
+  id: string;
+  caption: string;
+  columns: string[];
+  rows: StatusCell[][];
+  /** Shown instead of an empty table. */
+  empty?: string;
+}
+
+/** One service's part of the page. */
+export interface StatusSection {
+  /** Short facts shown as a definition list above the tables. */
+  facts?: [string, StatusCell][];
+  tables: StatusTable[];
+}
+
+/** What a service offers the status page (see `Service.statusPage`). */
+export interface StatusPageSource {
+  /** The current data; read at most about once a second, and only while someone watches. */
+  snapshot(): StatusSection | Promise<StatusSection>;
+  /**
+   * Runs an operator action (one the snapshot offered) through the same handler as the
+   * protocol's own request; resolves with a line for the operator, throws core's neutral errors.
+   */
+  act?(action: string, target: string): Promise<string>;
+}
+
+/** The agent-wide facts and the services' page sources, as the admin service sees them. */
+export interface AgentStatusPages {
+  /** Where the configuration came from (a file path or "built-in defaults"). */
+  configSource: string;
+  /** The running services that have a page, in start order. */
+  services: { name: string; source: StatusPageSource }[];
+}
