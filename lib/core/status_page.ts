@@ -69,3 +69,30 @@ export interface AgentStatusPages {
   /** The running services that have a page, in start order. */
   services: { name: string; source: StatusPageSource }[];
 }
+
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/** A byte count in words ("1.5 MiB"), the exact figure as its tooltip. */
+export function bytesCell(bytes: number): StatusTextCell {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const text = unit === 0
+    ? `${value} B`
+    : `${value.toFixed(value < 10 ? 1 : 0)} ${BYTE_UNITS[unit]}`;
+  return { text, title: `${bytes} bytes` };
+}
+
+/** A duration in words: "45 s", "12 min", "3 h 5 min", "2 d 4 h". */
+export function durationText(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}

@@ -4,12 +4,17 @@
  * socket and lets go of the tunnels (they keep running and are re-adopted on the next start).
  */
 import { resolve } from "node:path";
-import type { JsonDocument, Service, ServiceContext } from "../../core/mod.ts";
+import type { JsonDocument, Service, ServiceContext, StatusPageSource } from "../../core/mod.ts";
 import type { CryptodedBackendFactory, CryptodedBackends } from "./backends.ts";
 import type { CryptodedConfig } from "./config.ts";
 import { DnsOverride } from "./dns_override.ts";
-import { createCryptodedHandlers } from "./handlers.ts";
+import {
+  createCryptodedHandlers,
+  type CryptodedHandlerContext,
+  type CryptodedHandlerTable,
+} from "./handlers.ts";
 import { CryptodedServer } from "./server.ts";
+import { cryptodedStatusPage } from "./status_page.ts";
 import {
   CryptodedConnections,
   type CryptodedSavedState,
@@ -22,6 +27,9 @@ export class CryptodedService implements Service<CryptodedConfig> {
   readonly #makeBackends: CryptodedBackendFactory;
   #server: CryptodedServer | null = null;
   #connections: CryptodedConnections | null = null;
+  readonly #table: CryptodedHandlerTable = createCryptodedHandlers();
+  #handlerContext: CryptodedHandlerContext | null = null;
+  #socket = "";
 
   /** `makeBackends` builds the system side at start (definition.ts; a fake in tests). */
   constructor(makeBackends: CryptodedBackendFactory) {
@@ -69,19 +77,21 @@ export class CryptodedService implements Service<CryptodedConfig> {
     saved: JsonDocument<CryptodedSavedState>,
   ): Promise<void> {
     const gid = socketGroup(config, backends);
+    this.#handlerContext = {
+      config,
+      connections: this.#connections!,
+      dns: new DnsOverride(backends.dns, saved, ctx.log),
+      profiles: backends.profiles,
+      log: ctx.log,
+    };
+    this.#socket = config.socket;
     const server = new CryptodedServer({
       path: config.socket,
       gid,
       maxRequestBytes: config.max_request_bytes,
       maxClients: config.max_clients,
-      table: createCryptodedHandlers(),
-      context: {
-        config,
-        connections: this.#connections!,
-        dns: new DnsOverride(backends.dns, saved, ctx.log),
-        profiles: backends.profiles,
-        log: ctx.log,
-      },
+      table: this.#table,
+      context: this.#handlerContext,
       peers: (paths) => backends.peers(paths),
       log: ctx.log,
       peersAreRoot: backends.ownUid === 0 && gid === null,
@@ -96,7 +106,17 @@ export class CryptodedService implements Service<CryptodedConfig> {
     if (c) ctx.setDetail({ profiles: c.names().length, ...c.counts() });
   }
 
+  /** The status page's cryptoded section; its action runs DISCONNECT through the handler table. */
+  statusPage(): StatusPageSource {
+    return cryptodedStatusPage({
+      context: () => this.#handlerContext,
+      table: this.#table,
+      socket: this.#socket,
+    });
+  }
+
   async stop(): Promise<void> {
+    this.#handlerContext = null;
     const server = this.#server;
     this.#server = null;
     await server?.close();

@@ -3,11 +3,12 @@
  * previous run, and serves the Daemon on 127.0.0.1:`ui_port`.
  */
 import { resolve } from "node:path";
-import type { JsonDocument, Service, ServiceContext } from "../../core/mod.ts";
+import type { JsonDocument, Service, ServiceContext, StatusPageSource } from "../../core/mod.ts";
 import { DAEMON_DOCUMENT, type DaemonDocument, type MasqConfig, NODE_ENV } from "./config.ts";
 import { Daemon } from "./daemon/daemon.ts";
 import type { MasqBackends } from "./definition.ts";
 import { MasqServer } from "./server.ts";
+import { masqStatusPage } from "./status_page.ts";
 
 function randomClandestinePort(): string {
   const bytes = crypto.getRandomValues(new Uint16Array(1));
@@ -79,6 +80,15 @@ export class MasqService implements Service<MasqConfig> {
       launchTimeoutMs: config.launch_timeout_ms,
       onNodeChange: (node) =>
         ctx.setDetail({ node: node ? { pid: node.pid, port: node.port } : null }),
+    });
+  }
+
+  /** The status page's MASQ section (read-only). */
+  statusPage(): StatusPageSource {
+    return masqStatusPage({
+      daemon: () => this.#daemon,
+      clients: () => this.#server?.clients() ?? [],
+      uiPort: () => this.#server?.port ?? null,
     });
   }
 
