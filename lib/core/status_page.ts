@@ -3,6 +3,7 @@
  * (sections of tables of cells) that the admin service renders without knowing the protocol, and
  * the few operator actions the service accepts from that page.
  */
+import { InvalidError } from "./errors.ts";
 
 /** How a cell reads at a glance; the page always prints the state in words too. */
 export type StatusTone = "ok" | "warn" | "bad" | "idle";
@@ -95,4 +96,18 @@ export function durationText(ms: number): string {
   const h = Math.floor(m / 60);
   if (h < 24) return `${h} h ${m % 60} min`;
   return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** An action of a page: runs on the target, resolves with a line for the operator. */
+export type StatusActionHandler = (target: string) => Promise<string>;
+
+/** A `StatusPageSource.act` that runs the handler named by the action; unknown ones are invalid. */
+export function statusActions(
+  handlers: Readonly<Record<string, StatusActionHandler>>,
+): (action: string, target: string) => Promise<string> {
+  return (action, target) => {
+    const handler = Object.hasOwn(handlers, action) ? handlers[action] : undefined;
+    if (!handler) return Promise.reject(new InvalidError(`unknown action "${action}"`));
+    return handler(target);
+  };
 }

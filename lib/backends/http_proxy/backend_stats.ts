@@ -183,6 +183,11 @@ export function mergeBackendFigures(perWorker: readonly BackendFigures[][]): Bac
   return [...out.values()];
 }
 
+/** Closes the running second of every backend (the engine's tick calls it once a second). */
+export function rollBackends(backends: Iterable<RoutedBackend>, second: number): void {
+  for (const b of backends) b.counters.roll(second);
+}
+
 /** The figures of one worker's backends; `lent` counts the connections in use per address. */
 export function backendFigures(
   backends: Iterable<RoutedBackend>,

@@ -5,9 +5,9 @@
  */
 import { parseAddress } from "./address.ts";
 import { BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
-import { backendFigures } from "./backend_stats.ts";
+import { rollBackends } from "./backend_stats.ts";
 import { BufferPool } from "./buffer_pool.ts";
-import type { BackendFigures, ListenerSpec, ProxyOrder } from "./model.ts";
+import type { ListenerSpec, ProxyOrder } from "./model.ts";
 import { RoutingTable } from "./routing.ts";
 import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
 
@@ -117,8 +117,7 @@ export class ProxyEngine implements SessionHost {
   #maxConnections: number;
   #fairnessThreshold: number;
   #crowded = false;
-  /** The Unix second of the last tick (backend series close when it changes). */
-  #second = 0;
+  #second = 0; // the Unix second of the last tick: the backends' series close when it changes
 
   constructor(options: ProxyEngineOptions) {
     this.#workerId = options.workerId;
@@ -356,15 +355,7 @@ export class ProxyEngine implements SessionHost {
       this.pool.sweep(now);
     }
     const second = Math.floor(now / 1000);
-    if (second !== this.#second) {
-      this.#second = second;
-      for (const backend of this.routing.backends()) backend.counters.roll(second);
-    }
-  }
-
-  /** Each backend's figures in this worker (the status page asks about once a second). */
-  backendFigures(): BackendFigures[] {
-    return backendFigures(this.routing.backends(), this.pool.lentByAddress());
+    if (second !== this.#second) rollBackends(this.routing.backends(), this.#second = second);
   }
 
   /** Stops accepting, closes idle keep-alive connections, and resolves when the rest finished. */

@@ -2,6 +2,7 @@
  * Entry point of one proxy worker (a Web Worker): it owns a {@linkcode ProxyEngine}, applies the
  * orders it receives one at a time in arrival order, and answers each with a `done` message.
  */
+import { backendFigures } from "./backend_stats.ts";
 import { ProxyEngine } from "./engine.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -60,7 +61,11 @@ async function handle(message: ToWorker): Promise<void> {
       post({ t: "done", seq: message.seq, value: engine?.stats() ?? null });
       return;
     case "backend_stats":
-      post({ t: "done", seq: message.seq, value: engine?.backendFigures() ?? [] });
+      post({
+        t: "done",
+        seq: message.seq,
+        value: engine ? backendFigures(engine.routing.backends(), engine.pool.lentByAddress()) : [],
+      });
       return;
   }
 }

@@ -6,7 +6,7 @@
 import {
   bytesCell,
   durationText,
-  InvalidError,
+  statusActions,
   type StatusCell,
   type StatusPageSource,
   type StatusSection,
@@ -97,9 +97,6 @@ async function disconnect(parts: CryptodedPageParts, name: string): Promise<stri
 export function cryptodedStatusPage(parts: CryptodedPageParts): StatusPageSource {
   return {
     snapshot: () => snapshot(parts),
-    act: (action, target) =>
-      action === "disconnect"
-        ? disconnect(parts, target)
-        : Promise.reject(new InvalidError(`unknown action "${action}"`)),
+    act: statusActions({ disconnect: (name) => disconnect(parts, name) }),
   };
 }

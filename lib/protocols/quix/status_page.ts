@@ -9,6 +9,7 @@ import {
   durationText,
   InvalidError,
   NotFoundError,
+  statusActions,
   type StatusCell,
   type StatusPageSource,
   type StatusSection,
@@ -154,9 +155,6 @@ async function restart(parts: QuixPageParts, target: string): Promise<string> {
 export function quixStatusPage(parts: QuixPageParts): StatusPageSource {
   return {
     snapshot: () => snapshot(parts),
-    act: (action, target) =>
-      action === "restart"
-        ? restart(parts, target)
-        : Promise.reject(new InvalidError(`unknown action "${action}"`)),
+    act: statusActions({ restart: (pid) => restart(parts, pid) }),
   };
 }

@@ -8,6 +8,7 @@ import { X509Certificate } from "node:crypto";
 import {
   InvalidError,
   type Logger,
+  statusActions,
   type StatusCell,
   type StatusPageSource,
   type StatusSection,
@@ -34,6 +35,17 @@ export interface SozuPageParts {
 
 type Dump = ReturnType<ConfigState["toJSON"]>;
 
+/** A table of the section: id, caption, columns, rows and what an empty one says. */
+function table(
+  id: string,
+  caption: string,
+  columns: string[],
+  rows: StatusCell[][],
+  empty: string,
+): StatusTable {
+  return { id, caption, columns, rows, empty };
+}
+
 function listenerTable(dump: Dump): StatusTable {
   const rows: StatusCell[][] = [];
   for (const [proto, table] of [["HTTP", dump.http_listeners], ["HTTPS", dump.https_listeners]]) {
@@ -45,13 +57,7 @@ function listenerTable(dump: Dump): StatusTable {
       ]);
     }
   }
-  return {
-    id: "listeners",
-    caption: "Listeners",
-    columns: ["Address", "Protocol", "State"],
-    rows,
-    empty: "No listeners (TCP listeners are not supported).",
-  };
+  return table("listeners", "Listeners", ["Address", "Protocol", "State"], rows, "No listeners.");
 }
 
 function applicationTable(dump: Dump): StatusTable {
@@ -71,13 +77,8 @@ function applicationTable(dump: Dump): StatusTable {
       app.sticky_session ? "yes" : "no",
     ];
   });
-  return {
-    id: "applications",
-    caption: "Applications",
-    columns: ["Application", "Fronts", "Backends", "Sticky sessions"],
-    rows,
-    empty: "No applications.",
-  };
+  const columns = ["Application", "Fronts", "Backends", "Sticky sessions"];
+  return table("applications", "Applications", columns, rows, "No applications.");
 }
 
 function backendState(f: BackendFigures | undefined, backup: boolean): StatusCell {
@@ -118,23 +119,9 @@ function backendTable(dump: Dump, figures: BackendFigures[], actions: boolean): 
       rows.push(row);
     }
   }
-  return {
-    id: "backends",
-    caption: "Backends (last minute)",
-    columns: [
-      "Application",
-      "Backend",
-      "Address",
-      "State",
-      "Connections",
-      "Requests/s",
-      "p99",
-      "Last error",
-      ...(actions ? ["Action"] : []),
-    ],
-    rows,
-    empty: "No backends.",
-  };
+  const columns = ["Application", "Backend", "Address", "State", "Connections", "Requests/s"];
+  columns.push("p99", "Last error", ...(actions ? ["Action"] : []));
+  return table("backends", "Backends (last minute)", columns, rows, "No backends.");
 }
 
 const expiries = new Map<string, number | null>();
@@ -175,13 +162,8 @@ function certificateTable(dump: Dump): StatusTable {
       ]);
     }
   }
-  return {
-    id: "certificates",
-    caption: "Certificates",
-    columns: ["Listener", "Names", "Fingerprint", "Expires"],
-    rows,
-    empty: "No certificates.",
-  };
+  const columns = ["Listener", "Names", "Fingerprint", "Expires"];
+  return table("certificates", "Certificates", columns, rows, "No certificates.");
 }
 
 /** The snapshot of the page. */
@@ -241,11 +223,6 @@ async function removeBackend(parts: SozuPageParts, target: string): Promise<stri
 export function sozuStatusPage(parts: SozuPageParts): StatusPageSource {
   return {
     snapshot: () => snapshot(parts),
-    act: (action, target) => {
-      if (action !== "remove-backend") {
-        return Promise.reject(new InvalidError(`unknown action "${action}"`));
-      }
-      return removeBackend(parts, target);
-    },
+    act: statusActions({ "remove-backend": (target) => removeBackend(parts, target) }),
   };
 }

@@ -21,7 +21,9 @@ border-bottom:1px solid var(--line)}
 .live.bad{background:var(--bad);color:#fff;font-weight:600}
 nav ul{display:flex;flex-wrap:wrap;gap:.4rem 1rem;list-style:none;padding:0;margin:.6rem 0}
 .facts{display:flex;flex-wrap:wrap;gap:.3rem 1.4rem;margin:.4rem 0 .8rem}
-.facts div{display:flex;gap:.4rem}.facts dt{font-weight:600}.facts dd{margin:0}
+.facts div{display:flex;gap:.4rem;min-width:0}.facts dt{font-weight:600}
+.facts dd{margin:0;min-width:0}
+dd,h1{overflow-wrap:anywhere}td,th{overflow-wrap:break-word}
 table{border-collapse:collapse;width:100%;margin:.4rem 0 1rem;font-size:.9rem}
 caption{text-align:left;font-weight:600;padding:.2rem 0}
 th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
@@ -34,14 +36,14 @@ margin-right:.35em;border-radius:50%;background:currentColor}
 .spark svg{overflow:visible}.spark polyline{fill:none;stroke:currentColor;stroke-width:1.5}
 .button,button{display:inline-block;padding:.25rem .6rem;border:1px solid var(--line);
 border-radius:4px;background:var(--head);color:inherit;font:inherit;text-decoration:none;
-cursor:pointer}
+cursor:pointer;white-space:nowrap}
 .message{max-width:40rem}
 footer{margin-top:2rem;font-size:.85rem;color:var(--idle)}
 @media (max-width:640px){table,thead,tbody,tr,th,td,caption{display:block;width:100%}
 thead{position:absolute;left:-9999px}tr{border:1px solid var(--line);border-radius:6px;
 margin:.5rem 0;padding:.2rem 0}th,td{border:0;padding:.15rem .6rem}
 th[data-label]::before,td[data-label]::before{content:attr(data-label) ": ";font-weight:600;
-color:var(--idle)}.spark svg{width:90px}}
+color:var(--idle)}.spark svg{width:72px}}
 `;
 
 /** The live-update script (no inline script anywhere: the page's CSP allows none). */

@@ -48,7 +48,7 @@ function figure(value: number, unit: string): string {
   return unit === "/s" ? `${text}/s` : `${text} ${unit}`;
 }
 
-const SPARK_W = 120;
+const SPARK_W = 90;
 const SPARK_H = 24;
 
 /** An inline SVG sparkline with the latest and peak figures in words. */
