@@ -43,6 +43,8 @@ export interface StatusTable {
   rows: StatusCell[][];
   /** Shown instead of an empty table. */
   empty?: string;
+  /** The column of action buttons (left out, with its header, while actions are off). */
+  actionColumn?: number;
 }
 
 /** One service's part of the page. */

@@ -120,6 +120,24 @@ async function checkSections(browser: Browser, world: World): Promise<void> {
   assert.match(wg[0]!, /\| down \|/);
 }
 
+/** The banner's text. */
+function banner(browser: Browser): Promise<string> {
+  return browser.eval<string>(`document.getElementById("live").textContent`);
+}
+
+/** A hidden tab closes its stream; visible again, it reconnects. */
+async function pauseWhenHidden(browser: Browser): Promise<void> {
+  const visibility = (hidden: boolean) =>
+    browser.eval(
+      `Object.defineProperty(document, "hidden", { configurable: true, get: () => ${hidden} });
+      document.dispatchEvent(new Event("visibilitychange")); true`,
+    );
+  await visibility(true);
+  assert.equal(await banner(browser), "Paused while the tab is hidden.");
+  await visibility(false);
+  await waitFor(async () => (await banner(browser)).startsWith("Live"), { what: "reconnected" });
+}
+
 /** Follows the Restart link, confirms, and returns the result page's text. */
 async function restartThroughPage(browser: Browser, base: string): Promise<string> {
   const href = await browser.eval<string>(
@@ -168,9 +186,9 @@ backendTest(
       await using browser = await Browser.launch();
       const base = `http://127.0.0.1:${world.admin}`;
       await browser.goto(`${base}/status`);
-      await waitFor(() =>
-        browser.eval<string>(`document.getElementById("live").textContent`)
-          .then((t) => t.startsWith("Live")), { what: "the live stream" });
+      await waitFor(async () => (await banner(browser)).startsWith("Live"), {
+        what: "the live stream",
+      });
       await checkSections(browser, world);
 
       backendStop.abort();
@@ -202,6 +220,7 @@ backendTest(
       assert.ok(width <= 360, `page is ${width} px wide at 360 px:\n${wide.join("\n")}`);
       assert.deepEqual(browser.problems(), [], "no console errors (CSP violations included)");
 
+      await pauseWhenHidden(browser);
       const result = await restartThroughPage(browser, base);
       const newPid = Number(/restarted as pid (\d+)/.exec(result)?.[1]);
       assert.ok(newPid > 0, result);
@@ -209,15 +228,13 @@ backendTest(
       assert.deepEqual(await running(quix, session), [newPid]);
 
       await browser.goto(`${base}/status`);
-      await waitFor(() =>
-        browser.eval<string>(`document.getElementById("live").textContent`)
-          .then((t) => t.startsWith("Live")), { what: "the live stream" });
+      await waitFor(async () => (await banner(browser)).startsWith("Live"), {
+        what: "the live stream",
+      });
       await agent.stop("SIGTERM");
-      await waitFor(() =>
-        browser.eval<string>(`document.getElementById("live").textContent`)
-          .then((t) => t.includes("Agent unreachable")), {
+      await waitFor(async () => (await banner(browser)).includes("Agent unreachable"), {
         timeoutMs: 10_000,
-        what: "unreachable",
+        what: "the banner saying the agent is unreachable",
       });
     } finally {
       for (const pid of pids) {

@@ -22,11 +22,13 @@ function demoService(acted: string[]): ServiceDefinition {
         id: "items",
         caption: "Items",
         columns: ["Item", "State", "Action"],
-        rows: [[
-          "one",
-          { text: "up", tone: "ok" },
-          { action: { name: "poke", target: "one", label: "Poke" } },
-        ]],
+        rows: [
+          ["one", { text: "up", tone: "ok" }, {
+            action: { name: "poke", target: "one", label: "Poke" },
+          }],
+          ["two", { text: "down", tone: "bad" }, null],
+        ],
+        actionColumn: 2,
       }],
     }),
     act: (action, target) => {
@@ -63,6 +65,7 @@ Deno.test("every admin response carries CSP default-src 'self' and X-Frame-Optio
         "/",
         "/status",
         "/status/data.json",
+        "/status/events",
         "/status/assets/status.css",
         "/status/assets/status.js",
         "/status/confirm?service=demo&action=poke&target=one",

@@ -80,6 +80,7 @@ function snapshot(parts: CryptodedPageParts): StatusSection {
       ],
       rows: statuses.map(tunnelRow),
       empty: "No profiles.",
+      actionColumn: 8,
     }],
   };
 }

@@ -81,6 +81,7 @@ async function processTable(processes: QuixProcesses): Promise<StatusTable> {
       { action: { name: "restart", target: String(f.record.pid), label: "Restart" } },
     ]),
     empty: "No processes running.",
+    actionColumn: 7,
   };
 }
 

@@ -121,7 +121,8 @@ function backendTable(dump: Dump, figures: BackendFigures[], actions: boolean): 
   }
   const columns = ["Application", "Backend", "Address", "State", "Connections", "Requests/s"];
   columns.push("p99", "Last error", ...(actions ? ["Action"] : []));
-  return table("backends", "Backends (last minute)", columns, rows, "No backends.");
+  const out = table("backends", "Backends (last minute)", columns, rows, "No backends.");
+  return actions ? { ...out, actionColumn: 8 } : out;
 }
 
 const expiries = new Map<string, number | null>();

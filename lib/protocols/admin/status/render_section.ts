@@ -94,7 +94,9 @@ export function cellHtml(cell: StatusCell, links: ActionLinks): string {
 function shownColumns(table: StatusTable, links: ActionLinks): number[] {
   const all = table.columns.map((_, i) => i);
   if (links) return all;
-  return all.filter((i) => !table.rows.some((row) => isAction(row[i] ?? null)));
+  return all.filter((i) =>
+    i !== table.actionColumn && !table.rows.some((row) => isAction(row[i] ?? null))
+  );
 }
 
 /** The HTML of one table; `prefix` makes its id unique on the page. */
