@@ -4,7 +4,8 @@
  * runs at 64 connections with the page closed, then with the page open and streaming (a reader
  * on `/status/events`, which makes the agent build, render and send an update every second,
  * asking the workers for their backend figures each time), in interleaved pairs (the order
- * alternates). Prints req/s of each run and the ratio open / closed.
+ * alternates). Prints req/s of each run, the agent's CPU time per request (less sensitive to a
+ * busy machine than req/s), and the ratios open / closed.
  *
  * @module
  */
@@ -25,6 +26,23 @@ async function wrkRps(url: string, seconds: number): Promise<{ rps: number; erro
   const text = new TextDecoder().decode(out.stdout);
   const errors = [...text.matchAll(/(?:Non-2xx or 3xx responses|Socket errors):[^\n]*/g)].length;
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN), errors };
+}
+
+/** utime + stime of a process (all its threads), seconds; /proc is read with cat. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stdout: "piped" })
+    .output();
+  const stat = new TextDecoder().decode(out.stdout);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** One wrk run with the agent's CPU time per request, µs. */
+async function measured(url: string, seconds: number, pid: number) {
+  const c0 = await cpuSeconds(pid);
+  const r = await wrkRps(url, seconds);
+  const cpu = await cpuSeconds(pid) - c0;
+  return { ...r, usPerRequest: (cpu * 1e6) / (r.rps * seconds) };
 }
 
 /** Reads the status page's live stream until stopped; counts the updates. */
@@ -125,12 +143,13 @@ export async function run(args: string[]): Promise<void> {
     await wrkRps(url, 2);
     const rows: string[][] = [];
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      const closed = async () => await wrkRps(url, seconds);
+      const closed = async () => await measured(url, seconds, agent.pid);
       const open = async () => {
         const page = openPage(admin);
         await new Promise((r) => setTimeout(r, 1500));
-        const r = await wrkRps(url, seconds);
+        const r = await measured(url, seconds, agent.pid);
         return { ...r, updates: await page.stop() };
       };
       let off: Awaited<ReturnType<typeof closed>>;
@@ -143,21 +162,31 @@ export async function run(args: string[]): Promise<void> {
         off = await closed();
       }
       ratios.push(on.rps / off.rps);
+      cpuRatios.push(on.usPerRequest / off.usPerRequest);
       rows.push([
         String(i + 1),
         off.rps.toFixed(0),
         on.rps.toFixed(0),
         String(on.updates),
         (on.rps / off.rps).toFixed(3),
+        off.usPerRequest.toFixed(1),
+        on.usPerRequest.toFixed(1),
         String(off.errors + on.errors),
       ]);
     }
     console.log(`status page cost: wrk -c64 ${seconds}s, ${rounds} interleaved pairs`);
-    printTable(
-      ["pair", "closed req/s", "open req/s", "SSE updates", "open/closed", "errors"],
-      rows,
-    );
-    console.log(`median open/closed: ${median(ratios).toFixed(3)}`);
+    printTable([
+      "pair",
+      "closed req/s",
+      "open req/s",
+      "SSE updates",
+      "req/s open/closed",
+      "closed CPU µs/req",
+      "open CPU µs/req",
+      "errors",
+    ], rows);
+    console.log(`median req/s open/closed: ${median(ratios).toFixed(3)}`);
+    console.log(`median CPU per request open/closed: ${median(cpuRatios).toFixed(3)}`);
   } finally {
     for (const child of [agent, nginx]) {
       try {

@@ -1,7 +1,8 @@
 /**
  * A headless Debian `chromium` driven over the DevTools protocol with Deno's own WebSocket (no
  * browser driver download): launch with a fresh profile, open one page, evaluate expressions,
- * resize the viewport, take a screenshot. The browser is stopped by its pid.
+ * resize the viewport, take a screenshot. The browser is stopped by its pid (SIGTERM, then
+ * SIGKILL after 3 s), which also ends its helper processes.
  */
 import { join } from "node:path";
 import { tempDir, which } from "../_helpers/mod.ts";
@@ -146,12 +147,17 @@ export class Browser implements AsyncDisposable {
     } catch {
       // closed
     }
-    try {
-      this.#child.kill("SIGKILL");
-    } catch {
-      // exited
-    }
+    const kill = (signal: Deno.Signal) => {
+      try {
+        this.#child.kill(signal);
+      } catch {
+        // exited
+      }
+    };
+    kill("SIGTERM");
+    const late = setTimeout(() => kill("SIGKILL"), 3000);
     await this.#child.status;
+    clearTimeout(late);
     await this.#profile[Symbol.asyncDispose]();
   }
 }

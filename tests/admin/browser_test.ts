@@ -3,7 +3,7 @@
  * protocol, against a live agent with a sozu application, a cryptoded profile and a supervised
  * Quix process. Checks every section's DOM, that a backend going down shows within 2 s through
  * the live stream, the restart action through its confirm form, the page at 360 px, and "agent
- * unreachable"; saves a screenshot under var/test-artifacts/.
+ * unreachable" and the reconnect; saves screenshots under var/test-artifacts/.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -236,6 +236,13 @@ backendTest(
         timeoutMs: 10_000,
         what: "the banner saying the agent is unreachable",
       });
+      await using again = spawnAgent({ args: ["serve", "--config", world.config] });
+      await again.waitForLine(/^admin\s/, 30_000);
+      await waitFor(async () => (await banner(browser)).startsWith("Live"), {
+        timeoutMs: 10_000,
+        what: "the page reconnected to the restarted agent",
+      });
+      await again.stop("SIGTERM");
     } finally {
       for (const pid of pids) {
         try {

@@ -6,6 +6,7 @@
  * an action the service's current snapshot offers can be confirmed.
  */
 import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import type { Logger, StatusActionCell } from "../../../core/mod.ts";
 import { actionFailure } from "../errors.ts";
@@ -105,6 +106,6 @@ export async function actionRoute(c: Context, a: ActionContext): Promise<Respons
   } catch (error) {
     const { status, message } = actionFailure(error, a.log);
     a.log.warn("status page action failed", { ...logged, error: message });
-    return c.html(messagePage("Failed", message, "bad"), status as 400);
+    return c.html(messagePage("Failed", message, "bad"), status as ContentfulStatusCode);
   }
 }

@@ -10,6 +10,7 @@ import {
   type Logger,
   type ServiceState,
   type ServiceStatus,
+  type StatusPageSource,
   type StatusSection,
 } from "../../../core/mod.ts";
 
@@ -111,7 +112,7 @@ export class StatusCollector {
   }
 
   /** The page source of a running service, or null. */
-  source(name: string) {
+  source(name: string): StatusPageSource | null {
     return this.#sources.pages()?.services.find((s) => s.name === name)?.source ?? null;
   }
 
