@@ -145,7 +145,10 @@ export async function run(args: string[]): Promise<void> {
     const ratios: number[] = [];
     const cpuRatios: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      const closed = async () => await measured(url, seconds, agent.pid);
+      const closed = async () => {
+        await new Promise((r) => setTimeout(r, 1500)); // the same pause as before an open run
+        return await measured(url, seconds, agent.pid);
+      };
       const open = async () => {
         const page = openPage(admin);
         await new Promise((r) => setTimeout(r, 1500));
