@@ -17,6 +17,7 @@ export * from "./log.ts";
 export * from "./service.ts";
 export * from "./signals.ts";
 export * from "./state_store.ts";
+export * from "./status_page.ts";
 export * from "./suggest.ts";
 export * from "./supervisor.ts";
 export * from "./unix_socket.ts";

@@ -7,6 +7,7 @@ import type { CommandRunner } from "./command_runner.ts";
 import type { AgentConfig, AgentSection, ConfigSectionSource } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { JsonDocument, OpenDocumentOptions } from "./state_store.ts";
+import type { AgentStatusPages, StatusPageSource } from "./status_page.ts";
 
 /** Why a service is being stopped. */
 export type StopReason = "shutdown" | "restart" | "start-failed";
@@ -65,6 +66,8 @@ export interface ServiceContext<C> {
   statuses(): ServiceStatus[];
   /** Extra Prometheus lines from every running service. */
   metrics(): string;
+  /** The services' status-page sources (for the admin service); optional for test contexts. */
+  statusPages?(): AgentStatusPages;
 }
 
 /**
@@ -90,6 +93,8 @@ export interface Service<C> {
    * Resolves true when the service acted on it; a failure is logged, never fatal.
    */
   onSignal?(signal: Deno.Signal): boolean | Promise<boolean>;
+  /** The service's part of the admin status page (and its operator actions). */
+  statusPage?(): StatusPageSource;
 }
 
 /** What `ctl` subcommands get from the CLI. */

@@ -17,6 +17,7 @@ import {
   StartRefusedError,
   type StopReason,
 } from "./service.ts";
+import type { AgentStatusPages } from "./status_page.ts";
 import { StateStore } from "./state_store.ts";
 
 /**
@@ -159,6 +160,16 @@ export class Supervisor {
     return acted;
   }
 
+  /** The status-page sources of the running services that have one. */
+  statusPages(): AgentStatusPages {
+    const services: AgentStatusPages["services"] = [];
+    for (const slot of this.#slots) {
+      if (slot.state !== "running" || !slot.instance?.statusPage) continue;
+      services.push({ name: slot.def.name, source: slot.instance.statusPage() });
+    }
+    return { configSource: this.#options.config.source, services };
+  }
+
   /** Stops every service in reverse start order; each gets what is left of the budget. */
   async stop(reason: StopReason = "shutdown"): Promise<void> {
     this.#stopping = true;
@@ -209,6 +220,7 @@ export class Supervisor {
       },
       statuses: () => this.statuses(),
       metrics: () => this.metrics(),
+      statusPages: () => this.statusPages(),
     };
   }
 

@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  agentSchema,
-  createLogger,
-  flag,
-  runCommand,
-  section,
-  type ServiceDefinition,
-  Supervisor,
-} from "../../lib/core/mod.ts";
-import { adminDefinition, createAdminApp } from "../../lib/protocols/admin/mod.ts";
-import { freePort, tempDir } from "../_helpers/mod.ts";
+import { flag, section, type ServiceDefinition } from "../../lib/core/mod.ts";
+import { createAdminApp } from "../../lib/protocols/admin/mod.ts";
+import { withAgent as withSupervised } from "./_supervised.ts";
 
 const broken: ServiceDefinition = {
   name: "broken",
@@ -21,35 +13,13 @@ const broken: ServiceDefinition = {
   }),
 };
 
-async function withAgent(
+/** The admin tests' agent, with the base URL only. */
+function withAgent(
   services: Record<string, { enabled: boolean } & Record<string, unknown>>,
   defs: ServiceDefinition[],
   fn: (base: string) => Promise<void>,
 ): Promise<void> {
-  await using dir = await tempDir("admin");
-  const port = freePort();
-  services.admin = { enabled: true, listen: `127.0.0.1:${port}` };
-  const sup = new Supervisor({
-    config: {
-      agent: agentSchema().parse({
-        state_dir: `${dir.path}/s`,
-        run_dir: `${dir.path}/r`,
-        log_dir: `${dir.path}/l`,
-      }),
-      services,
-      source: "test",
-    },
-    definitions: [adminDefinition as ServiceDefinition, ...defs],
-    log: createLogger("agent", { format: "json", sink: () => {} }),
-    runner: runCommand,
-    backoffBaseMs: 60_000,
-  });
-  await sup.start();
-  try {
-    await fn(`http://127.0.0.1:${port}`);
-  } finally {
-    await sup.stop();
-  }
+  return withSupervised(services, defs, (agent) => fn(agent.base));
 }
 
 Deno.test("GET /healthz over HTTP is 200 with each service's state when all are up", async () => {

@@ -157,6 +157,13 @@ export class BackendPool {
     }
   }
 
+  /** Connections lent out now, per address (for the status page; not on the request path). */
+  lentByAddress(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const bc of this.#open) out.set(bc.address, (out.get(bc.address) ?? 0) + 1);
+    return out;
+  }
+
   /** Number of idle connections. */
   get idleCount(): number {
     let n = 0;

@@ -5,7 +5,9 @@
  * a new one fed `currentOrders()` and then any order still pending.
  */
 import type { Logger } from "../../core/mod.ts";
+import { mergeBackendFigures } from "./backend_stats.ts";
 import type {
+  BackendFigures,
   DataPlane,
   DataPlaneOptions,
   ProxyOrder,
@@ -141,6 +143,17 @@ export class WorkerDataPlane implements DataPlane {
   async stats(): Promise<unknown[]> {
     return await Promise.all(
       this.#slots.filter((s) => s.worker !== null).map((s) => this.#send(s, { t: "stats" })),
+    );
+  }
+
+  /** Each backend's figures, added up over the workers. */
+  async backendStats(): Promise<BackendFigures[]> {
+    const live = this.#slots.filter((s) => s.worker !== null && s.state === "RUNNING");
+    const results = await Promise.allSettled(
+      live.map((s) => this.#send(s, { t: "backend_stats" })),
+    );
+    return mergeBackendFigures(
+      results.flatMap((r) => r.status === "fulfilled" ? [r.value as BackendFigures[]] : []),
     );
   }
 

@@ -5,6 +5,7 @@
  */
 import { parseAddress } from "./address.ts";
 import { BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
+import { rollBackends } from "./backend_stats.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import type { ListenerSpec, ProxyOrder } from "./model.ts";
 import { RoutingTable } from "./routing.ts";
@@ -116,6 +117,7 @@ export class ProxyEngine implements SessionHost {
   #maxConnections: number;
   #fairnessThreshold: number;
   #crowded = false;
+  #second = 0; // the Unix second of the last tick: the backends' series close when it changes
 
   constructor(options: ProxyEngineOptions) {
     this.#workerId = options.workerId;
@@ -352,6 +354,8 @@ export class ProxyEngine implements SessionHost {
       this.#lastPoolSweep = now;
       this.pool.sweep(now);
     }
+    const second = Math.floor(now / 1000);
+    if (second !== this.#second) rollBackends(this.routing.backends(), this.#second = second);
   }
 
   /** Stops accepting, closes idle keep-alive connections, and resolves when the rest finished. */

@@ -87,6 +87,33 @@ export interface WorkerInfo {
   runState: WorkerRunState;
 }
 
+/** One backend's live figures, added up over the workers (for the status page). */
+export interface BackendFigures {
+  clusterId: string;
+  backendId: string;
+  address: string;
+  backup: boolean;
+  /** Backend connections in use by exchanges now. */
+  active: number;
+  /** Exchanges relayed to the end since the backend was added. */
+  requests: number;
+  /** Failed connection attempts since the backend was added. */
+  failures: number;
+  /** The last connection attempt failed. */
+  down: boolean;
+  /** Unix ms when `down` was last set or confirmed (0: never tried). */
+  stateAt: number;
+  lastError: string | null;
+  /** Unix ms of `lastError` (0: none). */
+  lastErrorAt: number;
+  /** Unix second of the last point of the series. */
+  second: number;
+  /** Requests per second over the last minute, oldest first. */
+  rps: number[];
+  /** 99th percentile latency per second over the last minute, ms (0: no request timed). */
+  p99: number[];
+}
+
 /** Options for a data plane. */
 export interface DataPlaneOptions {
   /** Number of proxy workers sharing each listening port (reusePort). */
@@ -111,4 +138,6 @@ export interface DataPlane {
   softStop(): Promise<void>;
   /** Drop everything now. */
   hardStop(): Promise<void>;
+  /** Each backend's live figures (optional: test doubles may leave it out). */
+  backendStats?(): Promise<BackendFigures[]>;
 }

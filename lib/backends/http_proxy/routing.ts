@@ -5,16 +5,22 @@
  * Every change replaces arrays instead of mutating them, so an exchange in flight keeps the view
  * it started with.
  */
+import { BackendCounters } from "./backend_stats.ts";
 import type { BackendSpec, ClusterSpec, FrontSpec } from "./model.ts";
+
+/** A backend as the worker keeps it: its spec and its live counters. */
+export interface RoutedBackend extends BackendSpec {
+  readonly counters: BackendCounters;
+}
 
 /** A cluster as the worker keeps it. */
 export interface ClusterState {
   id: string;
   spec: ClusterSpec | null;
   /** Non-backup backends, in insertion order. */
-  primary: BackendSpec[];
+  primary: RoutedBackend[];
   /** Backup backends, used when there is no primary one. */
-  backups: BackendSpec[];
+  backups: RoutedBackend[];
   /** Round-robin counter. */
   next: number;
   /** `backendId NUL address` of every backend, for O(1) "is it new" checks. */
@@ -98,25 +104,36 @@ export class RoutingTable {
     this.#clusters.delete(id);
   }
 
-  addBackend(spec: BackendSpec): void {
-    const c = this.#ensure(spec.clusterId);
-    const same = (b: BackendSpec) => b.backendId === spec.backendId && b.address === spec.address;
+  addBackend(order: BackendSpec): void {
+    const c = this.#ensure(order.clusterId);
+    const same = (b: BackendSpec) => b.backendId === order.backendId && b.address === order.address;
     // Picks are synchronous, so the lists are updated in place. A new backend is appended (O(1)
-    // with the key set); an existing one is updated where it stands (and may move lists).
-    const key = `${spec.backendId}\u0000${spec.address}`;
+    // with the key set); an existing one is updated where it stands (and may move lists),
+    // keeping its counters.
+    const key = `${order.backendId}\u0000${order.address}`;
     if (!c.keys.has(key)) {
       c.keys.add(key);
+      const spec: RoutedBackend = { ...order, counters: new BackendCounters() };
       (spec.backup ? c.backups : c.primary).push(spec);
       return;
     }
-    const list = spec.backup ? c.backups : c.primary;
-    const other = spec.backup ? c.primary : c.backups;
+    const list = order.backup ? c.backups : c.primary;
+    const other = order.backup ? c.primary : c.backups;
     const at = list.findIndex(same);
-    if (at >= 0) list[at] = spec;
+    if (at >= 0) list[at] = { ...order, counters: list[at]!.counters };
     else {
       const was = other.findIndex(same);
+      const counters = was >= 0 ? other[was]!.counters : new BackendCounters();
       if (was >= 0) other.splice(was, 1);
-      list.push(spec);
+      list.push({ ...order, counters });
+    }
+  }
+
+  /** Every backend of every cluster, primaries first. */
+  *backends(): Iterable<RoutedBackend> {
+    for (const c of this.#clusters.values()) {
+      yield* c.primary;
+      yield* c.backups;
     }
   }
 
@@ -187,7 +204,7 @@ export class RoutingTable {
    * The next backend of a cluster by round robin, skipping those in `tried`; backups only when
    * there is no primary backend. Null when none is left.
    */
-  pickBackend(cluster: ClusterState, tried: BackendSpec[] | null): BackendSpec | null {
+  pickBackend(cluster: ClusterState, tried: BackendSpec[] | null): RoutedBackend | null {
     const list = cluster.primary.length > 0 ? cluster.primary : cluster.backups;
     const n = list.length;
     for (let k = 0; k < n; k++) {

@@ -2,6 +2,7 @@
  * Entry point of one proxy worker (a Web Worker): it owns a {@linkcode ProxyEngine}, applies the
  * orders it receives one at a time in arrival order, and answers each with a `done` message.
  */
+import { backendFigures } from "./backend_stats.ts";
 import { ProxyEngine } from "./engine.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -59,13 +60,20 @@ async function handle(message: ToWorker): Promise<void> {
     case "stats":
       post({ t: "done", seq: message.seq, value: engine?.stats() ?? null });
       return;
+    case "backend_stats":
+      post({
+        t: "done",
+        seq: message.seq,
+        value: engine ? backendFigures(engine.routing.backends(), engine.pool.lentByAddress()) : [],
+      });
+      return;
   }
 }
 
 scope.onmessage = (event) => {
   const message = event.data;
   // Stops and stats must not wait behind a long soft stop; orders keep their order.
-  if (message.t === "hard_stop" || message.t === "stats") {
+  if (message.t === "hard_stop" || message.t === "stats" || message.t === "backend_stats") {
     handle(message);
     return;
   }

@@ -7,7 +7,8 @@ export type ToWorker =
   | { t: "apply"; seq: number; order: ProxyOrder }
   | { t: "soft_stop"; seq: number }
   | { t: "hard_stop"; seq: number }
-  | { t: "stats"; seq: number };
+  | { t: "stats"; seq: number }
+  | { t: "backend_stats"; seq: number };
 
 /** Worker → main. */
 export type FromWorker =

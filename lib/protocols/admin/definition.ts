@@ -5,7 +5,7 @@ import { type AdminConfig, adminConfigSchema } from "./config.ts";
 /** The `[admin]` service definition. */
 export const adminDefinition: ServiceDefinition<AdminConfig> = {
   name: "admin",
-  summary: "health and Prometheus metrics over HTTP on loopback",
+  summary: "health, Prometheus metrics and a status page over HTTP on loopback",
   configSchema: adminConfigSchema,
   enabledByDefault: true,
   create: async () => new (await import("./service.ts")).AdminService(),

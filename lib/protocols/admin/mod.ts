@@ -1,6 +1,7 @@
 /**
  * The `[admin]` service: GET /healthz (every enabled service's state, uptime and restarts; 503
- * when any is not running) and GET /metrics (Prometheus text) on a loopback address.
+ * when any is not running), GET /metrics (Prometheus text) and the status page (`/status`, see
+ * `status/`) on a loopback address.
  *
  * @module
  */

@@ -1,10 +1,19 @@
 /** The `[admin]` service: serves the admin app on a loopback TCP address. */
-import { type Service, type ServiceContext, splitHostPort } from "../../core/mod.ts";
+import { type Service, type ServiceContext, splitHostPort, VERSION } from "../../core/mod.ts";
 import type { AdminConfig } from "./config.ts";
 import { LoopLagMonitor, openFdCount, residentBytes } from "../../backends/procfs/mod.ts";
 import { createAdminApp } from "./app.ts";
+import { isLoopbackHost } from "./status/mod.ts";
 
 const processStart = Date.now() / 1000 - performance.now() / 1000;
+
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "this host";
+  }
+}
 
 /** One running admin endpoint. */
 export class AdminService implements Service<AdminConfig> {
@@ -13,6 +22,10 @@ export class AdminService implements Service<AdminConfig> {
 
   async start(ctx: ServiceContext<AdminConfig>): Promise<void> {
     const { hostname, port } = splitHostPort(ctx.config.listen);
+    const loopback = isLoopbackHost(hostname);
+    if (!loopback && ctx.config.token === "") {
+      ctx.log.warn("admin.listen is not loopback and admin.token is empty: the status page is off");
+    }
     this.#lag.start();
     const app = createAdminApp({
       statuses: () => ctx.statuses(),
@@ -24,6 +37,18 @@ export class AdminService implements Service<AdminConfig> {
         loopLagMaxSeconds: this.#lag.maxSeconds,
         startTimeSeconds: processStart,
       }),
+      page: {
+        statuses: () => ctx.statuses(),
+        pages: () => ctx.statusPages?.() ?? null,
+        version: VERSION,
+        host: hostName(),
+        startedAt: processStart * 1000,
+        log: ctx.log,
+        token: ctx.config.token,
+        loopback,
+        actions: ctx.config.actions,
+        signal: ctx.signal,
+      },
     });
     const ready = Promise.withResolvers<Deno.NetAddr>();
     this.#server = Deno.serve({

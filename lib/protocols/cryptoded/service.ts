@@ -12,13 +12,19 @@ import {
   type Logger,
   type Service,
   type ServiceContext,
+  type StatusPageSource,
 } from "../../core/mod.ts";
 import type { CryptodedBackendFactory, CryptodedBackends } from "./backends.ts";
 import type { CryptodedConfig } from "./config.ts";
 import { type CryptodedDialect, documentDialect, v1Dialect } from "./dialect.ts";
 import { DnsOverride } from "./dns_override.ts";
-import { createCryptodedHandlers, type CryptodedHandlerContext } from "./handlers.ts";
+import {
+  createCryptodedHandlers,
+  type CryptodedHandlerContext,
+  type CryptodedHandlerTable,
+} from "./handlers.ts";
 import { CryptodedServer } from "./server.ts";
+import { cryptodedStatusPage } from "./status_page.ts";
 import {
   CryptodedConnections,
   type CryptodedSavedState,
@@ -34,6 +40,10 @@ export class CryptodedService implements Service<CryptodedConfig> {
   #backends: CryptodedBackends | null = null;
   #connections: CryptodedConnections | null = null;
   #log: Logger | null = null;
+  /** The document dialect's table, also used by the status page's actions. */
+  readonly #table: CryptodedHandlerTable = createCryptodedHandlers(documentDialect);
+  #handlerContext: CryptodedHandlerContext | null = null;
+  #socketNames = "";
 
   /** `makeBackends` builds the system side at start (definition.ts; a fake in tests). */
   constructor(makeBackends: CryptodedBackendFactory) {
@@ -93,7 +103,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
     saved: JsonDocument<CryptodedSavedState>,
   ): Promise<void> {
     const gid = socketGroup(config, backends);
-    const context: CryptodedHandlerContext = {
+    const context: CryptodedHandlerContext = this.#handlerContext = {
       config,
       connections: this.#connections!,
       dns: new DnsOverride(backends.dns, saved, ctx.log),
@@ -104,6 +114,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
       [config.socket, config.pid_file, documentDialect, "socket"],
       [config.v1_socket, config.v1_pid_file, v1Dialect, "v1_socket"],
     ];
+    this.#socketNames = sockets.map(([path]) => path).filter((path) => path).join(", ");
     for (const [path, pidFile, dialect, key] of sockets) {
       if (!path) continue;
       const server = new CryptodedServer({
@@ -112,7 +123,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
         gid,
         maxRequestBytes: config.max_request_bytes,
         maxClients: config.max_clients,
-        table: createCryptodedHandlers(dialect),
+        table: dialect === documentDialect ? this.#table : createCryptodedHandlers(dialect),
         context,
         peers: (paths) => backends.peers(paths),
         log: ctx.log,
@@ -145,7 +156,17 @@ export class CryptodedService implements Service<CryptodedConfig> {
     if (c) ctx.setDetail({ profiles: c.names().length, ...c.counts() });
   }
 
+  /** The cryptoded part of the admin status page. */
+  statusPage(): StatusPageSource {
+    return cryptodedStatusPage({
+      context: () => this.#handlerContext,
+      table: this.#table,
+      socket: this.#socketNames,
+    });
+  }
+
   async stop(): Promise<void> {
+    this.#handlerContext = null;
     const servers = this.#servers;
     this.#servers = [];
     for (const server of servers) await server.close();

@@ -3,7 +3,7 @@
  * container manager, reconciles the host with the state, then listens; stop closes every client
  * connection, the listener and the backends.
  */
-import type { Service, ServiceContext } from "../../core/mod.ts";
+import type { Service, ServiceContext, StatusPageSource } from "../../core/mod.ts";
 import type { IntervirtConfig } from "./config.ts";
 import type { IntervirtConnection } from "./connection.ts";
 import {
@@ -16,6 +16,7 @@ import {
 } from "./containers/mod.ts";
 import { buildIntervirtHandlers } from "./handlers.ts";
 import { createIntervirtApp, serveIntervirt } from "./server.ts";
+import { intervirtStatusPage } from "./status_page.ts";
 
 /** Tools every runtime needs besides its own. */
 const NETWORK_TOOLS = ["ip", "nft", "sysctl", "nsenter", "ss"];
@@ -29,6 +30,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
   #manager: ContainerManager | null = null;
   /** This service's own listener, once bound. */
   #listener: string | null = null;
+  #runtime = "";
 
   /** `createBackends` builds the system side when the service starts (tests pass fakes). */
   constructor(createBackends: IntervirtBackendsFactory) {
@@ -42,6 +44,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
 
   async start(ctx: ServiceContext<IntervirtConfig>): Promise<void> {
     const config = ctx.config;
+    this.#runtime = config.runtime;
     const manager = await this.#openManager(ctx);
     const detail = () => this.#publishDetail(ctx);
     try {
@@ -124,6 +127,16 @@ export class IntervirtService implements Service<IntervirtConfig> {
       forwards: s.forwards.length,
       clients: this.#connections.size,
       drift: [...manager.drift],
+    });
+  }
+
+  /** The status page's Intervirt section (read-only). */
+  statusPage(): StatusPageSource {
+    return intervirtStatusPage({
+      manager: () => this.#manager,
+      runtime: this.#runtime,
+      listener: () => this.#listener,
+      clients: () => this.#connections.size,
     });
   }
 

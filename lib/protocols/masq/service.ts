@@ -9,12 +9,14 @@ import {
   type Service,
   type ServiceContext,
   StartRefusedError,
+  type StatusPageSource,
 } from "../../core/mod.ts";
 import { DAEMON_DOCUMENT, type DaemonDocument, type MasqConfig, NODE_ENV } from "./config.ts";
 import { Daemon } from "./daemon/daemon.ts";
 import type { MasqBackends } from "./definition.ts";
 import { MasqServer, PortBusyError } from "./server.ts";
 import type { HostFacts } from "./setup_model.ts";
+import { masqStatusPage } from "./status_page.ts";
 
 function randomClandestinePort(): string {
   const bytes = crypto.getRandomValues(new Uint16Array(1));
@@ -130,6 +132,14 @@ export class MasqService implements Service<MasqConfig> {
       launchTimeoutMs: config.launch_timeout_ms,
       onNodeChange: (node) =>
         this.#setDetail(ctx, { node: node ? { pid: node.pid, port: node.port } : null }),
+    });
+  }
+  /** The status page's MASQ section (read-only). */
+  statusPage(): StatusPageSource {
+    return masqStatusPage({
+      daemon: () => this.#daemon,
+      clients: () => this.#server?.clients() ?? [],
+      uiPort: () => this.#server?.port ?? null,
     });
   }
 

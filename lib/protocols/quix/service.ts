@@ -12,16 +12,18 @@ import {
   InvalidError,
   type Service,
   type ServiceContext,
+  type StatusPageSource,
   UnavailableError,
 } from "../../core/mod.ts";
 import type { ProcessRecord, ProcReader } from "../../backends/processes/mod.ts";
 import type { VpnState } from "../../backends/wireguard/mod.ts";
 import type { QuixConfig } from "./config.ts";
 import type { QuixBackends, QuixProcesses, QuixTunnel } from "./definition.ts";
-import { buildQuixHandlers } from "./handlers.ts";
+import { buildQuixHandlers, type QuixHandlerTable } from "./handlers.ts";
 import { createQuixOperations } from "./operations.ts";
 import { vpnConfReplySchema } from "./schemas.ts";
 import { QuixDialer } from "./server.ts";
+import { quixStatusPage } from "./status_page.ts";
 import { QuixStatusSocket } from "./status_socket.ts";
 import { emptyToken, parseToken } from "./token_store.ts";
 
@@ -78,6 +80,7 @@ export class QuixService implements Service<QuixConfig> {
   #tunnel: QuixTunnel | null = null;
   #ctx: ServiceContext<QuixConfig> | null = null;
   #vpnError: string | null = null;
+  #table: QuixHandlerTable | null = null;
 
   constructor(backends: QuixBackends) {
     this.#backends = backends;
@@ -102,6 +105,7 @@ export class QuixService implements Service<QuixConfig> {
       vpnInterface: c.vpn_interface,
       onStarted: () => this.#publish(),
     }));
+    this.#table = table;
     const token = await ctx.openDocument(
       { version: 1, empty: emptyToken, parse: parseToken },
       "quix-token",
@@ -138,6 +142,18 @@ export class QuixService implements Service<QuixConfig> {
     } catch {
       // closed
     }
+  }
+
+  /** The status page's Quix section; its action restarts a process through the handlers. */
+  statusPage(): StatusPageSource {
+    return quixStatusPage({
+      link: () => this.#dialer?.status() ?? null,
+      processes: () => this.#processes,
+      tunnel: () => this.#tunnel,
+      table: () => this.#table,
+      vpnInterface: this.#ctx?.config.vpn_interface ?? "",
+      vpnError: () => this.#vpnError,
+    });
   }
 
   /** Prepares the work folder and re-adopts the processes an earlier run left. */

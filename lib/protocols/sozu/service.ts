@@ -9,14 +9,16 @@ import {
   type JsonDocument,
   type Service,
   type ServiceContext,
+  type StatusPageSource,
   type StopReason,
 } from "../../core/mod.ts";
 import type { DataPlane } from "../../backends/http_proxy/mod.ts";
 import type { SozuConfig } from "./config.ts";
 import { ControlPlane } from "./control_plane.ts";
 import type { SozuBackends } from "./definition.ts";
-import { createSozuHandlers } from "./handlers.ts";
+import { createSozuHandlers, type SozuHandlers } from "./handlers.ts";
 import { SozuCommandServer } from "./server.ts";
+import { sozuStatusPage } from "./status_page.ts";
 import {
   ConfigState,
   type ConfigStateOptions,
@@ -88,6 +90,7 @@ export class SozuService implements Service<SozuConfig> {
   #proxyStopped = false;
   #replies = { OK: 0, ERROR: 0 };
   #detailPending = false;
+  #handlers: SozuHandlers | null = null;
 
   constructor(backends: SozuBackends) {
     this.#backends = backends;
@@ -167,6 +170,7 @@ export class SozuService implements Service<SozuConfig> {
       stopProxy: (hard) => this.#stopProxy(hard),
       endService: (reason) => this.#end(reason),
     });
+    this.#handlers = handlers;
     this.#socketPath = resolve(config.command_socket);
     this.#server = await SozuCommandServer.listen(this.#socketPath, {
       handlers,
@@ -177,6 +181,18 @@ export class SozuService implements Service<SozuConfig> {
       refusal: () => this.#proxyStopped ? "the proxy is stopped" : null,
       onReply: (status) => this.#replies[status]++,
     }, (error) => ctx.fail(error));
+  }
+
+  /** The status page's sozu section; its action runs REMOVE_BACKEND through the handler table. */
+  statusPage(): StatusPageSource {
+    return sozuStatusPage({
+      state: () => this.#control?.state ?? null,
+      plane: () => this.#plane,
+      handlers: () => this.#handlers,
+      proxyStopped: () => this.#proxyStopped,
+      socket: this.#socketPath,
+      log: this.#ctx!.log,
+    });
   }
 
   /** Prometheus lines: replies by status, clients, objects in the state. */

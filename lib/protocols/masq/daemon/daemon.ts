@@ -27,7 +27,7 @@ import {
   reportSetup,
   type SetupState,
 } from "../setup_model.ts";
-import { crashReason } from "./crash_reason.ts";
+import { type CrashReason, crashReason } from "./crash_reason.ts";
 import { launchConfiguredNode, type NodeLaunchPlan } from "./launch.ts";
 
 /** Options for {@linkcode Daemon}. */
@@ -52,6 +52,7 @@ export class Daemon {
   #node: RunningNode | null = null;
   #abort = new AbortController();
   #valuesCache: { set: unknown; configured: unknown; json: string } | null = null;
+  #lastCrash: { pid: number; reason: CrashReason; at: number } | null = null;
 
   constructor(options: DaemonOptions) {
     this.#o = options;
@@ -66,6 +67,11 @@ export class Daemon {
   get node(): NodeRecord | null {
     const n = this.#node;
     return n ? { pid: n.pid, port: n.port, startTime: n.startTime } : null;
+  }
+
+  /** The last Node exit this Daemon saw (pid, crash reason, Unix ms), for the status page. */
+  get lastCrash(): { pid: number; reason: CrashReason; at: number } | null {
+    return this.#lastCrash;
   }
 
   /** Re-adopts a Node recorded by an earlier run if it still runs; forgets it otherwise. */
@@ -220,10 +226,9 @@ export class Daemon {
     await this.#o.doc.write({ ...this.#o.doc.value, node: null });
     this.#log.info("node exited", { pid: node.pid, code: exit.code, signal: exit.signal });
     this.#o.onNodeChange?.(null);
-    this.#o.send(
-      { all: true },
-      oneWay("crashed", { processId: node.pid, crashReason: crashReason(exit.code, exit.stderr) }),
-    );
+    const reason = crashReason(exit.code, exit.stderr);
+    this.#lastCrash = { pid: node.pid, reason, at: Date.now() };
+    this.#o.send({ all: true }, oneWay("crashed", { processId: node.pid, crashReason: reason }));
   }
 
   /** Anything the Daemon does not handle itself: redirected to the Node, or refused. */
