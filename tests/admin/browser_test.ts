@@ -14,8 +14,8 @@ import {
   polyagent,
   ROOT,
   spawnAgent,
-  tempDir,
   waitFor,
+  worldTempDir,
 } from "../_helpers/mod.ts";
 import { QuixTestServer, type ServerSession } from "../quix/_server.ts";
 import { Browser, CHROMIUM } from "./_browser.ts";
@@ -157,7 +157,7 @@ backendTest(
   "status page in chromium: every section, a backend down within 2 s over SSE, restart, 360 px",
   { tools: [CHROMIUM], root: true },
   async () => {
-    await using dir = await tempDir("status");
+    await using dir = await worldTempDir("status");
     const quix = new QuixTestServer();
     await quix.start();
     const world = await writeWorld(dir.path, quix.url);
