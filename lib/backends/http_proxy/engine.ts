@@ -105,6 +105,7 @@ export class ProxyEngine implements SessionHost {
   #listeners = new Map<string, ListenerState>();
   #sessions = new Set<ProxySession>();
   #stopping = false;
+  #lingerUntil = 0;
   #stopped = false;
   #drained: (() => void) | null = null;
   #timer: ReturnType<typeof setInterval> | null = null;
@@ -145,6 +146,11 @@ export class ProxyEngine implements SessionHost {
 
   get stopping(): boolean {
     return this.#stopping;
+  }
+
+  /** A soft stop's idle grace is running (see {@linkcode softStop}). */
+  get lingering(): boolean {
+    return this.#lingerUntil !== 0;
   }
 
   /** The tick clock (kept by the backend pool, which measures idle ages with it) plus a tick. */
@@ -348,23 +354,27 @@ export class ProxyEngine implements SessionHost {
       if (session.takeActivity()) active++;
     }
     this.#crowded = this.#fairnessThreshold > 0 && active > this.#fairnessThreshold;
+    if (this.#lingerUntil !== 0 && now >= this.#lingerUntil) {
+      this.#lingerUntil = 0;
+      this.#closeIdle();
+    }
     if (now - this.#lastPoolSweep >= 1000) {
       this.#lastPoolSweep = now;
       this.pool.sweep(now);
     }
   }
 
-  /** Stops accepting, closes idle keep-alive connections, and resolves when the rest finished. */
-  softStop(): Promise<void> {
+  /**
+   * Stops accepting, closes idle keep-alive connections, and resolves when the rest finished.
+   * With `idleGraceMs` (upgrades) idle ones may first send one more request, answered with
+   * `Connection: close` (a client reusing a connection just as it closes would see an error).
+   */
+  softStop(idleGraceMs = 0): Promise<void> {
     this.#stopping = true;
     for (const state of this.#listeners.values()) this.#closeListener(state);
-    let closed = 0;
-    for (const session of this.#sessions) {
-      if (session.idle) {
-        session.close();
-        closed++;
-      }
-    }
+    if (idleGraceMs > 0) this.#ensureTimer();
+    this.#lingerUntil = idleGraceMs > 0 ? Date.now() + idleGraceMs : 0;
+    const closed = idleGraceMs > 0 ? 0 : this.#closeIdle();
     this.#log("info", "soft stop: draining", {
       idleClosed: closed,
       inFlight: this.#sessions.size - closed,
@@ -373,6 +383,12 @@ export class ProxyEngine implements SessionHost {
       this.#drained = resolve;
     });
     return drained.then(() => this.#finish());
+  }
+
+  #closeIdle(): number {
+    const idle = [...this.#sessions].filter((session) => session.idle);
+    for (const session of idle) session.close();
+    return idle.length;
   }
 
   /** Drops every listener and connection now. */

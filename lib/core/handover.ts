@@ -1,0 +1,34 @@
+/** The old agent's side of an upgrade's state handover: what each running service gives. */
+import type { Service } from "./service.ts";
+
+/** What the running services hand over at an upgrade (`Supervisor.handover`). */
+export interface AgentHandover {
+  /** Each service's data, by name. */
+  data: Record<string, unknown>;
+  /** The upgrade was called off: every service accepts changes again. */
+  resume(): void;
+}
+
+/**
+ * Asks each service that has a `handover` for it, in order; each then holds its changes until it
+ * is stopped or resumed. When one fails, the earlier ones are resumed and the error is thrown.
+ */
+export async function collectHandovers(
+  services: readonly (readonly [string, Service<unknown> | null])[],
+): Promise<AgentHandover> {
+  const data: Record<string, unknown> = {};
+  const resumes: (() => void)[] = [];
+  const resume = () => resumes.splice(0).forEach((fn) => fn());
+  try {
+    for (const [name, instance] of services) {
+      if (!instance?.handover) continue;
+      const given = await instance.handover();
+      data[name] = given.data;
+      resumes.push(given.resume);
+    }
+  } catch (error) {
+    resume();
+    throw error;
+  }
+  return { data, resume };
+}
