@@ -296,7 +296,7 @@ export class ProxyEngine implements SessionHost {
   /** Serves one accepted connection (plain TCP, or later a TLS one) on a listener. */
   accept(conn: ByteConn, runtime: ListenerRuntime): void {
     this.#accepted++;
-    if (this.#stopping) {
+    if (this.#stopping && (this.#lingerUntil === 0 || this.#stopped)) {
       closeQuietly(conn);
       return;
     }
@@ -379,9 +379,11 @@ export class ProxyEngine implements SessionHost {
       idleClosed: closed,
       inFlight: this.#sessions.size - closed,
     });
-    const drained = this.#sessions.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
-      this.#drained = resolve;
-    });
+    // a graceful drain also serves connections whose accept completed as the listener closed
+    const settled = idleGraceMs > 0 ? new Promise((r) => setTimeout(r, 50)) : Promise.resolve();
+    const drained = settled.then(() =>
+      this.#sessions.size === 0 ? undefined : new Promise<void>((r) => this.#drained = r)
+    );
     return drained.then(() => this.#finish());
   }
 
