@@ -115,11 +115,11 @@ export async function takeOver(socket: string, host: TakeoverHost): Promise<Take
     };
   } catch (error) {
     log.error("takeover failed; the old agent carries on", { error: errorText(error) });
-    await peer.send({ t: "failed", reason: errorText(error) }).catch(() => {});
-    peer.close();
-    await supervisor.abandonPrepared();
     await Promise.all(sockets.map((s) => s.discard()));
     await releaseHeldTcpServers();
+    await peer.send({ t: "failed", reason: errorText(error) }).catch(() => {});
+    await supervisor.abandonPrepared();
+    peer.close();
     throw error;
   }
 }

@@ -104,6 +104,19 @@ export async function listenUnix(
   return listener;
 }
 
+function besideName(path: string, pid: number): string {
+  return join(dirname(path), `.${basename(path)}.${pid}.tmp`);
+}
+
+/** Removes the sockets a killed process `pid` left beside `paths` ({@linkcode bindBeside}). */
+export async function removeLeftBeside(paths: readonly string[], pid: number): Promise<void> {
+  for (const path of paths) {
+    const tmp = besideName(path, pid);
+    const info = await Deno.lstat(tmp).catch(() => null);
+    if (info?.isSocket) await Deno.remove(tmp).catch(() => {});
+  }
+}
+
 /** A socket bound beside a live one by {@linkcode bindBeside}. */
 export interface SocketBeside {
   readonly path: string;
@@ -121,7 +134,7 @@ export interface SocketBeside {
  * there (or 0600), for a takeover: nothing changes for clients until {@linkcode SocketBeside.moveIn}.
  */
 export async function bindBeside(path: string): Promise<SocketBeside> {
-  const tmp = join(dirname(path), `.${basename(path)}.${Deno.pid}.tmp`);
+  const tmp = besideName(path, Deno.pid);
   const live = await Deno.lstat(path).catch(() => null);
   await Deno.remove(tmp).catch(() => {});
   const listener = Deno.listen({ transport: "unix", path: tmp });

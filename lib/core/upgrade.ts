@@ -22,7 +22,7 @@ import { errorText, type Logger } from "./log.ts";
 import type { UpgradeOutcome, UpgradeRequest } from "./service.ts";
 import type { Supervisor } from "./supervisor.ts";
 import { listeningTcpAddresses } from "./tcp_server.ts";
-import { listeningUnixPaths } from "./unix_socket.ts";
+import { listeningUnixPaths, removeLeftBeside } from "./unix_socket.ts";
 import { type FromSuccessor, fromSuccessorSchema, JsonLines, nextWithin } from "./upgrade_wire.ts";
 
 /** The successor process, as the coordinator sees it. */
@@ -143,7 +143,7 @@ export class AgentUpgrader {
     } catch (error) {
       await peer?.send({ t: "abort", reason: errorText(error) }).catch(() => {});
       peer?.close();
-      child?.kill();
+      if (child) await this.#end(child, peer !== null);
       handover.resume();
       throw new FailedError(`The successor could not take over: ${errorText(error)}`);
     } finally {
@@ -194,6 +194,24 @@ export class AgentUpgrader {
       pid: child.pid,
       message: `new main process launched with pid ${child.pid}, closing the old one`,
     };
+  }
+
+  /**
+   * Lets a failed successor that got the abort clean up and exit (SIGKILL after 5 s; at once
+   * when it never connected), then removes what it left beside our sockets.
+   */
+  async #end(child: SuccessorProcess, told: boolean): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = told && await Promise.race([
+      child.exited.then(() => true),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), 5000)),
+    ]);
+    clearTimeout(timer);
+    if (!exited) {
+      child.kill();
+      await child.exited;
+    }
+    await removeLeftBeside(listeningUnixPaths(), child.pid);
   }
 
   get #timeoutMs(): number {
