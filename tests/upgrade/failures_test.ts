@@ -113,7 +113,10 @@ Deno.test("a successor that cannot bind a port its config needs leaves the old a
     );
     const run = await runUpgrade(world, generations);
     assert.equal(run.code, 1, run.stdout);
-    assert.match(run.stdout, new RegExp(`^ERROR\\s+.*cannot listen on "127\\.0\\.0\\.1:${stolen}"`, "m"));
+    assert.match(
+      run.stdout,
+      new RegExp(`^ERROR\\s+.*cannot listen on "127\\.0\\.0\\.1:${stolen}"`, "m"),
+    );
     const successor = startedPid(run.stdout);
     assert.ok(successor !== null);
     await waitFor(() => !alive(successor), { what: "the failed successor to exit" });
