@@ -87,7 +87,9 @@ backendTest(
       assert.equal((await healthz(world) as { agent: { pid: number } }).agent.pid, run.pid);
       // the successor re-adopted both, and a Daemon client reaches the same Node through it
       assert.ok((await quixRunning(world.config)).includes(sleeper));
-      await waitFor(async () => await nodePid(world.adminPort) === node, { what: "Node re-adopted" });
+      await waitFor(async () => await nodePid(world.adminPort) === node, {
+        what: "Node re-adopted",
+      });
       const status = await ctl(world.config, "masq", "status");
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /^Node is running$/m);
