@@ -188,3 +188,87 @@ export async function startBackend(
     },
   };
 }
+
+/** What one control-socket probe saw. */
+export interface ProbeStats {
+  /** Answers (any HTTP status; any sozu reply). */
+  answered: number;
+  /** Connections refused (nobody listening: a gap) or, for a Unix socket, no socket there. */
+  refused: number;
+  /** Connections reset or closed without an answer. */
+  failed: number;
+  errors: string[];
+}
+
+/**
+ * Probes the control listeners without pause, one new connection per probe: GET /healthz on the
+ * admin port and LIST_WORKERS on the sozu socket.
+ */
+export function startProbes(
+  adminPort: number,
+  sozuSocket: string,
+): { stop(): Promise<{ admin: ProbeStats; sozu: ProbeStats }> } {
+  const all = {
+    admin: { answered: 0, refused: 0, failed: 0, errors: [] } as ProbeStats,
+    sozu: { answered: 0, refused: 0, failed: 0, errors: [] } as ProbeStats,
+  };
+  let running = true;
+  const probe = async (
+    name: "admin" | "sozu",
+    connect: () => Promise<Deno.Conn>,
+    request: string,
+    answered: (text: string) => boolean,
+  ) => {
+    const stats = all[name];
+    while (running) {
+      let conn: Deno.Conn | null = null;
+      try {
+        conn = await connect().catch((error) => {
+          const gap = error instanceof Deno.errors.ConnectionRefused ||
+            error instanceof Deno.errors.NotFound;
+          if (gap) stats.refused++;
+          throw error;
+        });
+        await conn.write(encoder.encode(request));
+        let text = "";
+        const buf = new Uint8Array(65536);
+        while (!answered(text)) {
+          const n = await deadline(conn.read(buf), 10_000, conn);
+          if (n === null) throw new Error(`closed without an answer: ${text.slice(0, 80)}`);
+          text += decoder.decode(buf.subarray(0, n));
+        }
+        stats.answered++;
+      } catch (error) {
+        stats.failed++;
+        if (stats.errors.length < 20) stats.errors.push(String(error));
+      } finally {
+        try {
+          conn?.close();
+        } catch {
+          // closed
+        }
+      }
+    }
+  };
+  const probes = [
+    probe(
+      "admin",
+      () => Deno.connect({ hostname: "127.0.0.1", port: adminPort }),
+      "GET /healthz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
+      (text) => /^HTTP\/1\.1 \d{3}/.test(text) && text.includes("\r\n\r\n{"),
+    ),
+    probe(
+      "sozu",
+      () => Deno.connect({ transport: "unix", path: sozuSocket }),
+      JSON.stringify({ id: "probe", version: 0, type: "LIST_WORKERS" }) + "\0",
+      (text) => /"status":"(OK|ERROR)"/.test(text),
+    ),
+  ];
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(probes);
+      return all;
+    },
+  };
+}
