@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { processExists } from "../lib/core/mod.ts";
 import { SozuClient } from "../lib/protocols/sozu/mod.ts";
 import { freePort, RUNTIME_FLAGS, waitFor } from "../tests/_helpers/mod.ts";
 
@@ -27,17 +28,8 @@ export interface Gen {
   stop(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function gone(pids: number[]): Promise<void> {
-  await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs: 60_000, stepMs: 5 });
+  await waitFor(() => pids.every((p) => !processExists(p)), { timeoutMs: 60_000, stepMs: 5 });
 }
 
 function kill(pid: number, signal: Deno.Signal): void {

@@ -62,7 +62,8 @@ async function expect<T extends FromOldAgent["t"]>(
   return message as Extract<FromOldAgent, { t: T }>;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (a harmless SIGCONT reaches it). */
+export function processExists(pid: number): boolean {
   try {
     Deno.kill(pid, "SIGCONT");
     return true;
@@ -129,7 +130,7 @@ async function waitDetached(peer: Peer, oldPid: number, ms: number): Promise<voi
   try {
     await expect(peer, "detached", ms);
   } catch (error) {
-    if (alive(oldPid)) throw error;
+    if (processExists(oldPid)) throw error;
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { processExists } from "../../lib/core/mod.ts";
 import { SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import {
   type AgentProcess,
@@ -98,14 +99,7 @@ export async function startGenerations(world: UpgradeWorld): Promise<Generations
 }
 
 /** Whether a process exists. */
-export function alive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const alive: (pid: number) => boolean = processExists;
 
 /** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone. */
 export async function stopPid(pid: number): Promise<void> {

@@ -4,18 +4,10 @@
  * pid file and /healthz naming the successor, the old agent gone with exit status 0.
  */
 import assert from "node:assert/strict";
-import { backendTest, tempDir, waitFor } from "../_helpers/mod.ts";
-import {
-  alive,
-  dumpState,
-  healthz,
-  pidFromFile,
-  routeToBackend,
-  runUpgrade,
-  startGenerations,
-  writeWorld,
-} from "./_agent.ts";
-import { startBackend, startLoad, startProbes } from "./_load.ts";
+import { backendTest, waitFor } from "../_helpers/mod.ts";
+import { alive, dumpState, healthz, pidFromFile, runUpgrade } from "./_agent.ts";
+import { startLoad, startProbes } from "./_load.ts";
+import { proxiedAgent } from "./_proxied.ts";
 
 backendTest(
   "polyagent upgrade under keep-alive and new-connection load: zero failed requests, same state",
@@ -23,13 +15,9 @@ backendTest(
   // queued on the old listeners when they close
   { tools: ["sysctl"], root: true },
   async () => {
-    await using dir = await tempDir("upgrade");
-    await using backend = await startBackend();
-    const world = await writeWorld(dir.path);
-    await using generations = await startGenerations(world);
+    await using agent = await proxiedAgent("upgrade");
+    const { world, generations, state: before } = agent;
     const oldPid = generations.first.pid;
-    await routeToBackend(world, backend.address);
-    const before = await dumpState(world);
     const load = startLoad({ port: world.proxyPort, keepAlive: 8, fresh: 4 });
     const probes = startProbes(world.adminPort, world.sozuSocket);
     let failure: unknown = null;

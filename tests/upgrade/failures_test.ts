@@ -5,20 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { tempDir, waitFor } from "../_helpers/mod.ts";
+import { waitFor } from "../_helpers/mod.ts";
 import {
   alive,
   dumpState,
   healthz,
   pidFromFile,
-  routeToBackend,
   runUpgrade,
   sozu,
-  startGenerations,
   type UpgradeWorld,
-  writeWorld,
 } from "./_agent.ts";
-import { startBackend } from "./_load.ts";
+import { proxiedAgent } from "./_proxied.ts";
 
 /** The status of one GET through the proxy (fetch cannot set Host). */
 async function proxied(world: UpgradeWorld): Promise<number> {
@@ -58,26 +55,22 @@ async function stillServing(world: UpgradeWorld, pid: number, state: unknown): P
 }
 
 Deno.test("a successor that fails, is missing or hangs leaves the old agent serving", async () => {
-  await using dir = await tempDir("upgrade-fail");
-  await using backend = await startBackend();
-  const world = await writeWorld(dir.path, { agent: { upgrade_timeout_ms: 2000 } });
-  await using generations = await startGenerations(world);
+  await using agent = await proxiedAgent("upgrade-fail", { agent: { upgrade_timeout_ms: 2000 } });
+  const { world, generations } = agent;
   const pid = generations.first.pid;
-  await routeToBackend(world, backend.address);
-
-  let state = await dumpState(world);
+  let state = agent.state;
   const fails = await runUpgrade(world, generations, ["--binary", "/bin/false"]);
   assert.equal(fails.code, 1);
   assert.match(fails.stdout, /^ERROR\s+.*the successor exited with status 1 before taking over/m);
   await stillServing(world, pid, state);
 
   state = await dumpState(world);
-  const missing = await runUpgrade(world, generations, ["--binary", join(dir.path, "nope")]);
+  const missing = await runUpgrade(world, generations, ["--binary", join(world.dir, "nope")]);
   assert.equal(missing.code, 1);
   assert.match(missing.stdout, /^ERROR\s+.*Cannot start ".*nope".*No such file/m);
   await stillServing(world, pid, state);
 
-  const hang = join(dir.path, "hang.sh");
+  const hang = join(world.dir, "hang.sh");
   await Deno.writeTextFile(hang, "#!/bin/sh\nexec sleep 60\n");
   await Deno.chmod(hang, 0o755);
   state = await dumpState(world);
@@ -92,13 +85,9 @@ Deno.test("a successor that fails, is missing or hangs leaves the old agent serv
 });
 
 Deno.test("a successor that cannot bind a port its config needs leaves the old agent serving", async () => {
-  await using dir = await tempDir("upgrade-port");
-  await using backend = await startBackend();
-  const world = await writeWorld(dir.path);
-  await using generations = await startGenerations(world);
+  await using agent = await proxiedAgent("upgrade-port");
+  const { world, generations, state } = agent;
   const pid = generations.first.pid;
-  await routeToBackend(world, backend.address);
-  const state = await dumpState(world);
   // someone else takes a port; the new config wants a proxy listener on it
   const thief = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
@@ -130,12 +119,8 @@ Deno.test("a successor that cannot bind a port its config needs leaves the old a
 });
 
 Deno.test("two upgrades at once: one takes over, the other is refused", async () => {
-  await using dir = await tempDir("upgrade-twice");
-  await using backend = await startBackend();
-  const world = await writeWorld(dir.path);
-  await using generations = await startGenerations(world);
-  await routeToBackend(world, backend.address);
-  const state = await dumpState(world);
+  await using agent = await proxiedAgent("upgrade-twice");
+  const { world, generations, state } = agent;
   const runs = await Promise.all([
     runUpgrade(world, generations),
     runUpgrade(world, generations),

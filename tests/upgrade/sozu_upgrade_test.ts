@@ -6,25 +6,15 @@
 import assert from "node:assert/strict";
 import { createDataPlane } from "../../lib/backends/http_proxy/mod.ts";
 import { SozuClient } from "../../lib/protocols/sozu/mod.ts";
-import { backendTest, freePort, tempDir, waitFor } from "../_helpers/mod.ts";
+import { backendTest, freePort, waitFor } from "../_helpers/mod.ts";
 import { startHarness } from "../sozu/_harness.ts";
-import {
-  dumpState,
-  healthz,
-  routeToBackend,
-  startGenerations,
-  type UpgradeWorld,
-  writeWorld,
-} from "./_agent.ts";
+import { dumpState, healthz } from "./_agent.ts";
 import { startBackend, startLoad } from "./_load.ts";
+import { proxiedAgent } from "./_proxied.ts";
 
 Deno.test("UPGRADE_MAIN answers PROCESSING, then OK once the successor has taken over", async () => {
-  await using dir = await tempDir("upgrade-main");
-  await using backend = await startBackend();
-  const world: UpgradeWorld = await writeWorld(dir.path);
-  await using generations = await startGenerations(world);
-  await routeToBackend(world, backend.address);
-  const before = await dumpState(world);
+  await using agent = await proxiedAgent("upgrade-main");
+  const { world, generations, state: before } = agent;
   const client = await SozuClient.connect(world.sozuSocket, 5000);
   const replies: { status: string; message: string }[] = [];
   try {
