@@ -37,14 +37,16 @@ export interface ServeOptions {
   onReady?: (supervisor: Supervisor) => void;
 }
 
-/** Runs the agent until a stop signal (or until a successor took over); resolves with the exit status. */
-export async function serve(options: ServeOptions): Promise<number> {
+/** The supervisor and the upgrader of one agent, wired to each other. */
+interface Agent {
+  supervisor: Supervisor;
+  upgrader: AgentUpgrader;
+  /** Records the takeover this agent made, for /healthz. */
+  tookOver(from: Record<string, unknown>): void;
+}
+
+function buildAgent(options: ServeOptions, log: Logger): Agent {
   const { config } = options;
-  const log = createLogger("agent", {
-    level: config.agent.log_level,
-    format: config.agent.log_format,
-  });
-  const takeover = takeoverSocket();
   const startedAt = Date.now();
   let upgradedFrom: Record<string, unknown> | null = null;
   const encoder = new TextEncoder();
@@ -76,6 +78,14 @@ export async function serve(options: ServeOptions): Promise<number> {
       ? { beforeMove: async () => void await enableTcpMigrateReq(log) }
       : {}),
   });
+  return { supervisor, upgrader, tookOver: (from) => upgradedFrom = from };
+}
+
+/**
+ * Gives every catchable signal its deliberate action (core signals.ts): none kills the agent.
+ * `stopped` resolves with the exit status once a stop signal has stopped the services.
+ */
+function handleSignals(supervisor: Supervisor, log: Logger) {
   const stopped = Promise.withResolvers<number>();
   let stopping = false;
   const stop = (signal: Deno.Signal) => {
@@ -90,7 +100,6 @@ export async function serve(options: ServeOptions): Promise<number> {
       },
     );
   };
-  // every catchable signal has a deliberate action (core signals.ts): none kills the agent
   const unlisten = listenForSignals((signal, action) => {
     if (action === "stop") return stop(signal);
     if (action === "ignore" || stopping) return log.info("signal ignored", { signal });
@@ -99,16 +108,25 @@ export async function serve(options: ServeOptions): Promise<number> {
       else log.info("signal ignored: no running service uses it", { signal });
     });
   });
+  return { stopped: stopped.promise, unlisten };
+}
+
+/** Runs the agent until a stop signal (or a successor took over); resolves with the exit status. */
+export async function serve(options: ServeOptions): Promise<number> {
+  const { config } = options;
+  const log = createLogger("agent", {
+    level: config.agent.log_level,
+    format: config.agent.log_format,
+  });
+  const takeover = takeoverSocket();
+  const { supervisor, upgrader, tookOver } = buildAgent(options, log);
+  const { stopped, unlisten } = handleSignals(supervisor, log);
   log.info("starting", { config: config.source, pid: Deno.pid, takeover: takeover !== null });
-  let taken: TakenOver | null = null;
-  if (takeover) {
-    try {
-      taken = await takeOver(takeover, { config, supervisor, log, version: VERSION });
-    } catch {
-      unlisten();
-      return 1;
-    }
-  } else if (!await startServices(supervisor, log)) {
+  // a failed takeover is logged by takeOver: the old agent carries on, this process exits 1
+  const taken: TakenOver | null = takeover
+    ? await takeOver(takeover, { config, supervisor, log, version: VERSION }).catch(() => null)
+    : null;
+  if (takeover ? !taken : !await startServices(supervisor, log)) {
     unlisten();
     return 1;
   }
@@ -123,7 +141,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     log.error("cannot write the pid file", { path: config.agent.pid_file, error })
   );
   if (taken) {
-    upgradedFrom = { ...taken.from, steps: taken.steps, at: Date.now() };
+    tookOver({ ...taken.from, steps: taken.steps, at: Date.now() });
     await taken.confirm().catch(() => {});
     upgrader.refuseUntil("the previous agent is still finishing the upgrade", taken.oldAgentGone);
     log.info("upgrade: took over", { from: taken.from.pid, steps: taken.steps });
@@ -132,7 +150,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   log.info("ready", { services: running.map((s) => `${s.name}:${s.state}`).join(",") });
   options.onReady?.(supervisor);
   const end = await Promise.race([
-    stopped.promise.then((code) => ({ code, replaced: null })),
+    stopped.then((code) => ({ code, replaced: null })),
     upgrader.replaced.then((replaced) => ({ code: 0, replaced })),
   ]);
   if (end.replaced) await finishReplaced(end.replaced, log);

@@ -1,5 +1,5 @@
-/** The old agent's side of an upgrade's state handover: what each running service gives. */
-import type { Service } from "./service.ts";
+/** The service side of an upgrade: what each running service hands over, and its context hooks. */
+import type { Service, ServiceContext } from "./service.ts";
 
 /** What the running services hand over at an upgrade (`Supervisor.handover`). */
 export interface AgentHandover {
@@ -31,4 +31,27 @@ export async function collectHandovers(
     throw error;
   }
   return { data, resume };
+}
+
+/** Where a service's upgrade hooks come from (the supervisor's options). */
+export interface UpgradeContextSources {
+  /** What the old agent's services handed over, by name (successor only). */
+  inherited?: Record<string, unknown>;
+  upgrade?: ServiceContext<unknown>["upgrade"];
+  agentStatus?: ServiceContext<unknown>["agentStatus"];
+}
+
+/** The upgrade parts of service `name`'s context; `keep` receives its `keepAlive` work. */
+export function upgradeContext(
+  sources: UpgradeContextSources,
+  name: string,
+  keep: (work: Promise<unknown>) => void,
+): Partial<ServiceContext<unknown>> {
+  const inherited = sources.inherited?.[name];
+  return {
+    ...(inherited !== undefined ? { inherited } : {}),
+    ...(sources.upgrade ? { upgrade: sources.upgrade } : {}),
+    ...(sources.agentStatus ? { agentStatus: sources.agentStatus } : {}),
+    keepAlive: (work) => keep(work.catch(() => {})),
+  };
 }

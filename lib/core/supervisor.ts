@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { CommandRunner } from "./command_runner.ts";
 import type { AgentConfig } from "./config.ts";
 import { ensureDir } from "./dirs.ts";
-import { type AgentHandover, collectHandovers } from "./handover.ts";
+import { type AgentHandover, collectHandovers, upgradeContext } from "./handover.ts";
 import { errorText, type Logger } from "./log.ts";
 import type {
   AnyServiceDefinition,
@@ -182,17 +182,13 @@ export class Supervisor {
     );
   }
 
-  /** Upgrade, successor: what the old agent's services handed over, for their contexts. */
-  inherit(data: Record<string, unknown>): void {
-    this.#options = { ...this.#options, inherited: data };
-  }
-
   /**
-   * Upgrade, successor: makes every enabled service's instance and runs its `prepare` (the
-   * proxy starts serving beside the old agent's); {@linkcode start} then starts those instances.
-   * On failure everything prepared is stopped again.
+   * Upgrade, successor: makes every enabled service's instance, its context given what the old
+   * agent's instance handed over (`inherited`, by name), and runs its `prepare` (the proxy serves
+   * beside the old agent's); {@linkcode start} starts those instances. A failure stops them.
    */
-  async prepare(): Promise<void> {
+  async prepare(inherited: Record<string, unknown>): Promise<void> {
+    this.#options = { ...this.#options, inherited };
     const { agent } = this.#options.config;
     for (const dir of [agent.state_dir, agent.run_dir, agent.log_dir]) await ensureDir(dir, 0o750);
     try {
@@ -264,21 +260,7 @@ export class Supervisor {
       },
       statuses: () => this.statuses(),
       metrics: () => this.metrics(),
-      ...this.#upgradeContext(name),
-    };
-  }
-
-  /** The upgrade parts of a service's context (inherited data, the upgrade, keep-alive). */
-  #upgradeContext(name: string): Partial<ServiceContext<unknown>> {
-    const o = this.#options;
-    const inherited = o.inherited?.[name];
-    return {
-      ...(inherited !== undefined ? { inherited } : {}),
-      ...(o.upgrade ? { upgrade: o.upgrade } : {}),
-      ...(o.agentStatus ? { agentStatus: o.agentStatus } : {}),
-      keepAlive: (work) => {
-        this.#lingering.push(work.catch(() => {}));
-      },
+      ...upgradeContext(this.#options, name, (work) => this.#lingering.push(work)),
     };
   }
 

@@ -88,9 +88,8 @@ export async function takeOver(socket: string, host: TakeoverHost): Promise<Take
     await peer.send({ t: "hello", pid: Deno.pid, version: host.version });
     const handover = await expect(peer, "handover", timeout);
     log.info("takeover: handover received", { from: handover.from.pid, ...handover.from });
-    supervisor.inherit(handover.services);
     sockets = await Promise.all(handover.unix.map((path) => bindBeside(path)));
-    await supervisor.prepare();
+    await supervisor.prepare(handover.services);
     mark("ready");
     await peer.send({ t: "ready", ms: steps });
     await expect(peer, "move", timeout);

@@ -105,7 +105,8 @@ export class ProxyEngine implements SessionHost {
   #listeners = new Map<string, ListenerState>();
   #sessions = new Set<ProxySession>();
   #stopping = false;
-  #lingerUntil = 0;
+  /** See {@linkcode SessionHost.lingerUntil}. */
+  lingerUntil = 0;
   #stopped = false;
   #drained: (() => void) | null = null;
   #timer: ReturnType<typeof setInterval> | null = null;
@@ -146,11 +147,6 @@ export class ProxyEngine implements SessionHost {
 
   get stopping(): boolean {
     return this.#stopping;
-  }
-
-  /** A soft stop's idle grace is running (see {@linkcode softStop}). */
-  get lingering(): boolean {
-    return this.#lingerUntil !== 0;
   }
 
   /** The tick clock (kept by the backend pool, which measures idle ages with it) plus a tick. */
@@ -296,7 +292,7 @@ export class ProxyEngine implements SessionHost {
   /** Serves one accepted connection (plain TCP, or later a TLS one) on a listener. */
   accept(conn: ByteConn, runtime: ListenerRuntime): void {
     this.#accepted++;
-    if (this.#stopping && (this.#lingerUntil === 0 || this.#stopped)) {
+    if (this.#stopping && (this.lingerUntil === 0 || this.#stopped)) {
       closeQuietly(conn);
       return;
     }
@@ -354,10 +350,7 @@ export class ProxyEngine implements SessionHost {
       if (session.takeActivity()) active++;
     }
     this.#crowded = this.#fairnessThreshold > 0 && active > this.#fairnessThreshold;
-    if (this.#lingerUntil !== 0 && now >= this.#lingerUntil) {
-      this.#lingerUntil = 0;
-      this.#closeIdle();
-    }
+    if (this.lingerUntil !== 0 && now >= this.lingerUntil) this.#closeIdle();
     if (now - this.#lastPoolSweep >= 1000) {
       this.#lastPoolSweep = now;
       this.pool.sweep(now);
@@ -365,29 +358,24 @@ export class ProxyEngine implements SessionHost {
   }
 
   /**
-   * Stops accepting, closes idle keep-alive connections, and resolves when the rest finished.
-   * With `idleGraceMs` (upgrades) idle ones may first send one more request, answered with
-   * `Connection: close` (a client reusing a connection just as it closes would see an error).
+   * Stops accepting, closes idle keep-alive connections and resolves when the rest finished. With
+   * `idleGraceMs` (upgrades) idle ones may first send one last request, answered `Connection:
+   * close` (closed under a client reusing it, it would fail), and late accepts are served too.
    */
-  softStop(idleGraceMs = 0): Promise<void> {
+  async softStop(idleGraceMs = 0): Promise<void> {
     this.#stopping = true;
     for (const state of this.#listeners.values()) this.#closeListener(state);
-    if (idleGraceMs > 0) this.#ensureTimer();
-    this.#lingerUntil = idleGraceMs > 0 ? Date.now() + idleGraceMs : 0;
+    this.lingerUntil = idleGraceMs > 0 ? Date.now() + idleGraceMs : 0;
     const closed = idleGraceMs > 0 ? 0 : this.#closeIdle();
-    this.#log("info", "soft stop: draining", {
-      idleClosed: closed,
-      inFlight: this.#sessions.size - closed,
-    });
-    // a graceful drain also serves connections whose accept completed as the listener closed
-    const settled = idleGraceMs > 0 ? new Promise((r) => setTimeout(r, 50)) : Promise.resolve();
-    const drained = settled.then(() =>
-      this.#sessions.size === 0 ? undefined : new Promise<void>((r) => this.#drained = r)
-    );
-    return drained.then(() => this.#finish());
+    const inFlight = this.#sessions.size - closed;
+    this.#log("info", "soft stop: draining", { idleClosed: closed, inFlight });
+    if (idleGraceMs > 0) await new Promise((r) => setTimeout(r, 50));
+    if (this.#sessions.size > 0) await new Promise<void>((r) => this.#drained = r);
+    this.#finish();
   }
 
   #closeIdle(): number {
+    this.lingerUntil = 0;
     const idle = [...this.#sessions].filter((session) => session.idle);
     for (const session of idle) session.close();
     return idle.length;
