@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { processExists } from "../lib/core/mod.ts";
 import { SozuClient } from "../lib/protocols/sozu/mod.ts";
-import { freePort, RUNTIME_FLAGS, waitFor } from "../tests/_helpers/mod.ts";
+import { freePort, RUNTIME_FLAGS, waitFor, which } from "../tests/_helpers/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const NGINX = which("nginx") ?? "nginx";
 
 /** How long an upgrade took, ms, from its command. */
 export interface Timings {
@@ -83,16 +84,21 @@ http { access_log off; ${temps} ${upstream}
   server { listen 127.0.0.1:${options.port}; ${server} } }
 `,
   );
-  await new Deno.Command("nginx", { args: ["-c", conf, "-e", `${base}/error.log`] }).output();
+  // by its full path: a binary upgrade re-executes argv[0], without a PATH search
+  await new Deno.Command(NGINX, { args: ["-c", conf, "-e", `${base}/error.log`] }).output();
   await listening(options.port);
   return {
     port: options.port,
     pidFile,
     conf,
     async stop() {
-      const pid = Number((await Deno.readTextFile(pidFile).catch(() => "0")).trim());
-      if (pid > 0) kill(pid, "SIGTERM");
-      if (pid > 0) await gone([pid]).catch(() => {});
+      const pids: number[] = [];
+      for (const file of [pidFile, `${pidFile}.oldbin`]) {
+        const pid = Number((await Deno.readTextFile(file).catch(() => "0")).trim());
+        if (pid > 0) pids.push(pid);
+      }
+      for (const pid of pids) kill(pid, "SIGTERM");
+      await gone(pids).catch(() => {});
     },
   };
 }
@@ -115,7 +121,7 @@ export function nginxReload(nginx: Nginx): Gen {
     async upgrade() {
       const oldWorkers = children(await masterPid(nginx));
       const t0 = performance.now();
-      await new Deno.Command("nginx", { args: ["-c", nginx.conf, "-s", "reload"] }).output();
+      await new Deno.Command(NGINX, { args: ["-c", nginx.conf, "-s", "reload"] }).output();
       const answerMs = performance.now() - t0;
       await gone(oldWorkers);
       return { answerMs, oldExitMs: performance.now() - t0, note: "new workers, same master" };
@@ -181,19 +187,12 @@ listeners = ["127.0.0.1:${port}"]
     });
   const agent = deno(["serve", "--config", config]).spawn();
   agent.stdout.pipeTo(new WritableStream()).catch(() => {});
-  await listening(port);
-  const client = await waitFor(() => SozuClient.connect(socket, 5000), { timeoutMs: 30_000 });
-  for (
-    const [type, data] of [
-      ["ADD_APPLICATION", { app_id: "bench" }],
-      ["ADD_HTTP_FRONT", { app_id: "bench", address: `127.0.0.1:${port}`, hostname: "bench.test" }],
-      ["ADD_BACKEND", { app_id: "bench", backend_id: "b", address: `127.0.0.1:${backend}` }],
-    ] as const
-  ) {
-    const r = await client.request({ type: "PROXY", data: { type, data } }, { timeoutMs: 10_000 });
-    if (r.status !== "OK") throw new Error(`${type}: ${r.message}`);
+  try {
+    await route(socket, port, backend);
+  } catch (error) {
+    kill(agent.pid, "SIGKILL");
+    throw error;
   }
-  client.close();
   let successor = 0;
   return {
     port,
@@ -213,4 +212,30 @@ listeners = ["127.0.0.1:${port}"]
       await gone([successor, agent.pid].filter((p) => p > 0)).catch(() => {});
     },
   };
+}
+
+/** Routes `bench.test` on the agent's proxy listener to the backend. */
+async function route(socket: string, port: number, backend: number): Promise<void> {
+  await listening(port);
+  const client = await waitFor(() => SozuClient.connect(socket, 5000), { timeoutMs: 30_000 });
+  try {
+    for (
+      const [type, data] of [
+        ["ADD_APPLICATION", { app_id: "bench" }],
+        ["ADD_HTTP_FRONT", {
+          app_id: "bench",
+          address: `127.0.0.1:${port}`,
+          hostname: "bench.test",
+        }],
+        ["ADD_BACKEND", { app_id: "bench", backend_id: "b", address: `127.0.0.1:${backend}` }],
+      ] as const
+    ) {
+      const r = await client.request({ type: "PROXY", data: { type, data } }, {
+        timeoutMs: 10_000,
+      });
+      if (r.status !== "OK") throw new Error(`${type}: ${r.message}`);
+    }
+  } finally {
+    client.close();
+  }
 }

@@ -82,13 +82,22 @@ async function scenario(
 ): Promise<Outcome> {
   const slices: Slice[] = [];
   let upgrading: Promise<Timings> | null = null;
-  for (let i = 0; i < options.seconds; i++) {
-    if (i === options.at) upgrading = target.upgrade();
-    slices.push(await wrkSlice(target.port, target.host, 1));
+  try {
+    for (let i = 0; i < options.seconds; i++) {
+      if (i === options.at) {
+        upgrading = target.upgrade().catch((error) => ({
+          answerMs: NaN,
+          oldExitMs: NaN,
+          note: `failed: ${error.message}`,
+        }));
+      }
+      slices.push(await wrkSlice(target.port, target.host, 1));
+    }
+    const timings = upgrading ? await upgrading : { answerMs: NaN, oldExitMs: NaN, note: "" };
+    return { name, slices, timings };
+  } finally {
+    await target.stop();
   }
-  const timings = upgrading ? await upgrading : { answerMs: NaN, oldExitMs: NaN, note: "" };
-  await target.stop();
-  return { name, slices, timings };
 }
 
 function fmt(n: number, digits = 1): string {
