@@ -56,20 +56,10 @@ backendTest(
       const pidFile = join(env.dir, "run", "cryptoded-tunnels", "alpha.pid");
       const openvpn = Number((await Deno.readTextFile(pidFile)).trim());
       // 0.1 s pings for 8 s, the upgrade in the middle
-      const ping = sh([
-        "ip",
-        "netns",
-        "exec",
-        lab.clientNs,
-        "ping",
-        "-c",
-        "80",
-        "-i",
-        "0.1",
-        "-W",
-        "1",
-        lab.serverTunIp,
-      ], { check: false });
+      const pings = "ping -c 80 -i 0.1 -W 1".split(" ");
+      const ping = sh(["ip", "netns", "exec", lab.clientNs, ...pings, lab.serverTunIp], {
+        check: false,
+      });
       await new Promise((r) => setTimeout(r, 1500));
       successor = await upgrade(env.configFile);
       assert.equal((await first.child.status).code, 0);
@@ -127,32 +117,20 @@ backendTest(
         assert.equal(last.code, undefined, `${JSON.stringify(body)} -> ${JSON.stringify(last)}`);
       };
       for (const [id, n] of [["c1", 11], ["c2", 12]] as const) {
-        await ok({
-          type: "AddContainer",
-          id,
-          ipv4: `10.94.7.${n}`,
-          ipv6: `fd94:7::${n}`,
-          mac: `02:00:0a:5e:07:${n}`,
-          internet: false,
-          image: "busybox",
-        });
+        const address = { ipv4: `10.94.7.${n}`, ipv6: `fd94:7::${n}`, mac: `02:00:0a:5e:07:${n}` };
+        await ok({ type: "AddContainer", id, ...address, internet: false, image: "busybox" });
         await ok({ type: "StartContainer", id });
       }
       await ok({ type: "Connect", id1: "c1", id2: "c2" });
+      const attach = ["lxc-attach", "-P", lxcPath, "-n", `${N.prefix}c1`, "--"];
       const reaches = () =>
-        waitFor(async () =>
-          (await sh([
-            "lxc-attach",
-            "-P",
-            lxcPath,
-            "-n",
-            `${N.prefix}c1`,
-            "--",
-            "ping",
-            "-c1",
-            "-W1",
-            "10.94.7.12",
-          ], { check: false })).code === 0, { timeoutMs: 8000, what: "c1 reaching c2" });
+        waitFor(
+          async () =>
+            (await sh([...attach, ..."ping -c1 -W1 10.94.7.12".split(" ")], {
+              check: false,
+            })).code === 0,
+          { timeoutMs: 8000, what: "c1 reaching c2" },
+        );
       await reaches();
       const pids = async () =>
         await Promise.all(["c1", "c2"].map(async (id) =>
