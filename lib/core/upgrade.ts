@@ -19,6 +19,7 @@ import { join } from "node:path";
 import type { AgentConfig } from "./config.ts";
 import { BusyError, FailedError } from "./errors.ts";
 import { errorText, type Logger } from "./log.ts";
+import { sealDocuments, unsealDocuments } from "./state_store.ts";
 import type { UpgradeOutcome, UpgradeRequest } from "./service.ts";
 import type { Supervisor } from "./supervisor.ts";
 import { listeningTcpAddresses } from "./tcp_server.ts";
@@ -176,6 +177,7 @@ export class AgentUpgrader {
       const moved = await this.#expect(peer, child, "moved");
       steps.mark("moved", "control sockets moved to the successor", { notes: moved.notes });
       this.#lingering = (await supervisor.detach()).lingering;
+      await sealDocuments("the agent has handed over to its successor");
       steps.mark("detached", "our services let go (nothing managed was signalled)");
       await peer.send({ t: "detached" });
       await this.#expect(peer, child, "running");
@@ -184,6 +186,7 @@ export class AgentUpgrader {
       peer.close();
       child.kill();
       await supervisor.detach().catch(() => {});
+      unsealDocuments();
       await supervisor.start();
       steps.mark("recovered", "successor lost after the move: our services restarted");
       throw new FailedError(`The successor failed while taking over: ${errorText(error)}`);

@@ -39,7 +39,7 @@ async function tunnelState(socket: string): Promise<string> {
 }
 
 backendTest(
-  "an upgrade under a live openvpn tunnel: same openvpn, at most one ping lost, re-adopted",
+  "an upgrade under a live openvpn tunnel: same openvpn, at most one ping lost, connects resumed",
   { tools: ["openvpn", "ip", "openssl", "ping"], root: true },
   async () => {
     await using lab = await vpnLab();
@@ -71,6 +71,23 @@ backendTest(
       assert.ok(alive(openvpn), "openvpn was not signalled");
       assert.equal(Number((await Deno.readTextFile(pidFile)).trim()), openvpn);
       assert.equal(await tunnelState(env.socket), "CONNECTED", "the successor re-adopted it");
+
+      // a CONNECT still in its pre-connect-exec when the agent hands over is resumed by the
+      // successor (the command is stopped and run again), not lost
+      assert.equal((await ask(env.socket, Cmd.DISCONNECT, "alpha")).code, Resp.OK);
+      await writeProfile(env.profiles, "beta", lab.profile(), {
+        "pre-connect-exec": "/bin/sleep 3",
+      });
+      assert.equal((await ask(env.socket, Cmd.RELOAD)).code, Resp.OK);
+      assert.equal((await ask(env.socket, Cmd.CONNECT, "beta")).code, Resp.OK);
+      const second = await upgrade(env.configFile);
+      await stopPid(successor);
+      successor = second;
+      await waitFor(async () => {
+        const r = await ask(env.socket, Cmd.STATUS, "beta");
+        return (r.data as { status: string }).status === "CONNECTED";
+      }, { timeoutMs: 30_000, what: "beta connected by the second successor" });
+      assert.match(first.stderr(), /resuming a connect interrupted by a restart/);
     } finally {
       if (successor) await stopPid(successor);
     }

@@ -12,6 +12,7 @@ import {
   type Logger,
   type Service,
   type ServiceContext,
+  type StopReason,
 } from "../../core/mod.ts";
 import type { CryptodedBackendFactory, CryptodedBackends } from "./backends.ts";
 import type { CryptodedConfig } from "./config.ts";
@@ -145,14 +146,14 @@ export class CryptodedService implements Service<CryptodedConfig> {
     if (c) ctx.setDetail({ profiles: c.names().length, ...c.counts() });
   }
 
-  async stop(): Promise<void> {
+  async stop(reason?: StopReason): Promise<void> {
     const servers = this.#servers;
     this.#servers = [];
     for (const server of servers) await server.close();
     const pidFiles = this.#pidFiles;
     this.#pidFiles = [];
     for (const path of pidFiles) await this.#backends?.pidFiles.remove(path);
-    this.#connections?.detachAll();
+    this.#connections?.detachAll(reason === "upgrade");
     this.#connections = null;
   }
 
