@@ -78,6 +78,8 @@ else
   cat > "$root$bindir/.polyagent.new" <<LAUNCHER
 #!/bin/sh
 # polyagent launcher for a source checkout: runs main.ts with the agent's permission set.
+# An upgrade (polyagent upgrade, systemctl reload) starts the successor through this launcher.
+export POLYAGENT_LAUNCHER="\$0"
 exec deno run -q -P=agent --v8-flags=--max-semi-space-size=2 --no-code-cache --config "$here/deno.json" "$here/main.ts" "\$@"
 LAUNCHER
   chmod 0755 "$root$bindir/.polyagent.new"
@@ -134,7 +136,14 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-ExecStart=$bindir/polyagent serve --config $config
+ExecStart=$bindir/polyagent serve --config $config --set agent.pid_file=$run_dir/polyagent.pid
+# reload = zero-downtime upgrade: the agent starts its successor (this executable, new or not),
+# hands over and exits; systemd then reads the successor's pid from PIDFile as the main process.
+ExecReload=$bindir/polyagent upgrade --config $config
+PIDFile=$run_dir/polyagent.pid
+# openvpn, the MASQ Node and the processes the agent supervises live in this cgroup and must
+# outlive a restart (the next agent re-adopts them): stop and restart signal the agent only.
+KillMode=process
 KillSignal=SIGTERM
 TimeoutStopSec=10
 Restart=on-failure
@@ -158,10 +167,20 @@ else
 #!/sbin/openrc-run
 description="polyagent: the agent behind cryptoded, Quix WSI, sozu, Intervirt and MASQ"
 command="$bindir/polyagent"
-command_args="serve --config $config"
+command_args="serve --config $config --set agent.pid_file=/run/polyagent.pid"
 command_background=true
+# the agent rewrites it: after an upgrade it names the successor
 pidfile="/run/polyagent.pid"
 retry="SIGTERM/10/SIGKILL/5"
+# openvpn, the MASQ Node and supervised processes outlive the agent and are re-adopted
+rc_cgroup_cleanup="no"
+extra_started_commands="reload"
+
+reload() {
+  ebegin "Upgrading polyagent without downtime"
+  "$bindir/polyagent" upgrade --config $config
+  eend \$?
+}
 
 depend() {
   need net

@@ -1,4 +1,4 @@
-/** The `polyagent` command line (commander): serve, config check/print, version, ctl, … */
+/** The `polyagent` command line (commander): serve, config check/print, upgrade, version, ctl, … */
 import { Command, CommanderError, Option } from "commander";
 import {
   type AgentConfig,
@@ -47,6 +47,35 @@ function addServe(program: Command, definitions: readonly AnyServiceDefinition[]
     .action(async (opts: { config?: string; set: string[] }) => {
       const code = await serveFromArgs({ config: opts.config, sets: opts.set }, definitions);
       if (code !== 0) throw new ExitStatus(code);
+    });
+}
+
+function addUpgrade(program: Command, load: ConfigLoader): void {
+  program.command("upgrade")
+    .description(
+      "replace the running agent with a new process without dropping a request, tunnel or process",
+    )
+    .addOption(configOption())
+    .addOption(setOption())
+    .option("--binary <file>", "start this executable instead of the one the agent runs")
+    .option("--socket <path>", "the agent control socket (default <run_dir>/polyagent.sock)")
+    .option("--timeout <ms>", "give up after this long", (v) => Number(v), 120_000)
+    .option("--json", "print the agent's replies as JSON lines")
+    .action(async (opts: {
+      config?: string;
+      set: string[];
+      binary?: string;
+      socket?: string;
+      timeout: number;
+      json?: boolean;
+    }) => {
+      const { runUpgradeCommand } = await import("./upgrade.ts");
+      await runUpgradeCommand(await load(opts.config, opts.set), {
+        ...(opts.binary ? { binary: opts.binary } : {}),
+        ...(opts.socket ? { socket: opts.socket } : {}),
+        timeoutMs: opts.timeout,
+        json: opts.json ?? false,
+      }, print);
     });
 }
 
@@ -119,6 +148,7 @@ export async function buildProgram(options: CliOptions, lazyCommands = true): Pr
   const load: ConfigLoader = (file, sets) => loadConfig({ file, sets, definitions });
   addServe(program, definitions);
   addConfig(program, load);
+  addUpgrade(program, load);
   addVersion(program, options);
   const { ctl, env } = addCtl(program, load);
   if (lazyCommands) {

@@ -28,6 +28,15 @@ export function agentSchema() {
     fail_fast: flag().default(false),
     /** Budget for stopping every service on SIGTERM. */
     shutdown_timeout_ms: millis(100, 60_000).default(2000),
+    /** The agent's pid file ("" = none); a successor rewrites it when it takes over. */
+    pid_file: text().default(""),
+    /** Time an upgrade's successor has to get ready, and then to take over. */
+    upgrade_timeout_ms: millis(1000, 600_000).default(30_000),
+    /**
+     * Before an upgrade moves listeners, set net.ipv4.tcp_migrate_req=1 (Linux 5.14+, root only)
+     * so connections queued on a closing listener move to the successor's instead of being reset.
+     */
+    tcp_migrate_req: flag().default(true),
   });
 }
 

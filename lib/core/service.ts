@@ -9,8 +9,42 @@ import type { Logger } from "./log.ts";
 import type { JsonDocument, OpenDocumentOptions } from "./state_store.ts";
 import type { AgentStatusPages, StatusPageSource } from "./status_page.ts";
 
-/** Why a service is being stopped. */
-export type StopReason = "shutdown" | "restart" | "start-failed";
+/**
+ * Why a service is being stopped. `upgrade`: the agent is being replaced by its successor (see
+ * core `upgrade.ts`): close the listeners, let go of everything the service manages without
+ * signalling it (openvpn, containers, processes, the Node), and leave the state written; the
+ * successor re-adopts all of it.
+ */
+export type StopReason = "shutdown" | "restart" | "start-failed" | "upgrade";
+
+/** What a service hands its successor at an upgrade (see {@linkcode Service.handover}). */
+export interface ServiceHandover {
+  /** JSON data given to the successor's instance as `ServiceContext.inherited`. */
+  data: unknown;
+  /** The upgrade was called off: accept changes again. */
+  resume(): void;
+}
+
+/** What the agent's upgrade reports to whoever asked for it. */
+export interface UpgradeOutcome {
+  /** The successor's pid. */
+  pid: number;
+  /** One line for the operator. */
+  message: string;
+}
+
+/** Options of an upgrade request ({@linkcode ServiceContext.upgrade}). */
+export interface UpgradeRequest {
+  /** The executable to start instead of the installed one (or the checkout's launcher). */
+  binary?: string | null;
+  /** Told each step as it happens. */
+  onProgress?: (message: string) => void;
+  /**
+   * Resolves once the reply to the requester has been written; the old agent waits for it (a
+   * short while at most) before it exits.
+   */
+  delivered?: Promise<unknown>;
+}
 
 /** Where a service is in its life, as /healthz shows it. */
 export type ServiceState = "starting" | "running" | "backoff" | "failed" | "stopping" | "stopped";
@@ -64,6 +98,24 @@ export interface ServiceContext<C> {
   setDetail(detail: Record<string, unknown>): void;
   /** Status of every service of the agent. */
   statuses(): ServiceStatus[];
+  /** The agent itself (pid, version, the last upgrade), for /healthz. Optional in tests. */
+  agentStatus?(): Record<string, unknown>;
+  /**
+   * Takeover only: what the old agent's instance of this service handed over
+   * ({@linkcode Service.handover}), else undefined.
+   */
+  readonly inherited?: unknown;
+  /**
+   * Replaces the running agent with a new process (sozu's UPGRADE_MAIN); resolves once the
+   * successor has taken over, rejects with the reason when it could not. Absent where the agent
+   * cannot upgrade (tests).
+   */
+  upgrade?(request: UpgradeRequest): Promise<UpgradeOutcome>;
+  /**
+   * Keeps the process alive until `work` settles, after `stop("upgrade")` returned (a proxy
+   * draining its connections while the successor already serves). Optional in tests.
+   */
+  keepAlive?(work: Promise<unknown>): void;
   /** Extra Prometheus lines from every running service. */
   metrics(): string;
   /** The services' status-page sources (for the admin service); optional for test contexts. */
@@ -95,6 +147,17 @@ export interface Service<C> {
   onSignal?(signal: Deno.Signal): boolean | Promise<boolean>;
   /** The service's part of the admin status page (and its operator actions). */
   statusPage?(): StatusPageSource;
+  /**
+   * Upgrade, old agent: holds changes (later ones wait until `stop("upgrade")` or `resume`) and
+   * returns what the successor's instance needs to serve the same state at once.
+   */
+  handover?(): Promise<ServiceHandover>;
+  /**
+   * Upgrade, successor: starts, before the old agent lets go, what must serve alongside it (the
+   * proxy data plane, from `context.inherited`). `start` follows on the same instance and
+   * context once the old agent has detached.
+   */
+  prepare?(context: ServiceContext<C>): Promise<void>;
 }
 
 /** What `ctl` subcommands get from the CLI. */

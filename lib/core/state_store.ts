@@ -29,6 +29,24 @@ export interface JsonDocument<T> {
   write(value: T): Promise<void>;
 }
 
+/** Writes still being flushed, across every document of this process. */
+const flushing = new Set<Promise<void>>();
+let sealed: string | null = null;
+
+/**
+ * Upgrade, old agent: refuses every later write (with `reason`) and resolves once the writes in
+ * flight are on disk, so the successor reads the last state and nothing overwrites its own.
+ */
+export async function sealDocuments(reason: string): Promise<void> {
+  sealed = reason;
+  await Promise.allSettled([...flushing]);
+}
+
+/** Accepts writes again (an upgrade that failed after the seal). */
+export function unsealDocuments(): void {
+  sealed = null;
+}
+
 interface Envelope {
   version: number;
   savedAt: string;
@@ -57,6 +75,7 @@ class FileDocument<T> implements JsonDocument<T> {
 
   write(value: T): Promise<void> {
     this.#value = value;
+    if (sealed !== null) return Promise.reject(new Error(`State not written: ${sealed}`));
     return new Promise((resolve, reject) => {
       if (this.#pending) {
         this.#pending.value = value;
@@ -64,7 +83,11 @@ class FileDocument<T> implements JsonDocument<T> {
       } else {
         this.#pending = { value, waiters: [{ resolve, reject }] };
       }
-      if (!this.#flushing) this.#flushing = this.#flush();
+      if (!this.#flushing) {
+        const flush = this.#flushing = this.#flush();
+        flushing.add(flush);
+        void flush.finally(() => flushing.delete(flush));
+      }
     });
   }
 

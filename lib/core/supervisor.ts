@@ -4,9 +4,11 @@
  * reported and retried with backoff while the others keep running (unless `agent.fail_fast`), or
  * left failed when it refused to start ({@linkcode StartRefusedError}).
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { CommandRunner } from "./command_runner.ts";
 import type { AgentConfig } from "./config.ts";
+import { ensureDir } from "./dirs.ts";
+import { type AgentHandover, collectHandovers, upgradeContext } from "./handover.ts";
 import { errorText, type Logger } from "./log.ts";
 import {
   type AnyServiceDefinition,
@@ -16,27 +18,11 @@ import {
   type ServiceStatus,
   StartRefusedError,
   type StopReason,
+  type UpgradeOutcome,
+  type UpgradeRequest,
 } from "./service.ts";
 import type { AgentStatusPages } from "./status_page.ts";
 import { StateStore } from "./state_store.ts";
-
-/**
- * Creates `dir` with `mode` when it is missing; missing parents get the default mode (a recursive
- * mkdir would give them `mode` too, locking other users out of, say, ./var). An existing
- * directory keeps the mode its operator chose.
- */
-async function ensureDir(dir: string, mode: number): Promise<void> {
-  try {
-    await Deno.mkdir(dir, { mode });
-  } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) return;
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    await Deno.mkdir(dirname(dir), { recursive: true });
-    await Deno.mkdir(dir, { mode }).catch((e) => {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    });
-  }
-}
 
 /** Options for {@linkcode Supervisor}. */
 export interface SupervisorOptions {
@@ -52,6 +38,12 @@ export interface SupervisorOptions {
   backoffMaxMs?: number;
   /** A run this long resets the backoff. @default {60000} */
   stableAfterMs?: number;
+  /** Takeover: what the old agent's services handed over, by service name. */
+  inherited?: Record<string, unknown>;
+  /** Replaces the agent with a new process (offered to services as `context.upgrade`). */
+  upgrade?: (request: UpgradeRequest) => Promise<UpgradeOutcome>;
+  /** The agent's own status for /healthz (offered as `context.agentStatus`). */
+  agentStatus?: () => Record<string, unknown>;
 }
 
 /** A service that failed to start while `fail_fast` is set. */
@@ -76,6 +68,8 @@ interface Slot {
   detail: Record<string, unknown>;
   timer: ReturnType<typeof setTimeout> | null;
   generation: number;
+  /** Takeover: the instance made (and prepared) before the old agent let go. */
+  prepared: { instance: Service<unknown>; context: ServiceContext<unknown> } | null;
 }
 
 /** Runs the services of one agent. */
@@ -84,6 +78,7 @@ export class Supervisor {
   #slots: Slot[];
   #stopping = false;
   #log: Logger;
+  #lingering: Promise<unknown>[] = [];
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -102,12 +97,14 @@ export class Supervisor {
       detail: {},
       timer: null,
       generation: 0,
+      prepared: null,
     }));
   }
 
-  /** Starts every enabled service, in definition order. */
+  /** Starts every enabled service, in definition order (again after {@linkcode detach}). */
   async start(): Promise<void> {
     const { agent } = this.#options.config;
+    this.#stopping = false;
     for (const dir of [agent.state_dir, agent.run_dir, agent.log_dir]) await ensureDir(dir, 0o750);
     for (const slot of this.#slots) {
       if (!slot.enabled || this.#stopping) continue;
@@ -188,6 +185,62 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Upgrade, old agent: collects every running service's handover; each holds its changes until
+   * {@linkcode detach} or `resume`.
+   */
+  handover(): Promise<AgentHandover> {
+    return collectHandovers(
+      this.#slots.filter((s) => s.state === "running").map((s) => [s.def.name, s.instance]),
+    );
+  }
+
+  /**
+   * Upgrade, successor: makes every enabled service's instance, its context given what the old
+   * agent's instance handed over (`inherited`, by name), and runs its `prepare` (the proxy serves
+   * beside the old agent's); {@linkcode start} starts those instances. A failure stops them.
+   */
+  async prepare(inherited: Record<string, unknown>): Promise<void> {
+    this.#options = { ...this.#options, inherited };
+    const { agent } = this.#options.config;
+    for (const dir of [agent.state_dir, agent.run_dir, agent.log_dir]) await ensureDir(dir, 0o750);
+    try {
+      for (const slot of this.#slots) {
+        if (!slot.enabled) continue;
+        const abort = new AbortController();
+        slot.abort = abort;
+        const instance = await slot.def.create() as Service<unknown>;
+        const context = this.#context(slot, ++slot.generation, abort);
+        slot.prepared = { instance, context };
+        await instance.prepare?.(context);
+      }
+    } catch (error) {
+      await this.abandonPrepared();
+      throw new Error(`Preparing the takeover failed: ${errorText(error)}`, { cause: error });
+    }
+  }
+
+  /** Stops the instances {@linkcode prepare} made (the upgrade was called off). */
+  async abandonPrepared(): Promise<void> {
+    for (const slot of this.#slots) {
+      const prepared = slot.prepared;
+      slot.prepared = null;
+      if (!prepared) continue;
+      slot.abort?.abort(new Error("takeover called off"));
+      await prepared.instance.stop("start-failed").catch(() => {});
+    }
+  }
+
+  /**
+   * Upgrade, old agent: stops every service with reason `upgrade` (they let go of what they
+   * manage) and resolves with the work they left running (a proxy drain).
+   */
+  async detach(): Promise<{ lingering: Promise<void> }> {
+    await this.stop("upgrade");
+    const work = this.#lingering.splice(0);
+    return { lingering: Promise.allSettled(work).then(() => {}) };
+  }
+
   #context(slot: Slot, generation: number, abort: AbortController): ServiceContext<unknown> {
     const { agent } = this.#options.config;
     const name = slot.def.name;
@@ -221,21 +274,24 @@ export class Supervisor {
       statuses: () => this.statuses(),
       metrics: () => this.metrics(),
       statusPages: () => this.statusPages(),
+      ...upgradeContext(this.#options, name, (work) => this.#lingering.push(work)),
     };
   }
 
   async #startSlot(slot: Slot): Promise<boolean> {
-    const generation = ++slot.generation;
-    const abort = new AbortController();
+    const prepared = slot.prepared;
+    slot.prepared = null;
+    const generation = prepared ? slot.generation : ++slot.generation;
+    const abort = prepared && slot.abort ? slot.abort : new AbortController();
     slot.abort = abort;
     slot.state = "starting";
     slot.listeners = [];
     slot.detail = {};
     let instance: Service<unknown> | null = null;
     try {
-      instance = await slot.def.create() as Service<unknown>;
+      instance = prepared?.instance ?? await slot.def.create() as Service<unknown>;
       slot.instance = instance;
-      await instance.start(this.#context(slot, generation, abort));
+      await instance.start(prepared?.context ?? this.#context(slot, generation, abort));
     } catch (error) {
       slot.lastError = errorText(error);
       this.#log.error("service failed to start", { service: slot.def.name, error });

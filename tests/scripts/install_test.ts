@@ -33,10 +33,22 @@ Deno.test("install.sh --root installs a launcher, config, dirs and a systemd uni
   const unit = await Deno.readTextFile(join(root, "etc/systemd/system/polyagent.service"));
   assert.match(
     unit,
-    /^ExecStart=\/usr\/local\/bin\/polyagent serve --config \/etc\/polyagent\/polyagent\.toml$/m,
+    /^ExecStart=\/usr\/local\/bin\/polyagent serve --config \/etc\/polyagent\/polyagent\.toml --set agent\.pid_file=\/run\/polyagent\/polyagent\.pid$/m,
   );
   assert.match(unit, /^KillSignal=SIGTERM$/m);
   assert.match(unit, /^StateDirectoryMode=0751$/m);
+  // reload is the zero-downtime upgrade; the successor becomes the main process via PIDFile, and
+  // what the agent manages survives a restart (only the agent is signalled)
+  assert.match(
+    unit,
+    /^ExecReload=\/usr\/local\/bin\/polyagent upgrade --config \/etc\/polyagent\/polyagent\.toml$/m,
+  );
+  assert.match(unit, /^PIDFile=\/run\/polyagent\/polyagent\.pid$/m);
+  assert.match(unit, /^KillMode=process$/m);
+  assert.match(
+    await Deno.readTextFile(bin),
+    /^export POLYAGENT_LAUNCHER="\$0"$/m,
+  );
 
   // A second run keeps an operator's config and leaves no temp files.
   await Deno.writeTextFile(config, "# edited by the operator\n");
@@ -71,8 +83,12 @@ Deno.test("install.sh installs a given binary and an OpenRC script with another 
   assert.match(rc, /^#!\/sbin\/openrc-run$/m);
   assert.match(
     rc,
-    /^command_args="serve --config \/opt\/polyagent\/etc\/polyagent\/polyagent\.toml"$/m,
+    /^command_args="serve --config \/opt\/polyagent\/etc\/polyagent\/polyagent\.toml --set agent\.pid_file=\/run\/polyagent\.pid"$/m,
   );
+  assert.match(rc, /^extra_started_commands="reload"$/m);
+  assert.match(rc, /^ {2}"\/opt\/polyagent\/bin\/polyagent" upgrade --config \S+$/m);
+  assert.match(rc, /^rc_cgroup_cleanup="no"$/m);
+  assert.equal((await sh(["bash", "-n", join(root, "etc/init.d/polyagent")])).code, 0);
   assert.equal(await mode(join(root, "etc/init.d/polyagent")), 0o755);
 });
 

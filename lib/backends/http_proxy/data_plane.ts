@@ -4,15 +4,17 @@
  * all have applied it. A worker that crashes, or does not answer an order in time, is replaced by
  * a new one fed `currentOrders()` and then any order still pending.
  */
-import type { Logger } from "../../core/mod.ts";
+import { enableTcpMigrateReq, type Logger } from "../../core/mod.ts";
 import { mergeBackendFigures } from "./backend_stats.ts";
 import type {
   BackendFigures,
   DataPlane,
   DataPlaneOptions,
   ProxyOrder,
+  SoftStopOptions,
   WorkerInfo,
   WorkerRunState,
+  WorkerUpgradeOptions,
 } from "./model.ts";
 import type { FromWorker, ToWorker, WorkerEngineOptions } from "./worker_protocol.ts";
 
@@ -44,6 +46,8 @@ interface Slot {
   pending: Map<number, Pending>;
   ready: Promise<void>;
   generation: number;
+  /** Replaced by an upgrade and draining: gets no orders, and is not replaced if it dies. */
+  retiring?: boolean;
 }
 
 const WORKER_URL = new URL("./worker_main.ts", import.meta.url).href;
@@ -80,18 +84,7 @@ export class WorkerDataPlane implements DataPlane {
   /** Starts the workers and feeds them the current state. */
   async start(): Promise<void> {
     const count = Math.max(1, this.#options.workerCount);
-    for (let i = 0; i < count; i++) {
-      const slot: Slot = {
-        id: this.#nextWorkerId++,
-        worker: null,
-        state: "RUNNING",
-        pending: new Map(),
-        ready: Promise.resolve(),
-        generation: 0,
-      };
-      this.#slots.push(slot);
-      this.#spawn(slot);
-    }
+    for (let i = 0; i < count; i++) this.#spawn(this.#newSlot());
     await Promise.all(this.#slots.map((s) => s.ready));
     const orders = this.#options.currentOrders();
     const results = await Promise.allSettled(
@@ -158,14 +151,77 @@ export class WorkerDataPlane implements DataPlane {
   }
 
   /** Stop accepting, let in-flight requests finish, then stop the workers. */
-  async softStop(): Promise<void> {
+  async softStop(options: SoftStopOptions = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopping = true;
     for (const slot of this.#slots) slot.state = "STOPPING";
+    const idleGraceMs = options.idleGraceMs ?? 0;
     await Promise.allSettled(
-      this.#slots.map((slot) => this.#send(slot, { t: "soft_stop" }, 0)),
+      this.#slots.map((slot) => this.#send(slot, { t: "soft_stop", idleGraceMs }, 0)),
     );
     this.#terminateAll();
+  }
+
+  /**
+   * UPGRADE_WORKER: a fresh worker is fed the current state and binds every listener beside the
+   * old one (SO_REUSEPORT; with `migrateQueued`, tcp_migrate_req moves the old one's accept queue
+   * over when it closes), then the old one drains. Call it with no order in flight.
+   */
+  async upgradeWorker(
+    id: number,
+    options: WorkerUpgradeOptions,
+  ): Promise<{ id: number; drained: Promise<void> }> {
+    const old = this.#slots.find((s) => s.id === id && !s.retiring);
+    if (!old || this.#stopping) throw new Error(`worker ${id} not found`);
+    if (this.#options.migrateQueued) await enableTcpMigrateReq(this.#log);
+    const fresh = this.#newSlot();
+    this.#spawn(fresh);
+    await fresh.ready;
+    const orders = this.#options.currentOrders();
+    const fed = await Promise.allSettled(
+      orders.map((order) => this.#send(fresh, { t: "apply", order })),
+    );
+    const failed = fed.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    if (failed) {
+      await this.#retire(fresh, { drainTimeoutMs: 0 });
+      throw new Error(`failed creating worker: ${failed.reason.message}`);
+    }
+    this.#log.info("proxy worker upgraded: draining the old one", { old: id, worker: fresh.id });
+    return { id: fresh.id, drained: this.#retire(old, options) };
+  }
+
+  /** Soft-stops one worker (hard after `drainTimeoutMs`) and forgets it. */
+  async #retire(slot: Slot, options: WorkerUpgradeOptions): Promise<void> {
+    slot.retiring = true;
+    slot.state = "STOPPING";
+    const drained = this.#send(slot, { t: "soft_stop", idleGraceMs: options.idleGraceMs ?? 0 }, 0);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      drained.then(() => "done", () => "done"),
+      new Promise((r) => timer = setTimeout(() => r("timeout"), options.drainTimeoutMs)),
+    ]);
+    clearTimeout(timer);
+    if (outcome === "timeout") await this.#send(slot, { t: "hard_stop" }, 1000).catch(() => {});
+    slot.generation++;
+    slot.worker?.terminate();
+    slot.worker = null;
+    slot.state = "STOPPED";
+    for (const p of slot.pending.values()) p.reject(new Error("the worker was replaced"));
+    slot.pending.clear();
+    this.#slots = this.#slots.filter((s) => s !== slot);
+  }
+
+  #newSlot(): Slot {
+    const slot: Slot = {
+      id: this.#nextWorkerId++,
+      worker: null,
+      state: "RUNNING",
+      pending: new Map(),
+      ready: Promise.resolve(),
+      generation: 0,
+    };
+    this.#slots.push(slot);
+    return slot;
   }
 
   /** Drop everything now. */
@@ -226,6 +282,10 @@ export class WorkerDataPlane implements DataPlane {
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
       if (slot.generation !== generation) return;
+      if (slot.retiring) {
+        for (const p of slot.pending.values()) p.resolve(undefined);
+        return slot.pending.clear();
+      }
       this.#log.error("proxy worker crashed", { worker: slot.id, error: event.message });
       this.#replace(slot);
     };

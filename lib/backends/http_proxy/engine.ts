@@ -106,6 +106,8 @@ export class ProxyEngine implements SessionHost {
   #listeners = new Map<string, ListenerState>();
   #sessions = new Set<ProxySession>();
   #stopping = false;
+  /** See {@linkcode SessionHost.lingerUntil}. */
+  lingerUntil = 0;
   #stopped = false;
   #drained: (() => void) | null = null;
   #timer: ReturnType<typeof setInterval> | null = null;
@@ -292,7 +294,7 @@ export class ProxyEngine implements SessionHost {
   /** Serves one accepted connection (plain TCP, or later a TLS one) on a listener. */
   accept(conn: ByteConn, runtime: ListenerRuntime): void {
     this.#accepted++;
-    if (this.#stopping) {
+    if (this.#stopping && (this.lingerUntil === 0 || this.#stopped)) {
       closeQuietly(conn);
       return;
     }
@@ -350,6 +352,7 @@ export class ProxyEngine implements SessionHost {
       if (session.takeActivity()) active++;
     }
     this.#crowded = this.#fairnessThreshold > 0 && active > this.#fairnessThreshold;
+    if (this.lingerUntil !== 0 && now >= this.lingerUntil) this.#closeIdle();
     if (now - this.#lastPoolSweep >= 1000) {
       this.#lastPoolSweep = now;
       this.pool.sweep(now);
@@ -358,25 +361,28 @@ export class ProxyEngine implements SessionHost {
     if (second !== this.#second) rollBackends(this.routing.backends(), this.#second = second);
   }
 
-  /** Stops accepting, closes idle keep-alive connections, and resolves when the rest finished. */
-  softStop(): Promise<void> {
+  /**
+   * Stops accepting, closes idle keep-alive connections and resolves when the rest finished. With
+   * `idleGraceMs` (upgrades) idle ones may first send one last request, answered `Connection:
+   * close` (closed under a client reusing it, it would fail), and late accepts are served too.
+   */
+  async softStop(idleGraceMs = 0): Promise<void> {
     this.#stopping = true;
     for (const state of this.#listeners.values()) this.#closeListener(state);
-    let closed = 0;
-    for (const session of this.#sessions) {
-      if (session.idle) {
-        session.close();
-        closed++;
-      }
-    }
-    this.#log("info", "soft stop: draining", {
-      idleClosed: closed,
-      inFlight: this.#sessions.size - closed,
-    });
-    const drained = this.#sessions.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
-      this.#drained = resolve;
-    });
-    return drained.then(() => this.#finish());
+    this.lingerUntil = idleGraceMs > 0 ? Date.now() + idleGraceMs : 0;
+    const closed = idleGraceMs > 0 ? 0 : this.#closeIdle();
+    const inFlight = this.#sessions.size - closed;
+    this.#log("info", "soft stop: draining", { idleClosed: closed, inFlight });
+    if (idleGraceMs > 0) await new Promise((r) => setTimeout(r, 50));
+    if (this.#sessions.size > 0) await new Promise<void>((r) => this.#drained = r);
+    this.#finish();
+  }
+
+  #closeIdle(): number {
+    this.lingerUntil = 0;
+    const idle = [...this.#sessions].filter((session) => session.idle);
+    for (const session of idle) session.close();
+    return idle.length;
   }
 
   /** Drops every listener and connection now. */

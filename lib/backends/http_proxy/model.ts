@@ -123,6 +123,26 @@ export interface DataPlaneOptions {
    * worker that replaces a crashed one.
    */
   currentOrders: () => ProxyOrder[];
+  /**
+   * Turn on net.ipv4.tcp_migrate_req before a worker upgrade closes the old worker's listeners
+   * (root only; see core `tcp_migrate.ts`). @default {false}
+   */
+  migrateQueued?: boolean;
+}
+
+/** How a soft stop drains. */
+export interface SoftStopOptions {
+  /**
+   * Idle keep-alive connections may send one more request (answered `Connection: close`) for
+   * this long before they are closed; upgrades use it. @default {0}
+   */
+  idleGraceMs?: number;
+}
+
+/** How {@linkcode DataPlane.upgradeWorker} drains the worker it replaces. */
+export interface WorkerUpgradeOptions extends SoftStopOptions {
+  /** After this long the old worker's remaining connections are dropped. */
+  drainTimeoutMs: number;
 }
 
 /**
@@ -135,9 +155,18 @@ export interface DataPlane {
   apply(order: ProxyOrder): Promise<void>;
   workers(): WorkerInfo[];
   /** Stop accepting, let in-flight requests finish, then stop the workers. */
-  softStop(): Promise<void>;
+  softStop(options?: SoftStopOptions): Promise<void>;
   /** Drop everything now. */
   hardStop(): Promise<void>;
   /** Each backend's live figures (optional: test doubles may leave it out). */
   backendStats?(): Promise<BackendFigures[]>;
+  /**
+   * Replaces worker `id` with a fresh one fed the current state: resolves with the new worker's
+   * id once it serves beside the old one, and `drained` once the old one is gone. No order may be
+   * applied until it resolves.
+   */
+  upgradeWorker?(
+    id: number,
+    options: WorkerUpgradeOptions,
+  ): Promise<{ id: number; drained: Promise<void> }>;
 }

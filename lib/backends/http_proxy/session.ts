@@ -34,6 +34,8 @@ export interface SessionHost {
   readonly ioBuffers: BufferPool;
   /** Soft stop in progress: finish the current exchange, then close. */
   readonly stopping: boolean;
+  /** Until when (ms) a soft stop lets idle keep-alive connections send one last request. */
+  readonly lingerUntil?: number;
   /**
    * Many connections are active at once. Deno's event loop serves ready sockets unfairly when
    * saturated: at 512 busy connections a few hundred were served back to back while the rest
@@ -293,7 +295,7 @@ export class ProxySession {
     if (this.start === this.end) {
       this.start = this.end = 0;
       if (this.buf !== this.pooledBuf) this.buf = this.pooledBuf;
-      if (this.host.stopping) return false;
+      if (this.host.stopping && !this.host.lingerUntil) return false;
       this.#state = IDLE;
       this.clientDeadline = this.host.deadlineBase + this.listener.frontTimeoutMs;
     } else {

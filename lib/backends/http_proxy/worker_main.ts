@@ -50,7 +50,7 @@ async function handle(message: ToWorker): Promise<void> {
       return;
     }
     case "soft_stop":
-      await engine?.softStop();
+      await engine?.softStop(message.idleGraceMs);
       post({ t: "done", seq: message.seq });
       return;
     case "hard_stop":

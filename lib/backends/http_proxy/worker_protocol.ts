@@ -5,7 +5,7 @@ import type { ProxyOrder } from "./model.ts";
 export type ToWorker =
   | { t: "init"; workerId: number; reusePort: boolean; options?: WorkerEngineOptions }
   | { t: "apply"; seq: number; order: ProxyOrder }
-  | { t: "soft_stop"; seq: number }
+  | { t: "soft_stop"; seq: number; idleGraceMs?: number }
   | { t: "hard_stop"; seq: number }
   | { t: "stats"; seq: number }
   | { t: "backend_stats"; seq: number };

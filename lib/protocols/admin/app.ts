@@ -14,6 +14,8 @@ export interface AdminSources {
   extraMetrics(): string;
   /** The status page's sources and rules; without them there is no page. */
   page?: StatusPageOptions;
+  /** The agent process (pid, version, the last upgrade), shown by /healthz as `agent`. */
+  agent?(): Record<string, unknown>;
 }
 
 /** Builds the admin app. */
@@ -33,7 +35,11 @@ export function createAdminApp(sources: AdminSources): Hono {
       ...(Object.keys(s.detail).length > 0 ? { detail: s.detail } : {}),
     }));
     const healthy = services.every((s) => s.up);
-    return c.json({ status: healthy ? "ok" : "degraded", services }, healthy ? 200 : 503);
+    const agent = sources.agent?.();
+    return c.json(
+      { status: healthy ? "ok" : "degraded", ...(agent ? { agent } : {}), services },
+      healthy ? 200 : 503,
+    );
   });
   app.get("/metrics", async (c) => {
     const body = renderMetrics(sources.statuses(), await sources.process(), sources.extraMetrics());

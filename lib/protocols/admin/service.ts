@@ -1,5 +1,11 @@
 /** The `[admin]` service: serves the admin app on a loopback TCP address. */
-import { type Service, type ServiceContext, splitHostPort, VERSION } from "../../core/mod.ts";
+import {
+  serveTcp,
+  type Service,
+  type ServiceContext,
+  splitHostPort,
+  VERSION,
+} from "../../core/mod.ts";
 import type { AdminConfig } from "./config.ts";
 import { LoopLagMonitor, openFdCount, residentBytes } from "../../backends/procfs/mod.ts";
 import { createAdminApp } from "./app.ts";
@@ -29,6 +35,7 @@ export class AdminService implements Service<AdminConfig> {
     this.#lag.start();
     const app = createAdminApp({
       statuses: () => ctx.statuses(),
+      ...(ctx.agentStatus ? { agent: ctx.agentStatus } : {}),
       extraMetrics: () => ctx.metrics(),
       process: async () => ({
         rssBytes: residentBytes(),
@@ -50,18 +57,16 @@ export class AdminService implements Service<AdminConfig> {
         signal: ctx.signal,
       },
     });
-    const ready = Promise.withResolvers<Deno.NetAddr>();
-    this.#server = Deno.serve({
+    const { server, addr } = await serveTcp({
       hostname,
       port,
       signal: ctx.signal,
-      onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
       onError: (error) => {
         ctx.log.error("admin request failed", { error });
         return new Response("internal error\n", { status: 500 });
       },
     }, app.fetch);
-    const addr = await ready.promise;
+    this.#server = server;
     ctx.listening(
       `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`,
     );

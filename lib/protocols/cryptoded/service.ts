@@ -13,6 +13,7 @@ import {
   type Service,
   type ServiceContext,
   type StatusPageSource,
+  type StopReason,
 } from "../../core/mod.ts";
 import type { CryptodedBackendFactory, CryptodedBackends } from "./backends.ts";
 import type { CryptodedConfig } from "./config.ts";
@@ -165,7 +166,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
     });
   }
 
-  async stop(): Promise<void> {
+  async stop(reason?: StopReason): Promise<void> {
     this.#handlerContext = null;
     const servers = this.#servers;
     this.#servers = [];
@@ -173,7 +174,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
     const pidFiles = this.#pidFiles;
     this.#pidFiles = [];
     for (const path of pidFiles) await this.#backends?.pidFiles.remove(path);
-    this.#connections?.detachAll();
+    this.#connections?.detachAll(reason === "upgrade");
     this.#connections = null;
   }
 

@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import type { Context, Next } from "hono";
 import { upgradeWebSocket } from "hono/deno";
-import { type Logger, splitHostPort } from "../../core/mod.ts";
+import { type Logger, serveTcp, splitHostPort } from "../../core/mod.ts";
 import { inSubnet, parseCidr, sameAddress } from "./containers/mod.ts";
 import type { ContainerManager } from "./containers/mod.ts";
 import { IntervirtConnection } from "./connection.ts";
@@ -157,17 +157,14 @@ export async function serveIntervirt(
   options: IntervirtListenOptions,
 ): Promise<IntervirtListener> {
   const { hostname, port } = splitHostPort(options.listen);
-  const ready = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
+  const { server, addr } = await serveTcp({
     hostname,
     port,
     signal: options.signal,
-    onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
     onError: (error) => {
       options.log.error("intervirt request failed", { error });
       return new Response("internal error\n", { status: 500 });
     },
   }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
-  server.finished.catch(() => {});
-  return { server, address: await ready.promise };
+  return { server, address: addr };
 }

@@ -4,7 +4,7 @@
  * `Origin` outside the allow-list (403), numbers clients from 0 (each a `connection.ts`), and
  * routes replies to one client, all clients, or all but one.
  */
-import { errorText, type Logger } from "../../core/mod.ts";
+import { errorText, type Logger, serveTcp } from "../../core/mod.ts";
 import { NODE_UI_PROTOCOL } from "./codes.ts";
 import type { UiMessage } from "./codec.ts";
 import { type ClientId, MasqConnection, type MasqConnectionHost } from "./connection.ts";
@@ -115,24 +115,23 @@ export class MasqServer {
   }
 
   async #listen(): Promise<void> {
-    const ready = Promise.withResolvers<Deno.NetAddr>();
     try {
-      this.#server = Deno.serve({
+      const { server, addr } = await serveTcp({
         hostname: this.#hostname,
         port: this.#o.port,
-        onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
         onError: (error) => {
           this.#o.log.error("UI request failed", { error: errorText(error) });
           return new Response("internal error\n", { status: 500 });
         },
       }, (request) => this.#upgrade(request));
+      this.#server = server;
+      this.#port = addr.port;
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
         throw new PortBusyError(this.#hostname, this.#o.port, { cause: error });
       }
       throw error;
     }
-    this.#port = (await ready.promise).port;
   }
 
   #upgrade(request: Request): Response {

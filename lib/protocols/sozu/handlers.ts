@@ -32,6 +32,7 @@ import {
   statePathInput,
 } from "./schemas.ts";
 import { type ConfigState, decodeRecords, encodeRecords, parseStateOrder } from "./state/mod.ts";
+import { registerUpgrades, type SozuUpgradeEnvironment } from "./upgrade_handlers.ts";
 
 /** What a handler may do besides returning its final reply. */
 export interface SozuRequestIo {
@@ -57,6 +58,8 @@ export interface SozuHandlerEnvironment {
   stopProxy(hard: boolean): Promise<void>;
   /** Ends the service once the reply is out. */
   endService(reason: string): void;
+  /** UPGRADE_MAIN / UPGRADE_WORKER (`upgrade_handlers.ts`); default: workers only. */
+  upgrades?: Omit<SozuUpgradeEnvironment, "control">;
 }
 
 /** The two tables: top-level commands and PROXY orders. */
@@ -309,12 +312,6 @@ function registerUnsupported({ commands, orders }: SozuHandlers): void {
     "LAUNCH_WORKER",
     unsupported("LAUNCH_WORKER is not supported: workers are managed by sozu.worker_count"),
   );
-  for (const type of ["UPGRADE_MASTER", "UPGRADE_MAIN", "UPGRADE_WORKER"]) {
-    commands.register(
-      type,
-      unsupported(`${type} is not supported yet: hot upgrade comes with part 2`),
-    );
-  }
   commands.register(
     "RELOAD_CONFIGURATION",
     unsupported("RELOAD_CONFIGURATION is not supported: use LOAD_STATE or restart the service"),
@@ -355,6 +352,11 @@ export function createSozuHandlers(env: SozuHandlerEnvironment): SozuHandlers {
   registerStateCommands(handlers.commands, env);
   registerQueries(handlers, env);
   registerStop(handlers.orders, env);
+  registerUpgrades(handlers.commands, {
+    workerUpgrade: { drainTimeoutMs: 2000, idleGraceMs: 1000 },
+    ...env.upgrades,
+    control: env.control,
+  });
   registerUnsupported(handlers);
   checkNames(handlers.commands, SOZU_COMMANDS);
   checkNames(handlers.orders, SOZU_ORDERS);

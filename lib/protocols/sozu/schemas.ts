@@ -189,6 +189,12 @@ export const statePathInput = z.object({
   path: z.string().min(1).max(4096).refine((s) => !s.includes("\0"), "NUL in path"),
 });
 
+/** UPGRADE_WORKER payload: the worker id (a number, as sozu sends it, or its decimal text). */
+export const workerIdInput = z.union([
+  z.number().int().min(0).max(0xffffffff),
+  z.string().regex(/^\d{1,10}$/, { message: "expected a worker id" }).transform(Number),
+]);
+
 /** LIST_FRONTENDS payload (v0.14). */
 export const listFrontendsInput = z.object({
   http: z.boolean().nullish(),

@@ -43,13 +43,16 @@ export class SozuCommandServer {
     return this.#conns.size;
   }
 
-  /** Stops listening (removing the socket) and closes every connection. */
-  async close(): Promise<void> {
+  /**
+   * Stops listening (removing the socket if it is still ours) and closes every connection, or
+   * with `keepClients` (an upgrade) leaves them to finish and end with the process.
+   */
+  async close(options: { keepClients?: boolean } = {}): Promise<void> {
     this.#closing = true;
     const listener = this.#listener;
     this.#listener = null;
     if (listener) await closeUnix(listener, this.#path);
-    for (const conn of this.#conns) closeQuietly(conn);
+    if (!options.keepClients) { for (const conn of this.#conns) closeQuietly(conn); }
     this.#conns.clear();
     await this.#accepting.catch(() => {});
   }

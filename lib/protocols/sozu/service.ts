@@ -9,6 +9,7 @@ import {
   type JsonDocument,
   type Service,
   type ServiceContext,
+  type ServiceHandover,
   type StatusPageSource,
   type StopReason,
 } from "../../core/mod.ts";
@@ -63,6 +64,19 @@ async function loadState(
   return { state, document };
 }
 
+/**
+ * Upgrade, successor: the state the old agent handed over (its state document's form), or null
+ * (then the saved state is loaded as at any start).
+ */
+function inheritedState(ctx: ServiceContext<SozuConfig>): ConfigState | null {
+  const given = ctx.inherited as { version?: unknown; state?: unknown } | undefined;
+  if (!given || typeof given.version !== "number") return null;
+  return restore(given.state, given.version, {
+    defaultHttpListener: ctx.config.default_http_listener,
+    defaultHttpsListener: ctx.config.default_https_listener,
+  });
+}
+
 /** Adds and activates the configured listeners the state lacks; whether anything changed. */
 function addConfiguredListeners(state: ConfigState, listeners: readonly string[]): boolean {
   let changed = false;
@@ -91,16 +105,33 @@ export class SozuService implements Service<SozuConfig> {
   #replies = { OK: 0, ERROR: 0 };
   #detailPending = false;
   #handlers: SozuHandlers | null = null;
+  /** Upgrade, successor: the state the plane was started with by `prepare`. */
+  #prepared: { state: ConfigState; changed: boolean } | null = null;
+  /** Upgrade, old agent: releases the control queue held since `handover`. */
+  #held: (() => void) | null = null;
 
   constructor(backends: SozuBackends) {
     this.#backends = backends;
   }
 
+  /** Upgrade, successor: the proxy serves the handed-over state beside the old agent's. */
+  async prepare(ctx: ServiceContext<SozuConfig>): Promise<void> {
+    this.#ctx = ctx;
+    const state = inheritedState(ctx) ?? (await loadState(ctx)).state;
+    const changed = addConfiguredListeners(state, ctx.config.listeners);
+    this.#prepared = { state, changed };
+    await this.#startPlane(ctx, state);
+  }
+
   async start(ctx: ServiceContext<SozuConfig>): Promise<void> {
     this.#ctx = ctx;
-    const { state, document } = await loadState(ctx);
-    const changed = addConfiguredListeners(state, ctx.config.listeners);
-    const plane = await this.#startPlane(ctx, state);
+    const prepared = this.#prepared;
+    this.#prepared = null;
+    const { state, document } = prepared
+      ? { state: prepared.state, document: await openStateDocument(ctx) }
+      : await loadState(ctx);
+    const changed = prepared?.changed ?? addConfiguredListeners(state, ctx.config.listeners);
+    const plane = prepared && this.#plane ? this.#plane : await this.#startPlane(ctx, state);
     const control = this.#createControl(ctx, state, plane, document);
     if (changed) await control.persist();
     await this.#serve(ctx, control, document);
@@ -116,6 +147,7 @@ export class SozuService implements Service<SozuConfig> {
       workerCount: ctx.config.worker_count,
       currentOrders: () => state.proxyOrders(),
       log: ctx.log,
+      migrateQueued: ctx.agent.tcp_migrate_req,
     });
     this.#plane = plane;
     try {
@@ -169,6 +201,13 @@ export class SozuService implements Service<SozuConfig> {
       }),
       stopProxy: (hard) => this.#stopProxy(hard),
       endService: (reason) => this.#end(reason),
+      upgrades: {
+        ...(ctx.upgrade ? { upgradeAgent: ctx.upgrade } : {}),
+        workerUpgrade: {
+          drainTimeoutMs: config.drain_timeout_ms,
+          idleGraceMs: idleGrace(config.drain_timeout_ms),
+        },
+      },
     });
     this.#handlers = handlers;
     this.#socketPath = resolve(config.command_socket);
@@ -241,27 +280,79 @@ export class SozuService implements Service<SozuConfig> {
     else void this.stop("shutdown");
   }
 
-  async stop(_reason: StopReason): Promise<void> {
+  /**
+   * Upgrade, old agent: changes wait in the control queue from now on; the successor gets the
+   * state as it is. `resume` lets them through (the upgrade failed); `stop("upgrade")` refuses
+   * them (send them to the successor).
+   */
+  handover(): Promise<ServiceHandover> {
+    const control = this.#control;
+    if (!control) return Promise.resolve({ data: null, resume: () => {} });
+    const held = Promise.withResolvers<void>();
+    const snapshot = Promise.withResolvers<unknown>();
+    void control.serial(async () => {
+      snapshot.resolve(control.state.toDocument());
+      await held.promise;
+    });
+    this.#held = held.resolve;
+    return snapshot.promise.then((state) => ({
+      data: { version: STATE_DOCUMENT_VERSION, state },
+      resume: () => this.#release(),
+    }));
+  }
+
+  #release(): void {
+    this.#held?.();
+    this.#held = null;
+  }
+
+  async stop(reason: StopReason): Promise<void> {
+    const upgrade = reason === "upgrade";
     const server = this.#server;
     this.#server = null;
-    await server?.close();
+    // at an upgrade, a client's UPGRADE_MAIN still gets its answer on its connection
+    await server?.close({ keepClients: upgrade });
     const plane = this.#plane;
-    this.#control?.close("the sozu service is stopping");
+    this.#control?.close(
+      upgrade
+        ? "the agent was replaced by a new process: send this request again"
+        : "the sozu service is stopping",
+    );
+    this.#release();
     if (plane && !this.#proxyStopped) {
       this.#proxyStopped = true;
-      await this.#drain(plane, this.#ctx?.config.drain_timeout_ms ?? 0);
+      const drainMs = this.#ctx?.config.drain_timeout_ms ?? 0;
+      const graceful = upgrade || reason === "start-failed";
+      const drained = this.#drain(plane, drainMs, graceful ? idleGrace(drainMs) : 0);
+      if (upgrade && this.#ctx?.keepAlive) this.#ctx.keepAlive(drained);
+      else await drained;
     }
   }
 
   /** Soft stop, turned hard when it takes longer than `drainMs`. */
-  async #drain(plane: DataPlane, drainMs: number): Promise<void> {
+  async #drain(plane: DataPlane, drainMs: number, idleGraceMs: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), drainMs));
-    const outcome = await Promise.race([plane.softStop().then(() => "done" as const), timedOut])
-      .catch(() => "timeout" as const);
+    const outcome = await Promise.race([
+      plane.softStop({ idleGraceMs }).then(() => "done" as const),
+      timedOut,
+    ]).catch(() => "timeout" as const);
     clearTimeout(timer);
     if (outcome === "timeout") await plane.hardStop().catch(() => {});
   }
+}
+
+/** How long idle keep-alive clients may send one more request while draining for an upgrade. */
+function idleGrace(drainMs: number): number {
+  return Math.min(1000, Math.floor(drainMs / 2));
+}
+
+/** Upgrade, successor: the state document only (the state itself was handed over). */
+async function openStateDocument(
+  ctx: ServiceContext<SozuConfig>,
+): Promise<JsonDocument<unknown> | null> {
+  if (!ctx.config.automatic_state_save) return null;
+  return await ctx.openDocument<unknown>({ version: STATE_DOCUMENT_VERSION, empty: () => null });
 }
 
 function defaultHttpListener(address: string) {

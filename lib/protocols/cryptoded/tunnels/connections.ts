@@ -267,8 +267,11 @@ export class CryptodedConnections {
     this.#launcher.scriptSecurity = enabled;
   }
 
-  /** Lets go of every tunnel (they keep running) and cancels pre-connect commands. */
-  detachAll(): void {
-    this.#launcher.detachAll();
+  /**
+   * Lets go of every tunnel (they keep running) and cancels pre-connect commands; with
+   * `handOver` (an upgrade) the connects they belonged to are resumed by the successor.
+   */
+  detachAll(handOver = false): void {
+    this.#launcher.detachAll(handOver);
   }
 }

@@ -32,6 +32,8 @@ export class ConnectionLauncher {
   scriptSecurity: boolean;
   /** Set when the service stops: nothing new starts. */
   stopped = false;
+  /** Stopped for an upgrade: interrupted connects stay pending (see {@linkcode detachAll}). */
+  handingOver = false;
   #uid: number | null = null;
 
   constructor(options: ConnectionsOptions, registry: ConnectionRegistry) {
@@ -86,7 +88,8 @@ export class ConnectionLauncher {
     // only this attempt's marker: a DISCONNECT + CONNECT may have started a newer one
     const clear = () => {
       if (e.preExec === abort) e.preExec = null;
-      this.settle(e.name);
+      // at an upgrade the connect stays pending: the successor resumes it
+      if (!this.handingOver) this.settle(e.name);
     };
     if (profile.preConnectExec && !(await this.#preExec(e, profile, abort))) {
       clear();
@@ -124,7 +127,7 @@ export class ConnectionLauncher {
     });
     e.preExecStatus = result.status;
     e.preExecRan = true;
-    await savePreExecStatus(this.#o.saved, e.name, result.status, log);
+    if (!this.handingOver) await savePreExecStatus(this.#o.saved, e.name, result.status, log);
     if (abort.signal.aborted || this.stopped) {
       e.lastError = "connect cancelled during pre-connect-exec";
       return false;
@@ -200,9 +203,13 @@ export class ConnectionLauncher {
     await e.tunnel?.beginStop();
   }
 
-  /** Lets go of every tunnel (they keep running) and cancels pre-connect commands. */
-  detachAll(): void {
+  /**
+   * Lets go of every tunnel (they keep running) and cancels pre-connect commands; with
+   * `handOver` (an upgrade) the connects they belonged to stay pending for the successor.
+   */
+  detachAll(handOver = false): void {
     this.stopped = true;
+    this.handingOver = handOver;
     for (const e of this.#registry.entries()) {
       e.preExec?.abort(new Error("service stopping"));
       e.tunnel?.detach();
