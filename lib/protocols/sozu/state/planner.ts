@@ -112,7 +112,7 @@ export function planAddListener(t: ConfigTables, entry: ListenerEntry): Plan {
 /** REMOVE_LISTENER: only once no front and no certificate uses it. */
 export function planRemoveListener(t: ConfigTables, ref: ListenerRef): Plan {
   const order = "REMOVE_LISTENER";
-  const entry = listenerOf(t, ref, order);
+  listenerOf(t, ref, order);
   const fronts = t.frontsOfListener(ref.front);
   if (fronts > 0) {
     throw new ConflictError(
