@@ -1,0 +1,297 @@
+/**
+ * `deno task bench https [--duration S] [--rounds N] [--quick]`: HTTPS termination, polyagent
+ * against nginx in one run, every target interleaved with its nginx baseline (nginx, target,
+ * nginx, target…) against the same 1 KiB file from an nginx backend, TLS 1.3 with the same
+ * certificates. Both polyagent TLS engines are measured: "native" (Deno.listenTls with Deno's
+ * SNI resolver) and "node" (node:tls with SNICallback).
+ *
+ * - keep-alive: wrk -t2 -c64 https://localhost:PORT/1k.txt — req/s, p99, CPU per request;
+ * - full handshakes: hsbench (bench/_hsbench.c, 64 threads, a new TCP connection and a TLS
+ *   handshake that never resumes per request), ECDSA P-256 and RSA-2048 — conns/s, CPU per conn;
+ * - resumed handshakes: hsbench offering its last session, against nginx with its session cache
+ *   and tickets on;
+ * - 1,000 certificates on the listener relative to 1 (keep-alive and full handshakes);
+ * - RSS of each server at the end.
+ *
+ * Needs wrk, nginx, gcc and libssl-dev (for hsbench), openssl.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { sh } from "../tests/_helpers/mod.ts";
+import {
+  buildHsbench,
+  certList,
+  makeCertificates,
+  type PolyServer,
+  startCa,
+  startNginx,
+  startPoly,
+} from "./_https_setup.ts";
+import { type Child, cpuSeconds, fmt, median, ROOT, rssMb, wrk } from "./_load.ts";
+
+/** One measurement: a rate (req/s or conns/s), p99 ms, errors, resumed count. */
+interface Run {
+  rate: number;
+  p99: number;
+  errors: number;
+  resumed: number;
+}
+
+interface Server {
+  name: string;
+  port: number;
+  pid: number;
+}
+
+type Load = (port: number) => Promise<Run>;
+
+function keepAlive(seconds: number): Load {
+  return async (port) => {
+    const r = await wrk(`https://localhost:${port}/1k.txt`, 64, seconds);
+    return { rate: r.rps, p99: r.p99, errors: r.errors, resumed: 0 };
+  };
+}
+
+function handshakes(hsbench: string, seconds: number, mode: "new" | "resume"): Load {
+  return async (port) => {
+    const out = await sh([
+      hsbench,
+      "127.0.0.1",
+      String(port),
+      "localhost",
+      "/1k.txt",
+      "64",
+      String(seconds),
+      mode,
+    ], { check: false });
+    const field = (name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(out.stdout)?.[1]);
+    return {
+      rate: field("conns") / seconds,
+      p99: field("p99_us") / 1000,
+      errors: field("errors"),
+      resumed: field("resumed") / Math.max(1, field("conns")),
+    };
+  };
+}
+
+interface Pair {
+  target: Run;
+  base: Run;
+  targetCpu: number;
+  baseCpu: number;
+}
+
+/** Base then target, `rounds` times, after one short warm-up of each. */
+async function interleave(
+  load: Load,
+  warmup: Load,
+  target: Server,
+  base: Server,
+  rounds: number,
+): Promise<Pair[]> {
+  await warmup(target.port);
+  await warmup(base.port);
+  const out: Pair[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const b0 = cpuSeconds(base.pid);
+    const b = await load(base.port);
+    const b1 = cpuSeconds(base.pid);
+    const t0 = cpuSeconds(target.pid);
+    const t = await load(target.port);
+    const t1 = cpuSeconds(target.pid);
+    out.push({ target: t, base: b, targetCpu: t1 - t0, baseCpu: b1 - b0 });
+  }
+  return out;
+}
+
+function row(name: string, pairs: Pair[], showResumed: boolean): string {
+  const m = (f: (p: Pair) => number) => median(pairs.map(f));
+  const cells = [
+    name,
+    fmt(m((p) => p.target.rate)),
+    fmt(m((p) => p.target.p99), 2),
+    fmt(m((p) => p.base.rate)),
+    fmt(m((p) => p.base.p99), 2),
+    fmt(m((p) => p.target.rate / p.base.rate), 2),
+    fmt(m((p) => p.target.p99 / p.base.p99), 2),
+    fmt(m((p) => (p.targetCpu / p.target.rate) / (p.baseCpu / p.base.rate)), 2),
+    String(pairs.reduce((a, p) => a + p.target.errors + p.base.errors, 0)),
+  ];
+  if (showResumed) {
+    cells.push(
+      `${fmt(m((p) => p.target.resumed) * 100)} % / ${fmt(m((p) => p.base.resumed) * 100)} %`,
+    );
+  }
+  return `| ${cells.join(" | ")} |`;
+}
+
+function header(rate: string, base: string, resumed = false): void {
+  const extra = resumed ? " resumed (target / base) |" : "";
+  console.log(
+    `| target | ${rate} | p99 ms | ${base} ${rate} | ${base} p99 ms | ${rate} ×base | p99 ×base ` +
+      `| CPU/${rate === "req/s" ? "req" : "conn"} ×base | errors |${extra}`,
+  );
+  console.log(`|---|---|---|---|---|---|---|---|---|${resumed ? "---|" : ""}`);
+}
+
+async function section(
+  title: string,
+  rate: string,
+  baseName: string,
+  rows: [Server, Server][],
+  load: Load,
+  warmup: Load,
+  rounds: number,
+  resumed = false,
+): Promise<Map<string, Pair[]>> {
+  console.log(`\n## ${title}\n`);
+  header(rate, baseName, resumed);
+  const out = new Map<string, Pair[]>();
+  for (const [target, base] of rows) {
+    const pairs = await interleave(load, warmup, target, base, rounds);
+    out.set(target.name, pairs);
+    console.log(row(target.name, pairs, resumed));
+  }
+  return out;
+}
+
+/** Entry point for `deno task bench https`. */
+export async function run(args: string[]): Promise<void> {
+  const arg = (name: string, fallback: number) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? Number(args[i + 1]) : fallback;
+  };
+  const quick = args.includes("--quick");
+  const seconds = arg("duration", quick ? 3 : 6);
+  const rounds = arg("rounds", quick ? 1 : 3);
+  for (const tool of ["wrk", "nginx", "gcc", "openssl"]) {
+    const ok = await new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" })
+      .output().then((o) => o.success, () => false);
+    if (!ok) throw new Error(`"${tool}" is needed for this benchmark`);
+  }
+  const dir = join(ROOT, "var", "bench", `https-${Date.now()}`);
+  Deno.mkdirSync(join(dir, "tmp"), { recursive: true });
+  for (let d = dir; d.startsWith(ROOT) && d.length > 1; d = join(d, "..")) {
+    Deno.chmodSync(d, 0o755);
+  }
+  Deno.writeTextFileSync(join(dir, "1k.txt"), "x".repeat(1023) + "\n");
+  Deno.chmodSync(join(dir, "1k.txt"), 0o644);
+  await using ca = await startCa();
+  const children: Child[] = [];
+  try {
+    const hsbench = await buildHsbench(dir);
+    const certs = await makeCertificates(ca, dir);
+    const ng = await startNginx(dir, certs);
+    children.push(ng.backend, ng.proxy);
+    const polys: PolyServer[] = [];
+    const poly = async (name: string, engine: string, list: ReturnType<typeof certList>) => {
+      const p = await startPoly(dir, name, engine, ng.ports.backend, list);
+      polys.push(p);
+      children.push(p.child);
+      return { name, port: p.port, pid: p.child.pid };
+    };
+    const nativeEc = await poly("polyagent native", "native", certList(certs.fallback, certs.ec));
+    const nodeEc = await poly("polyagent node", "node", certList(certs.fallback, certs.ec));
+    const nativeRsa = await poly(
+      "polyagent native RSA",
+      "native",
+      certList(certs.fallback, certs.rsa),
+    );
+    const nodeRsa = await poly("polyagent node RSA", "node", certList(certs.fallback, certs.rsa));
+    const many = await poly(
+      "polyagent native, 1,000 certificates",
+      "native",
+      certList(certs.fallback, certs.ec, certs.many),
+    );
+    const nginxPid = ng.proxy.pid;
+    const ecOff = { name: "nginx", port: ng.ports.ecOff, pid: nginxPid };
+    const ecOn = { name: "nginx (cache)", port: ng.ports.ecOn, pid: nginxPid };
+    const rsaOff = { name: "nginx RSA", port: ng.ports.rsaOff, pid: nginxPid };
+    console.log(
+      `https benchmark: ${seconds}s runs, ${rounds} interleaved pairs per row, 1 KiB file, ` +
+        `TLS 1.3; load average at start: ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+    );
+    const ka = keepAlive(seconds);
+    const kaWarm = keepAlive(2);
+    const full = handshakes(hsbench, seconds, "new");
+    const fullWarm = handshakes(hsbench, 2, "new");
+    const res = handshakes(hsbench, seconds, "resume");
+    await section(
+      "Keep-alive, wrk -t2 -c64 (ECDSA P-256)",
+      "req/s",
+      "nginx",
+      [
+        [nativeEc, ecOff],
+        [nodeEc, ecOff],
+      ],
+      ka,
+      kaWarm,
+      rounds,
+    );
+    await section(
+      "Full handshakes, ECDSA P-256 (hsbench new, 64 threads)",
+      "conns/s",
+      "nginx",
+      [
+        [nativeEc, ecOff],
+        [nodeEc, ecOff],
+      ],
+      full,
+      fullWarm,
+      rounds,
+    );
+    await section(
+      "Full handshakes, RSA-2048 (hsbench new, 64 threads)",
+      "conns/s",
+      "nginx RSA",
+      [
+        [nativeRsa, rsaOff],
+        [nodeRsa, rsaOff],
+      ],
+      full,
+      fullWarm,
+      rounds,
+    );
+    await section(
+      "Resumed handshakes (hsbench resume) vs nginx with session cache and tickets",
+      "conns/s",
+      "nginx (cache)",
+      [[nativeEc, ecOn], [nodeEc, ecOn]],
+      res,
+      handshakes(hsbench, 2, "resume"),
+      rounds,
+      true,
+    );
+    await section(
+      "1,000 certificates on the listener vs 1 (keep-alive)",
+      "req/s",
+      "1 cert",
+      [
+        [many, nativeEc],
+      ],
+      ka,
+      kaWarm,
+      rounds,
+    );
+    await section(
+      "1,000 certificates vs 1 (full handshakes)",
+      "conns/s",
+      "1 cert",
+      [
+        [many, nativeEc],
+      ],
+      full,
+      fullWarm,
+      rounds,
+    );
+    console.log("\n## RSS at the end (MB)\n");
+    console.log("| server | RSS MB |");
+    console.log("|---|---|");
+    for (const p of polys) console.log(`| ${p.name} | ${fmt(rssMb(p.child.pid), 1)} |`);
+    console.log(`| nginx (master + worker) | ${fmt(rssMb(nginxPid), 1)} |`);
+  } finally {
+    for (const c of children.reverse()) await c.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}

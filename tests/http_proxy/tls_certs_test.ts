@@ -1,0 +1,133 @@
+/**
+ * Certificate changes on a live HTTPS listener, on both TLS engines: a replacement is served to
+ * the next handshake while an open keep-alive connection keeps working; a removal gives the name
+ * back to the default certificate; a name first answered with the default certificate gets its
+ * own once it is added; and replacements under load fail no request.
+ */
+import assert from "node:assert/strict";
+import type { TlsEngineChoice } from "../../lib/backends/http_proxy/mod.ts";
+import { backendTest } from "../_helpers/mod.ts";
+import { startCa } from "../sozu/_certs.ts";
+import { startHttpBackend, startProxy } from "./_helpers.ts";
+import { readUntil, responses, send, servedCertificate, specOf, tlsConnect } from "./_tls.ts";
+
+const ENGINES: TlsEngineChoice[] = ["native", "node"];
+const TOOLS = { tools: ["openssl"] };
+const GET = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+
+/** One request on an open connection; whether a 200 came back. */
+async function request(conn: Deno.Conn): Promise<boolean> {
+  await send(conn, GET);
+  return /^HTTP\/1\.1 200/.test(await readUntil(conn, responses(1)));
+}
+
+for (const engine of ENGINES) {
+  backendTest(
+    `${engine}: replace, remove and late add apply to the next handshake`,
+    TOOLS,
+    async () => {
+      await using ca = await startCa();
+      const fallback = await ca.issue({ cn: "default.test" });
+      const one = await ca.issue({ cn: "one.a.test", dns: ["a.test"] });
+      const two = await ca.issue({ cn: "two.a.test", dns: ["a.test"] });
+      const late = await ca.issue({ cn: "late.test" });
+      await using backend = startHttpBackend(() => new Response("ok"));
+      await using proxy = await startProxy({
+        workerCount: 2,
+        listener: { protocol: "https" },
+        engine: { tlsEngine: engine },
+        clusters: { c: [backend.address] },
+        fronts: [["a.test", "", "c"]],
+        certificates: [specOf(fallback, ["default.test"]), specOf(one, ["a.test"])],
+      });
+      const listener = proxy.address;
+      assert.equal((await servedCertificate(proxy.port, "a.test")).cn, "one.a.test");
+      assert.equal((await servedCertificate(proxy.port, "late.test")).cn, "default.test");
+      const open = await tlsConnect(proxy.port, "a.test", ca.caCertificate);
+      try {
+        assert.ok(await request(open));
+        await proxy.apply({
+          op: "replace_certificate",
+          listener,
+          oldFingerprint: one.fingerprint,
+          certificate: specOf(two, ["a.test"]),
+        });
+        for (let i = 0; i < 4; i++) {
+          assert.equal((await servedCertificate(proxy.port, "a.test")).cn, "two.a.test");
+        }
+        assert.ok(await request(open), "the keep-alive connection survives the replacement");
+        await proxy.apply({
+          op: "add_certificate",
+          listener,
+          certificate: specOf(late, ["late.test"]),
+        });
+        assert.equal((await servedCertificate(proxy.port, "late.test")).cn, "late.test");
+        await proxy.apply({ op: "remove_certificate", listener, fingerprint: two.fingerprint });
+        assert.equal((await servedCertificate(proxy.port, "a.test")).cn, "default.test");
+        assert.ok(await request(open), "and the removal");
+      } finally {
+        open.close();
+      }
+    },
+  );
+
+  backendTest(`${engine}: replacements under load fail no request`, TOOLS, async () => {
+    await using ca = await startCa();
+    const certs = [
+      await ca.issue({ cn: "one.a.test", dns: ["a.test"] }),
+      await ca.issue({ cn: "two.a.test", dns: ["a.test"] }),
+    ];
+    await using backend = startHttpBackend(() => new Response("ok"));
+    await using proxy = await startProxy({
+      workerCount: 2,
+      listener: { protocol: "https" },
+      engine: { tlsEngine: engine },
+      clusters: { c: [backend.address] },
+      fronts: [["a.test", "", "c"]],
+      certificates: [specOf(certs[0]!, ["a.test"])],
+    });
+    let running = true;
+    const failures: string[] = [];
+    let done = 0;
+    const keepAlive = async () => {
+      const conn = await tlsConnect(proxy.port, "a.test", ca.caCertificate);
+      try {
+        while (running) {
+          if (await request(conn)) done++;
+          else failures.push("keep-alive request failed");
+        }
+      } finally {
+        conn.close();
+      }
+    };
+    const fresh = async () => {
+      while (running) {
+        try {
+          const conn = await tlsConnect(proxy.port, "a.test", ca.caCertificate);
+          try {
+            if (await request(conn)) done++;
+            else failures.push("request on a new connection failed");
+          } finally {
+            conn.close();
+          }
+        } catch (error) {
+          failures.push(`new connection: ${error}`);
+        }
+      }
+    };
+    const clients = [keepAlive(), keepAlive(), fresh(), fresh(), fresh(), fresh()];
+    for (let i = 1; i <= 20; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      await proxy.apply({
+        op: "replace_certificate",
+        listener: proxy.address,
+        oldFingerprint: certs[(i - 1) % 2]!.fingerprint,
+        certificate: specOf(certs[i % 2]!, ["a.test"]),
+      });
+    }
+    running = false;
+    await Promise.all(clients);
+    assert.deepEqual(failures, []);
+    assert.ok(done > 20, `requests served during the replacements: ${done}`);
+  });
+}
