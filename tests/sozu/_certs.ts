@@ -69,7 +69,9 @@ async function newKey(file: string, kind: "ec" | "rsa", format: "pkcs8" | "tradi
     : ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
   await sh(["openssl", "genpkey", ...algo, "-out", file]);
   if (format === "traditional") {
-    await sh(["openssl", kind === "ec" ? "ec" : "rsa", "-in", file, "-out", file, "-traditional"]);
+    // SEC1 ("EC PRIVATE KEY") is `openssl ec`'s default output; RSA needs -traditional (PKCS#1).
+    const args = kind === "ec" ? ["ec"] : ["rsa", "-traditional"];
+    await sh(["openssl", ...args, "-in", file, "-out", file]);
   }
 }
 
