@@ -1,5 +1,6 @@
 /**
- * `deno task bench https [--duration S] [--rounds N] [--quick]`: HTTPS termination, polyagent
+ * `deno task bench https [--duration S] [--rounds N] [--quick] [--only a,b]`: HTTPS termination
+ * (sections: keepalive, full, rsa, resumed, many), polyagent
  * against nginx in one run, every target interleaved with its nginx baseline (nginx, target,
  * nginx, target…) against the same 1 KiB file from an nginx backend, TLS 1.3 with the same
  * certificates. Both polyagent TLS engines are measured: "native" (Deno.listenTls with Deno's
@@ -135,7 +136,11 @@ function header(rate: string, base: string, resumed = false): void {
   console.log(`|---|---|---|---|---|---|---|---|---|${resumed ? "---|" : ""}`);
 }
 
+/** Sections to run (`--only`); null = all. */
+let only: Set<string> | null = null;
+
 async function section(
+  key: string,
   title: string,
   rate: string,
   baseName: string,
@@ -145,6 +150,7 @@ async function section(
   rounds: number,
   resumed = false,
 ): Promise<Map<string, Pair[]>> {
+  if (only !== null && !only.has(key)) return new Map();
   console.log(`\n## ${title}\n`);
   header(rate, baseName, resumed);
   const out = new Map<string, Pair[]>();
@@ -163,6 +169,8 @@ export async function run(args: string[]): Promise<void> {
     return i >= 0 ? Number(args[i + 1]) : fallback;
   };
   const quick = args.includes("--quick");
+  const onlyAt = args.indexOf("--only");
+  only = onlyAt >= 0 ? new Set(args[onlyAt + 1]!.split(",")) : null;
   const seconds = arg("duration", quick ? 3 : 6);
   const rounds = arg("rounds", quick ? 1 : 3);
   for (const tool of ["wrk", "nginx", "gcc", "openssl"]) {
@@ -218,6 +226,7 @@ export async function run(args: string[]): Promise<void> {
     const fullWarm = handshakes(hsbench, 2, "new");
     const res = handshakes(hsbench, seconds, "resume");
     await section(
+      "keepalive",
       "Keep-alive, wrk -t2 -c64 (ECDSA P-256)",
       "req/s",
       "nginx",
@@ -230,6 +239,7 @@ export async function run(args: string[]): Promise<void> {
       rounds,
     );
     await section(
+      "full",
       "Full handshakes, ECDSA P-256 (hsbench new, 64 threads)",
       "conns/s",
       "nginx",
@@ -242,6 +252,7 @@ export async function run(args: string[]): Promise<void> {
       rounds,
     );
     await section(
+      "rsa",
       "Full handshakes, RSA-2048 (hsbench new, 64 threads)",
       "conns/s",
       "nginx RSA",
@@ -254,6 +265,7 @@ export async function run(args: string[]): Promise<void> {
       rounds,
     );
     await section(
+      "resumed",
       "Resumed handshakes (hsbench resume) vs nginx with session cache and tickets",
       "conns/s",
       "nginx (cache)",
@@ -264,6 +276,7 @@ export async function run(args: string[]): Promise<void> {
       true,
     );
     await section(
+      "many",
       "1,000 certificates on the listener vs 1 (keep-alive)",
       "req/s",
       "1 cert",
@@ -275,6 +288,7 @@ export async function run(args: string[]): Promise<void> {
       rounds,
     );
     await section(
+      "many",
       "1,000 certificates vs 1 (full handshakes)",
       "conns/s",
       "1 cert",

@@ -88,6 +88,18 @@ export class CertificateStore {
     return null;
   }
 
+  /**
+   * The listener's only certificate, when every name and the default resolve to one and the
+   * same certificate (then a listener can serve it without looking at SNI); else null.
+   */
+  soleCertificate(): CertificateSpec | null {
+    const own = this.#listenerDefault;
+    if (this.#byFingerprint.size === 0) return own;
+    if (this.#byFingerprint.size > 1) return null;
+    const [only] = this.#byFingerprint.values();
+    return own === null || own.fingerprint === only!.fingerprint ? only! : null;
+  }
+
   /** The certificate for a server name ("" = no SNI), or null when the listener has none. */
   resolve(serverName: string): CertificateSpec | null {
     if (serverName !== "") {

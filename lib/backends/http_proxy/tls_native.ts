@@ -3,6 +3,10 @@
  * (`Deno[Deno.internal].resolverSymbol`, the registered symbol "unstableSniResolver"), design D5
  * of tls-performance.md: rustls in Deno's own event loop, the HTTP loop on the `TlsConn`.
  *
+ * A listener with one certificate in all (no other name, no other default) is bound with it
+ * directly instead (design D2): no SNI to look at, so rustls keeps one configuration, resumes
+ * sessions and parses the key once (RSA handshakes cost far less).
+ *
  * Deno asks the resolver once per distinct server name per listener and keeps the answer for the
  * listener's life (an error too). So this front remembers which certificate it gave each name
  * ("seen"); when a certificate change would give a seen name another one, or when the seen names
@@ -60,6 +64,8 @@ export function nativeResolverSymbol(): symbol | null {
 
 interface Generation {
   listener: Deno.TlsListener | null;
+  /** Bound with this one certificate (its fingerprint), or null: bound with the resolver. */
+  sole: string | null;
   /** server name → fingerprint given (null: no certificate). */
   seen: Map<string, string | null>;
 }
@@ -87,8 +93,9 @@ export class NativeTlsFront implements BoundFront {
 
   #listen(): Generation {
     const { hostname, port } = parseAddress(this.#options.address);
-    const gen: Generation = { listener: null, seen: new Map() };
     const store = this.#options.store;
+    const sole = store.soleCertificate();
+    const gen: Generation = { listener: null, sole: sole?.fingerprint ?? null, seen: new Map() };
     // Must never throw: Deno would fail this name for the generation's whole life.
     const resolve = (serverName: string): KeyPair | object => {
       try {
@@ -107,7 +114,7 @@ export class NativeTlsFront implements BoundFront {
         alpnProtocols: ["http/1.1"],
         reusePort: this.#options.reusePort,
         tcpBacklog: TCP_BACKLOG,
-        [this.#symbol]: resolve,
+        ...(sole ? pairOf(sole) : { [this.#symbol]: resolve }),
       } as unknown as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
     );
     gen.listener = listener;
@@ -115,9 +122,17 @@ export class NativeTlsFront implements BoundFront {
     return gen;
   }
 
-  /** Swaps generations when a name already answered would now get another certificate. */
+  /**
+   * Swaps generations when a name already answered would now get another certificate (or, bound
+   * with its only certificate, when that is no longer the only one).
+   */
   certificatesChanged(): void {
     const store = this.#options.store;
+    const sole = this.#gen.sole;
+    if (sole !== null) {
+      if (store.soleCertificate()?.fingerprint !== sole) this.#swap();
+      return;
+    }
     for (const [name, given] of this.#gen.seen) {
       if ((store.resolve(name)?.fingerprint ?? null) !== given) {
         this.#swap();
@@ -130,7 +145,7 @@ export class NativeTlsFront implements BoundFront {
   #swap(): void {
     if (this.#closed) return;
     const old = this.#gen;
-    if (old.seen.size === 0) return;
+    if (old.seen.size === 0 && old.sole === null) return;
     if (!this.#options.reusePort) {
       // Without SO_REUSEPORT the port must be free first: a short window of refused connections.
       const listener = old.listener;
