@@ -2,9 +2,10 @@
  * The polyagent data plane with one HTTPS listener, as a stand-alone process for
  * `deno task bench https`:
  * `deno run -P=agent bench/_https_server.ts LISTEN BACKEND ENGINE CERTS_JSON [WORKERS]`.
- * CERTS_JSON is a file holding `[{certificate, key, names}]`; the first one is the default.
- * One cluster routes `localhost` and `*.test` to BACKEND. Prints "ready", runs until
- * stdin closes.
+ * CERTS_JSON is a file holding `{certificates: [{certificate, key, names}], alternate?}`; the
+ * first certificate is the default. One cluster routes `localhost` and `*.test` to BACKEND.
+ * Prints "ready", runs until stdin closes; each "swap" line on stdin replaces the last certificate
+ * with `alternate` (and back on the next one), as REPLACE_CERTIFICATE does.
  *
  * @module
  */
@@ -14,16 +15,30 @@ import { createLogger } from "../lib/core/mod.ts";
 
 const [listen = "127.0.0.1:9443", backend = "127.0.0.1:9001", engine = "auto", certsFile = "", w] =
   Deno.args;
-const certs = JSON.parse(Deno.readTextFileSync(certsFile)) as {
+interface Pem {
   certificate: string;
   key: string;
   names: string[];
-}[];
+}
+const { certificates: certs, alternate } = JSON.parse(Deno.readTextFileSync(certsFile)) as {
+  certificates: Pem[];
+  alternate?: Pem;
+};
+const specOf = (c: Pem) => ({
+  fingerprint: new X509Certificate(c.certificate).fingerprint256.replaceAll(":", "").toLowerCase(),
+  certificate: c.certificate,
+  chain: [],
+  key: c.key,
+  names: c.names,
+});
 const dp = createDataPlane({
   workerCount: Number(w ?? "1"),
   tlsEngine: engine as TlsEngineChoice,
   currentOrders: () => [],
-  log: createLogger("bench-https", { level: "warn" }),
+  log: createLogger("bench-https", {
+    level: Deno.env.get("POLYAGENT_BENCH_DEBUG") ? "debug" : "warn",
+  }),
+  engine: { debug: !!Deno.env.get("POLYAGENT_BENCH_DEBUG") },
 });
 await dp.start();
 await dp.apply({ op: "add_listener", listener: { address: listen, protocol: "https" } });
@@ -39,18 +54,25 @@ await dp.apply({
   backend: { clusterId: "bench", backendId: "b0", address: backend },
 });
 for (const c of certs) {
-  const fingerprint = new X509Certificate(c.certificate).fingerprint256.replaceAll(":", "")
-    .toLowerCase();
-  await dp.apply({
-    op: "add_certificate",
-    listener: listen,
-    certificate: { fingerprint, certificate: c.certificate, chain: [], key: c.key, names: c.names },
-  });
+  await dp.apply({ op: "add_certificate", listener: listen, certificate: specOf(c) });
 }
 await dp.apply({ op: "activate_listener", address: listen });
 console.log("ready");
-for await (const _ of Deno.stdin.readable) {
-  // run until stdin closes
+const pair = alternate ? [specOf(certs[certs.length - 1]!), specOf(alternate)] : [];
+let swaps = 0;
+const decoder = new TextDecoder();
+for await (const chunk of Deno.stdin.readable) {
+  for (const _ of decoder.decode(chunk).matchAll(/swap/g)) {
+    if (pair.length === 0) continue;
+    const [from, to] = [pair[swaps % 2]!, pair[(swaps + 1) % 2]!];
+    await dp.apply({
+      op: "replace_certificate",
+      listener: listen,
+      oldFingerprint: from.fingerprint,
+      certificate: to,
+    });
+    swaps++;
+  }
 }
 await dp.hardStop();
 Deno.exit(0);

@@ -16,6 +16,8 @@ import { type Child, ROOT, spawn, waitPort } from "./_load.ts";
 /** Certificates of the run. */
 export interface BenchCertificates {
   ec: IssuedCertificate;
+  /** A second ECDSA certificate for localhost (what "swap" replaces `ec` with). */
+  ec2: IssuedCertificate;
   rsa: IssuedCertificate;
   fallback: IssuedCertificate;
   /** 999 self-signed certificates for host<i>.test (one shared key). */
@@ -25,6 +27,7 @@ export interface BenchCertificates {
 /** Makes the certificates (the 999 extra ones two at a time). */
 export async function makeCertificates(ca: TestCa, dir: string): Promise<BenchCertificates> {
   const ec = await ca.issue({ cn: "localhost" });
+  const ec2 = await ca.issue({ cn: "localhost" });
   const rsa = await ca.issue({ cn: "localhost", kind: "rsa" });
   const fallback = await ca.issue({ cn: "default.test" });
   const many: BenchCertificates["many"] = [];
@@ -51,7 +54,7 @@ export async function makeCertificates(ca: TestCa, dir: string): Promise<BenchCe
     });
     many.push(...await Promise.all(batch));
   }
-  return { ec, rsa, fallback, many };
+  return { ec, ec2, rsa, fallback, many };
 }
 
 /** Compiles hsbench; returns its path. */
@@ -150,17 +153,24 @@ export interface PolyServer {
   child: Child;
 }
 
-/** Starts bench/_https_server.ts with these certificates (the first is the default). */
+/** A certificate as bench/_https_server.ts reads it. */
+export type Pem = { certificate: string; key: string; names: string[] };
+
+/**
+ * Starts bench/_https_server.ts with these certificates (the first is the default); "swap" on its
+ * stdin replaces the last one with `alternate`.
+ */
 export async function startPoly(
   dir: string,
   name: string,
   engine: string,
   backendPort: number,
-  certs: { certificate: string; key: string; names: string[] }[],
+  certificates: Pem[],
+  alternate?: Pem,
 ): Promise<PolyServer> {
   const port = freePort();
-  const file = join(dir, `${name}.json`);
-  await Deno.writeTextFile(file, JSON.stringify(certs));
+  const file = join(dir, `${name.replaceAll(/[^a-z0-9]+/gi, "-")}.json`);
+  await Deno.writeTextFile(file, JSON.stringify({ certificates, alternate }));
   const child = spawn(name, Deno.execPath(), [
     "run",
     "-q",
@@ -176,17 +186,21 @@ export async function startPoly(
   return { name, port, child };
 }
 
-/** The certificate list of a polyagent server: the default one, then `main` for localhost. */
+/** A certificate for localhost. */
+export function pem(c: IssuedCertificate, names = ["localhost"]): Pem {
+  return { certificate: c.certificate, key: c.key, names };
+}
+
+/**
+ * The certificates of a polyagent server: the default one (when given), `extra`, then `main`
+ * for localhost.
+ */
 export function certList(
-  fallback: IssuedCertificate,
+  fallback: IssuedCertificate | null,
   main: IssuedCertificate,
   extra: BenchCertificates["many"] = [],
-): { certificate: string; key: string; names: string[] }[] {
-  return [
-    { certificate: fallback.certificate, key: fallback.key, names: ["default.test"] },
-    ...extra,
-    { certificate: main.certificate, key: main.key, names: ["localhost"] },
-  ];
+): Pem[] {
+  return [...(fallback ? [pem(fallback, ["default.test"])] : []), ...extra, pem(main)];
 }
 
 export { startCa };

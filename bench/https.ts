@@ -24,11 +24,14 @@ import {
   buildHsbench,
   certList,
   makeCertificates,
+  type Pem,
+  pem,
   type PolyServer,
   startCa,
   startNginx,
   startPoly,
 } from "./_https_setup.ts";
+import type { TestCa } from "../tests/sozu/_certs.ts";
 import { type Child, cpuSeconds, fmt, median, ROOT, rssMb, wrk } from "./_load.ts";
 
 /** One measurement: a rate (req/s or conns/s), p99 ms, errors, resumed count. */
@@ -162,15 +165,167 @@ async function section(
   return out;
 }
 
+/** The servers of a run. */
+interface Servers {
+  polys: PolyServer[];
+  /** ECDSA: a default certificate + localhost (SNI resolver). */
+  native: Server;
+  /** ECDSA: localhost only (bound directly). */
+  native1: Server;
+  node: Server;
+  nativeRsa: Server;
+  nativeRsa1: Server;
+  nodeRsa: Server;
+  many: Server;
+  ecOff: Server;
+  ecOn: Server;
+  rsaOff: Server;
+}
+
+async function startServers(dir: string, ca: TestCa, children: Child[]): Promise<Servers> {
+  const certs = await makeCertificates(ca, dir);
+  const ng = await startNginx(dir, certs);
+  children.push(ng.backend, ng.proxy);
+  const polys: PolyServer[] = [];
+  const poly = async (name: string, engine: string, list: Pem[]): Promise<Server> => {
+    const p = await startPoly(dir, name, engine, ng.ports.backend, list, pem(certs.ec2));
+    polys.push(p);
+    children.push(p.child);
+    return { name, port: p.port, pid: p.child.pid };
+  };
+  const pid = ng.proxy.pid;
+  return {
+    polys,
+    native: await poly("polyagent native (SNI)", "native", certList(certs.fallback, certs.ec)),
+    native1: await poly("polyagent native, 1 certificate", "native", certList(null, certs.ec)),
+    node: await poly("polyagent node (SNI)", "node", certList(certs.fallback, certs.ec)),
+    nativeRsa: await poly("polyagent native (SNI)", "native", certList(certs.fallback, certs.rsa)),
+    nativeRsa1: await poly("polyagent native, 1 certificate", "native", certList(null, certs.rsa)),
+    nodeRsa: await poly("polyagent node (SNI)", "node", certList(certs.fallback, certs.rsa)),
+    many: await poly("polyagent native, 1,000 certificates", "native", [
+      ...certList(certs.fallback, certs.ec, certs.many),
+    ]),
+    ecOff: { name: "nginx", port: ng.ports.ecOff, pid },
+    ecOn: { name: "nginx (cache)", port: ng.ports.ecOn, pid },
+    rsaOff: { name: "nginx RSA", port: ng.ports.rsaOff, pid },
+  };
+}
+
+/**
+ * Failed connections while the certificate is replaced every 100 ms under new-connection load
+ * (hsbench new, 64 threads): with the native engine each replacement renews the listener, and
+ * connections the kernel had queued on the old socket are reset (unless tcp_migrate_req).
+ */
+async function swapSection(s: Servers, hsbench: string, seconds: number): Promise<void> {
+  if (only !== null && !only.has("swap")) return;
+  console.log("\n## REPLACE_CERTIFICATE every 100 ms under new-connection load\n");
+  console.log("| target | replacements | conns/s | failed connections |");
+  console.log("|---|---|---|---|");
+  for (const target of [s.native, s.native1, s.node]) {
+    const poly = s.polys.find((p) => p.port === target.port)!;
+    const writer = poly.child.child.stdin.getWriter();
+    let swaps = 0;
+    const timer = setInterval(() => {
+      swaps++;
+      writer.write(new TextEncoder().encode("swap\n")).catch(() => {});
+    }, 100);
+    const r = await handshakes(hsbench, seconds, "new")(target.port);
+    clearInterval(timer);
+    if (swaps % 2 === 1) await writer.write(new TextEncoder().encode("swap\n"));
+    writer.releaseLock();
+    console.log(`| ${target.name} | ${swaps} | ${fmt(r.rate)} | ${r.errors} |`);
+  }
+}
+
+async function measure(s: Servers, hsbench: string, seconds: number, rounds: number) {
+  const ka = keepAlive(seconds);
+  const kaWarm = keepAlive(2);
+  const full = handshakes(hsbench, seconds, "new");
+  const fullWarm = handshakes(hsbench, 2, "new");
+  const res = handshakes(hsbench, seconds, "resume");
+  const ec: [Server, Server][] = [[s.native, s.ecOff], [s.native1, s.ecOff], [s.node, s.ecOff]];
+  await section(
+    "keepalive",
+    "Keep-alive, wrk -t2 -c64 (ECDSA P-256)",
+    "req/s",
+    "nginx",
+    ec,
+    ka,
+    kaWarm,
+    rounds,
+  );
+  await section(
+    "full",
+    "Full handshakes, ECDSA P-256 (hsbench new, 64 threads)",
+    "conns/s",
+    "nginx",
+    ec,
+    full,
+    fullWarm,
+    rounds,
+  );
+  await section(
+    "rsa",
+    "Full handshakes, RSA-2048 (hsbench new, 64 threads)",
+    "conns/s",
+    "nginx RSA",
+    [
+      [s.nativeRsa, s.rsaOff],
+      [s.nativeRsa1, s.rsaOff],
+      [s.nodeRsa, s.rsaOff],
+    ],
+    full,
+    fullWarm,
+    rounds,
+  );
+  await section(
+    "resumed",
+    "Resumed handshakes (hsbench resume) vs nginx with session cache and tickets",
+    "conns/s",
+    "nginx (cache)",
+    [[s.native, s.ecOn], [s.native1, s.ecOn], [s.node, s.ecOn]],
+    res,
+    handshakes(hsbench, 2, "resume"),
+    rounds,
+    true,
+  );
+  await section(
+    "many",
+    "1,000 certificates on the listener vs 1 (keep-alive)",
+    "req/s",
+    "1 cert",
+    [[s.many, s.native]],
+    ka,
+    kaWarm,
+    rounds,
+  );
+  await section(
+    "many",
+    "1,000 certificates vs 1 (full handshakes)",
+    "conns/s",
+    "1 cert",
+    [[s.many, s.native]],
+    full,
+    fullWarm,
+    rounds,
+  );
+  await swapSection(s, hsbench, seconds);
+  console.log("\n## RSS at the end (MB)\n");
+  console.log("| server | RSS MB |");
+  console.log("|---|---|");
+  for (const p of s.polys) console.log(`| ${p.name} | ${fmt(rssMb(p.child.pid), 1)} |`);
+  console.log(`| nginx (master + worker) | ${fmt(rssMb(s.ecOff.pid), 1)} |`);
+}
+
 /** Entry point for `deno task bench https`. */
 export async function run(args: string[]): Promise<void> {
   const arg = (name: string, fallback: number) => {
     const i = args.indexOf(`--${name}`);
     return i >= 0 ? Number(args[i + 1]) : fallback;
   };
-  const quick = args.includes("--quick");
   const onlyAt = args.indexOf("--only");
   only = onlyAt >= 0 ? new Set(args[onlyAt + 1]!.split(",")) : null;
+  const quick = args.includes("--quick");
   const seconds = arg("duration", quick ? 3 : 6);
   const rounds = arg("rounds", quick ? 1 : 3);
   for (const tool of ["wrk", "nginx", "gcc", "openssl"]) {
@@ -185,127 +340,19 @@ export async function run(args: string[]): Promise<void> {
   }
   Deno.writeTextFileSync(join(dir, "1k.txt"), "x".repeat(1023) + "\n");
   Deno.chmodSync(join(dir, "1k.txt"), 0o644);
-  await using ca = await startCa();
+  const ca = await startCa();
   const children: Child[] = [];
   try {
     const hsbench = await buildHsbench(dir);
-    const certs = await makeCertificates(ca, dir);
-    const ng = await startNginx(dir, certs);
-    children.push(ng.backend, ng.proxy);
-    const polys: PolyServer[] = [];
-    const poly = async (name: string, engine: string, list: ReturnType<typeof certList>) => {
-      const p = await startPoly(dir, name, engine, ng.ports.backend, list);
-      polys.push(p);
-      children.push(p.child);
-      return { name, port: p.port, pid: p.child.pid };
-    };
-    const nativeEc = await poly("polyagent native", "native", certList(certs.fallback, certs.ec));
-    const nodeEc = await poly("polyagent node", "node", certList(certs.fallback, certs.ec));
-    const nativeRsa = await poly(
-      "polyagent native RSA",
-      "native",
-      certList(certs.fallback, certs.rsa),
-    );
-    const nodeRsa = await poly("polyagent node RSA", "node", certList(certs.fallback, certs.rsa));
-    const many = await poly(
-      "polyagent native, 1,000 certificates",
-      "native",
-      certList(certs.fallback, certs.ec, certs.many),
-    );
-    const nginxPid = ng.proxy.pid;
-    const ecOff = { name: "nginx", port: ng.ports.ecOff, pid: nginxPid };
-    const ecOn = { name: "nginx (cache)", port: ng.ports.ecOn, pid: nginxPid };
-    const rsaOff = { name: "nginx RSA", port: ng.ports.rsaOff, pid: nginxPid };
+    const servers = await startServers(dir, ca, children);
     console.log(
       `https benchmark: ${seconds}s runs, ${rounds} interleaved pairs per row, 1 KiB file, ` +
         `TLS 1.3; load average at start: ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
     );
-    const ka = keepAlive(seconds);
-    const kaWarm = keepAlive(2);
-    const full = handshakes(hsbench, seconds, "new");
-    const fullWarm = handshakes(hsbench, 2, "new");
-    const res = handshakes(hsbench, seconds, "resume");
-    await section(
-      "keepalive",
-      "Keep-alive, wrk -t2 -c64 (ECDSA P-256)",
-      "req/s",
-      "nginx",
-      [
-        [nativeEc, ecOff],
-        [nodeEc, ecOff],
-      ],
-      ka,
-      kaWarm,
-      rounds,
-    );
-    await section(
-      "full",
-      "Full handshakes, ECDSA P-256 (hsbench new, 64 threads)",
-      "conns/s",
-      "nginx",
-      [
-        [nativeEc, ecOff],
-        [nodeEc, ecOff],
-      ],
-      full,
-      fullWarm,
-      rounds,
-    );
-    await section(
-      "rsa",
-      "Full handshakes, RSA-2048 (hsbench new, 64 threads)",
-      "conns/s",
-      "nginx RSA",
-      [
-        [nativeRsa, rsaOff],
-        [nodeRsa, rsaOff],
-      ],
-      full,
-      fullWarm,
-      rounds,
-    );
-    await section(
-      "resumed",
-      "Resumed handshakes (hsbench resume) vs nginx with session cache and tickets",
-      "conns/s",
-      "nginx (cache)",
-      [[nativeEc, ecOn], [nodeEc, ecOn]],
-      res,
-      handshakes(hsbench, 2, "resume"),
-      rounds,
-      true,
-    );
-    await section(
-      "many",
-      "1,000 certificates on the listener vs 1 (keep-alive)",
-      "req/s",
-      "1 cert",
-      [
-        [many, nativeEc],
-      ],
-      ka,
-      kaWarm,
-      rounds,
-    );
-    await section(
-      "many",
-      "1,000 certificates vs 1 (full handshakes)",
-      "conns/s",
-      "1 cert",
-      [
-        [many, nativeEc],
-      ],
-      full,
-      fullWarm,
-      rounds,
-    );
-    console.log("\n## RSS at the end (MB)\n");
-    console.log("| server | RSS MB |");
-    console.log("|---|---|");
-    for (const p of polys) console.log(`| ${p.name} | ${fmt(rssMb(p.child.pid), 1)} |`);
-    console.log(`| nginx (master + worker) | ${fmt(rssMb(nginxPid), 1)} |`);
+    await measure(servers, hsbench, seconds, rounds);
   } finally {
     for (const c of children.reverse()) await c.stop();
+    await ca[Symbol.asyncDispose]();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
