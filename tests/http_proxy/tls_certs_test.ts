@@ -131,3 +131,45 @@ for (const engine of ENGINES) {
     assert.ok(done > 20, `requests served during the replacements: ${done}`);
   });
 }
+
+backendTest("auto: native with one certificate, node with several, and back", TOOLS, async () => {
+  await using ca = await startCa();
+  const a = await ca.issue({ cn: "a.test" });
+  const b = await ca.issue({ cn: "b.test" });
+  await using backend = startHttpBackend(() => new Response("ok"));
+  await using proxy = await startProxy({
+    workerCount: 2,
+    listener: { protocol: "https" },
+    clusters: { c: [backend.address] },
+    fronts: [["a.test", "", "c"], ["b.test", "", "c"]],
+    certificates: [specOf(a, ["a.test"])],
+  });
+  const engine = async () => {
+    const stats = (await proxy.dp.stats()) as { tls: Record<string, string> }[];
+    return stats.map((s) => s.tls[proxy.address]);
+  };
+  assert.deepEqual(await engine(), ["native", "native"]);
+  const open = await tlsConnect(proxy.port, "a.test", ca.caCertificate);
+  try {
+    assert.ok(await request(open));
+    await proxy.apply({
+      op: "add_certificate",
+      listener: proxy.address,
+      certificate: specOf(b, ["b.test"]),
+    });
+    assert.deepEqual(await engine(), ["node", "node"]);
+    assert.equal((await servedCertificate(proxy.port, "b.test")).cn, "b.test");
+    assert.equal((await servedCertificate(proxy.port, "a.test")).cn, "a.test");
+    assert.ok(await request(open), "a connection opened before the switch keeps working");
+    await proxy.apply({
+      op: "remove_certificate",
+      listener: proxy.address,
+      fingerprint: a.fingerprint,
+    });
+    assert.deepEqual(await engine(), ["native", "native"]);
+    assert.equal((await servedCertificate(proxy.port, "a.test")).cn, "b.test");
+    assert.ok(await request(open));
+  } finally {
+    open.close();
+  }
+});

@@ -168,7 +168,8 @@ export class ProxyEngine implements SessionHost {
 
   /**
    * Applies one order; throws (with a message fit for an ERROR reply) when it cannot. Binding an
-   * HTTPS listener on the node engine is asynchronous: then it returns a promise.
+   * HTTPS listener on the node engine (also when a certificate change moves a listener to it) is
+   * asynchronous: then it returns a promise.
    */
   apply(order: ProxyOrder): void | Promise<void> {
     if (this.#stopped) throw new Error("the proxy worker is stopped");
@@ -187,14 +188,15 @@ export class ProxyEngine implements SessionHost {
         this.#listeners.deactivate(order.address);
         return;
       case "add_certificate":
-        this.#listeners.addCertificate(order.listener, order.certificate);
-        return;
+        return this.#listeners.addCertificate(order.listener, order.certificate);
       case "remove_certificate":
-        this.#listeners.removeCertificate(order.listener, order.fingerprint);
-        return;
+        return this.#listeners.removeCertificate(order.listener, order.fingerprint);
       case "replace_certificate":
-        this.#listeners.replaceCertificate(order.listener, order.oldFingerprint, order.certificate);
-        return;
+        return this.#listeners.replaceCertificate(
+          order.listener,
+          order.oldFingerprint,
+          order.certificate,
+        );
       case "add_cluster":
         this.routing.addCluster(order.cluster);
         return;

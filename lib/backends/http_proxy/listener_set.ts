@@ -81,8 +81,7 @@ export class ListenerSet {
     if (existing) {
       existing.runtime = runtime;
       existing.certs?.setListenerDefault(defaultCertificate);
-      existing.front?.certificatesChanged();
-      return;
+      return void this.#certificatesChanged(existing);
     }
     this.#listeners.set(spec.address, {
       runtime,
@@ -107,39 +106,69 @@ export class ListenerSet {
     if (!state) throw new Error(`no listener at "${address}"`);
     if (state.front) return;
     const turn = ++state.turn;
-    const runtime = state.runtime;
+    if (!state.certs) {
+      state.front = new PlainFront(this.#frontOptions(state));
+      return;
+    }
+    return this.#bindTls(state, turn, this.#engineFor(state));
+  }
+
+  #frontOptions(state: ListenerState): FrontOptions {
     const tls = state.certs !== null;
-    const base: FrontOptions = {
-      address,
+    return {
+      address: state.runtime.address,
       reusePort: this.#options.reusePort,
       serve: (conn) => this.#options.serve(conn, state.runtime, tls),
       log: this.#options.log,
     };
-    if (!state.certs) {
-      state.front = new PlainFront(base);
-      return;
-    }
-    const versions = runtime.spec.tls?.versions ?? ["TLSv1.2", "TLSv1.3"];
-    const engine = chooseTlsEngine(this.#options.tlsEngine, versions, this.#nativeAvailable);
+  }
+
+  #engineFor(state: ListenerState): TlsEngineName {
+    const versions = state.runtime.spec.tls?.versions ?? ["TLSv1.2", "TLSv1.3"];
+    const one = state.certs!.soleCertificate() !== null;
+    return chooseTlsEngine(this.#options.tlsEngine, versions, this.#nativeAvailable, one);
+  }
+
+  /**
+   * Binds an HTTPS listener on `engine`; a front already bound (another engine) is closed once
+   * the new one listens (both share the port meanwhile), so no connection is refused.
+   */
+  #bindTls(state: ListenerState, turn: number, engine: TlsEngineName): void | Promise<void> {
+    const runtime = state.runtime;
     const options = {
-      ...base,
-      store: state.certs,
-      versions,
+      ...this.#frontOptions(state),
+      store: state.certs!,
+      versions: runtime.spec.tls?.versions ?? ["TLSv1.2", "TLSv1.3"],
       handshakeTimeoutMs: runtime.requestTimeoutMs,
     };
-    if (engine === "native") {
-      state.front = new NativeTlsFront(options);
-      state.engine = engine;
-      return;
+    const previous = state.front;
+    if (previous && !this.#options.reusePort) {
+      state.front = null;
+      previous.close();
     }
-    return NodeTlsFront.bind(options).then((front) => {
-      if (state.turn !== turn || this.#listeners.get(address) !== state) {
+    const bound = (front: BoundFront) => {
+      if (state.turn !== turn || this.#listeners.get(runtime.address) !== state) {
         front.close();
         return;
       }
+      state.front?.close();
       state.front = front;
       state.engine = engine;
+    };
+    if (engine === "native") return bound(new NativeTlsFront(options));
+    return NodeTlsFront.bind(options).then(bound);
+  }
+
+  /** After a certificate change: the engine the listener now needs, or the same one told. */
+  #certificatesChanged(state: ListenerState): void | Promise<void> {
+    if (!state.front || !state.engine) return;
+    const engine = this.#engineFor(state);
+    if (engine === state.engine) return state.front.certificatesChanged();
+    this.#options.log("debug", "TLS listener changes engine", {
+      listener: state.runtime.address,
+      engine,
     });
+    return this.#bindTls(state, ++state.turn, engine);
   }
 
   /** Stops listening (open connections keep running). */
@@ -168,24 +197,28 @@ export class ListenerSet {
   }
 
   /** Adds a certificate to an HTTPS listener. */
-  addCertificate(address: string, spec: CertificateSpec): void {
+  addCertificate(address: string, spec: CertificateSpec): void | Promise<void> {
     const state = this.#certs(address);
     state.certs.add(spec);
-    state.front?.certificatesChanged();
+    return this.#certificatesChanged(state);
   }
 
   /** Removes a certificate from an HTTPS listener. */
-  removeCertificate(address: string, fingerprint: string): void {
+  removeCertificate(address: string, fingerprint: string): void | Promise<void> {
     const state = this.#certs(address);
-    if (state.certs.remove(fingerprint)) state.front?.certificatesChanged();
+    if (state.certs.remove(fingerprint)) return this.#certificatesChanged(state);
   }
 
   /** Replaces a certificate in one step: no handshake sees neither or both. */
-  replaceCertificate(address: string, oldFingerprint: string, spec: CertificateSpec): void {
+  replaceCertificate(
+    address: string,
+    oldFingerprint: string,
+    spec: CertificateSpec,
+  ): void | Promise<void> {
     const state = this.#certs(address);
     if (oldFingerprint !== spec.fingerprint) state.certs.remove(oldFingerprint);
     state.certs.add(spec);
-    state.front?.certificatesChanged();
+    return this.#certificatesChanged(state);
   }
 
   /** Addresses of the listeners currently accepting. */

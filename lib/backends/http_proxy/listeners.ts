@@ -122,14 +122,17 @@ export function bindError(address: string, error: unknown): Error {
 }
 
 /**
- * The engine for a listener: `node` when asked; `native` when asked (refused, naming why, when
- * it cannot serve the listener); `auto` = native when Deno has its SNI resolver and the listener
- * offers both TLS 1.2 and 1.3 (the native engine cannot narrow the versions), else node.
+ * The engine for a listener. `node` when asked. `native` when asked (refused, naming why, when it
+ * cannot serve the listener: no internal SNI resolver in this Deno, or versions to narrow).
+ * `auto`: native while the listener serves exactly one certificate and offers both TLS 1.2 and
+ * 1.3 (bound with it directly: the public API, no SNI resolver), node otherwise (several
+ * certificates chosen by SNI, none yet, or narrowed versions).
  */
 export function chooseTlsEngine(
   choice: TlsEngineChoice,
   versions: readonly TlsVersion[],
   nativeAvailable: boolean,
+  oneCertificate: boolean,
 ): TlsEngineName {
   if (choice === "node") return "node";
   const both = versions.includes("TLSv1.2") && versions.includes("TLSv1.3");
@@ -137,7 +140,7 @@ export function chooseTlsEngine(
     if (!nativeAvailable) {
       throw new Error(
         "the native TLS engine needs Deno's internal SNI resolver, which this Deno lacks: " +
-          'set sozu.tls_engine = "node"',
+          'set sozu.tls_engine = "auto" or "node"',
       );
     }
     if (!both) {
@@ -148,5 +151,5 @@ export function chooseTlsEngine(
     }
     return "native";
   }
-  return nativeAvailable && both ? "native" : "node";
+  return both && oneCertificate ? "native" : "node";
 }

@@ -73,17 +73,18 @@ interface Generation {
 /** An HTTPS listener on the native engine. */
 export class NativeTlsFront implements BoundFront {
   #options: TlsFrontOptions;
-  #symbol: symbol;
+  #symbol: symbol | null;
   #gen: Generation;
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | null = null;
 
-  /** Binds now; throws an error naming the address when it cannot. */
+  /**
+   * Binds now; throws an error naming the address when it cannot (or when the listener needs
+   * the SNI resolver and this Deno has none).
+   */
   constructor(options: TlsFrontOptions) {
-    const symbol = nativeResolverSymbol();
-    if (symbol === null) throw new Error("Deno's internal SNI resolver is not available");
     this.#options = options;
-    this.#symbol = symbol;
+    this.#symbol = nativeResolverSymbol();
     try {
       this.#gen = this.#listen();
     } catch (error) {
@@ -96,6 +97,9 @@ export class NativeTlsFront implements BoundFront {
     const store = this.#options.store;
     const sole = store.soleCertificate();
     const gen: Generation = { listener: null, sole: sole?.fingerprint ?? null, seen: new Map() };
+    if (sole === null && this.#symbol === null) {
+      throw new Error("several certificates need Deno's internal SNI resolver, which is gone");
+    }
     // Must never throw: Deno would fail this name for the generation's whole life.
     const resolve = (serverName: string): KeyPair | object => {
       try {
@@ -114,7 +118,7 @@ export class NativeTlsFront implements BoundFront {
         alpnProtocols: ["http/1.1"],
         reusePort: this.#options.reusePort,
         tcpBacklog: TCP_BACKLOG,
-        ...(sole ? pairOf(sole) : { [this.#symbol]: resolve }),
+        ...(sole ? pairOf(sole) : { [this.#symbol!]: resolve }),
       } as unknown as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
     );
     gen.listener = listener;

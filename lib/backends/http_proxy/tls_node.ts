@@ -175,6 +175,7 @@ export class NodeTlsFront implements BoundFront {
         socket.destroy();
         return;
       }
+      socket.setNoDelay(true);
       options.serve(new NodeTlsConn(socket as unknown as Socket));
     });
     this.#server.on("tlsClientError", (error: Error) => {
