@@ -3,15 +3,19 @@
  * (sections: keepalive, full, rsa, resumed, many), polyagent
  * against nginx in one run, every target interleaved with its nginx baseline (nginx, target,
  * nginx, target…) against the same 1 KiB file from an nginx backend, TLS 1.3 with the same
- * certificates. Both polyagent TLS engines are measured: "native" (Deno.listenTls with Deno's
- * SNI resolver) and "node" (node:tls with SNICallback).
+ * certificates. Three polyagent designs are measured: the default (`tls_engine = "auto"`) with
+ * one certificate (native: Deno.listenTls bound with it, D2) and with several chosen by SNI
+ * (node:tls with SNICallback, D3), and `tls_engine = "native"` with several (Deno's internal SNI
+ * resolver, D5).
  *
  * - keep-alive: wrk -t2 -c64 https://localhost:PORT/1k.txt — req/s, p99, CPU per request;
  * - full handshakes: hsbench (bench/_hsbench.c, 64 threads, a new TCP connection and a TLS
  *   handshake that never resumes per request), ECDSA P-256 and RSA-2048 — conns/s, CPU per conn;
  * - resumed handshakes: hsbench offering its last session, against nginx with its session cache
  *   and tickets on;
- * - 1,000 certificates on the listener relative to 1 (keep-alive and full handshakes);
+ * - 1,000 certificates on the listener relative to 2 on the same engine (keep-alive, full
+ *   handshakes);
+ * - failed connections while REPLACE_CERTIFICATE runs every 100 ms under new-connection load;
  * - RSS of each server at the end.
  *
  * Needs wrk, nginx, gcc and libssl-dev (for hsbench), openssl.
@@ -168,27 +172,30 @@ async function section(
 /** The servers of a run. */
 interface Servers {
   polys: PolyServer[];
-  /** ECDSA: a default certificate + localhost (SNI resolver). */
-  native: Server;
-  /** ECDSA: localhost only (bound directly). */
-  native1: Server;
-  node: Server;
-  nativeRsa: Server;
-  nativeRsa1: Server;
-  nodeRsa: Server;
+  /** ECDSA, the default design (auto): one certificate, bound directly (native, D2). */
+  one: Server;
+  /** ECDSA, auto with a default certificate + localhost: chosen by SNI on node:tls (D3). */
+  sni: Server;
+  /** ECDSA, tls_engine = "native" with two certificates: Deno's SNI resolver (D5). */
+  resolver: Server;
+  rsaOne: Server;
+  rsaSni: Server;
+  rsaResolver: Server;
+  /** 1,000 certificates: auto (node) and native resolver. */
   many: Server;
+  manyResolver: Server;
   ecOff: Server;
   ecOn: Server;
   rsaOff: Server;
 }
 
 async function startServers(dir: string, ca: TestCa, children: Child[]): Promise<Servers> {
-  const certs = await makeCertificates(ca, dir);
-  const ng = await startNginx(dir, certs);
+  const c = await makeCertificates(ca, dir);
+  const ng = await startNginx(dir, c);
   children.push(ng.backend, ng.proxy);
   const polys: PolyServer[] = [];
   const poly = async (name: string, engine: string, list: Pem[]): Promise<Server> => {
-    const p = await startPoly(dir, name, engine, ng.ports.backend, list, pem(certs.ec2));
+    const p = await startPoly(dir, name, engine, ng.ports.backend, list, pem(c.ec2));
     polys.push(p);
     children.push(p.child);
     return { name, port: p.port, pid: p.child.pid };
@@ -196,15 +203,22 @@ async function startServers(dir: string, ca: TestCa, children: Child[]): Promise
   const pid = ng.proxy.pid;
   return {
     polys,
-    native: await poly("polyagent native (SNI)", "native", certList(certs.fallback, certs.ec)),
-    native1: await poly("polyagent native, 1 certificate", "native", certList(null, certs.ec)),
-    node: await poly("polyagent node (SNI)", "node", certList(certs.fallback, certs.ec)),
-    nativeRsa: await poly("polyagent native (SNI)", "native", certList(certs.fallback, certs.rsa)),
-    nativeRsa1: await poly("polyagent native, 1 certificate", "native", certList(null, certs.rsa)),
-    nodeRsa: await poly("polyagent node (SNI)", "node", certList(certs.fallback, certs.rsa)),
-    many: await poly("polyagent native, 1,000 certificates", "native", [
-      ...certList(certs.fallback, certs.ec, certs.many),
-    ]),
+    one: await poly("auto, 1 certificate (native D2)", "auto", certList(null, c.ec)),
+    sni: await poly("auto, SNI (node D3)", "auto", certList(c.fallback, c.ec)),
+    resolver: await poly("native resolver, SNI (D5)", "native", certList(c.fallback, c.ec)),
+    rsaOne: await poly("RSA auto, 1 certificate (native D2)", "auto", certList(null, c.rsa)),
+    rsaSni: await poly("RSA auto, SNI (node D3)", "auto", certList(c.fallback, c.rsa)),
+    rsaResolver: await poly("RSA native resolver (D5)", "native", certList(c.fallback, c.rsa)),
+    many: await poly(
+      "auto, 1,000 certificates (node D3)",
+      "auto",
+      certList(c.fallback, c.ec, c.many),
+    ),
+    manyResolver: await poly(
+      "native resolver, 1,000 certificates (D5)",
+      "native",
+      certList(c.fallback, c.ec, c.many),
+    ),
     ecOff: { name: "nginx", port: ng.ports.ecOff, pid },
     ecOn: { name: "nginx (cache)", port: ng.ports.ecOn, pid },
     rsaOff: { name: "nginx RSA", port: ng.ports.rsaOff, pid },
@@ -213,15 +227,15 @@ async function startServers(dir: string, ca: TestCa, children: Child[]): Promise
 
 /**
  * Failed connections while the certificate is replaced every 100 ms under new-connection load
- * (hsbench new, 64 threads): with the native engine each replacement renews the listener, and
- * connections the kernel had queued on the old socket are reset (unless tcp_migrate_req).
+ * (hsbench new, 64 threads): a native listener is renewed by each replacement (a new socket on
+ * the port, the old one closed); the node one is not.
  */
 async function swapSection(s: Servers, hsbench: string, seconds: number): Promise<void> {
   if (only !== null && !only.has("swap")) return;
   console.log("\n## REPLACE_CERTIFICATE every 100 ms under new-connection load\n");
   console.log("| target | replacements | conns/s | failed connections |");
   console.log("|---|---|---|---|");
-  for (const target of [s.native, s.native1, s.node]) {
+  for (const target of [s.one, s.sni, s.resolver]) {
     const poly = s.polys.find((p) => p.port === target.port)!;
     const writer = poly.child.child.stdin.getWriter();
     let swaps = 0;
@@ -243,7 +257,14 @@ async function measure(s: Servers, hsbench: string, seconds: number, rounds: num
   const full = handshakes(hsbench, seconds, "new");
   const fullWarm = handshakes(hsbench, 2, "new");
   const res = handshakes(hsbench, seconds, "resume");
-  const ec: [Server, Server][] = [[s.native, s.ecOff], [s.native1, s.ecOff], [s.node, s.ecOff]];
+  const ec: [Server, Server][] = [[s.one, s.ecOff], [s.sni, s.ecOff], [s.resolver, s.ecOff]];
+  const rsa: [Server, Server][] = [
+    [s.rsaOne, s.rsaOff],
+    [s.rsaSni, s.rsaOff],
+    [s.rsaResolver, s.rsaOff],
+  ];
+  const many: [Server, Server][] = [[s.many, s.sni], [s.manyResolver, s.resolver]];
+  const resumedRows: [Server, Server][] = [[s.one, s.ecOn], [s.sni, s.ecOn], [s.resolver, s.ecOn]];
   await section(
     "keepalive",
     "Keep-alive, wrk -t2 -c64 (ECDSA P-256)",
@@ -269,11 +290,7 @@ async function measure(s: Servers, hsbench: string, seconds: number, rounds: num
     "Full handshakes, RSA-2048 (hsbench new, 64 threads)",
     "conns/s",
     "nginx RSA",
-    [
-      [s.nativeRsa, s.rsaOff],
-      [s.nativeRsa1, s.rsaOff],
-      [s.nodeRsa, s.rsaOff],
-    ],
+    rsa,
     full,
     fullWarm,
     rounds,
@@ -283,7 +300,7 @@ async function measure(s: Servers, hsbench: string, seconds: number, rounds: num
     "Resumed handshakes (hsbench resume) vs nginx with session cache and tickets",
     "conns/s",
     "nginx (cache)",
-    [[s.native, s.ecOn], [s.native1, s.ecOn], [s.node, s.ecOn]],
+    resumedRows,
     res,
     handshakes(hsbench, 2, "resume"),
     rounds,
@@ -291,20 +308,20 @@ async function measure(s: Servers, hsbench: string, seconds: number, rounds: num
   );
   await section(
     "many",
-    "1,000 certificates on the listener vs 1 (keep-alive)",
+    "1,000 certificates on the listener vs 2, same engine (keep-alive)",
     "req/s",
-    "1 cert",
-    [[s.many, s.native]],
+    "2 certs",
+    many,
     ka,
     kaWarm,
     rounds,
   );
   await section(
     "many",
-    "1,000 certificates vs 1 (full handshakes)",
+    "1,000 certificates vs 2, same engine (full handshakes)",
     "conns/s",
-    "1 cert",
-    [[s.many, s.native]],
+    "2 certs",
+    many,
     full,
     fullWarm,
     rounds,
