@@ -93,9 +93,17 @@ backendTest("certificate orders in every era's shape, chosen by SNI", TOOLS, asy
   try {
     await ok(c, "ADD_APPLICATION", { app_id: "web" });
     await ok(c, "ADD_BACKEND", { app_id: "web", backend_id: "b", address: be.address });
-    for (const hostname of ["a.test", "x.w.test", "r.test", "doc.test"]) {
+    for (const hostname of ["a.test", "x.w.test", "r.test"]) {
       await ok(c, "ADD_HTTPS_FRONT", { app_id: "web", address: front, hostname });
     }
+    // 0.10 shape: a `fingerprint` on the front, accepted and ignored (SNI picks the certificate)
+    await ok(c, "ADD_HTTPS_FRONT", {
+      app_id: "web",
+      address: front,
+      hostname: "doc.test",
+      path_begin: "",
+      fingerprint: "ab".repeat(32),
+    });
     // the first one added is the default; 0.11/0.13 shape with `front` and `names`
     await ok(c, "ADD_CERTIFICATE", {
       front,

@@ -120,12 +120,7 @@ export class ConfigState implements ListenerDefaults {
         return planRemoveApp(t, order.data);
       case "ADD_HTTP_FRONT":
       case "ADD_HTTPS_FRONT":
-        return planAddFront(
-          t,
-          order.type === "ADD_HTTP_FRONT" ? "http" : "https",
-          order.data,
-          order.fingerprint,
-        );
+        return planAddFront(t, order.type === "ADD_HTTP_FRONT" ? "http" : "https", order.data);
       case "REMOVE_HTTP_FRONT":
       case "REMOVE_HTTPS_FRONT":
         return planRemoveFront(

@@ -182,22 +182,12 @@ export function planRemoveApp(t: ConfigTables, id: string): Plan {
   };
 }
 
-/** ADD_HTTP_FRONT / ADD_HTTPS_FRONT. */
-export function planAddFront(
-  t: ConfigTables,
-  proxy: "http" | "https",
-  front: HttpFront,
-  fingerprint?: string,
-): Plan {
+/** ADD_HTTP_FRONT / ADD_HTTPS_FRONT (both route by Host; certificates are chosen by SNI). */
+export function planAddFront(t: ConfigTables, proxy: "http" | "https", front: HttpFront): Plan {
   const order = proxy === "http" ? "ADD_HTTP_FRONT" : "ADD_HTTPS_FRONT";
   listenerOf(t, { front: front.address, proxy }, order);
   if (!t.apps.has(front.app_id)) {
     throw new NotFoundError(`${order}: application "${front.app_id}" does not exist`);
-  }
-  if (fingerprint && !t.certs.get(front.address)?.has(fingerprint)) {
-    throw new NotFoundError(
-      `${order}: no certificate with fingerprint ${fingerprint} on listener ${front.address}`,
-    );
   }
   const key = frontKey(proxy, front);
   const existing = t.fronts.get(key);
