@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import { freePort, RUNTIME_FLAGS, sh } from "../tests/_helpers/mod.ts";
-import { type IssuedCertificate, startCa, type TestCa } from "../tests/sozu/_certs.ts";
+import { type IssuedCertificate, selfSigned, startCa, type TestCa } from "../tests/sozu/_certs.ts";
 import { type Child, ROOT, spawn, waitPort } from "./_load.ts";
 
 /** Certificates of the run. */
@@ -35,21 +35,7 @@ export async function makeCertificates(ca: TestCa, dir: string): Promise<BenchCe
     const batch = [i, i + 1].filter((k) => k < 999).map(async (k) => {
       const out = join(dir, `many${k}.crt`);
       const name = `host${k}.test`;
-      await sh([
-        "openssl",
-        "req",
-        "-x509",
-        "-key",
-        ec.keyFile,
-        "-subj",
-        `/CN=${name}`,
-        "-addext",
-        `subjectAltName=DNS:${name}`,
-        "-days",
-        "2",
-        "-out",
-        out,
-      ]);
+      await selfSigned(ec.keyFile, name, out);
       return { certificate: await Deno.readTextFile(out), key: ec.key, names: [name] };
     });
     many.push(...await Promise.all(batch));
@@ -102,6 +88,7 @@ function tlsServer(
 /** Writes the nginx configs and starts the backend and the TLS proxy. */
 export async function startNginx(
   dir: string,
+  temp: string,
   certs: BenchCertificates,
 ): Promise<{ ports: NginxPorts; backend: Child; proxy: Child }> {
   const ports: NginxPorts = {
@@ -110,8 +97,6 @@ export async function startNginx(
     ecOn: freePort(),
     rsaOff: freePort(),
   };
-  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-    .map((t) => `${t}_temp_path ${dir}/tmp;`).join(" ");
   Deno.writeTextFileSync(
     join(dir, "backend.conf"),
     `worker_processes 1; pid ${dir}/be.pid; error_log ${dir}/be.err;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The repository root. */
@@ -175,4 +176,40 @@ export function median(values: number[]): number {
 /** A number with `digits` decimals, "n/a" when not finite. */
 export function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "n/a";
+}
+
+/** `--duration S`, `--rounds N` and `--quick` of a benchmark's arguments. */
+export function runOptions(args: string[]): { seconds: number; rounds: number } {
+  const arg = (name: string, fallback: number) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? Number(args[i + 1]) : fallback;
+  };
+  const quick = args.includes("--quick");
+  return { seconds: arg("duration", quick ? 3 : 6), rounds: arg("rounds", quick ? 1 : 3) };
+}
+
+/** Throws naming the first tool missing from PATH. */
+export async function requireTools(tools: readonly string[]): Promise<void> {
+  for (const tool of tools) {
+    const ok = await new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" })
+      .output().then((o) => o.success, () => false);
+    if (!ok) throw new Error(`"${tool}" is needed for this benchmark`);
+  }
+}
+
+/**
+ * A fresh run directory var/bench/<name>-<time> holding the 1 KiB file the nginx backend serves,
+ * readable by nginx's workers (nobody); `temp` is nginx's temp-path directives pointing into it.
+ */
+export function benchDir(name: string): { dir: string; temp: string } {
+  const dir = join(ROOT, "var", "bench", `${name}-${Date.now()}`);
+  Deno.mkdirSync(join(dir, "tmp"), { recursive: true });
+  for (let d = dir; d.startsWith(ROOT) && d.length > 1; d = join(d, "..")) {
+    Deno.chmodSync(d, 0o755);
+  }
+  Deno.writeTextFileSync(join(dir, "1k.txt"), "x".repeat(1023) + "\n");
+  Deno.chmodSync(join(dir, "1k.txt"), 0o644);
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .map((t) => `${t}_temp_path ${dir}/tmp;`).join(" ");
+  return { dir, temp };
 }

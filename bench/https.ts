@@ -22,7 +22,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { sh } from "../tests/_helpers/mod.ts";
 import {
   buildHsbench,
@@ -36,7 +35,17 @@ import {
   startPoly,
 } from "./_https_setup.ts";
 import type { TestCa } from "../tests/sozu/_certs.ts";
-import { type Child, cpuSeconds, fmt, median, ROOT, rssMb, wrk } from "./_load.ts";
+import type { Child } from "./_load.ts";
+import {
+  benchDir,
+  cpuSeconds,
+  fmt,
+  median,
+  requireTools,
+  rssMb,
+  runOptions,
+  wrk,
+} from "./_load.ts";
 
 /** One measurement: a rate (req/s or conns/s), p99 ms, errors, resumed count. */
 interface Run {
@@ -189,9 +198,14 @@ interface Servers {
   rsaOff: Server;
 }
 
-async function startServers(dir: string, ca: TestCa, children: Child[]): Promise<Servers> {
+async function startServers(
+  dir: string,
+  temp: string,
+  ca: TestCa,
+  children: Child[],
+): Promise<Servers> {
   const c = await makeCertificates(ca, dir);
-  const ng = await startNginx(dir, c);
+  const ng = await startNginx(dir, temp, c);
   children.push(ng.backend, ng.proxy);
   const polys: PolyServer[] = [];
   const poly = async (name: string, engine: string, list: Pem[]): Promise<Server> => {
@@ -336,32 +350,16 @@ async function measure(s: Servers, hsbench: string, seconds: number, rounds: num
 
 /** Entry point for `deno task bench https`. */
 export async function run(args: string[]): Promise<void> {
-  const arg = (name: string, fallback: number) => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 ? Number(args[i + 1]) : fallback;
-  };
   const onlyAt = args.indexOf("--only");
   only = onlyAt >= 0 ? new Set(args[onlyAt + 1]!.split(",")) : null;
-  const quick = args.includes("--quick");
-  const seconds = arg("duration", quick ? 3 : 6);
-  const rounds = arg("rounds", quick ? 1 : 3);
-  for (const tool of ["wrk", "nginx", "gcc", "openssl"]) {
-    const ok = await new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" })
-      .output().then((o) => o.success, () => false);
-    if (!ok) throw new Error(`"${tool}" is needed for this benchmark`);
-  }
-  const dir = join(ROOT, "var", "bench", `https-${Date.now()}`);
-  Deno.mkdirSync(join(dir, "tmp"), { recursive: true });
-  for (let d = dir; d.startsWith(ROOT) && d.length > 1; d = join(d, "..")) {
-    Deno.chmodSync(d, 0o755);
-  }
-  Deno.writeTextFileSync(join(dir, "1k.txt"), "x".repeat(1023) + "\n");
-  Deno.chmodSync(join(dir, "1k.txt"), 0o644);
+  const { seconds, rounds } = runOptions(args);
+  await requireTools(["wrk", "nginx", "gcc", "openssl"]);
+  const { dir, temp } = benchDir("https");
   const ca = await startCa();
   const children: Child[] = [];
   try {
     const hsbench = await buildHsbench(dir);
-    const servers = await startServers(dir, ca, children);
+    const servers = await startServers(dir, temp, ca, children);
     console.log(
       `https benchmark: ${seconds}s runs, ${rounds} interleaved pairs per row, 1 KiB file, ` +
         `TLS 1.3; load average at start: ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}`,

@@ -12,12 +12,15 @@
 import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
 import { ordersBench } from "./_sozu_orders.ts";
 import {
+  benchDir,
   type Child,
   cpuSeconds,
   fmt,
   median,
+  requireTools,
   ROOT,
   rssMb,
+  runOptions,
   spawn,
   waitPort,
   wrk,
@@ -65,28 +68,9 @@ async function interleaved(
 
 /** Entry point for `deno task bench proxy`. */
 export async function run(args: string[]): Promise<void> {
-  const arg = (name: string, fallback: number) => {
-    const i = args.indexOf(`--${name}`);
-    return i >= 0 ? Number(args[i + 1]) : fallback;
-  };
-  const quick = args.includes("--quick");
-  const seconds = arg("duration", quick ? 3 : 6);
-  const rounds = arg("rounds", quick ? 1 : 3);
-  for (const tool of ["wrk", "nginx", "haproxy"]) {
-    const ok = await new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" })
-      .output().then((o) => o.success, () => false);
-    if (!ok) throw new Error(`"${tool}" is needed for this benchmark`);
-  }
-
-  const dir = join(ROOT, "var", "bench", `proxy-${Date.now()}`);
-  Deno.mkdirSync(join(dir, "tmp"), { recursive: true });
-  for (let d = dir; d.startsWith(ROOT) && d.length > 1; d = join(d, "..")) {
-    Deno.chmodSync(d, 0o755);
-  }
-  Deno.writeTextFileSync(join(dir, "1k.txt"), "x".repeat(1023) + "\n");
-  Deno.chmodSync(join(dir, "1k.txt"), 0o644);
-  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
-    .map((t) => `${t}_temp_path ${dir}/tmp;`).join(" ");
+  const { seconds, rounds } = runOptions(args);
+  await requireTools(["wrk", "nginx", "haproxy"]);
+  const { dir, temp } = benchDir("proxy");
   const backendPort = freePort();
   const nginxPort = freePort();
   const haproxyPort = freePort();

@@ -125,3 +125,46 @@ export function responses(count: number): (text: string) => boolean {
     }
   };
 }
+
+/**
+ * `count` clients that each open a connection, make one request and close it, again and again
+ * until `stop()`, which resolves with the requests served and the failures seen.
+ */
+export function newConnectionLoad(
+  count: number,
+  connect: () => Promise<Deno.Conn>,
+  request: (conn: Deno.Conn) => Promise<boolean>,
+): { stop(): Promise<{ served: number; failures: string[] }> } {
+  let running = true;
+  let served = 0;
+  const failures: string[] = [];
+  const client = async () => {
+    while (running) {
+      try {
+        const conn = await connect();
+        try {
+          if (await request(conn)) served++;
+          else failures.push("a request on a new connection failed");
+        } finally {
+          conn.close();
+        }
+      } catch (error) {
+        failures.push(`new connection: ${error}`);
+      }
+    }
+  };
+  const clients = Array.from({ length: count }, client);
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(clients);
+      return { served, failures };
+    },
+  };
+}
+
+/** One GET of `path` for `host` on an open connection; the response read (head and body). */
+export async function getOn(conn: Deno.Conn, host: string, path = "/"): Promise<string> {
+  await send(conn, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+  return await readUntil(conn, responses(1));
+}

@@ -5,20 +5,34 @@
  * own once it is added; and replacements under load fail no request.
  */
 import assert from "node:assert/strict";
-import type { TlsEngineChoice } from "../../lib/backends/http_proxy/mod.ts";
+import type { CertificateSpec, TlsEngineChoice } from "../../lib/backends/http_proxy/mod.ts";
 import { backendTest } from "../_helpers/mod.ts";
 import { startCa } from "../sozu/_certs.ts";
 import { startHttpBackend, startProxy } from "./_helpers.ts";
-import { readUntil, responses, send, servedCertificate, specOf, tlsConnect } from "./_tls.ts";
+import { getOn, newConnectionLoad, servedCertificate, specOf, tlsConnect } from "./_tls.ts";
 
 const ENGINES: TlsEngineChoice[] = ["native", "node"];
 const TOOLS = { tools: ["openssl"] };
-const GET = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+
+/** A two-worker proxy with an HTTPS listener routing a.test (and b.test) to a backend. */
+async function proxyWith(
+  engine: TlsEngineChoice,
+  backend: string,
+  certificates: CertificateSpec[],
+) {
+  return await startProxy({
+    workerCount: 2,
+    listener: { protocol: "https" },
+    engine: { tlsEngine: engine },
+    clusters: { c: [backend] },
+    fronts: [["a.test", "", "c"], ["b.test", "", "c"]],
+    certificates,
+  });
+}
 
 /** One request on an open connection; whether a 200 came back. */
 async function request(conn: Deno.Conn): Promise<boolean> {
-  await send(conn, GET);
-  return /^HTTP\/1\.1 200/.test(await readUntil(conn, responses(1)));
+  return /^HTTP\/1\.1 200/.test(await getOn(conn, "a.test"));
 }
 
 for (const engine of ENGINES) {
@@ -32,14 +46,10 @@ for (const engine of ENGINES) {
       const two = await ca.issue({ cn: "two.a.test", dns: ["a.test"] });
       const late = await ca.issue({ cn: "late.test" });
       await using backend = startHttpBackend(() => new Response("ok"));
-      await using proxy = await startProxy({
-        workerCount: 2,
-        listener: { protocol: "https" },
-        engine: { tlsEngine: engine },
-        clusters: { c: [backend.address] },
-        fronts: [["a.test", "", "c"]],
-        certificates: [specOf(fallback, ["default.test"]), specOf(one, ["a.test"])],
-      });
+      await using proxy = await proxyWith(engine, backend.address, [
+        specOf(fallback, ["default.test"]),
+        specOf(one, ["a.test"]),
+      ]);
       const listener = proxy.address;
       assert.equal((await servedCertificate(proxy.port, "a.test")).cn, "one.a.test");
       assert.equal((await servedCertificate(proxy.port, "late.test")).cn, "default.test");
@@ -78,44 +88,21 @@ for (const engine of ENGINES) {
       await ca.issue({ cn: "two.a.test", dns: ["a.test"] }),
     ];
     await using backend = startHttpBackend(() => new Response("ok"));
-    await using proxy = await startProxy({
-      workerCount: 2,
-      listener: { protocol: "https" },
-      engine: { tlsEngine: engine },
-      clusters: { c: [backend.address] },
-      fronts: [["a.test", "", "c"]],
-      certificates: [specOf(certs[0]!, ["a.test"])],
-    });
+    await using proxy = await proxyWith(engine, backend.address, [specOf(certs[0]!, ["a.test"])]);
+    const kept = await Promise.all(
+      [1, 2].map(() => tlsConnect(proxy.port, "a.test", ca.caCertificate)),
+    );
     let running = true;
     const failures: string[] = [];
-    let done = 0;
-    const keepAlive = async () => {
-      const conn = await tlsConnect(proxy.port, "a.test", ca.caCertificate);
-      try {
-        while (running) {
-          if (await request(conn)) done++;
-          else failures.push("keep-alive request failed");
-        }
-      } finally {
-        conn.close();
-      }
+    const keepAlive = async (conn: Deno.Conn) => {
+      while (running) if (!await request(conn)) failures.push("keep-alive request failed");
     };
-    const fresh = async () => {
-      while (running) {
-        try {
-          const conn = await tlsConnect(proxy.port, "a.test", ca.caCertificate);
-          try {
-            if (await request(conn)) done++;
-            else failures.push("request on a new connection failed");
-          } finally {
-            conn.close();
-          }
-        } catch (error) {
-          failures.push(`new connection: ${error}`);
-        }
-      }
-    };
-    const clients = [keepAlive(), keepAlive(), fresh(), fresh(), fresh(), fresh()];
+    const keeping = kept.map(keepAlive);
+    const load = newConnectionLoad(
+      4,
+      () => tlsConnect(proxy.port, "a.test", ca.caCertificate),
+      request,
+    );
     for (let i = 1; i <= 20; i++) {
       await new Promise((r) => setTimeout(r, 30));
       await proxy.apply({
@@ -126,9 +113,11 @@ for (const engine of ENGINES) {
       });
     }
     running = false;
-    await Promise.all(clients);
-    assert.deepEqual(failures, []);
-    assert.ok(done > 20, `requests served during the replacements: ${done}`);
+    await Promise.all(keeping);
+    for (const conn of kept) conn.close();
+    const { served, failures: fresh } = await load.stop();
+    assert.deepEqual([...failures, ...fresh], []);
+    assert.ok(served > 20, `requests served on new connections during the replacements: ${served}`);
   });
 }
 
@@ -137,13 +126,7 @@ backendTest("auto: native with one certificate, node with several, and back", TO
   const a = await ca.issue({ cn: "a.test" });
   const b = await ca.issue({ cn: "b.test" });
   await using backend = startHttpBackend(() => new Response("ok"));
-  await using proxy = await startProxy({
-    workerCount: 2,
-    listener: { protocol: "https" },
-    clusters: { c: [backend.address] },
-    fronts: [["a.test", "", "c"], ["b.test", "", "c"]],
-    certificates: [specOf(a, ["a.test"])],
-  });
+  await using proxy = await proxyWith("auto", backend.address, [specOf(a, ["a.test"])]);
   const engine = async () => {
     const stats = (await proxy.dp.stats()) as { tls: Record<string, string> }[];
     return stats.map((s) => s.tls[proxy.address]);

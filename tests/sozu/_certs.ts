@@ -155,31 +155,32 @@ export async function startCa(): Promise<TestCa> {
   };
 }
 
-/** Makes a self-signed EC certificate for `name`. */
-export async function makeCertificate(name: string): Promise<TestCertificate> {
-  await using dir = await tempDir("cert");
-  const key = join(dir.path, "key.pem");
-  const cert = join(dir.path, "cert.pem");
+/** Writes to `out` a self-signed certificate for `name` (CN and SAN) with the key in `keyFile`. */
+export async function selfSigned(keyFile: string, name: string, out: string): Promise<void> {
   await sh([
     "openssl",
     "req",
     "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
+    "-key",
+    keyFile,
     "-subj",
     `/CN=${name}`,
     "-addext",
     `subjectAltName=DNS:${name}`,
     "-days",
     "2",
-    "-keyout",
-    key,
     "-out",
-    cert,
+    out,
   ]);
+}
+
+/** Makes a self-signed EC certificate for `name`. */
+export async function makeCertificate(name: string): Promise<TestCertificate> {
+  await using dir = await tempDir("cert");
+  const key = join(dir.path, "key.pem");
+  const cert = join(dir.path, "cert.pem");
+  await newKey(key, "ec", "pkcs8");
+  await selfSigned(key, name, cert);
   return {
     certificate: await Deno.readTextFile(cert),
     key: await Deno.readTextFile(key),

@@ -10,9 +10,8 @@ import { SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import { backendTest, freePort, tempDir } from "../_helpers/mod.ts";
 import {
   curlTls,
-  readUntil,
-  responses,
-  send,
+  getOn,
+  newConnectionLoad,
   servedCertificate,
   tlsConnect,
 } from "../http_proxy/_tls.ts";
@@ -103,32 +102,15 @@ backendTest(
     await ok(c, "ADD_BACKEND", { app_id: "load", backend_id: "b", address: be.address });
     await ok(c, "ADD_HTTPS_FRONT", { app_id: "load", address: front, hostname: "load.test" });
     await ok(c, "ADD_CERTIFICATE", { front, certificate: certificateOf(certs[0]!) });
-    const get = "GET / HTTP/1.1\r\nHost: load.test\r\n\r\n";
-    const request = async (conn: Deno.Conn) => {
-      await send(conn, get);
-      return /^HTTP\/1\.1 200[\s\S]*load https$/.test(await readUntil(conn, responses(1)));
-    };
+    const request = async (conn: Deno.Conn) =>
+      /^HTTP\/1\.1 200[\s\S]*load https$/.test(await getOn(conn, "load.test"));
     const kept = await tlsConnect(port, "load.test", ca.caCertificate);
     assert.ok(await request(kept));
-    let running = true;
-    let served = 0;
-    const failures: string[] = [];
-    const fresh = async () => {
-      while (running) {
-        try {
-          const conn = await tlsConnect(port, "load.test", ca.caCertificate);
-          try {
-            if (await request(conn)) served++;
-            else failures.push("bad answer");
-          } finally {
-            conn.close();
-          }
-        } catch (error) {
-          failures.push(String(error));
-        }
-      }
-    };
-    const clients = [fresh(), fresh(), fresh()];
+    const load = newConnectionLoad(
+      3,
+      () => tlsConnect(port, "load.test", ca.caCertificate),
+      request,
+    );
     for (let i = 1; i <= 10; i++) {
       await ok(c, "REPLACE_CERTIFICATE", {
         front,
@@ -141,8 +123,7 @@ backendTest(
         "the next handshake gets the new certificate",
       );
     }
-    running = false;
-    await Promise.all(clients);
+    const { served, failures } = await load.stop();
     assert.deepEqual(failures, []);
     assert.ok(served > 0);
     assert.ok(await request(kept), "the keep-alive connection opened before survives");

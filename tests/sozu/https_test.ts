@@ -53,7 +53,7 @@ backendTest("HTTPS listeners bind in every worker; a failed bind is an ERROR", T
     await ok(c, "REMOVE_LISTENER", { front, proxy: "HTTPS" });
 
     const busyPort = freePort();
-    using busy = Deno.listen({ hostname: "127.0.0.1", port: busyPort });
+    using _busy = Deno.listen({ hostname: "127.0.0.1", port: busyPort });
     const taken = `127.0.0.1:${busyPort}`;
     await ok(c, "ADD_HTTPS_LISTENER", { address: taken });
     const r = await order(c, "ACTIVATE_LISTENER", { front: taken, proxy: "https" });

@@ -7,17 +7,13 @@ import { parseAddress } from "./address.ts";
 import { BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ListenerSet } from "./listener_set.ts";
-import type { TlsEngineName } from "./listeners.ts";
+import type { FrontLog, TlsEngineName } from "./listeners.ts";
 import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
 import { RoutingTable } from "./routing.ts";
 import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
 
 /** Log callback of an engine (the worker forwards lines to the main isolate's logger). */
-export type EngineLog = (
-  level: "debug" | "info" | "warn" | "error",
-  msg: string,
-  fields?: Record<string, unknown>,
-) => void;
+export type EngineLog = FrontLog;
 
 /** Options for a {@linkcode ProxyEngine}. */
 export interface ProxyEngineOptions {

@@ -9,7 +9,7 @@ import type { ByteConn } from "./backend_pool.ts";
 import type { CertificateStore } from "./certificates.ts";
 import type { TlsEngineChoice, TlsVersion } from "./model.ts";
 
-/** Log callback (the engine's). */
+/** Log callback of a worker's proxy (the worker forwards lines to the main isolate's logger). */
 export type FrontLog = (
   level: "debug" | "info" | "warn" | "error",
   msg: string,
