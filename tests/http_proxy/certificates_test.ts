@@ -1,7 +1,6 @@
 /** The choice of a certificate by server name (pure logic of certificates.ts). */
 import assert from "node:assert/strict";
-import { CertificateStore } from "../../lib/backends/http_proxy/certificates.ts";
-import type { CertificateSpec } from "../../lib/backends/http_proxy/mod.ts";
+import { type CertificateSpec, CertificateStore } from "../../lib/backends/http_proxy/mod.ts";
 
 function cert(fingerprint: string, names: string[]): CertificateSpec {
   return { fingerprint, certificate: "", chain: [], key: "", names };

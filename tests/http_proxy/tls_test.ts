@@ -6,8 +6,11 @@
  * timeouts).
  */
 import assert from "node:assert/strict";
-import { nativeResolverSymbol } from "../../lib/backends/http_proxy/tls_native.ts";
-import type { ListenerTls, TlsEngineChoice } from "../../lib/backends/http_proxy/mod.ts";
+import {
+  type ListenerTls,
+  nativeResolverSymbol,
+  type TlsEngineChoice,
+} from "../../lib/backends/http_proxy/mod.ts";
 import { backendTest, freePort, waitFor } from "../_helpers/mod.ts";
 import { startCa } from "../sozu/_certs.ts";
 import { startHttpBackend, startProxy, startRawBackend } from "./_helpers.ts";
