@@ -147,6 +147,20 @@ backendTest("certificate orders in every era's shape, chosen by SNI", TOOLS, asy
     assert.deepEqual(state.certificates[front]![wild.fingerprint]![1], ["w.test", "*.w.test"]);
 
     await queries(c, front, exact.fingerprint, wild.fingerprint);
+    // v0.14 REPLACE / REMOVE shapes: `address`, `new_expired_at`
+    const renewed = await ca.issue({ cn: "a.test" });
+    await ok(c, "REPLACE_CERTIFICATE", {
+      address: front,
+      new_certificate: certificateOf(renewed),
+      old_fingerprint: exact.fingerprint,
+      new_names: ["a.test"],
+      new_expired_at: 2000000000,
+    });
+    await ok(c, "REMOVE_CERTIFICATE", { address: front, fingerprint: rsa8.fingerprint });
+    const after = (await dump(c)).certificates[front]!;
+    assert.ok(renewed.fingerprint in after && !(exact.fingerprint in after));
+    assert.ok(!(rsa8.fingerprint in after));
+    assert.equal((await curlTls(port, "a.test", "/", ca.caFile)).body, "web https");
     // the document's bare-string REMOVE_CERTIFICATE: from every listener holding it
     const bare = await c.send(
       {
