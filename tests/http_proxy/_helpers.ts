@@ -4,6 +4,7 @@
  * and a raw client that writes exact bytes and reads the answer.
  */
 import {
+  type CertificateSpec,
   createDataPlane,
   type ListenerSpec,
   type ProxyOrder,
@@ -37,6 +38,8 @@ export interface StartProxyOptions {
   engine?: WorkerEngineOptions;
   /** Start the workers on the fault module, so the test can crash or hang them. */
   faults?: WorkerFaults;
+  /** Certificates added to the listener (an HTTPS one: `listener.protocol = "https"`). */
+  certificates?: CertificateSpec[];
 }
 
 /** Starts a data plane with one listener and the given clusters and fronts. */
@@ -78,6 +81,9 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<TestP
   }
   for (const [hostname, pathBegin, clusterId] of options.fronts ?? []) {
     await apply({ op: "add_front", front: { listener: address, clusterId, hostname, pathBegin } });
+  }
+  for (const certificate of options.certificates ?? []) {
+    await apply({ op: "add_certificate", listener: address, certificate });
   }
   await apply({ op: "activate_listener", address });
   return {

@@ -58,7 +58,7 @@ backendTest(
     );
     await ok(proxy(c, "ACTIVATE_LISTENER", { front: HTTP, proxy: "HTTP", from_scm: false }));
     const httpsReply = await ok(proxy(c, "ADD_HTTPS_LISTENER", { front: HTTPS }));
-    assert.match(httpsReply.message, /HTTPS is not served yet/);
+    assert.equal(httpsReply.message, "");
     await ok(proxy(c, "ACTIVATE_LISTENER", { front: HTTPS, proxy: "https", from_scm: false }));
     await ok(proxy(c, "ADD_APPLICATION", {
       app_id: "app1",
@@ -116,11 +116,15 @@ backendTest(
     assert.deepEqual(plane.orders.map((o) => o.op), [
       "add_listener",
       "activate_listener",
+      "add_listener",
+      "activate_listener",
       "add_cluster",
       "add_cluster",
       "add_front",
       "add_backend",
       "add_backend",
+      "add_certificate",
+      "add_front",
     ]);
 
     // queries
@@ -153,7 +157,10 @@ backendTest(
       ["app1", "old"],
     );
     r = await ok(proxy(c, "QUERY", { type: "CERTIFICATES", data: { type: "ALL" } }));
-    assert.match(JSON.stringify(r.data), new RegExp(cert.fingerprint));
+    const bytes = cert.fingerprint.match(/../g)!.map((b) => parseInt(b, 16));
+    assert.deepEqual(r.data?.data, {
+      "0": { type: "CERTIFICATES", data: { All: { [HTTPS]: { "secure.example.com": bytes } } } },
+    });
 
     // workers and status
     r = await ok(call(c, { type: "LIST_WORKERS" }));
@@ -243,14 +250,18 @@ backendTest(
     assert.deepEqual(state.http_listeners, {});
     assert.deepEqual(state.https_listeners, {});
     assert.deepEqual(
-      plane.orders.slice(-7).map((o) => o.op),
+      plane.orders.slice(-11).map((o) => o.op),
       [
+        "replace_certificate",
+        "remove_front",
+        "remove_certificate",
         "remove_front",
         "remove_backend",
         "remove_backend",
         "remove_cluster",
         "remove_cluster",
         "deactivate_listener",
+        "remove_listener",
         "remove_listener",
       ],
     );

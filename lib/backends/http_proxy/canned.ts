@@ -29,3 +29,11 @@ export function cannedAnswer(status: number, override?: string | null): Uint8Arr
   if (override) return enc.encode(override);
   return CANNED[status] ?? CANNED[502]!;
 }
+
+/** The 301 of an application with `https_redirect` (closes the connection, like every answer). */
+export function redirectAnswer(location: string): Uint8Array {
+  return enc.encode(
+    `HTTP/1.1 301 Moved Permanently\r\nLocation: ${location}\r\nContent-Length: 0\r\n` +
+      `Connection: close\r\n\r\n`,
+  );
+}

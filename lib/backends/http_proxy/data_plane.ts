@@ -297,7 +297,10 @@ export class WorkerDataPlane implements DataPlane {
         t: "init",
         workerId: slot.id,
         reusePort: true,
-        ...(this.#options.engine ? { options: this.#options.engine } : {}),
+        options: {
+          ...this.#options.engine,
+          ...(this.#options.tlsEngine ? { tlsEngine: this.#options.tlsEngine } : {}),
+        },
       } satisfies ToWorker,
     );
   }

@@ -7,16 +7,14 @@ import { parseAddress } from "./address.ts";
 import { BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import { rollBackends } from "./backend_stats.ts";
 import { BufferPool } from "./buffer_pool.ts";
-import type { ListenerSpec, ProxyOrder } from "./model.ts";
+import { ListenerSet } from "./listener_set.ts";
+import type { FrontLog, TlsEngineName } from "./listeners.ts";
+import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
 import { RoutingTable } from "./routing.ts";
 import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
 
 /** Log callback of an engine (the worker forwards lines to the main isolate's logger). */
-export type EngineLog = (
-  level: "debug" | "info" | "warn" | "error",
-  msg: string,
-  fields?: Record<string, unknown>,
-) => void;
+export type EngineLog = FrontLog;
 
 /** Options for a {@linkcode ProxyEngine}. */
 export interface ProxyEngineOptions {
@@ -42,35 +40,8 @@ export interface ProxyEngineOptions {
    * the event loop (see {@linkcode SessionHost.crowded}). 0 turns it off. @default {128}
    */
   fairnessThreshold?: number;
-}
-
-interface ListenerState {
-  runtime: ListenerRuntime;
-  listener: Deno.Listener | null;
-  accepting: Promise<void> | null;
-}
-
-function runtimeOf(spec: ListenerSpec): ListenerRuntime {
-  const bound = parseAddress(spec.address);
-  let publicPort = String(bound.port);
-  if (spec.publicAddress) {
-    try {
-      publicPort = String(parseAddress(spec.publicAddress).port);
-    } catch {
-      // keep the bound port
-    }
-  }
-  return {
-    address: spec.address,
-    spec,
-    proto: spec.protocol,
-    publicPort,
-    byAddress: bound.hostname,
-    frontTimeoutMs: spec.frontTimeoutMs ?? 60_000,
-    backTimeoutMs: spec.backTimeoutMs ?? 30_000,
-    connectTimeoutMs: spec.connectTimeoutMs ?? 3_000,
-    requestTimeoutMs: spec.requestTimeoutMs ?? 10_000,
-  };
+  /** TLS engine of HTTPS listeners. @default {"auto"} */
+  tlsEngine?: TlsEngineChoice;
 }
 
 function heapFigures(): { heapUsed: number; heapTotal: number; external: number } {
@@ -92,6 +63,8 @@ export interface EngineStats {
   heapTotal: number;
   /** Memory outside the V8 heap held by this isolate (buffers), bytes. */
   external: number;
+  /** The TLS engine of each active HTTPS listener. */
+  tls: Record<string, TlsEngineName>;
 }
 
 /** The proxy of one worker. */
@@ -103,7 +76,7 @@ export class ProxyEngine implements SessionHost {
   #workerId: number;
   #reusePort: boolean;
   #log: EngineLog;
-  #listeners = new Map<string, ListenerState>();
+  #listeners: ListenerSet;
   #sessions = new Set<ProxySession>();
   #stopping = false;
   /** See {@linkcode SessionHost.lingerUntil}. */
@@ -141,6 +114,12 @@ export class ProxyEngine implements SessionHost {
       size: options.ioBufferSize ?? 8 * 1024,
       maxInUse: this.#maxConnections * 3,
       maxFree: 512,
+    });
+    this.#listeners = new ListenerSet({
+      reusePort: this.#reusePort,
+      tlsEngine: options.tlsEngine ?? "auto",
+      log: this.#log,
+      serve: (conn, runtime, tls) => this.accept(conn, runtime, !tls),
     });
     const rand = crypto.getRandomValues(new Uint8Array(5));
     this.#idPrefix = [...rand].map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase() +
@@ -183,43 +162,41 @@ export class ProxyEngine implements SessionHost {
       fronts: this.routing.frontCount,
       crowded: this.#crowded,
       ...heapFigures(),
+      tls: this.#listeners.engines(),
     };
   }
 
-  /** Applies one order. Rejects (with a message fit for an ERROR reply) when it cannot. */
-  apply(order: ProxyOrder): void {
+  /**
+   * Applies one order; throws (with a message fit for an ERROR reply) when it cannot. Binding an
+   * HTTPS listener on the node engine (also when a certificate change moves a listener to it) is
+   * asynchronous: then it returns a promise.
+   */
+  apply(order: ProxyOrder): void | Promise<void> {
     if (this.#stopped) throw new Error("the proxy worker is stopped");
     switch (order.op) {
-      case "add_listener": {
-        const existing = this.#listeners.get(order.listener.address);
-        const runtime = runtimeOf(order.listener);
-        if (existing) existing.runtime = runtime;
-        else {this.#listeners.set(order.listener.address, {
-            runtime,
-            listener: null,
-            accepting: null,
-          });}
+      case "add_listener":
+        this.#listeners.add(order.listener);
         return;
-      }
-      case "remove_listener": {
-        const state = this.#listeners.get(order.address);
-        if (!state) return;
-        this.#closeListener(state);
-        this.#listeners.delete(order.address);
+      case "remove_listener":
+        this.#listeners.remove(order.address);
         return;
-      }
-      case "activate_listener": {
-        const state = this.#listeners.get(order.address);
-        if (!state) throw new Error(`no listener at "${order.address}"`);
-        if (state.listener || this.#stopping) return;
-        this.#bind(state);
+      case "activate_listener":
+        if (this.#stopping) return;
+        this.#ensureTimer();
+        return this.#listeners.activate(order.address);
+      case "deactivate_listener":
+        this.#listeners.deactivate(order.address);
         return;
-      }
-      case "deactivate_listener": {
-        const state = this.#listeners.get(order.address);
-        if (state) this.#closeListener(state);
-        return;
-      }
+      case "add_certificate":
+        return this.#listeners.addCertificate(order.listener, order.certificate);
+      case "remove_certificate":
+        return this.#listeners.removeCertificate(order.listener, order.fingerprint);
+      case "replace_certificate":
+        return this.#listeners.replaceCertificate(
+          order.listener,
+          order.oldFingerprint,
+          order.certificate,
+        );
       case "add_cluster":
         this.routing.addCluster(order.cluster);
         return;
@@ -249,50 +226,14 @@ export class ProxyEngine implements SessionHost {
 
   /** Addresses of the listeners currently accepting. */
   activeListeners(): string[] {
-    return [...this.#listeners.entries()].filter(([, s]) => s.listener !== null).map(([a]) => a);
+    return this.#listeners.active();
   }
 
-  #bind(state: ListenerState): void {
-    const { hostname, port } = parseAddress(state.runtime.address);
-    let listener: Deno.Listener;
-    try {
-      listener = Deno.listen({ hostname, port, reusePort: this.#reusePort, tcpBacklog: 4096 });
-    } catch (error) {
-      throw new Error(
-        `cannot listen on "${state.runtime.address}": ${
-          error instanceof Error ? error.message : error
-        }`,
-      );
-    }
-    state.listener = listener;
-    this.#ensureTimer();
-    state.accepting = this.#acceptLoop(state, listener);
-  }
-
-  async #acceptLoop(state: ListenerState, listener: Deno.Listener): Promise<void> {
-    while (state.listener === listener) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (state.listener !== listener || this.#stopped) return;
-        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-          return;
-        }
-        // Out of file descriptors or similar: back off briefly instead of spinning.
-        this.#log("warn", "accept failed", {
-          listener: state.runtime.address,
-          error: String(error),
-        });
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      this.accept(conn, state.runtime);
-    }
-  }
-
-  /** Serves one accepted connection (plain TCP, or later a TLS one) on a listener. */
-  accept(conn: ByteConn, runtime: ListenerRuntime): void {
+  /**
+   * Serves one accepted connection (plain TCP, or TLS) on a listener. `noDelay`: set TCP_NODELAY
+   * (a native TLS connection has no such call; its responses leave in one write anyway).
+   */
+  accept(conn: ByteConn, runtime: ListenerRuntime, noDelay = true): void {
     this.#accepted++;
     if (this.#stopping && (this.lingerUntil === 0 || this.#stopped)) {
       closeQuietly(conn);
@@ -304,10 +245,12 @@ export class ProxyEngine implements SessionHost {
       closeQuietly(conn);
       return;
     }
-    try {
-      conn.setNoDelay?.(true);
-    } catch {
-      // not a TCP socket
+    if (noDelay) {
+      try {
+        conn.setNoDelay?.(true);
+      } catch {
+        // not a TCP socket
+      }
     }
     const session = new ProxySession(conn, runtime, this, buf);
     this.#sessions.add(session);
@@ -316,20 +259,14 @@ export class ProxyEngine implements SessionHost {
 
   /** The runtime view of a listener (for callers that accept connections themselves). */
   listenerRuntime(address: string): ListenerRuntime | undefined {
-    return this.#listeners.get(address)?.runtime;
+    return this.#listeners.runtime(address);
   }
 
-  #closeListener(state: ListenerState): void {
-    const listener = state.listener;
-    state.listener = null;
-    state.accepting = null;
-    if (listener) {
-      try {
-        listener.close();
-      } catch {
-        // already closed
-      }
-    }
+  /** The HTTPS port an `https_redirect` for this host and path points to (null: 443). */
+  httpsRedirectPort(hostname: string, path: string): number | null {
+    return this.#listeners.httpsPort((address) =>
+      this.routing.lookup(address, hostname, path) !== null
+    );
   }
 
   #ensureTimer(): void {
@@ -368,7 +305,7 @@ export class ProxyEngine implements SessionHost {
    */
   async softStop(idleGraceMs = 0): Promise<void> {
     this.#stopping = true;
-    for (const state of this.#listeners.values()) this.#closeListener(state);
+    this.#listeners.closeAll();
     this.lingerUntil = idleGraceMs > 0 ? Date.now() + idleGraceMs : 0;
     const closed = idleGraceMs > 0 ? 0 : this.#closeIdle();
     const inFlight = this.#sessions.size - closed;
@@ -388,7 +325,7 @@ export class ProxyEngine implements SessionHost {
   /** Drops every listener and connection now. */
   hardStop(): void {
     this.#stopping = true;
-    for (const state of this.#listeners.values()) this.#closeListener(state);
+    this.#listeners.closeAll();
     for (const session of this.#sessions) session.close();
     this.#finish();
   }

@@ -109,6 +109,10 @@ export async function exchange(
     return false;
   }
   const cluster = host.routing.cluster(front.clusterId);
+  if (cluster?.spec?.httpsRedirect === true && s.listener.proto === "http") {
+    await s.redirectToHttps(head, hostname);
+    return false;
+  }
   const answer503 = cluster?.spec?.answer503 ?? s.listener.spec.answer503;
 
   const bodyEnd = bufferedBodyEnd(s, head, headEnd);

@@ -9,7 +9,35 @@
 /** Load-balancing policies (part 1 implements round_robin; part 2 adds the rest). */
 export type LoadBalancing = "round_robin" | "random" | "least_loaded" | "power_of_two";
 
-/** An HTTP (or, in part 2, HTTPS) listener. */
+/** TLS protocol versions a listener may offer. */
+export type TlsVersion = "TLSv1.2" | "TLSv1.3";
+
+/** A certificate with its key, as the data plane serves it. */
+export interface CertificateSpec {
+  /** Lower-case hex SHA-256 of the leaf DER (its identity on the listener). */
+  fingerprint: string;
+  /** The leaf certificate, PEM. */
+  certificate: string;
+  /** Intermediate certificates, PEM, leaf-first order. */
+  chain: string[];
+  /** The private key, PEM (PKCS#1, PKCS#8 or SEC1). */
+  key: string;
+  /** Names it is served for: exact, or one-label wildcards "*.example.com"; lower case. */
+  names: string[];
+}
+
+/** The TLS side of an HTTPS listener. */
+export interface ListenerTls {
+  /** Versions offered (at least one). */
+  versions: TlsVersion[];
+  /**
+   * Certificate for clients with no SNI or an unknown name; null = the first certificate added
+   * to the listener.
+   */
+  defaultCertificate: CertificateSpec | null;
+}
+
+/** An HTTP or HTTPS listener. */
 export interface ListenerSpec {
   /** "ip:port" (IPv6 as "[::1]:8080"); the identity of the listener. */
   address: string;
@@ -30,6 +58,8 @@ export interface ListenerSpec {
   connectTimeoutMs?: number;
   /** Time allowed to read a request head, ms. Default 10000. */
   requestTimeoutMs?: number;
+  /** HTTPS listeners: versions and default certificate (absent = TLS 1.2 and 1.3, none). */
+  tls?: ListenerTls;
 }
 
 /** A cluster (sozu 0.11–0.13 "application", 0.14 "cluster"). */
@@ -75,7 +105,23 @@ export type ProxyOrder =
   | { op: "add_front"; front: FrontSpec }
   | { op: "remove_front"; front: FrontSpec }
   | { op: "add_backend"; backend: BackendSpec }
-  | { op: "remove_backend"; clusterId: string; backendId: string; address: string };
+  | { op: "remove_backend"; clusterId: string; backendId: string; address: string }
+  | { op: "add_certificate"; listener: string; certificate: CertificateSpec }
+  | { op: "remove_certificate"; listener: string; fingerprint: string }
+  | {
+    op: "replace_certificate";
+    listener: string;
+    oldFingerprint: string;
+    certificate: CertificateSpec;
+  };
+
+/**
+ * How HTTPS listeners terminate TLS: "native" is `Deno.listenTls` with Deno's internal SNI
+ * resolver (fastest; no session resumption; TLS 1.2 and 1.3 only together), "node" is
+ * `node:tls` with `SNICallback` (public API, resumption, per-listener versions), "auto" picks
+ * native when Deno still has the resolver and the listener offers both versions, else node.
+ */
+export type TlsEngineChoice = "auto" | "native" | "node";
 
 /** A worker's run state as LIST_WORKERS reports it. */
 export type WorkerRunState = "RUNNING" | "STOPPING" | "STOPPED" | "NOT_ANSWERING";
@@ -118,6 +164,8 @@ export interface BackendFigures {
 export interface DataPlaneOptions {
   /** Number of proxy workers sharing each listening port (reusePort). */
   workerCount: number;
+  /** TLS engine of HTTPS listeners. @default {"auto"} */
+  tlsEngine?: TlsEngineChoice;
   /**
    * The orders that rebuild the current state from nothing, in dependency order; used to feed a
    * worker that replaces a crashed one.

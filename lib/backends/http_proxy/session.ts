@@ -9,7 +9,7 @@
  */
 import { type BackendConn, type BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import type { BufferPool } from "./buffer_pool.ts";
-import { cannedAnswer } from "./canned.ts";
+import { cannedAnswer, redirectAnswer } from "./canned.ts";
 import type { ChunkedScanner } from "./chunked.ts";
 import { exchange } from "./exchange.ts";
 import { HeadError, MAX_HEAD } from "./head_bytes.ts";
@@ -51,6 +51,8 @@ export interface SessionHost {
    */
   readonly deadlineBase: number;
   nextRequestId(): string;
+  /** The HTTPS port an `https_redirect` for this host and path points to (null: 443). */
+  httpsRedirectPort(hostname: string, path: string): number | null;
   sessionEnded(session: ProxySession): void;
   debug(msg: string, fields: Record<string, unknown>): void;
 }
@@ -227,6 +229,22 @@ export class ProxySession {
   async answer(status: number, override?: string | null): Promise<void> {
     try {
       await writeAll(this.conn, cannedAnswer(status, override));
+    } catch {
+      // the client is gone
+    }
+    this.close();
+  }
+
+  /**
+   * Answers 301 to `https://<host>[:port]<uri>` (an application with `https_redirect` on an HTTP
+   * listener), without contacting a backend, then closes.
+   */
+  async redirectToHttps(head: RequestHead, hostname: string): Promise<void> {
+    const port = this.host.httpsRedirectPort(hostname, head.path);
+    const uri = head.target.charCodeAt(0) === 47 ? head.target : head.path;
+    const location = `https://${hostname}${port !== null && port !== 443 ? `:${port}` : ""}${uri}`;
+    try {
+      await writeAll(this.conn, redirectAnswer(location));
     } catch {
       // the client is gone
     }

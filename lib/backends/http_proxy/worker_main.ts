@@ -42,7 +42,7 @@ async function handle(message: ToWorker): Promise<void> {
     case "apply": {
       try {
         if (!engine) throw new Error("worker not initialised");
-        engine.apply(message.order);
+        await engine.apply(message.order);
         post({ t: "done", seq: message.seq });
       } catch (error) {
         post({ t: "done", seq: message.seq, error: errorMessage(error) });

@@ -1,5 +1,5 @@
 /** Messages between the data plane (main isolate) and its proxy workers (Web Workers). */
-import type { ProxyOrder } from "./model.ts";
+import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
 
 /** Main → worker. */
 export type ToWorker =
@@ -29,6 +29,8 @@ export interface WorkerEngineOptions {
   tickMs?: number;
   maxIdlePerBackend?: number;
   fairnessThreshold?: number;
+  /** TLS engine of HTTPS listeners. */
+  tlsEngine?: TlsEngineChoice;
   /** Forward debug lines too. */
   debug?: boolean;
 }

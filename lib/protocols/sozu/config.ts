@@ -1,6 +1,6 @@
 /** The `[sozu]` config section. */
 import { z } from "zod";
-import { flag, millis, pathString, section, text, wholeNumber } from "../../core/mod.ts";
+import { flag, millis, oneOf, pathString, section, text, wholeNumber } from "../../core/mod.ts";
 import { isSocketAddress } from "./address.ts";
 
 const socketAddressList = z.array(
@@ -18,6 +18,17 @@ export function sozuConfigSchema() {
     command_socket: pathString().default("/run/polyagent/sozu.sock"),
     /** HTTP listeners created and activated at start (besides the saved state's). */
     listeners: socketAddressList.default([]),
+    /**
+     * HTTPS listeners created and activated at start (TLS 1.2 and 1.3); their certificates come
+     * with ADD_CERTIFICATE (or `polyagent ctl sozu certificate add`) and are kept in the state.
+     */
+    https_listeners: socketAddressList.default([]),
+    /**
+     * TLS engine: "native" (Deno.listenTls with Deno's internal SNI resolver: fastest, no session
+     * resumption), "node" (node:tls: public API, resumption), "auto" (native where it can serve
+     * the listener, else node).
+     */
+    tls_engine: oneOf(["auto", "native", "node"]).default("auto"),
     /** Proxy workers sharing each listening port. */
     worker_count: wholeNumber(1, 64).default(1),
     /** Write the state durably after every change (before OK) and restore it at start. */

@@ -102,6 +102,7 @@ export class ControlPlane {
       }
     }
     plan.commit();
+    if (plan.warning) this.#log.warn(plan.warning, { order: order.type });
     this.#onChange();
     const durable = this.persist();
     const applied = Promise.all(pipelined).then(() => {}, (error) => {

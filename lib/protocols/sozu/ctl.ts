@@ -1,9 +1,10 @@
 /**
- * `polyagent ctl sozu …`: status, workers, state dump/save/load, listener, app, front and backend
- * management, stop. Every call has a deadline (`--timeout`, default `sozu.ctl_timeout_ms`); exit
+ * `polyagent ctl sozu …`: status, workers, state dump/save/load, listener, app, front, backend
+ * and certificate management, stop. Every call has a deadline (`--timeout`, default `sozu.ctl_timeout_ms`); exit
  * status 1 on an ERROR reply or no reply, 2 on bad usage; `--json` prints the raw replies.
  */
 import type { Command } from "commander";
+import { X509Certificate } from "node:crypto";
 import { type CtlEnvironment, errorText, FailedError, InvalidError } from "../../core/mod.ts";
 import { proxyOrder, type RequestBody, SozuClient } from "./client.ts";
 import type { SozuConfig } from "./config.ts";
@@ -242,6 +243,114 @@ function registerRouteCommands(sozu: Command, caller: SozuCtlCaller): void {
   }
 }
 
+type CertificateOptions = {
+  listener?: string;
+  cert: string;
+  key: string;
+  chain?: string;
+  name?: string[];
+};
+
+/** The PEM certificate, chain and key files of `certificate add|replace`. */
+async function certificateFiles(o: CertificateOptions) {
+  const read = async (file: string, what: string) => {
+    try {
+      return await Deno.readTextFile(file);
+    } catch (error) {
+      throw new InvalidError(`cannot read the ${what} "${file}": ${errorText(error)}`);
+    }
+  };
+  const certificate = await read(o.cert, "certificate");
+  const chainText = o.chain === undefined ? "" : await read(o.chain, "chain");
+  const chain = chainText.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
+  let fingerprint: string;
+  try {
+    fingerprint = new X509Certificate(certificate).fingerprint256.replaceAll(":", "").toLowerCase();
+  } catch {
+    throw new InvalidError(`"${o.cert}" is not a PEM certificate`);
+  }
+  return {
+    fingerprint,
+    certificate: { certificate, certificate_chain: chain ?? [], key: await read(o.key, "key") },
+  };
+}
+
+function certificateCommand(cmd: Command, name: string, what: string): Command {
+  return cmd.command(name).description(what)
+    .option("--listener <address>", "HTTPS listener ip:port (default: the default one)")
+    .requiredOption("--cert <file>", "PEM certificate")
+    .requiredOption("--key <file>", "PEM private key (RSA PKCS#1, PKCS#8 or EC)")
+    .option("--chain <file>", "PEM intermediate certificates")
+    .option(
+      "--name <hostname>",
+      "name to serve it for (repeat; default: its CN and SAN DNS names)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    );
+}
+
+/** `certificate add|replace|remove|list`. */
+function registerCertificateCommands(
+  sozu: Command,
+  caller: SozuCtlCaller,
+  env: CtlEnvironment,
+): void {
+  const cert = sozu.command("certificate").description("TLS certificates of HTTPS listeners");
+  const listenerOf = (o: { listener?: string }) =>
+    o.listener === undefined ? {} : { front: address(o.listener, "listener") };
+  certificateCommand(cert, "add", "add a certificate to an HTTPS listener")
+    .action(async (o: CertificateOptions) => {
+      const c = await certificateFiles(o);
+      await caller.call([proxyOrder("ADD_CERTIFICATE", {
+        ...listenerOf(o),
+        certificate: c.certificate,
+        ...(o.name ? { names: o.name } : {}),
+      })], (r) => env.print(r.message || `added ${c.fingerprint}`));
+    });
+  certificateCommand(cert, "replace", "replace a certificate (atomic for new handshakes)")
+    .argument("<old_fingerprint>", "SHA-256 fingerprint of the certificate replaced")
+    .action(async (old: string, o: CertificateOptions) => {
+      const c = await certificateFiles(o);
+      await caller.call([proxyOrder("REPLACE_CERTIFICATE", {
+        ...listenerOf(o),
+        new_certificate: c.certificate,
+        old_fingerprint: old,
+        ...(o.name ? { new_names: o.name } : {}),
+      })], (r) => env.print(r.message || `replaced ${old} with ${c.fingerprint}`));
+    });
+  cert.command("remove").argument("<fingerprint>")
+    .option("--listener <address>", "only from this HTTPS listener (default: every one)")
+    .description("remove a certificate")
+    .action(async (fingerprint: string, o: { listener?: string }) => {
+      await caller.call([proxyOrder("REMOVE_CERTIFICATE", { ...listenerOf(o), fingerprint })]);
+    });
+  cert.command("list").option("--domain <hostname>", "the certificate serving this name")
+    .description("certificates per HTTPS listener: name and fingerprint")
+    .action(async (o: { domain?: string }) => {
+      const data = o.domain === undefined ? { type: "ALL" } : { type: "DOMAIN", data: o.domain };
+      await caller.call([proxyOrder("QUERY", { type: "CERTIFICATES", data })], (r) => {
+        const workers = Object.values((r.data?.data ?? {}) as Record<string, { data: unknown }>);
+        for (const line of certificateLines(workers[0]?.data)) env.print(line);
+      });
+    });
+}
+
+/** Lines "listener name fingerprint" of a QUERY CERTIFICATES answer (ALL or DOMAIN). */
+function certificateLines(answer: unknown): string[] {
+  const hex = (bytes: number[]) => bytes.map((b) => b.toString(16).padStart(2, "0")).join("");
+  const out: string[] = [];
+  const a = (answer ?? {}) as {
+    All?: Record<string, Record<string, number[]>>;
+    Domain?: Record<string, [string, number[]] | null>;
+  };
+  for (const [listener, names] of Object.entries(a.All ?? {})) {
+    for (const [name, fp] of Object.entries(names)) out.push(`${listener}\t${name}\t${hex(fp)}`);
+  }
+  for (const [listener, found] of Object.entries(a.Domain ?? {})) {
+    out.push(found ? `${listener}\t${found[0]}\t${hex(found[1])}` : `${listener}\tnot found`);
+  }
+  return out;
+}
+
 /** Registers `ctl sozu`. */
 export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
   const sozu = ctl.command("sozu")
@@ -255,6 +364,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
   registerListenerCommands(sozu, caller);
   registerAppCommands(sozu, caller);
   registerRouteCommands(sozu, caller);
+  registerCertificateCommands(sozu, caller, env);
   sozu.command("stop").option("--hard", "drop in-flight requests instead of draining them")
     .description("stop the proxy (the sozu service ends; the agent keeps running)")
     .action(async (o: { hard?: boolean }) => {

@@ -227,17 +227,17 @@ function answerQuery(state: ConfigState, q: Query): { type: string; data: unknow
     return { type: "APPLICATIONS_HASHES", data: hashes };
   }
   const c = q.data;
-  const list = c.type === "ALL"
-    ? state.certificates({ type: "ALL" })
+  const filter = c.type === "ALL"
+    ? { type: "ALL" as const }
     : c.type === "DOMAIN"
-    ? state.certificates({ type: "DOMAIN", name: c.data })
-    : state.certificates({
-      type: "FINGERPRINT",
+    ? { type: "DOMAIN" as const, name: c.data }
+    : {
+      type: "FINGERPRINT" as const,
       fp: typeof c.data === "string"
         ? c.data
         : c.data.map((b) => b.toString(16).padStart(2, "0")).join(""),
-    });
-  return { type: "CERTIFICATES", data: { type: c.type, data: list } };
+    };
+  return { type: "CERTIFICATES", data: state.certificates(filter) };
 }
 
 /** LIST_WORKERS, STATUS (command and order), LIST_FRONTENDS, QUERY. */
@@ -283,7 +283,8 @@ function registerQueries(handlers: SozuHandlers, env: SozuHandlerEnvironment): v
   handlers.orders.register("QUERY", async (request) => {
     const q = parseOrThrow(queryInput, request.payload, "QUERY", "data");
     const answer = await control.serial(() => answerQuery(control.state, q));
-    const perWorker: Record<string, unknown> = { main: answer };
+    // sozu's main answers application queries itself; certificates only the workers do.
+    const perWorker: Record<string, unknown> = q.type === "CERTIFICATES" ? {} : { main: answer };
     for (const w of control.plane.workers()) perWorker[String(w.id)] = answer;
     return response(request.id, "OK", "", { type: "QUERY", data: perWorker });
   });

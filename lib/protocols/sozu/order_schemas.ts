@@ -152,40 +152,53 @@ export function joinAddress(ip: string, port: number, field: string): string {
   return address;
 }
 
+/** TLS versions in sozu's spelling (serde renames of `TlsVersion`). */
+export const TLS_VERSIONS = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] as const;
+const tlsVersion = z.enum(TLS_VERSIONS);
+
 /** A certificate with its key (code shape). */
 export const certificateAndKey = z.object({
   certificate: z.string().min(1).max(200_000),
   certificate_chain: z.array(z.string().max(200_000)).max(16).nullish().transform((c) => c ?? []),
   key: z.string().min(1).max(200_000),
-  versions: z.array(z.string()).nullish(),
+  versions: z.array(tlsVersion).nullish(),
 });
 /** A certificate with its key. */
 export type CertificateAndKey = z.output<typeof certificateAndKey>;
 
 const names = z.array(hostname).max(1000);
 
-/** ADD_CERTIFICATE, code shape `{front, certificate, names}`. */
-export const addCertificateCode = z.object({
+/** The listener of a certificate order: `front` (0.10–0.13) or `address` (0.14). */
+const certificateListener = {
   front: socketAddress.nullish(),
+  address: socketAddress.nullish(),
+};
+
+/** ADD_CERTIFICATE, code shape `{front | address, certificate, names, expired_at?}`. */
+export const addCertificateCode = z.object({
+  ...certificateListener,
   certificate: certificateAndKey,
   names: names.nullish(),
-});
+  /** v0.14: an expiry override (a unix time); accepted, the certificate's own date is used. */
+  expired_at: z.number().int().nullish(),
+}).transform(({ address, ...c }) => ({ ...c, front: c.front ?? address ?? null }));
 
-/** REMOVE_CERTIFICATE, code shape `{front, fingerprint, names?}` (README: a bare fingerprint). */
+/** REMOVE_CERTIFICATE, code shape `{front | address, fingerprint, names?}` (README: a bare one). */
 export const removeCertificateCode = z.object({
-  front: socketAddress.nullish(),
+  ...certificateListener,
   fingerprint: certificateFingerprint,
   names: names.nullish(),
-});
+}).transform(({ address, ...c }) => ({ ...c, front: c.front ?? address ?? null }));
 
-/** REPLACE_CERTIFICATE. */
+/** REPLACE_CERTIFICATE (`front` or v0.14 `address`; v0.14 `new_expired_at` accepted). */
 export const replaceCertificateInput = z.object({
-  front: socketAddress.nullish(),
+  ...certificateListener,
   new_certificate: certificateAndKey,
   old_fingerprint: certificateFingerprint,
   old_names: names.nullish(),
   new_names: names.nullish(),
-});
+  new_expired_at: z.number().int().nullish(),
+}).transform(({ address, ...c }) => ({ ...c, front: c.front ?? address ?? null }));
 
 const seconds = z.number().int().min(1).max(86_400);
 
@@ -243,7 +256,7 @@ export type HttpListener = z.output<typeof httpListenerInput>;
 /** ADD_HTTPS_LISTENER. */
 export const httpsListenerInput = z.object({
   ...listenerCommon,
-  versions: z.array(z.string()).nullish(),
+  versions: z.array(tlsVersion).max(6).nullish(),
   cipher_list: z.string().nullish(),
   rustls_cipher_list: z.array(z.string()).nullish(),
   tls_provider: z.string().nullish(),

@@ -78,17 +78,24 @@ function inheritedState(ctx: ServiceContext<SozuConfig>): ConfigState | null {
 }
 
 /** Adds and activates the configured listeners the state lacks; whether anything changed. */
-function addConfiguredListeners(state: ConfigState, listeners: readonly string[]): boolean {
+function addConfiguredListeners(state: ConfigState, config: SozuConfig): boolean {
   let changed = false;
-  for (const address of listeners) {
-    if (!state.hasListener(address)) {
-      state.apply({ type: "ADD_HTTP_LISTENER", data: defaultHttpListener(address) });
-      changed = true;
+  const lists = [["http", config.listeners], ["https", config.https_listeners]] as const;
+  for (const [proxy, addresses] of lists) {
+    for (const address of addresses) {
+      if (!state.hasListener(address)) {
+        state.apply(
+          proxy === "http"
+            ? { type: "ADD_HTTP_LISTENER", data: defaultHttpListener(address) }
+            : { type: "ADD_HTTPS_LISTENER", data: defaultHttpsListener(address) },
+        );
+        changed = true;
+      }
+      changed = state.apply({
+        type: "ACTIVATE_LISTENER",
+        data: { front: address, proxy, from_scm: false },
+      }).changed || changed;
     }
-    changed = state.apply({
-      type: "ACTIVATE_LISTENER",
-      data: { front: address, proxy: "http", from_scm: false },
-    }).changed || changed;
   }
   return changed;
 }
@@ -118,7 +125,7 @@ export class SozuService implements Service<SozuConfig> {
   async prepare(ctx: ServiceContext<SozuConfig>): Promise<void> {
     this.#ctx = ctx;
     const state = inheritedState(ctx) ?? (await loadState(ctx)).state;
-    const changed = addConfiguredListeners(state, ctx.config.listeners);
+    const changed = addConfiguredListeners(state, ctx.config);
     this.#prepared = { state, changed };
     await this.#startPlane(ctx, state);
   }
@@ -130,7 +137,7 @@ export class SozuService implements Service<SozuConfig> {
     const { state, document } = prepared
       ? { state: prepared.state, document: await openStateDocument(ctx) }
       : await loadState(ctx);
-    const changed = prepared?.changed ?? addConfiguredListeners(state, ctx.config.listeners);
+    const changed = prepared?.changed ?? addConfiguredListeners(state, ctx.config);
     const plane = prepared && this.#plane ? this.#plane : await this.#startPlane(ctx, state);
     const control = this.#createControl(ctx, state, plane, document);
     if (changed) await control.persist();
@@ -138,13 +145,15 @@ export class SozuService implements Service<SozuConfig> {
     this.#updateDetail();
     ctx.listening(this.#socketPath);
     for (const order of state.proxyOrders()) {
-      if (order.op === "activate_listener") ctx.listening(`http://${order.address}`);
+      if (order.op !== "activate_listener") continue;
+      ctx.listening(`${state.listenerProtocol(order.address)}://${order.address}`);
     }
   }
 
   async #startPlane(ctx: ServiceContext<SozuConfig>, state: ConfigState): Promise<DataPlane> {
     const plane = this.#backends.createDataPlane({
       workerCount: ctx.config.worker_count,
+      tlsEngine: ctx.config.tls_engine,
       currentOrders: () => state.proxyOrders(),
       log: ctx.log,
       migrateQueued: ctx.agent.tcp_migrate_req,
@@ -367,5 +376,18 @@ function defaultHttpListener(address: string) {
     back_timeout: 30,
     connect_timeout: 3,
     request_timeout: 10,
+  };
+}
+
+function defaultHttpsListener(address: string) {
+  return {
+    ...defaultHttpListener(address),
+    versions: ["TLSv1.2", "TLSv1.3"] as ("TLSv1.2" | "TLSv1.3")[],
+    cipher_list: "",
+    rustls_cipher_list: [],
+    tls_provider: "rustls",
+    certificate: null,
+    certificate_chain: [],
+    key: null,
   };
 }

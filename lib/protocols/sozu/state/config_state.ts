@@ -9,7 +9,6 @@ import type { ProxyOrder } from "../../../backends/http_proxy/mod.ts";
 import type { HttpFront } from "../order_schemas.ts";
 import type { ListenerDefaults, StateOrder } from "./orders.ts";
 import {
-  HTTPS_NOTE,
   type Plan,
   planActivation,
   planAddApp,
@@ -22,15 +21,15 @@ import {
   planRemoveCertificate,
   planRemoveFront,
   planRemoveListener,
+  planReplaceCertificate,
 } from "./planner.ts";
 import { ConfigTables } from "./tables.ts";
 import {
   applicationInfo,
   type CertificateFilter,
-  type CertificateListing,
+  certificatesAnswer,
   type ConfigStateJson,
   dumpState,
-  listCertificates,
   rebuildOrders,
   type StateDocument,
   stateDocument,
@@ -43,24 +42,6 @@ export interface ConfigStateOptions {
   defaultHttpListener?: string;
   /** Same for HTTPS. */
   defaultHttpsListener?: string;
-}
-
-/** The plan of REPLACE_CERTIFICATE: remove the old one, add the new one. */
-function planReplaceCertificate(
-  t: ConfigTables,
-  d: (StateOrder & { type: "REPLACE_CERTIFICATE" })["data"],
-): Plan {
-  const remove = planRemoveCertificate(t, d.front, d.old_fingerprint);
-  const add = planAddCertificate(t, d.front, d.new_certificate, d.new_names, d.old_fingerprint);
-  return {
-    changed: true,
-    message: HTTPS_NOTE,
-    proxy: [],
-    commit: () => {
-      remove.commit();
-      add.commit();
-    },
-  };
 }
 
 /** The plan of a listener order. */
@@ -97,6 +78,7 @@ export class ConfigState implements ListenerDefaults {
       applications: t.apps.size,
       fronts: t.fronts.size,
       backends: t.backendCount,
+      certificates: this.certificateCount,
     };
   }
 
@@ -118,6 +100,11 @@ export class ConfigState implements ListenerDefaults {
     return found.length === 1 ? found[0]![0] : null;
   }
 
+  /** The protocol of the listener at `address` ("http" when unknown). */
+  listenerProtocol(address: string): "http" | "https" {
+    return this.#tables.listeners.get(address)?.proxy ?? "http";
+  }
+
   /** Whether a listener exists at `address`. */
   hasListener(address: string): boolean {
     return this.#tables.listeners.has(address);
@@ -133,12 +120,7 @@ export class ConfigState implements ListenerDefaults {
         return planRemoveApp(t, order.data);
       case "ADD_HTTP_FRONT":
       case "ADD_HTTPS_FRONT":
-        return planAddFront(
-          t,
-          order.type === "ADD_HTTP_FRONT" ? "http" : "https",
-          order.data,
-          order.fingerprint,
-        );
+        return planAddFront(t, order.type === "ADD_HTTP_FRONT" ? "http" : "https", order.data);
       case "REMOVE_HTTP_FRONT":
       case "REMOVE_HTTPS_FRONT":
         return planRemoveFront(
@@ -155,7 +137,13 @@ export class ConfigState implements ListenerDefaults {
       case "REMOVE_CERTIFICATE":
         return planRemoveCertificate(t, order.data.front, order.data.fingerprint);
       case "REPLACE_CERTIFICATE":
-        return planReplaceCertificate(t, order.data);
+        return planReplaceCertificate(
+          t,
+          order.data.front,
+          order.data.old_fingerprint,
+          order.data.new_certificate,
+          order.data.new_names,
+        );
     }
     return planListenerOrder(t, order)!;
   }
@@ -219,8 +207,15 @@ export class ConfigState implements ListenerDefaults {
     return out;
   }
 
-  /** Certificates: every one, those covering a name, or one fingerprint. */
-  certificates(filter: CertificateFilter): CertificateListing[] {
-    return listCertificates(this.#tables, filter);
+  /** A worker's answer to QUERY CERTIFICATES (sozu's `QueryAnswerCertificate` shape). */
+  certificates(filter: CertificateFilter): unknown {
+    return certificatesAnswer(this.#tables, filter);
+  }
+
+  /** Certificates on each listener (status displays). */
+  get certificateCount(): number {
+    let n = 0;
+    for (const map of this.#tables.certs.values()) n += map.size;
+    return n;
   }
 }

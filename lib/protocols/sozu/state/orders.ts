@@ -48,7 +48,7 @@ export interface ListenerRef {
 export type StateOrder =
   | { type: "ADD_APPLICATION"; data: Application }
   | { type: "REMOVE_APPLICATION"; data: string }
-  | { type: FrontOrderType; data: HttpFront; fingerprint?: string }
+  | { type: FrontOrderType; data: HttpFront }
   | { type: "ADD_BACKEND"; data: Backend }
   | { type: "REMOVE_BACKEND"; data: { app_id: string; backend_id: string | null; address: string } }
   | {
@@ -120,7 +120,9 @@ function parseFront(
     hostname: f.hostname,
     path_begin: f.path_begin ?? "",
   };
-  return f.fingerprint ? { type, data: front, fingerprint: f.fingerprint } : { type, data: front };
+  // The 0.10 (and README) `fingerprint` of an HTTPS front is accepted and ignored: since 0.11
+  // the certificate is chosen by SNI, the front routes by Host.
+  return { type, data: front };
 }
 
 /** A backend payload in the code shape (`address`) or the README's (`ip_address` + `port`). */

@@ -3,13 +3,18 @@
  * becomes a {@linkcode Plan} — the data-plane orders to apply first and a commit that changes the
  * tables — so a refused order never half-applies. Refusals are core's neutral errors.
  */
-import { createPrivateKey } from "node:crypto";
 import type { ProxyOrder } from "../../../backends/http_proxy/mod.ts";
 import { ConflictError, InvalidError, NotFoundError } from "../../../core/mod.ts";
 import type { Application, Backend, CertificateAndKey, HttpFront } from "../order_schemas.ts";
-import { certificateFacts } from "./certificates.ts";
 import type { ListenerRef } from "./orders.ts";
-import { backendOrder, clusterOrder, frontOrder, listenerSpec } from "./proxy_orders.ts";
+import {
+  backendOrder,
+  certificateSpec,
+  clusterOrder,
+  frontOrder,
+  listenerSpec,
+  servedVersions,
+} from "./proxy_orders.ts";
 import { backendKey, type ConfigTables, frontKey, type ListenerEntry } from "./tables.ts";
 
 /** A checked order, ready to commit. */
@@ -18,14 +23,13 @@ export interface Plan {
   changed: boolean;
   /** Note for the OK reply ("" when none). */
   message: string;
+  /** Also logged as a warning when the plan commits (an expired certificate). */
+  warning?: string;
   /** Orders the data plane must apply first. */
   proxy: ProxyOrder[];
   /** Applies the order to the state. */
   commit(): void;
 }
-
-/** The note on every order that only HTTPS would use. */
-export const HTTPS_NOTE = "accepted into the state; HTTPS is not served yet (it comes with part 2)";
 
 /** The plan of an order that changes nothing. */
 export const NOTHING: Plan = { changed: false, message: "", proxy: [], commit: () => {} };
@@ -48,6 +52,44 @@ function listenerOf(t: ConfigTables, ref: ListenerRef, order: string): ListenerE
   return entry;
 }
 
+/**
+ * What of a listener's settings the proxy cannot honour, as notes for the OK reply (never a
+ * silent OK); throws when an HTTPS listener would offer no version at all.
+ */
+function listenerNotes(entry: ListenerEntry): string[] {
+  const notes: string[] = [];
+  if (entry.config.expect_proxy) {
+    notes.push("expect_proxy is not supported: no PROXY protocol header is read");
+  }
+  if (entry.proxy !== "https") return notes;
+  const c = entry.config;
+  const served = servedVersions(c.versions);
+  if (served.length === 0) {
+    throw new InvalidError(
+      `invalid listener: data.versions: expected TLSv1.2 and/or TLSv1.3, got ${
+        JSON.stringify(c.versions)
+      }`,
+    );
+  }
+  const dropped = c.versions.filter((v) => !served.includes(v as never));
+  if (dropped.length > 0) {
+    notes.push(`versions ${dropped.join(", ")} are not offered (TLS 1.2 and 1.3 only)`);
+  }
+  if (c.cipher_list !== "") {
+    notes.push("cipher_list is not honoured: the TLS engine's own suites are used");
+  }
+  if (c.rustls_cipher_list.length > 0) {
+    notes.push("rustls_cipher_list is not honoured: the TLS engine's own suites are used");
+  }
+  if (c.tls_provider.toLowerCase() !== "rustls") {
+    notes.push(`tls_provider "${c.tls_provider}" is not available: rustls is used`);
+  }
+  if ((c.certificate === null) !== (c.key === null)) {
+    throw new InvalidError("invalid listener: data.certificate and data.key go together");
+  }
+  return notes;
+}
+
 /** ADD_HTTP_LISTENER / ADD_HTTPS_LISTENER. */
 export function planAddListener(t: ConfigTables, entry: ListenerEntry): Plan {
   const address = entry.config.front;
@@ -58,10 +100,11 @@ export function planAddListener(t: ConfigTables, entry: ListenerEntry): Plan {
       `a ${existing.proxy.toUpperCase()} listener already exists at ${address}: remove it first`,
     );
   }
+  const notes = listenerNotes(entry);
   return {
     changed: true,
-    message: entry.proxy === "https" ? HTTPS_NOTE : "",
-    proxy: entry.proxy === "http" ? [{ op: "add_listener", listener: listenerSpec(entry) }] : [],
+    message: notes.length > 0 ? `accepted; ${notes.join("; ")}` : "",
+    proxy: [{ op: "add_listener", listener: listenerSpec(entry) }],
     commit: () => void t.listeners.set(address, entry),
   };
 }
@@ -69,7 +112,7 @@ export function planAddListener(t: ConfigTables, entry: ListenerEntry): Plan {
 /** REMOVE_LISTENER: only once no front and no certificate uses it. */
 export function planRemoveListener(t: ConfigTables, ref: ListenerRef): Plan {
   const order = "REMOVE_LISTENER";
-  const entry = listenerOf(t, ref, order);
+  listenerOf(t, ref, order);
   const fronts = t.frontsOfListener(ref.front);
   if (fronts > 0) {
     throw new ConflictError(
@@ -87,7 +130,7 @@ export function planRemoveListener(t: ConfigTables, ref: ListenerRef): Plan {
   return {
     changed: true,
     message: "",
-    proxy: entry.proxy === "http" ? [{ op: "remove_listener", address: ref.front }] : [],
+    proxy: [{ op: "remove_listener", address: ref.front }],
     commit: () => t.deleteListener(ref.front),
   };
 }
@@ -98,10 +141,8 @@ export function planActivation(t: ConfigTables, ref: ListenerRef, active: boolea
   if (entry.active === active) return NOTHING;
   return {
     changed: true,
-    message: entry.proxy === "https" ? HTTPS_NOTE : "",
-    proxy: entry.proxy === "http"
-      ? [{ op: active ? "activate_listener" : "deactivate_listener", address: ref.front }]
-      : [],
+    message: "",
+    proxy: [{ op: active ? "activate_listener" : "deactivate_listener", address: ref.front }],
     commit: () => {
       entry.active = active;
     },
@@ -141,22 +182,12 @@ export function planRemoveApp(t: ConfigTables, id: string): Plan {
   };
 }
 
-/** ADD_HTTP_FRONT / ADD_HTTPS_FRONT. */
-export function planAddFront(
-  t: ConfigTables,
-  proxy: "http" | "https",
-  front: HttpFront,
-  fingerprint?: string,
-): Plan {
+/** ADD_HTTP_FRONT / ADD_HTTPS_FRONT (both route by Host; certificates are chosen by SNI). */
+export function planAddFront(t: ConfigTables, proxy: "http" | "https", front: HttpFront): Plan {
   const order = proxy === "http" ? "ADD_HTTP_FRONT" : "ADD_HTTPS_FRONT";
   listenerOf(t, { front: front.address, proxy }, order);
   if (!t.apps.has(front.app_id)) {
     throw new NotFoundError(`${order}: application "${front.app_id}" does not exist`);
-  }
-  if (fingerprint && !t.certs.get(front.address)?.has(fingerprint)) {
-    throw new NotFoundError(
-      `${order}: no certificate with fingerprint ${fingerprint} on listener ${front.address}`,
-    );
   }
   const key = frontKey(proxy, front);
   const existing = t.fronts.get(key);
@@ -168,8 +199,8 @@ export function planAddFront(
   }
   return {
     changed: true,
-    message: proxy === "https" ? HTTPS_NOTE : "",
-    proxy: proxy === "http" ? [frontOrder("add_front", front)] : [],
+    message: "",
+    proxy: [frontOrder("add_front", front)],
     commit: () => t.addFront(key, { proxy, front }),
   };
 }
@@ -187,7 +218,7 @@ export function planRemoveFront(t: ConfigTables, proxy: "http" | "https", front:
   return {
     changed: true,
     message: "",
-    proxy: proxy === "http" ? [frontOrder("remove_front", existing.front)] : [],
+    proxy: [frontOrder("remove_front", existing.front)],
     commit: () => t.deleteFront(key, front),
   };
 }
@@ -241,32 +272,58 @@ export function planRemoveBackend(
   };
 }
 
-/** ADD_CERTIFICATE (and the adding half of REPLACE_CERTIFICATE, `replacing` the old one). */
+/** ADD_CERTIFICATE: to the listener the order names. Re-adding one it has changes nothing. */
 export function planAddCertificate(
   t: ConfigTables,
   front: string,
   certificate: CertificateAndKey,
   names: string[],
-  replacing?: string,
 ): Plan {
-  const order = replacing ? "REPLACE_CERTIFICATE" : "ADD_CERTIFICATE";
-  listenerOf(t, { front, proxy: "https" }, order);
-  const facts = certificateFacts(certificate.certificate);
-  try {
-    createPrivateKey(certificate.key);
-  } catch (error) {
-    throw new InvalidError(`${order}: data.key: could not parse the private key`, {
-      cause: error,
-    });
-  }
-  for (const pem of certificate.certificate_chain) certificateFacts(pem);
-  const existing = t.certs.get(front)?.get(facts.fingerprint);
-  if (existing && facts.fingerprint !== replacing) return NOTHING;
+  listenerOf(t, { front, proxy: "https" }, "ADD_CERTIFICATE");
+  const { spec, warning } = certificateSpec(certificate, names, "data.certificate");
+  if (t.certs.get(front)?.has(spec.fingerprint)) return NOTHING;
   return {
     changed: true,
-    message: HTTPS_NOTE,
-    proxy: [],
-    commit: () => t.setCertificate(front, facts.fingerprint, { certificate, names }),
+    message: warning ?? "",
+    ...(warning ? { warning } : {}),
+    proxy: [{ op: "add_certificate", listener: front, certificate: spec }],
+    commit: () => t.setCertificate(front, spec.fingerprint, { certificate, names }),
+  };
+}
+
+/**
+ * REPLACE_CERTIFICATE: one data-plane order, so no handshake ever sees the listener without
+ * either certificate.
+ */
+export function planReplaceCertificate(
+  t: ConfigTables,
+  front: string,
+  oldFingerprint: string,
+  certificate: CertificateAndKey,
+  names: string[],
+): Plan {
+  const order = "REPLACE_CERTIFICATE";
+  listenerOf(t, { front, proxy: "https" }, order);
+  if (!t.certs.get(front)?.has(oldFingerprint)) {
+    throw new NotFoundError(
+      `${order}: no certificate with fingerprint ${oldFingerprint} on listener ${front}`,
+    );
+  }
+  const { spec, warning } = certificateSpec(certificate, names, "data.new_certificate");
+  if (spec.fingerprint !== oldFingerprint && t.certs.get(front)?.has(spec.fingerprint)) {
+    throw new ConflictError(
+      `${order}: listener ${front} already has certificate ${spec.fingerprint}: remove it instead`,
+    );
+  }
+  return {
+    changed: true,
+    message: warning ?? "",
+    ...(warning ? { warning } : {}),
+    proxy: [{ op: "replace_certificate", listener: front, oldFingerprint, certificate: spec }],
+    commit: () => {
+      t.deleteCertificate([front], oldFingerprint);
+      t.setCertificate(front, spec.fingerprint, { certificate, names });
+    },
   };
 }
 
@@ -290,8 +347,12 @@ export function planRemoveCertificate(
   }
   return {
     changed: true,
-    message: HTTPS_NOTE,
-    proxy: [],
+    message: "",
+    proxy: holders.map((listener) => ({
+      op: "remove_certificate" as const,
+      listener,
+      fingerprint,
+    })),
     commit: () => t.deleteCertificate(holders, fingerprint),
   };
 }

@@ -1,7 +1,38 @@
 /** The data-plane orders (lib/backends/http_proxy's model) that match state entries. */
-import type { ListenerSpec, ProxyOrder } from "../../../backends/http_proxy/mod.ts";
-import type { Application, Backend, HttpFront } from "../order_schemas.ts";
+import type {
+  CertificateSpec,
+  ListenerSpec,
+  ProxyOrder,
+  TlsVersion,
+} from "../../../backends/http_proxy/mod.ts";
+import type { Application, Backend, CertificateAndKey, HttpFront } from "../order_schemas.ts";
+import { checkCertificate } from "./certificates.ts";
 import type { ListenerEntry } from "./tables.ts";
+
+/** The versions both TLS engines can offer, out of a listener's `versions`. */
+export function servedVersions(versions: readonly string[]): TlsVersion[] {
+  return versions.filter((v): v is TlsVersion => v === "TLSv1.2" || v === "TLSv1.3");
+}
+
+/**
+ * Checks a certificate (throws a core `InvalidError` naming `field`) and gives the data plane's
+ * form of it, with the expiry warning, if any.
+ */
+export function certificateSpec(
+  certificate: CertificateAndKey,
+  names: readonly string[],
+  field = "data.certificate",
+): { spec: CertificateSpec; warning: string | null } {
+  const checked = checkCertificate(certificate, field);
+  const spec = {
+    fingerprint: checked.fingerprint,
+    certificate: checked.certificate,
+    chain: checked.chain,
+    key: certificate.key,
+    names: [...names],
+  };
+  return { spec, warning: checked.warning };
+}
 
 /** The listener spec the data plane gets for a listener. */
 export function listenerSpec(entry: ListenerEntry): ListenerSpec {
@@ -18,6 +49,19 @@ export function listenerSpec(entry: ListenerEntry): ListenerSpec {
   if (c.public_address) spec.publicAddress = c.public_address;
   if (c.answer_404) spec.answer404 = c.answer_404;
   if (c.answer_503) spec.answer503 = c.answer_503;
+  if (entry.proxy === "https") {
+    const own = entry.config.certificate && entry.config.key
+      ? {
+        certificate: entry.config.certificate,
+        certificate_chain: entry.config.certificate_chain,
+        key: entry.config.key,
+      }
+      : null;
+    spec.tls = {
+      versions: servedVersions(entry.config.versions),
+      defaultCertificate: own ? certificateSpec(own, [], "data").spec : null,
+    };
+  }
   return spec;
 }
 
@@ -36,7 +80,7 @@ export function clusterOrder(app: Application): ProxyOrder {
   return cluster;
 }
 
-/** Adds or removes a front. */
+/** Adds or removes a front (HTTP and HTTPS fronts route alike). */
 export function frontOrder(op: "add_front" | "remove_front", f: HttpFront): ProxyOrder {
   return {
     op,

@@ -13,7 +13,13 @@ import type {
   HttpsListener,
 } from "../order_schemas.ts";
 import type { StateOrder } from "./orders.ts";
-import { backendOrder, clusterOrder, frontOrder, listenerSpec } from "./proxy_orders.ts";
+import {
+  backendOrder,
+  certificateSpec,
+  clusterOrder,
+  frontOrder,
+  listenerSpec,
+} from "./proxy_orders.ts";
 import type { ConfigTables } from "./tables.ts";
 
 /** The DUMP_STATE payload (sozu 0.11–0.13 ConfigState). */
@@ -45,14 +51,6 @@ export interface StateDocument {
   certificates: [string, CertificateAndKey, string[]][];
   /** [app_id, backend_id, address, sticky_id, weight, backup] */
   backends: [string, string, string, string | null, number | null, boolean | null][];
-}
-
-/** A certificate as QUERY CERTIFICATES lists it. */
-export interface CertificateListing {
-  address: string;
-  fingerprint: string;
-  names: string[];
-  certificate: string;
 }
 
 /** Which certificates QUERY CERTIFICATES asks for. */
@@ -166,19 +164,22 @@ export function rebuildOrders(t: ConfigTables): StateOrder[] {
   return out;
 }
 
-/** Data-plane orders that rebuild a worker from nothing. */
+/** Data-plane orders that rebuild a worker from nothing (listeners are activated last). */
 export function workerOrders(t: ConfigTables): ProxyOrder[] {
   const out: ProxyOrder[] = [];
   const active: ProxyOrder[] = [];
   for (const e of t.listeners.values()) {
-    if (e.proxy !== "http") continue;
     out.push({ op: "add_listener", listener: listenerSpec(e) });
     if (e.active) active.push({ op: "activate_listener", address: e.config.front });
   }
-  for (const app of t.apps.values()) out.push(clusterOrder(app));
-  for (const f of t.fronts.values()) {
-    if (f.proxy === "http") out.push(frontOrder("add_front", f.front));
+  for (const [listener, map] of t.certs) {
+    for (const c of map.values()) {
+      const certificate = certificateSpec(c.certificate, c.names).spec;
+      out.push({ op: "add_certificate", listener, certificate });
+    }
   }
+  for (const app of t.apps.values()) out.push(clusterOrder(app));
+  for (const f of t.fronts.values()) out.push(frontOrder("add_front", f.front));
   for (const map of t.backends.values()) {
     for (const b of map.values()) out.push(backendOrder(b));
   }
@@ -203,23 +204,58 @@ export function applicationInfo(t: ConfigTables, id: string): Record<string, unk
   };
 }
 
-/** Certificates: every one, those covering a name, or one fingerprint. */
-export function listCertificates(
-  t: ConfigTables,
-  filter: CertificateFilter,
-): CertificateListing[] {
-  const out: CertificateListing[] = [];
-  for (const [address, map] of t.certs) {
-    for (const [fp, c] of map) {
-      if (filter.type === "DOMAIN" && !c.names.includes(filter.name)) continue;
-      if (filter.type === "FINGERPRINT" && fp !== filter.fp) continue;
-      out.push({
-        address,
-        fingerprint: fp,
-        names: c.names,
-        certificate: c.certificate.certificate,
-      });
-    }
-  }
+/** A fingerprint as sozu's answers carry it: the 32 bytes. */
+function fingerprintBytes(hex: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < hex.length; i += 2) out.push(parseInt(hex.slice(i, i + 2), 16));
   return out;
+}
+
+/** The name (exact, else its one-label wildcard) that serves `domain` among `names`. */
+function matchingName(names: readonly string[], domain: string): string | null {
+  if (names.includes(domain)) return domain;
+  const dot = domain.indexOf(".");
+  const wildcard = dot > 0 ? `*${domain.slice(dot)}` : null;
+  return wildcard !== null && names.includes(wildcard) ? wildcard : null;
+}
+
+/**
+ * A worker's answer to QUERY CERTIFICATES in sozu 0.13's shape (`QueryAnswerCertificate`,
+ * externally tagged): `{"All": {listener: {name: [fingerprint bytes]}}}`,
+ * `{"Domain": {listener: [name, [bytes]] | null}}` (exact name first, then a wildcard) or
+ * `{"Fingerprint": [certificate PEM, names] | null}`.
+ */
+export function certificatesAnswer(t: ConfigTables, filter: CertificateFilter): unknown {
+  const https = [...t.listeners].filter(([, e]) => e.proxy === "https").map(([a]) => a);
+  if (filter.type === "FINGERPRINT") {
+    for (const map of t.certs.values()) {
+      const c = map.get(filter.fp);
+      if (c) return { Fingerprint: [c.certificate.certificate, c.names] };
+    }
+    return { Fingerprint: null };
+  }
+  if (filter.type === "ALL") {
+    const all: Record<string, Record<string, number[]>> = {};
+    for (const address of https) {
+      const names: Record<string, number[]> = {};
+      for (const [fp, c] of t.certs.get(address) ?? []) {
+        for (const name of c.names) names[name] = fingerprintBytes(fp);
+      }
+      all[address] = names;
+    }
+    return { All: all };
+  }
+  const domain: Record<string, [string, number[]] | null> = {};
+  for (const address of https) {
+    let found: [string, number[]] | null = null;
+    let exact = false;
+    for (const [fp, c] of t.certs.get(address) ?? []) {
+      const name = matchingName(c.names, filter.name);
+      if (name === null || (exact && name !== filter.name)) continue;
+      found = [name, fingerprintBytes(fp)];
+      exact = name === filter.name;
+    }
+    domain[address] = found;
+  }
+  return { Domain: domain };
 }
