@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { backendTest, freePort, polyagent, tempDir, waitFor } from "../_helpers/mod.ts";
+import { backendTest, freePort, polyagent, waitFor, worldTempDir } from "../_helpers/mod.ts";
 import { QuixTestServer } from "../quix/_server.ts";
 import { alive, healthz, runUpgrade, startGenerations, writeWorld } from "./_agent.ts";
 
@@ -33,8 +33,7 @@ backendTest(
   "an upgrade does not touch a supervised process or the MASQ Node; the successor re-adopts them",
   { tools: ["sleep"], root: true },
   async () => {
-    await using dir = await tempDir("upgrade-managed");
-    await Deno.chmod(dir.path, 0o755);
+    await using dir = await worldTempDir("upgrade-managed");
     const server = new QuixTestServer();
     await server.start();
     const uiPort = freePort();
