@@ -54,8 +54,13 @@ export class JsonStreamParser {
       }
       const first = this.#buf[start];
       if (first !== "{" && first !== "[") {
-        // not JSON: answer at once and drop it up to the next newline (or all of it)
+        // not JSON: one bad item up to the next newline; a line not ended yet waits for the
+        // rest (or the end of the stream), so a read boundary never splits it into two
         const nl = this.#buf.indexOf("\n", start);
+        if (nl < 0 && !atEnd) {
+          this.#buf = this.#buf.slice(start);
+          return out;
+        }
         const stop = nl < 0 ? this.#buf.length : nl;
         out.push({ kind: "bad", text: this.#buf.slice(start, stop).trim() });
         this.#buf = this.#buf.slice(stop);
