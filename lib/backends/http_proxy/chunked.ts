@@ -17,6 +17,8 @@ const S_TRAILER = 8;
 const S_TRAILER_LF = 9;
 const S_END_LF = 10;
 const S_DONE = 11;
+/** After the size, blanks before ";": 13, since a failed scanner sits at S_DONE + 1. */
+const S_SIZE_BWS = 13;
 
 /** Largest chunk size accepted (2^48 bytes): bigger sizes are an attack, not a body. */
 const MAX_CHUNK = 2 ** 48;
@@ -84,14 +86,24 @@ export class ChunkedScanner {
           } else if (c === 13) {
             state = S_SIZE_LF;
             i++;
-          } else if (c === 59 || c === 32 || c === 9) {
-            // ";ext" (BWS before it is tolerated, as RFC 9112 allows)
+          } else if (c === 59) {
             state = S_EXT;
+            this.#lineLength = 0;
+            i++;
+          } else if (c === 32 || c === 9) {
+            // BWS is tolerated before ";ext" only (RFC 9112): "5 " is not a chunk size
+            state = S_SIZE_BWS;
             this.#lineLength = 0;
             i++;
           } else {
             return this.#fail();
           }
+          break;
+        }
+        case S_SIZE_BWS: {
+          if (c === 59) state = S_EXT;
+          else if ((c !== 32 && c !== 9) || ++this.#lineLength > MAX_LINE) return this.#fail();
+          i++;
           break;
         }
         case S_EXT: {
