@@ -1,7 +1,12 @@
 /** The `[admin]` service: serves the admin app on a loopback TCP address. */
 import { type Service, type ServiceContext, splitHostPort } from "../../core/mod.ts";
 import type { AdminConfig } from "./config.ts";
-import { LoopLagMonitor, openFdCount, residentBytes } from "../../backends/procfs/mod.ts";
+import {
+  heapUsedBytes,
+  LoopLagMonitor,
+  openFdCount,
+  residentBytes,
+} from "../../backends/procfs/mod.ts";
 import { createAdminApp } from "./app.ts";
 
 const processStart = Date.now() / 1000 - performance.now() / 1000;
@@ -19,6 +24,7 @@ export class AdminService implements Service<AdminConfig> {
       extraMetrics: () => ctx.metrics(),
       process: async () => ({
         rssBytes: residentBytes(),
+        heapUsedBytes: heapUsedBytes(),
         openFds: await openFdCount(),
         loopLagSeconds: this.#lag.lastSeconds,
         loopLagMaxSeconds: this.#lag.maxSeconds,
