@@ -2,7 +2,8 @@
  * Regression tests for what the fuzzer found (each names the frame shape that showed it):
  * a MASQ frame whose bad field holds an integer beyond 2^53 (or nests very deep) killed the whole
  * agent; a cryptoded garbage line split by a read boundary ended the connection with requests
- * after it unanswered; the proxy forwarded a chunk size followed by blanks and no extension.
+ * after it unanswered; the proxy forwarded a chunk size followed by blanks and no extension, and
+ * took the head of the next request as trailers when the last chunk lacked its final CRLF.
  */
 import assert from "node:assert/strict";
 import { decodeMessage } from "../../lib/protocols/masq/mod.ts";
@@ -56,4 +57,14 @@ Deno.test("ChunkedScanner refuses blanks after a chunk size that no extension fo
   assert.equal(scan(ok), ok.length);
   const tab = "5\t ;a\r\nhello\r\n0\r\n\r\n";
   assert.equal(scan(tab), tab.length);
+});
+
+Deno.test("ChunkedScanner refuses a trailer that is not a field line", () => {
+  // the last chunk without its final CRLF: the next request's head must not pass as trailers
+  const body = "5\r\nhello\r\n0\r\nPATCH /next HTTP/1.1\r\nHost: a\r\n\r\n";
+  assert.equal(scan(body), CHUNKED_ERROR);
+  assert.equal(scan("0\r\n: x\r\n\r\n"), CHUNKED_ERROR);
+  assert.equal(scan("0\r\nX T: 1\r\n\r\n"), CHUNKED_ERROR);
+  const trailers = "0\r\nX-T: 1\r\nY:\r\n\r\n";
+  assert.equal(scan(trailers), trailers.length);
 });
