@@ -211,8 +211,8 @@ async function waitHealthy(agent: FuzzAgent, timeoutMs: number): Promise<void> {
   throw new Error(`the agent did not become healthy: ${last}`);
 }
 
-/** Starts the agent on a fresh temporary config; resolves once every service is up. */
-export async function startFuzzAgent(o: FuzzAgentOptions): Promise<FuzzAgent> {
+/** A fresh run directory with its endpoints (free loopback ports, sockets inside it). */
+async function prepare(o: FuzzAgentOptions): Promise<{ dir: string; endpoints: FuzzEndpoints }> {
   const base = join(ROOT, "var", "fuzz");
   await Deno.mkdir(base, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: base, prefix: `${o.label ?? "fuzz"}-` });
@@ -227,6 +227,15 @@ export async function startFuzzAgent(o: FuzzAgentOptions): Promise<FuzzAgent> {
     intervirt: `ws://127.0.0.1:${freePort()}/containerManagement`,
     masqPort: freePort(),
   };
+  return { dir, endpoints };
+}
+
+/** Spawns `polyagent serve` on the run directory's config. */
+async function launch(
+  dir: string,
+  endpoints: FuzzEndpoints,
+  o: FuzzAgentOptions,
+): Promise<FuzzAgent> {
   const config = join(dir, "agent.toml");
   await Deno.writeTextFile(config, configText(dir, endpoints, o));
   const child = new Deno.Command(Deno.execPath(), {
@@ -241,13 +250,12 @@ export async function startFuzzAgent(o: FuzzAgentOptions): Promise<FuzzAgent> {
   const done = child.status.then((s) => status = s);
   const errorLines: string[] = [];
   let errorCount = 0;
-  const onLine = (line: string) => {
+  pumpLines(child.stdout, () => {});
+  pumpLines(child.stderr, (line) => {
     if (!/"level":"error"|^error|panicked|Uncaught/i.test(line)) return;
     errorCount++;
     if (errorLines.length < 50) errorLines.push(line.slice(0, 2000));
-  };
-  pumpLines(child.stdout, () => {});
-  pumpLines(child.stderr, onLine);
+  });
   const agent: FuzzAgent = {
     dir,
     pid: child.pid,
@@ -258,18 +266,8 @@ export async function startFuzzAgent(o: FuzzAgentOptions): Promise<FuzzAgent> {
     exited: () => status,
     async stop() {
       if (status) return;
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 10_000);
+      killQuietly(child, "SIGTERM");
+      const timer = setTimeout(() => killQuietly(child, "SIGKILL"), 10_000);
       await done;
       clearTimeout(timer);
     },
@@ -277,13 +275,35 @@ export async function startFuzzAgent(o: FuzzAgentOptions): Promise<FuzzAgent> {
       await agent.stop();
     },
   };
-  try {
-    await waitHealthy(agent, 60_000);
-  } catch (error) {
-    await agent.stop();
-    throw error;
-  }
   return agent;
+}
+
+function killQuietly(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // gone
+  }
+}
+
+/**
+ * Starts the agent on a fresh temporary config; resolves once every service is up. A port taken
+ * by another program between picking it and binding it (the machine is shared) means a new try
+ * with new ports.
+ */
+export async function startFuzzAgent(o: FuzzAgentOptions): Promise<FuzzAgent> {
+  for (let attempt = 1;; attempt++) {
+    const { dir, endpoints } = await prepare(o);
+    const agent = await launch(dir, endpoints, o);
+    try {
+      await waitHealthy(agent, 60_000);
+      return agent;
+    } catch (error) {
+      await agent.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (attempt >= 3 || !/in use/i.test(String(error))) throw error;
+    }
+  }
 }
 
 /** Null when /healthz answers 200 with every service up and no restart; else the problem. */

@@ -150,6 +150,11 @@ async function readChunked(r: Reader): Promise<Uint8Array | string> {
     if (line === null) return ABORTED;
     if (line === "long") return "trailer too long";
     if (line.length === 2) break;
+    const trailer = latin1.decode(line).slice(0, -2);
+    // deno-lint-ignore no-control-regex -- control bytes are what is checked
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\x00-\x08\x0a-\x1f\x7f]*$/.test(trailer)) {
+      return `trailer that is not a field line forwarded: ${JSON.stringify(trailer.slice(0, 40))}`;
+    }
   }
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;

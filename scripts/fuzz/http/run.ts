@@ -132,6 +132,13 @@ export async function fuzzHttp(agent: FuzzAgent, o: HttpFuzzOptions): Promise<Ht
       let inBatch = 0;
       while (batch.length < BATCH && report.requests + inBatch < o.requests) {
         const c = corpusConnection(o.seed, index++);
+        if (o.requests === 1) {
+          o.print(
+            `connection ${c.index} (${c.label}): ${
+              JSON.stringify(new TextDecoder("latin1").decode(c.bytes).slice(0, 4000))
+            }`,
+          );
+        }
         batch.push(c);
         inBatch += c.requests.length;
       }
