@@ -86,8 +86,10 @@ async function sandboxPath(dir: string): Promise<string> {
   return bin;
 }
 
+const q = JSON.stringify;
+
+/** The config: the agent, admin, cryptoded and sozu sections, then the others. */
 function configText(dir: string, e: FuzzEndpoints, o: FuzzAgentOptions): string {
-  const q = JSON.stringify;
   return `[agent]
 state_dir = ${q(join(dir, "state"))}
 run_dir = ${q(join(dir, "run"))}
@@ -114,7 +116,12 @@ enabled = true
 command_socket = ${q(e.sozuSocket)}
 listeners = [${q(`127.0.0.1:${e.httpPort}`)}]
 
-[intervirt]
+${moreSections(dir, e, o)}`;
+}
+
+/** The intervirt, masq and quix sections. */
+function moreSections(dir: string, e: FuzzEndpoints, o: FuzzAgentOptions): string {
+  return `[intervirt]
 enabled = true
 listen = ${q(e.intervirt.replace(/^ws:\/\//, "").replace(/\/.*$/, ""))}
 lxc_path = ${q(join(dir, "lxc"))}

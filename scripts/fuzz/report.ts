@@ -7,9 +7,65 @@
  * @module
  */
 import { tableLines } from "./table.ts";
+import type { HttpReport } from "./http/run.ts";
 import type { FuzzRunReport } from "./run.ts";
 
 const f0 = (n: number) => Number.isFinite(n) ? n.toFixed(0) : "n/a";
+
+const HEADER = [
+  "target",
+  "frames",
+  "replies checked",
+  "silent by design",
+  "bursts",
+  "failures",
+  "s",
+  "frames/s",
+  "RSS MB start/max/end",
+  "fds start/max/end",
+];
+
+function printTargets(report: FuzzRunReport, seed: number, print: (line: string) => void): void {
+  print("");
+  print(`protocol fuzz, seed ${seed}, agent pid ${report.agentPid}:`);
+  const rows = report.targets.map((t) => [
+    t.name,
+    String(t.frames),
+    String(t.replies),
+    String(t.silentByDesign),
+    String(t.bursts),
+    String(t.failures.length),
+    t.seconds.toFixed(1),
+    f0(t.frames / t.seconds),
+    `${f0(t.rss.start)} / ${f0(t.rss.max)} / ${f0(t.rss.end)}`,
+    `${t.fds.start} / ${t.fds.max} / ${t.fds.end}`,
+  ]);
+  for (const line of tableLines(HEADER, rows)) print(line);
+  for (const t of report.targets) {
+    const kinds = Object.entries(t.kinds).sort((a, b) => b[1] - a[1]).slice(0, 12);
+    print(`  ${t.name} frames by mutation: ${kinds.map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  }
+}
+
+function printHttp(h: HttpReport, seed: number, print: (line: string) => void): void {
+  const counts = (o: Record<string, number>) =>
+    Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ");
+  print("");
+  print(
+    `http data plane, seed ${seed}: ${h.requests} requests on ${h.connections} connections in ` +
+      `${h.seconds.toFixed(1)} s, ${h.failures.length} failures, agent RSS ` +
+      `${f0(h.rss.start)} / ${f0(h.rss.max)} / ${f0(h.rss.end)} MB`,
+  );
+  print(`  at the proxy: ${counts(h.outcomes)}`);
+  if (!h.nginxCompared) return;
+  print(
+    `  nginx compared: ${h.disagreeingRequests} requests disagree, in ${h.disagreements.length} ` +
+      `groups (nginx's backend saw ${h.nginxBackendViolations} ambiguous heads):`,
+  );
+  for (const d of h.disagreements.slice(0, 40)) {
+    print(`    ${d.count}× ${d.key} (e.g. connection ${d.examples.join(", ")})`);
+  }
+}
 
 /** Prints the report; returns true when anything failed. */
 export function printFuzzReport(
@@ -17,82 +73,15 @@ export function printFuzzReport(
   seed: number,
   print: (line: string) => void,
 ): boolean {
-  let failed = report.failures.length > 0;
-  if (report.targets.length > 0) {
-    print("");
-    print(`protocol fuzz, seed ${seed}, agent pid ${report.agentPid}:`);
-    const rows = report.targets.map((t) => {
-      if (t.failures.length > 0) failed = true;
-      return [
-        t.name,
-        String(t.frames),
-        String(t.replies),
-        String(t.silentByDesign),
-        String(t.bursts),
-        String(t.failures.length),
-        t.seconds.toFixed(1),
-        f0(t.frames / t.seconds),
-        `${f0(t.rss.start)} / ${f0(t.rss.max)} / ${f0(t.rss.end)}`,
-        `${t.fds.start} / ${t.fds.max} / ${t.fds.end}`,
-      ];
-    });
-    for (
-      const line of tableLines(
-        [
-          "target",
-          "frames",
-          "replies checked",
-          "silent by design",
-          "bursts",
-          "failures",
-          "s",
-          "frames/s",
-          "RSS MB start/max/end",
-          "fds start/max/end",
-        ],
-        rows,
-      )
-    ) print(line);
-    for (const t of report.targets) {
-      const kinds = Object.entries(t.kinds).sort((a, b) => b[1] - a[1]).slice(0, 12);
-      print(`  ${t.name} frames by mutation: ${kinds.map(([k, n]) => `${k} ${n}`).join(", ")}`);
-    }
-  }
-  const h = report.http;
-  if (h) {
-    if (h.failures.length > 0) failed = true;
-    print("");
-    print(
-      `http data plane, seed ${seed}: ${h.requests} requests on ${h.connections} connections in ` +
-        `${h.seconds.toFixed(1)} s, ${h.failures.length} failures, agent RSS ${
-          f0(h.rss.start)
-        } / ` +
-        `${f0(h.rss.max)} / ${f0(h.rss.end)} MB`,
-    );
-    print(
-      `  at the proxy: ${
-        Object.entries(h.outcomes).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(
-          ", ",
-        )
-      }`,
-    );
-    if (h.nginxCompared) {
-      print(
-        `  nginx compared: ${h.disagreeingRequests} requests disagree, in ${h.disagreements.length} groups ` +
-          `(nginx's backend saw ${h.nginxBackendViolations} ambiguous heads):`,
-      );
-      for (const d of h.disagreements.slice(0, 40)) {
-        print(`    ${d.count}× ${d.key} (e.g. connection ${d.examples.join(", ")})`);
-      }
-    }
-  }
+  if (report.targets.length > 0) printTargets(report, seed, print);
+  if (report.http) printHttp(report.http, seed, print);
   const all = [
     ...report.failures,
     ...report.targets.flatMap((t) => t.failures.map((x) => `${t.name}: ${x}`)),
-    ...(h?.failures ?? []).map((x) => `http: ${x}`),
+    ...(report.http?.failures ?? []).map((x) => `http: ${x}`),
   ];
   print("");
   print(all.length === 0 ? "no failures" : `${all.length} failure(s):`);
   for (const line of all.slice(0, 60)) print(`  ${line}`);
-  return failed;
+  return all.length > 0;
 }

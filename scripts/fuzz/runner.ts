@@ -112,18 +112,10 @@ async function checkAfterBatch(
   return { failures, fatal: false };
 }
 
-/** Fuzzes one target against the running agent. */
-export async function fuzzTarget(
-  target: FuzzTarget,
-  agent: FuzzAgent,
-  o: RunOptions,
-): Promise<TargetReport> {
-  const batchSize = o.batch ?? 100;
-  const t0 = performance.now();
-  const figuresNow = () => target.figures?.() ?? agent.figures();
-  const start = await figuresNow();
-  const report: TargetReport = {
-    name: target.name,
+/** The report of a target before its first frame. */
+function emptyReport(name: string, start: ProcessFigures): TargetReport {
+  return {
+    name,
     frames: 0,
     groups: 0,
     bursts: 0,
@@ -135,6 +127,54 @@ export async function fuzzTarget(
     fds: { start: start.fds, max: start.fds, end: start.fds },
     kinds: {},
   };
+}
+
+/** Sends the frames of one batch (connections and bursts) and records what they showed. */
+async function runBatch(
+  target: FuzzTarget,
+  o: RunOptions,
+  at: number,
+  count: number,
+  report: TargetReport,
+  fail: (line: string) => void,
+): Promise<void> {
+  for (const group of planBatch(target, o.seed, at, count)) {
+    for (const f of group.frames) {
+      const kind = f.label.split(" ")[0]!;
+      report.kinds[kind] = (report.kinds[kind] ?? 0) + 1;
+      if (o.frames === 1) o.print(`frame ${f.index} (${f.label}): ${show(f)}`);
+    }
+    report.frames += group.frames.length;
+    if (group.burst) {
+      report.bursts++;
+      await target.burst(group.frames, new Rng(o.seed, `${target.name}/burst@${at}`));
+      continue;
+    }
+    report.groups++;
+    const outcome = await target.group(group.frames);
+    report.replies += outcome.replies;
+    report.silentByDesign += outcome.silentByDesign;
+    for (const p of outcome.problems.slice(0, 5)) {
+      const frame = group.frames.find((f) => f.index === p.index);
+      fail(
+        `frame=${p.index} (${frame?.label ?? "?"}): ${p.problem}\n  ` +
+          replayHint(target.name, o.seed, p.index, at, count),
+      );
+    }
+  }
+}
+
+/** Fuzzes one target against the running agent. */
+export async function fuzzTarget(
+  target: FuzzTarget,
+  agent: FuzzAgent,
+  o: RunOptions,
+): Promise<TargetReport> {
+  const batchSize = o.batch ?? 100;
+  const t0 = performance.now();
+  const figuresNow = () => target.figures?.() ?? agent.figures();
+  const start = await figuresNow();
+  const report = emptyReport(target.name, start);
   const fail = (line: string) => {
     report.failures.push(line);
     o.print(`FAIL ${target.name} seed=${o.seed} ${line}`);
@@ -144,32 +184,7 @@ export async function fuzzTarget(
   for (let at = o.from; at < o.from + o.frames; at += batchSize) {
     if (o.deadline !== null && Date.now() > o.deadline) break;
     const count = Math.min(batchSize, o.from + o.frames - at);
-    for (const group of planBatch(target, o.seed, at, count)) {
-      for (const f of group.frames) {
-        const kind = f.label.split(" ")[0]!;
-        report.kinds[kind] = (report.kinds[kind] ?? 0) + 1;
-      }
-      report.frames += group.frames.length;
-      if (o.frames === 1) {
-        for (const f of group.frames) o.print(`frame ${f.index} (${f.label}): ${show(f)}`);
-      }
-      if (group.burst) {
-        report.bursts++;
-        await target.burst(group.frames, new Rng(o.seed, `${target.name}/burst@${at}`));
-        continue;
-      }
-      report.groups++;
-      const outcome = await target.group(group.frames);
-      report.replies += outcome.replies;
-      report.silentByDesign += outcome.silentByDesign;
-      for (const p of outcome.problems.slice(0, 5)) {
-        const frame = group.frames.find((f) => f.index === p.index);
-        fail(
-          `frame=${p.index} (${frame?.label ?? "?"}): ${p.problem}\n  ` +
-            replayHint(target.name, o.seed, p.index, at, count),
-        );
-      }
-    }
+    await runBatch(target, o, at, count, report, fail);
     const figures = await figuresNow();
     report.rss.max = Math.max(report.rss.max, figures.rssMb);
     report.fds.max = Math.max(report.fds.max, figures.fds);
@@ -187,8 +202,9 @@ export async function fuzzTarget(
     if (performance.now() - lastPrint > 10_000) {
       lastPrint = performance.now();
       o.print(
-        `  ${target.name}: ${report.frames} frames, ${report.replies} replies checked, ` +
-          `RSS ${figures.rssMb.toFixed(0)} MB, ${figures.fds} fds`,
+        `  ${target.name}: ${report.frames} frames, ${report.replies} replies checked, RSS ${
+          figures.rssMb.toFixed(0)
+        } MB, ${figures.fds} fds`,
       );
     }
   }

@@ -115,6 +115,28 @@ export function drifts(samples: SoakSample[], warmSeconds: number, max: number):
   });
 }
 
+/** Samples the agent every few seconds until the run's minutes are over. */
+async function sampleUntil(
+  agent: FuzzAgent,
+  stats: Record<string, LoadStats>,
+  o: SoakOptions,
+): Promise<SoakSample[]> {
+  const every = (o.sampleSeconds ?? Math.min(60, Math.max(5, o.minutes * 3))) * 1000;
+  const t0 = performance.now();
+  const samples: SoakSample[] = [await sample(agent, t0, stats)];
+  const end = t0 + o.minutes * 60_000;
+  while (performance.now() < end) {
+    await new Promise((r) => setTimeout(r, Math.min(every, end - performance.now())));
+    const s = await sample(agent, t0, stats);
+    samples.push(s);
+    o.print(
+      `  ${s.seconds}s: RSS ${s.rssMb.toFixed(1)} MB, heap ${s.heapMb.toFixed(1)} MB, ` +
+        `${s.fds} fds, ${s.children} children, ${s.ok} ok, ${s.errors} errors`,
+    );
+  }
+  return samples;
+}
+
 /** Runs the soak. */
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const quix = await QuixControlServer.start();
@@ -136,7 +158,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         loads.map((l) => `${l.name} ${l.rate}/s`).join(", ")
       }`,
     );
-    const every = (o.sampleSeconds ?? Math.min(60, Math.max(5, o.minutes * 3))) * 1000;
     const abort = new AbortController();
     const running = loads.map((l) =>
       l.run(abort.signal, stats[l.name]!).catch((error) => {
@@ -144,19 +165,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         stats[l.name]!.lastError = `load stopped: ${(error as Error).message}`;
       })
     );
-    const t0 = performance.now();
-    const samples: SoakSample[] = [await sample(agent, t0, stats)];
-    const end = t0 + o.minutes * 60_000;
-    while (performance.now() < end) {
-      await new Promise((r) => setTimeout(r, Math.min(every, end - performance.now())));
-      const s = await sample(agent, t0, stats);
-      samples.push(s);
-      o.print(
-        `  ${s.seconds}s: RSS ${s.rssMb.toFixed(1)} MB, heap ${
-          s.heapMb.toFixed(1)
-        } MB, ${s.fds} fds, ${s.children} children, ${s.ok} ok, ${s.errors} errors`,
-      );
-    }
+    const samples = await sampleUntil(agent, stats, o);
     abort.abort();
     await Promise.all(running);
     const health = await agent.health();

@@ -1,8 +1,8 @@
 /**
  * One corpus connection against a front (the proxy or nginx): write all its bytes, read the
  * responses until there is one per request sent, the server closes, or nothing arrives for a
- * while; then close the write side and give the server a few seconds to close. A server that
- * does neither is reported as hung.
+ * while (`idleMs`); then close the write side and give the server a few seconds to close. A
+ * server that does neither is reported as hung.
  *
  * @module
  */
@@ -30,7 +30,11 @@ function append(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /** Runs one connection against 127.0.0.1:`port`. */
-export async function exchange(port: number, c: CorpusConnection): Promise<ExchangeResult> {
+export async function exchange(
+  port: number,
+  c: CorpusConnection,
+  idleMs = IDLE_MS,
+): Promise<ExchangeResult> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const methods = c.requests.map((r) => r.method);
   let received: Uint8Array = new Uint8Array(0);
@@ -44,7 +48,7 @@ export async function exchange(port: number, c: CorpusConnection): Promise<Excha
   const buf = new Uint8Array(65536);
   const timer = setInterval(() => {
     const idle = performance.now() - lastActivity;
-    if (!halfClosed && idle > IDLE_MS) {
+    if (!halfClosed && idle > idleMs) {
       halfClosed = true;
       lastActivity = performance.now();
       conn.closeWrite().catch(() => {});

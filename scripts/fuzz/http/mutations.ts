@@ -11,6 +11,23 @@ import { dropHeader, setHeader, type WireRequest } from "./wire.ts";
 
 const UTF8_E_ACUTE = "\xc3\xa9";
 
+/** Request targets a strict parser refuses or a router may misread. */
+function oddTargets(id: string, rng: Rng): string[] {
+  return [
+    "*",
+    `http://${"http.fuzz.test"}/fz/${id}`,
+    `//fz/${id}`,
+    `/fz/${id} x`,
+    `/fz/${id}%00`,
+    `/fz/${id}\x7f`,
+    `/fz/${id}/${UTF8_E_ACUTE}`,
+    `/fz/${id}#frag`,
+    `/fz/${id}/../../../etc/passwd`,
+    "",
+    `/fz/${id}?${"a".repeat(rng.pick([8000, 70_000]))}`,
+  ];
+}
+
 function lineMutation(r: WireRequest, rng: Rng): string {
   switch (rng.int(9)) {
     case 0:
@@ -27,19 +44,7 @@ function lineMutation(r: WireRequest, rng: Rng): string {
       ]);
       return `method ${JSON.stringify(r.method.slice(0, 12))}`;
     case 1:
-      r.target = rng.pick([
-        "*",
-        `http://${"http.fuzz.test"}/fz/${r.id}`,
-        `//fz/${r.id}`,
-        `/fz/${r.id} x`,
-        `/fz/${r.id}%00`,
-        `/fz/${r.id}\x7f`,
-        `/fz/${r.id}/${UTF8_E_ACUTE}`,
-        `/fz/${r.id}#frag`,
-        `/fz/${r.id}/../../../etc/passwd`,
-        "",
-        `/fz/${r.id}?${"a".repeat(rng.pick([8000, 70_000]))}`,
-      ]);
+      r.target = rng.pick(oddTargets(r.id, rng));
       return `target ${JSON.stringify(r.target.slice(0, 24))}`;
     case 2:
       r.version = rng.pick([
@@ -248,7 +253,8 @@ function encodingMutation(r: WireRequest, rng: Rng): string {
   return `Transfer-Encoding ${JSON.stringify(value)}`;
 }
 
-function chunkMutation(r: WireRequest, rng: Rng): string {
+/** Gives the request a chunked body (one chunk) if it has none. */
+function ensureChunked(r: WireRequest): Extract<WireRequest["body"], { kind: "chunked" }> {
   if (r.body.kind !== "chunked") {
     const data = r.body.kind === "length" ? r.body.data || "hello" : "hello";
     dropHeader(r, "Content-Length");
@@ -259,7 +265,11 @@ function chunkMutation(r: WireRequest, rng: Rng): string {
       tail: "0\r\n\r\n",
     };
   }
-  const b = r.body;
+  return r.body;
+}
+
+function chunkMutation(r: WireRequest, rng: Rng): string {
+  const b = ensureChunked(r);
   if (b.chunks.length === 0) b.chunks.push({ size: "3", ext: "", data: "abc", end: "\r\n" });
   const c = rng.pick(b.chunks);
   switch (rng.int(10)) {

@@ -31,21 +31,11 @@ async function waitPort(port: number, child: Deno.ChildProcess, errLog: string):
   throw new Error(`nginx did not listen on ${port}: ${err.slice(-500)}`);
 }
 
-/** Starts nginx proxying to `backend` (host:port); null when nginx is not installed. */
-export async function startNginx(backend: string, dir: string): Promise<NginxFront> {
-  const base = join(dir, "nginx");
-  await Deno.mkdir(join(base, "tmp"), { recursive: true });
-  for (let d = base; d.startsWith(ROOT) && d.length > ROOT.length; d = join(d, "..")) {
-    await Deno.chmod(d, 0o755);
-  }
-  await Deno.chmod(join(base, "tmp"), 0o777);
-  const port = freePort();
+/** The nginx config: our front on `port`, 404 for any other host. */
+function nginxConf(base: string, port: number, backend: string): string {
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
     .map((t) => `${t}_temp_path ${base}/tmp;`).join(" ");
-  const conf = join(base, "nginx.conf");
-  await Deno.writeTextFile(
-    conf,
-    `worker_processes 1; pid ${base}/nginx.pid; error_log ${base}/error.log crit;
+  return `worker_processes 1; pid ${base}/nginx.pid; error_log ${base}/error.log crit;
 events { worker_connections 4096; }
 http { access_log off; ${temp}
   large_client_header_buffers 8 64k; client_max_body_size 10m;
@@ -54,8 +44,20 @@ http { access_log off; ${temp}
   server { listen 127.0.0.1:${port}; server_name ${FUZZ_HOST};
     location / { proxy_pass http://rec; proxy_http_version 1.1; proxy_set_header Connection "";
       proxy_set_header Host $host; proxy_ignore_client_abort on; } } }
-`,
-  );
+`;
+}
+
+/** Starts nginx proxying to `backend` (host:port). */
+export async function startNginx(backend: string, dir: string): Promise<NginxFront> {
+  const base = join(dir, "nginx");
+  await Deno.mkdir(join(base, "tmp"), { recursive: true });
+  for (let d = base; d.startsWith(ROOT) && d.length > ROOT.length; d = join(d, "..")) {
+    await Deno.chmod(d, 0o755);
+  }
+  await Deno.chmod(join(base, "tmp"), 0o777);
+  const port = freePort();
+  const conf = join(base, "nginx.conf");
+  await Deno.writeTextFile(conf, nginxConf(base, port, backend));
   const child = new Deno.Command("nginx", {
     args: ["-c", conf, "-e", join(base, "error.log"), "-g", "daemon off;"],
     stdin: "null",

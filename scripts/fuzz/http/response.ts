@@ -75,6 +75,49 @@ function headAnswer(b: Uint8Array, end: number, headers: Map<string, string>): b
   return !(b.length === end + n || statusAt(end + n));
 }
 
+/** A response head: its status and headers (names lower-cased), or what is wrong with it. */
+function readHead(
+  b: Uint8Array,
+  at: number,
+  end: number,
+): { status: number; headers: Map<string, string> } | string {
+  const lines = latin1.decode(b.subarray(at, end - 4)).split("\r\n");
+  const m = /^HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?$/.exec(lines[0]!);
+  if (!m) return `bad status line ${JSON.stringify(lines[0]!.slice(0, 60))}`;
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) return `bad response header ${JSON.stringify(line.slice(0, 60))}`;
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
+  }
+  return { status: Number(m[1]), headers };
+}
+
+/** Where the body after a head ending at `end` ends: an index, "more" (incomplete) or a problem. */
+function bodyEnd(
+  b: Uint8Array,
+  end: number,
+  head: { status: number; headers: Map<string, string> },
+  method: string,
+  closed: boolean,
+): number | "more" | { error: string } {
+  const { status, headers } = head;
+  if (status === 101 || status === 204 || status === 304) return end;
+  if (method === "HEAD" && headAnswer(b, end, headers)) return end;
+  if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
+    const e = chunkedEnd(b, end);
+    return e === "bad" ? { error: "bad chunked response body" } : e < 0 ? "more" : e;
+  }
+  if (headers.has("content-length")) {
+    const n = Number(headers.get("content-length"));
+    if (!Number.isSafeInteger(n) || n < 0) return { error: "bad response Content-Length" };
+    return b.length < end + n ? "more" : end + n;
+  }
+  return closed ? b.length : "more";
+}
+
 /** Parses the responses in `b`; `methods[k]` is the method of the k-th request sent. */
 export function parseResponses(
   b: Uint8Array,
@@ -84,73 +127,28 @@ export function parseResponses(
   const responses: ParsedResponse[] = [];
   let at = 0;
   while (at < b.length) {
+    const rest = b.length - at;
     const end = findHeadEnd(b, at);
-    if (end < 0) {
-      return {
-        responses,
-        error: b.length - at > 65536 ? "response head too long" : null,
-        rest: b.length - at,
-      };
-    }
-    const lines = latin1.decode(b.subarray(at, end - 4)).split("\r\n");
-    const m = /^HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?$/.exec(lines[0]!);
-    if (!m) {
-      return {
-        responses,
-        error: `bad status line ${JSON.stringify(lines[0]!.slice(0, 60))}`,
-        rest: b.length - at,
-      };
-    }
-    const status = Number(m[1]);
-    const headers = new Map<string, string>();
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(":");
-      if (colon <= 0) {
-        return {
-          responses,
-          error: `bad response header ${JSON.stringify(line.slice(0, 60))}`,
-          rest: b.length - at,
-        };
-      }
-      const name = line.slice(0, colon).toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
-    }
-    if (status >= 100 && status < 200 && status !== 101) {
+    if (end < 0) return { responses, error: rest > 65536 ? "response head too long" : null, rest };
+    const head = readHead(b, at, end);
+    if (typeof head === "string") return { responses, error: head, rest };
+    if (head.status >= 100 && head.status < 200 && head.status !== 101) {
       at = end;
       continue;
     }
-    const method = methods[responses.length] ?? "GET";
-    let bodyEnd: number;
-    if (status === 101 || status === 204 || status === 304) bodyEnd = end;
-    else if (method === "HEAD" && headAnswer(b, end, headers)) bodyEnd = end;
-    else if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
-      const e = chunkedEnd(b, end);
-      if (e === "bad") {
-        return { responses, error: "bad chunked response body", rest: b.length - at };
-      }
-      if (e < 0) return { responses, error: null, rest: b.length - at };
-      bodyEnd = e;
-    } else if (headers.has("content-length")) {
-      const n = Number(headers.get("content-length"));
-      if (!Number.isSafeInteger(n) || n < 0) {
-        return { responses, error: "bad response Content-Length", rest: b.length - at };
-      }
-      if (b.length < end + n) return { responses, error: null, rest: b.length - at };
-      bodyEnd = end + n;
-    } else {
-      if (!closed) return { responses, error: null, rest: b.length - at };
-      bodyEnd = b.length;
-    }
+    const next = bodyEnd(b, end, head, methods[responses.length] ?? "GET", closed);
+    if (next === "more") return { responses, error: null, rest };
+    if (typeof next === "object") return { responses, error: next.error, rest };
+    const h = head.headers;
     responses.push({
-      status,
-      fromBackend: headers.get("x-rec") === "1",
-      echoId: headers.get("x-echo-id") ?? null,
-      echoBody: headers.get("x-echo-body") ?? null,
-      close: /close/i.test(headers.get("connection") ?? ""),
+      status: head.status,
+      fromBackend: h.get("x-rec") === "1",
+      echoId: h.get("x-echo-id") ?? null,
+      echoBody: h.get("x-echo-body") ?? null,
+      close: /close/i.test(h.get("connection") ?? ""),
     });
-    at = bodyEnd;
-    if (status === 101) break;
+    at = next;
+    if (head.status === 101) break;
   }
   return { responses, error: null, rest: 0 };
 }

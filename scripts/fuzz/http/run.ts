@@ -13,7 +13,7 @@ import { SozuClient } from "../../../lib/protocols/sozu/mod.ts";
 import { which } from "../../../tests/_helpers/mod.ts";
 import type { FuzzAgent } from "../agent.ts";
 import { type RecordingBackend, startRecordingBackend } from "./backend.ts";
-import { exchange } from "./client.ts";
+import { exchange, type ExchangeResult } from "./client.ts";
 import { type CorpusConnection, corpusConnection, FUZZ_HOST } from "./corpus.ts";
 import { type NginxFront, startNginx } from "./nginx.ts";
 import { outcomes, proxyViolations } from "./verdict.ts";
@@ -105,96 +105,125 @@ async function startFronts(agent: FuzzAgent, o: HttpFuzzOptions): Promise<Fronts
   return { proxy, nginxBackend, nginx };
 }
 
+const digestTail = / [0-9a-f]+:[0-9a-f]+$/;
+
+/** One HTTP fuzz run: its report, the disagreement groups and the full listing. */
+class HttpRun {
+  readonly report: HttpReport;
+  readonly groups = new Map<string, { count: number; examples: number[] }>();
+  readonly listing: string[] = [];
+  readonly #o: HttpFuzzOptions;
+  readonly #fronts: Fronts;
+
+  constructor(o: HttpFuzzOptions, fronts: Fronts, rssMb: number) {
+    this.#o = o;
+    this.#fronts = fronts;
+    this.report = {
+      connections: 0,
+      requests: 0,
+      seconds: 0,
+      outcomes: {},
+      failures: [],
+      disagreements: [],
+      disagreeingRequests: 0,
+      nginxCompared: fronts.nginx !== null,
+      nginxBackendViolations: 0,
+      rss: { start: rssMb, max: rssMb, end: rssMb },
+    };
+  }
+
+  /** The next batch of connections, starting at `index`. */
+  batch(index: number): CorpusConnection[] {
+    const batch: CorpusConnection[] = [];
+    let requests = 0;
+    while (batch.length < BATCH && this.report.requests + requests < this.#o.requests) {
+      const c = corpusConnection(this.#o.seed, index + batch.length);
+      if (this.#o.requests === 1) {
+        const text = new TextDecoder("latin1").decode(c.bytes).slice(0, 4000);
+        this.#o.print(`connection ${c.index} (${c.label}): ${JSON.stringify(text)}`);
+      }
+      batch.push(c);
+      requests += c.requests.length;
+    }
+    return batch;
+  }
+
+  fail(line: string): void {
+    if (this.report.failures.length < 50) this.report.failures.push(line);
+    this.#o.print(`FAIL http seed=${this.#o.seed} ${line}`);
+  }
+
+  /** Judges one connection at the proxy and compares it with nginx. */
+  judge(c: CorpusConnection, viaProxy: ExchangeResult, viaNginx: ExchangeResult | null): void {
+    const { proxy, nginxBackend } = this.#fronts;
+    for (const p of proxyViolations(c, viaProxy, proxy.log).slice(0, 3)) {
+      this.fail(
+        `connection=${c.index} (${c.label}): ${p}\n  replay: deno task fuzz http --seed ${this.#o.seed} --replay ${c.index}`,
+      );
+    }
+    const mine = outcomes(c, viaProxy, proxy.log);
+    for (const out of mine) {
+      const kind = out.replace(digestTail, "").replace(/ \?$/, "");
+      this.report.outcomes[kind] = (this.report.outcomes[kind] ?? 0) + 1;
+    }
+    if (viaNginx && nginxBackend) this.#compare(c, mine, outcomes(c, viaNginx, nginxBackend.log));
+    this.report.connections++;
+    this.report.requests += c.requests.length;
+  }
+
+  #compare(c: CorpusConnection, mine: string[], theirs: string[]): void {
+    mine.forEach((m, k) => {
+      if (m === theirs[k]) return;
+      this.report.disagreeingRequests++;
+      const key = `${kindOf(c.label)} | proxy: ${m.replace(digestTail, "")} | nginx: ${
+        theirs[k]!.replace(digestTail, "")
+      }`;
+      const g = this.groups.get(key) ?? { count: 0, examples: [] };
+      g.count++;
+      if (g.examples.length < 3) g.examples.push(c.index);
+      this.groups.set(key, g);
+      this.listing.push(`${c.requests[k]!.id}\t${c.label}\tproxy: ${m}\tnginx: ${theirs[k]}`);
+    });
+  }
+
+  /** Forgets what the backends recorded for connections before `index`. */
+  sweep(index: number): void {
+    const { proxy, nginxBackend } = this.#fronts;
+    for (const b of [proxy, nginxBackend]) {
+      if (!b) continue;
+      if (b === nginxBackend) this.report.nginxBackendViolations += b.log.violations.length;
+      b.forgetBelow(index);
+      b.log.violations.length = 0;
+      b.log.aborted.length = 0;
+    }
+  }
+}
+
 /** Runs the HTTP data-plane fuzz against the agent's proxy (and nginx). */
 export async function fuzzHttp(agent: FuzzAgent, o: HttpFuzzOptions): Promise<HttpReport> {
   const t0 = performance.now();
   const fronts = await startFronts(agent, o);
-  const start = await agent.figures();
-  const report: HttpReport = {
-    connections: 0,
-    requests: 0,
-    seconds: 0,
-    outcomes: {},
-    failures: [],
-    disagreements: [],
-    disagreeingRequests: 0,
-    nginxCompared: fronts.nginx !== null,
-    nginxBackendViolations: 0,
-    rss: { start: start.rssMb, max: start.rssMb, end: start.rssMb },
-  };
-  const groups = new Map<string, { count: number; examples: number[] }>();
-  const listing: string[] = [];
+  const run = new HttpRun(o, fronts, (await agent.figures()).rssMb);
+  const report = run.report;
   let index = o.from;
   let lastPrint = performance.now();
   try {
     while (report.requests < o.requests && (o.deadline === null || Date.now() < o.deadline)) {
-      const batch: CorpusConnection[] = [];
-      let inBatch = 0;
-      while (batch.length < BATCH && report.requests + inBatch < o.requests) {
-        const c = corpusConnection(o.seed, index++);
-        if (o.requests === 1) {
-          o.print(
-            `connection ${c.index} (${c.label}): ${
-              JSON.stringify(new TextDecoder("latin1").decode(c.bytes).slice(0, 4000))
-            }`,
-          );
-        }
-        batch.push(c);
-        inBatch += c.requests.length;
-      }
+      const batch = run.batch(index);
+      index += batch.length;
       const [viaProxy, viaNginx] = await Promise.all([
         runBatch(agent.endpoints.httpPort, batch),
         fronts.nginx ? runBatch(fronts.nginx.port, batch) : Promise.resolve(null),
       ]);
       await new Promise((r) => setTimeout(r, 20));
-      for (const [i, c] of batch.entries()) {
-        const problems = proxyViolations(c, viaProxy[i]!, fronts.proxy.log);
-        for (const p of problems.slice(0, 3)) {
-          if (report.failures.length < 50) {
-            const line =
-              `connection=${c.index} (${c.label}): ${p}\n  replay: deno task fuzz http --seed ${o.seed} --replay ${c.index}`;
-            report.failures.push(line);
-            o.print(`FAIL http seed=${o.seed} ${line}`);
-          }
-        }
-        const mine = outcomes(c, viaProxy[i]!, fronts.proxy.log);
-        for (const out of mine) {
-          const kind = out.replace(/ [0-9a-f]+:[0-9a-f]+$/, "").replace(/ \?$/, "");
-          report.outcomes[kind] = (report.outcomes[kind] ?? 0) + 1;
-        }
-        if (viaNginx && fronts.nginxBackend) {
-          const theirs = outcomes(c, viaNginx[i]!, fronts.nginxBackend.log);
-          mine.forEach((m, k) => {
-            if (m === theirs[k]) return;
-            report.disagreeingRequests++;
-            const norm = (s: string) => s.replace(/ [0-9a-f]+:[0-9a-f]+$/, "");
-            const key = `${kindOf(c.label)} | proxy: ${norm(m)} | nginx: ${norm(theirs[k]!)}`;
-            const g = groups.get(key) ?? { count: 0, examples: [] };
-            g.count++;
-            if (g.examples.length < 3) g.examples.push(c.index);
-            groups.set(key, g);
-            listing.push(`${c.requests[k]!.id}\t${c.label}\tproxy: ${m}\tnginx: ${theirs[k]}`);
-          });
-        }
-        report.connections++;
-        report.requests += c.requests.length;
-      }
-      fronts.proxy.forgetBelow(index);
-      fronts.proxy.log.violations.length = 0;
-      fronts.proxy.log.aborted.length = 0;
-      if (fronts.nginxBackend) {
-        report.nginxBackendViolations += fronts.nginxBackend.log.violations.length;
-        fronts.nginxBackend.forgetBelow(index);
-        fronts.nginxBackend.log.violations.length = 0;
-        fronts.nginxBackend.log.aborted.length = 0;
-      }
+      batch.forEach((c, i) => run.judge(c, viaProxy[i]!, viaNginx?.[i] ?? null));
+      run.sweep(index);
       const health = await agent.health();
       const fig = await agent.figures();
       report.rss.max = Math.max(report.rss.max, fig.rssMb);
       report.rss.end = fig.rssMb;
       if (health) {
-        report.failures.push(`after connection ${index - 1}: ${health}`);
-        o.print(`FAIL http seed=${o.seed} after connection ${index - 1}: ${health}`);
+        run.fail(`after connection ${index - 1}: ${health}`);
         break;
       }
       if (performance.now() - lastPrint > 10_000) {
@@ -211,10 +240,13 @@ export async function fuzzHttp(agent: FuzzAgent, o: HttpFuzzOptions): Promise<Ht
     await fronts.nginxBackend?.[Symbol.asyncDispose]();
     await fronts.proxy[Symbol.asyncDispose]();
   }
-  report.disagreements = [...groups.entries()].map(([key, g]) => ({ key, ...g }))
+  report.disagreements = [...run.groups.entries()].map(([key, g]) => ({ key, ...g }))
     .sort((a, b) => b.count - a.count);
-  if (listing.length > 0) {
-    await Deno.writeTextFile(join(agent.dir, "http-disagreements.txt"), listing.join("\n") + "\n");
+  if (run.listing.length > 0) {
+    await Deno.writeTextFile(
+      join(agent.dir, "http-disagreements.txt"),
+      run.listing.join("\n") + "\n",
+    );
   }
   report.seconds = (performance.now() - t0) / 1000;
   return report;

@@ -82,7 +82,8 @@ export class AdminTarget implements FuzzTarget {
       label: f.label,
       truncated: meta.incomplete,
     };
-    const r = await exchange(this.#port, c);
+    // Deno.serve drops a request whose client closed its side: wait longer for complete ones
+    const r = await exchange(this.#port, c, meta.incomplete ? 300 : 10_000);
     const problems: FrameProblem[] = [];
     if (r.hung) {
       problems.push({ index: f.index, problem: "neither answered nor closed within 5 s" });
