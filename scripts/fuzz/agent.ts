@@ -191,18 +191,16 @@ export async function processFigures(pid: number): Promise<ProcessFigures> {
 }
 
 function pumpLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
-  const decoder = new TextDecoder();
   let partial = "";
-  return (async () => {
-    for await (const chunk of stream) {
-      partial += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = partial.indexOf("\n")) >= 0) {
-        onLine(partial.slice(0, nl));
-        partial = partial.slice(nl + 1);
-      }
-    }
-  })().catch(() => {});
+  return stream.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({
+      write(text) {
+        const lines = (partial + text).split("\n");
+        partial = lines.pop()!;
+        lines.forEach(onLine);
+      },
+    }),
+  ).catch(() => {});
 }
 
 /** Waits until /healthz says every service runs (or the agent exits). */
@@ -272,11 +270,8 @@ async function launch(
     errors: () => ({ count: errorCount, first: [...errorLines] }),
     exited: () => status,
     async stop() {
-      if (status) return;
-      killQuietly(child, "SIGTERM");
-      const timer = setTimeout(() => killQuietly(child, "SIGKILL"), 10_000);
+      if (!status) await stopChild(child, 10_000);
       await done;
-      clearTimeout(timer);
     },
     async [Symbol.asyncDispose]() {
       await agent.stop();
@@ -291,6 +286,14 @@ function killQuietly(child: Deno.ChildProcess, signal: Deno.Signal): void {
   } catch {
     // gone
   }
+}
+
+/** Stops a child we started: SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
+export async function stopChild(child: Deno.ChildProcess, graceMs: number): Promise<void> {
+  killQuietly(child, "SIGTERM");
+  const timer = setTimeout(() => killQuietly(child, "SIGKILL"), graceMs);
+  await child.status;
+  clearTimeout(timer);
 }
 
 /**

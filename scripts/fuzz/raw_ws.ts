@@ -7,6 +7,8 @@
  * @module
  */
 
+import { concatBytes, writeFull } from "./stream_io.ts";
+
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -231,10 +233,7 @@ export class RawWebSocket {
         }
         const n = await this.conn.read(chunk);
         if (n === null) break;
-        const next = new Uint8Array(this.#buf.length + n);
-        next.set(this.#buf);
-        next.set(chunk.subarray(0, n), this.#buf.length);
-        this.#buf = next;
+        this.#buf = concatBytes([this.#buf, chunk.subarray(0, n)]);
       }
     } catch {
       // reset or closed by us
@@ -289,25 +288,9 @@ export class RawWebSocket {
       this.#fragments.push(payload);
     }
     if (!fin) return;
-    const data = this.#fragments.length === 1 ? this.#fragments[0]! : concat(this.#fragments);
+    const data = this.#fragments.length === 1 ? this.#fragments[0]! : concatBytes(this.#fragments);
     this.#fragments = [];
     const binary = this.#fragmentBinary;
     this.onMessage({ binary, data, text: binary ? "" : decoder.decode(data) });
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** Writes every byte. */
-export async function writeFull(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { writeFull } from "./raw_ws.ts";
 
 /** What a read-until returned. */
 export interface ReadResult {
@@ -16,11 +15,52 @@ export interface ReadResult {
   timedOut: boolean;
 }
 
-function append(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** The parts, one after the other. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
+}
+
+/** `a` then `b`. */
+export function appendBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return concatBytes([a, b]);
+}
+
+/** Frames joined, each followed by `delimiter` (newline for cryptoded, NUL for sozu). */
+export function joinFrames(
+  frames: readonly { bytes: Uint8Array }[],
+  delimiter: number,
+): Uint8Array {
+  const end = new Uint8Array([delimiter]);
+  return concatBytes(frames.flatMap((f) => [f.bytes, end]));
+}
+
+/**
+ * Reads, handing everything read so far to `enough` after each read, until it says so ("enough"),
+ * the peer closes ("eof"), or the read fails ("error": reset, or closed by a timer of the caller).
+ */
+export async function readLoop(
+  conn: Deno.Conn,
+  enough: (bytes: Uint8Array) => boolean,
+): Promise<{ bytes: Uint8Array; end: "enough" | "eof" | "error" }> {
+  let bytes: Uint8Array = new Uint8Array(0);
+  if (enough(bytes)) return { bytes, end: "enough" };
+  const buf = new Uint8Array(65536);
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) return { bytes, end: "eof" };
+      bytes = appendBytes(bytes, buf.subarray(0, n));
+      if (enough(bytes)) return { bytes, end: "enough" };
+    }
+  } catch {
+    return { bytes, end: "error" };
+  }
 }
 
 /** Reads until the peer closes, `enough(bytes)` is true, or `timeoutMs` pass. */
@@ -29,38 +69,14 @@ export async function readUntil(
   timeoutMs: number,
   enough: (bytes: Uint8Array) => boolean = () => false,
 ): Promise<ReadResult> {
-  let bytes: Uint8Array = new Uint8Array(0);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      conn.close();
-    } catch {
-      // closed
-    }
+    closeConn(conn);
   }, timeoutMs);
-  const buf = new Uint8Array(65536);
-  let closed = false;
-  if (enough(bytes)) {
-    clearTimeout(timer);
-    return { bytes, closed, timedOut };
-  }
-  try {
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) {
-        closed = true;
-        break;
-      }
-      bytes = append(bytes, buf.subarray(0, n));
-      if (enough(bytes)) break;
-    }
-  } catch {
-    closed = !timedOut;
-  } finally {
-    clearTimeout(timer);
-  }
-  return { bytes, closed, timedOut };
+  const { bytes, end } = await readLoop(conn, enough);
+  clearTimeout(timer);
+  return { bytes, closed: end === "eof" || (end === "error" && !timedOut), timedOut };
 }
 
 /** Writes `bytes`; false when the peer is gone. */
@@ -82,20 +98,29 @@ export function closeConn(conn: Deno.Conn): void {
   }
 }
 
-/** Opens `n` connections, writes a part or all of each frame, and closes them at once. */
+/**
+ * Opens a connection per frame, writes all of it or (half the time) a random part, and closes it
+ * at once without reading.
+ */
 export async function burstConnections(
   connect: () => Promise<Deno.Conn>,
-  payloads: Uint8Array[],
-  cut: (bytes: Uint8Array) => Uint8Array,
+  frames: readonly { bytes: Uint8Array }[],
+  rng: { chance(p: number): boolean; int(n: number): number },
 ): Promise<void> {
-  await Promise.all(payloads.map(async (bytes) => {
+  await Promise.all(frames.map(async ({ bytes }) => {
     let conn: Deno.Conn;
     try {
       conn = await connect();
     } catch {
       return;
     }
-    await sendAll(conn, cut(bytes));
+    await sendAll(conn, rng.chance(0.5) ? bytes.subarray(0, rng.int(bytes.length + 1)) : bytes);
     closeConn(conn);
   }));
+}
+
+/** Writes every byte. */
+export async function writeFull(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }

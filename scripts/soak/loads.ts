@@ -10,6 +10,7 @@
  * @module
  */
 import { SozuClient } from "../../lib/protocols/sozu/mod.ts";
+import type { FuzzEndpoints } from "../fuzz/agent.ts";
 import { FUZZ_HOST } from "../fuzz/http/corpus.ts";
 import { parseResponses } from "../fuzz/http/response.ts";
 import type { RawWebSocket } from "../fuzz/raw_ws.ts";
@@ -25,16 +26,8 @@ export interface LoadStats {
   lastError: string;
 }
 
-/** Where the loads send their requests. */
-export interface LoadEndpoints {
-  admin: string;
-  cryptodedSocket: string;
-  sozuSocket: string;
-  httpPort: number;
-  intervirt: string;
-  masqPort: number;
-  quix: QuixControlServer;
-}
+/** Where the loads send their requests: the agent's endpoints and the Quix control server. */
+export type LoadEndpoints = FuzzEndpoints & { quix: QuixControlServer };
 
 /** One load: a name and a loop that runs until the signal aborts. */
 export interface Load {
@@ -72,6 +65,11 @@ async function paced(
     const wait = interval - (performance.now() - t0);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
+}
+
+/** A load whose every step is one paced request. */
+function steps(name: string, rate: number, step: (i: number) => Promise<string | null>): Load {
+  return { name, rate, run: (signal, stats) => paced(rate, signal, stats, step) };
 }
 
 /** A keep-alive HTTP connection through the proxy, renewed every 500 requests. */
@@ -235,69 +233,51 @@ async function cryptoded(
 }
 
 function cryptodedLoad(socket: string, rate: number): Load {
-  return {
-    name: "cryptoded",
-    rate,
-    run(signal, stats) {
-      return paced(rate, signal, stats, async (i) => {
-        const name = `soak-${(i >> 2) % 10}`;
-        const requests: [unknown, number[]][] = [
-          [{ cmd: 5, param: { name, content: "client\ndev tun\nremote 127.0.0.1 1194\n" } }, [0]],
-          [{ cmd: 2, param: "all" }, [0, 12]],
-          [{ cmd: 7, param: "status" }, [0]],
-          [{ cmd: 6, param: name }, [0]],
-        ];
-        const [request, codes] = requests[i % 4]!;
-        const reply = await cryptoded(socket, request);
-        return reply.code !== undefined && codes.includes(reply.code)
-          ? null
-          : `cryptoded: ${reply.raw.slice(0, 200)}`;
-      });
-    },
-  };
+  return steps("cryptoded", rate, async (i) => {
+    const name = `soak-${(i >> 2) % 10}`;
+    const requests: [unknown, number[]][] = [
+      [{ cmd: 5, param: { name, content: "client\ndev tun\nremote 127.0.0.1 1194\n" } }, [0]],
+      [{ cmd: 2, param: "all" }, [0, 12]],
+      [{ cmd: 7, param: "status" }, [0]],
+      [{ cmd: 6, param: name }, [0]],
+    ];
+    const [request, codes] = requests[i % 4]!;
+    const reply = await cryptoded(socket, request);
+    return reply.code !== undefined && codes.includes(reply.code)
+      ? null
+      : `cryptoded: ${reply.raw.slice(0, 200)}`;
+  });
 }
 
 function quixLoad(server: QuixControlServer, rate: number): Load {
-  return {
-    name: "quix",
-    rate,
-    run(signal, stats) {
-      return paced(rate, signal, stats, async (i) => {
-        const ws = await server.session();
-        const rid = `soak-${i}`;
-        const { promise, resolve } = Promise.withResolvers<string>();
-        const timer = setTimeout(() => resolve("(no reply within 10 s)"), 10_000);
-        server.onReply = (text) => {
-          if (text.includes(`"${rid}"`)) resolve(text);
-        };
-        const msg = i % 2 === 0 ? {} : { stat_types: ["ttl_cpu_usage", "ttl_mem_usage"] };
-        await ws.text(
-          JSON.stringify({ req: i % 2 === 0 ? "view_running" : "telemetry", rid, msg }),
-        );
-        const reply = await promise;
-        clearTimeout(timer);
-        const v = JSON.parse(reply.startsWith("{") ? reply : "{}");
-        const good = i % 2 === 0 ? Array.isArray(v.msg) : typeof v.msg?.tele_data === "object";
-        return good ? null : `quix: ${reply.slice(0, 200)}`;
-      });
-    },
-  };
+  return steps("quix", rate, async (i) => {
+    const ws = await server.session();
+    const rid = `soak-${i}`;
+    const { promise, resolve } = Promise.withResolvers<string>();
+    const timer = setTimeout(() => resolve("(no reply within 10 s)"), 10_000);
+    server.onReply = (text) => {
+      if (text.includes(`"${rid}"`)) resolve(text);
+    };
+    const msg = i % 2 === 0 ? {} : { stat_types: ["ttl_cpu_usage", "ttl_mem_usage"] };
+    await ws.text(
+      JSON.stringify({ req: i % 2 === 0 ? "view_running" : "telemetry", rid, msg }),
+    );
+    const reply = await promise;
+    clearTimeout(timer);
+    const v = JSON.parse(reply.startsWith("{") ? reply : "{}");
+    const good = i % 2 === 0 ? Array.isArray(v.msg) : typeof v.msg?.tele_data === "object";
+    return good ? null : `quix: ${reply.slice(0, 200)}`;
+  });
 }
 
 function adminLoad(admin: string, rate: number): Load {
-  return {
-    name: "admin",
-    rate,
-    run(signal, stats) {
-      return paced(rate, signal, stats, async (i) => {
-        const res = await fetch(`http://${admin}/${i % 2 === 0 ? "healthz" : "metrics"}`, {
-          signal: AbortSignal.timeout(10_000),
-        });
-        await res.body?.cancel();
-        return res.status === 200 ? null : `admin: ${res.status}`;
-      });
-    },
-  };
+  return steps("admin", rate, async (i) => {
+    const res = await fetch(`http://${admin}/${i % 2 === 0 ? "healthz" : "metrics"}`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.body?.cancel();
+    return res.status === 200 ? null : `admin: ${res.status}`;
+  });
 }
 
 /** Every load, at `scale` times its base rate. */

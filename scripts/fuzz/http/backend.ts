@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { closeConn, concatBytes } from "../stream_io.ts";
 
 /** One request the backend received. */
 export interface BackendRecord {
@@ -89,7 +90,7 @@ function checkHead(
 /** A buffered reader over one connection. */
 class Reader {
   #conn: Deno.Conn;
-  buf = new Uint8Array(0);
+  buf: Uint8Array = new Uint8Array(0);
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
   }
@@ -98,10 +99,7 @@ class Reader {
     const chunk = new Uint8Array(65536);
     const n = await this.#conn.read(chunk);
     if (n === null) return false;
-    const next = new Uint8Array(this.buf.length + n);
-    next.set(this.buf);
-    next.set(chunk.subarray(0, n), this.buf.length);
-    this.buf = next;
+    this.buf = concatBytes([this.buf, chunk.subarray(0, n)]);
     return true;
   }
   /** Takes bytes up to and including `delimiter`, or null at EOF. */
@@ -156,13 +154,7 @@ async function readChunked(r: Reader): Promise<Uint8Array | string> {
       return `trailer that is not a field line forwarded: ${JSON.stringify(trailer.slice(0, 40))}`;
     }
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Serves one forwarded connection until it ends or a request is refused. */
@@ -233,11 +225,7 @@ export function startRecordingBackend(options: { record?: boolean } = {}): Recor
       conns.add(conn);
       serveConnection(conn, log, options.record ?? true).catch(() => {}).finally(() => {
         conns.delete(conn);
-        try {
-          conn.close();
-        } catch {
-          // closed
-        }
+        closeConn(conn);
       });
     }
   })().catch(() => {});
@@ -249,13 +237,7 @@ export function startRecordingBackend(options: { record?: boolean } = {}): Recor
     },
     async [Symbol.asyncDispose]() {
       listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // closed
-        }
-      }
+      for (const c of conns) closeConn(c);
       await loop;
     },
   };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { writeFull } from "../raw_ws.ts";
+import { closeConn, readLoop, writeFull } from "../stream_io.ts";
 import type { CorpusConnection } from "./corpus.ts";
 import { type ParsedStream, parseResponses } from "./response.ts";
 
@@ -22,13 +22,6 @@ export interface ExchangeResult {
 const IDLE_MS = 300;
 const GRACE_MS = 5000;
 
-function append(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 /** Runs one connection against 127.0.0.1:`port`. */
 export async function exchange(
   port: number,
@@ -37,15 +30,13 @@ export async function exchange(
 ): Promise<ExchangeResult> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const methods = c.requests.map((r) => r.method);
-  let received: Uint8Array = new Uint8Array(0);
-  let closed = false;
   let halfClosed = false;
   let forced = false;
   let lastActivity = performance.now();
   const writing = writeFull(conn, c.bytes).catch(() => {}).finally(() =>
     lastActivity = performance.now()
   );
-  const buf = new Uint8Array(65536);
+  // nothing for a while: close our side; still nothing after the grace period: give up (hung)
   const timer = setInterval(() => {
     const idle = performance.now() - lastActivity;
     if (!halfClosed && idle > idleMs) {
@@ -54,39 +45,19 @@ export async function exchange(
       conn.closeWrite().catch(() => {});
     } else if (halfClosed && idle > GRACE_MS) {
       forced = true;
-      try {
-        conn.close();
-      } catch {
-        // closed
-      }
+      closeConn(conn);
     }
   }, 50);
-  let hung = false;
-  try {
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) {
-        closed = true;
-        break;
-      }
-      lastActivity = performance.now();
-      received = append(received, buf.subarray(0, n));
-      const parsed = parseResponses(received, methods, false);
-      if (parsed.error || parsed.responses.length >= c.requests.length) break;
-    }
-  } catch {
-    if (forced) hung = true;
-    else closed = true;
-  } finally {
-    clearInterval(timer);
-    await writing;
-    try {
-      conn.close();
-    } catch {
-      // closed
-    }
-  }
-  const parsed = parseResponses(received, methods, closed);
-  if (hung && parsed.responses.length >= c.requests.length) hung = false;
+  const { bytes, end } = await readLoop(conn, (received) => {
+    lastActivity = performance.now();
+    const parsed = parseResponses(received, methods, false);
+    return parsed.error !== null || parsed.responses.length >= c.requests.length;
+  });
+  clearInterval(timer);
+  await writing;
+  closeConn(conn);
+  const closed = end === "eof" || (end === "error" && !forced);
+  const parsed = parseResponses(bytes, methods, closed);
+  const hung = end === "error" && forced && parsed.responses.length < c.requests.length;
   return { parsed, closed, hung };
 }

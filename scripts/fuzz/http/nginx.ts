@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { freePort, ROOT } from "../../../tests/_helpers/mod.ts";
+import { stopChild } from "../agent.ts";
 import { FUZZ_HOST } from "./corpus.ts";
 
 /** A running nginx. */
@@ -67,32 +68,12 @@ export async function startNginx(backend: string, dir: string): Promise<NginxFro
   try {
     await waitPort(port, child, join(base, "error.log"));
   } catch (error) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // gone
-    }
-    await child.status;
+    await stopChild(child, 0);
     throw error;
   }
   return {
     port,
     pid: child.pid,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 5000);
-      await child.status;
-      clearTimeout(timer);
-    },
+    [Symbol.asyncDispose]: () => stopChild(child, 5000),
   };
 }

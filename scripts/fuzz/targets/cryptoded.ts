@@ -14,7 +14,7 @@ import { requestSchema } from "../../../lib/protocols/cryptoded/schemas.ts";
 import type { FuzzAgent } from "../agent.ts";
 import type { Rng } from "../rng.ts";
 import { generateValue, type JsonSchema, jsonSchemaOf } from "../schema_values.ts";
-import { burstConnections, closeConn, readUntil, sendAll } from "../stream_io.ts";
+import { burstConnections, closeConn, joinFrames, readUntil, sendAll } from "../stream_io.ts";
 import {
   type FrameProblem,
   type FuzzFrame,
@@ -168,14 +168,7 @@ export class CryptodedTarget implements FuzzTarget {
   }
 
   async group(frames: FuzzFrame[]): Promise<GroupOutcome> {
-    const parts: Uint8Array[] = [];
-    for (const f of frames) parts.push(f.bytes, new Uint8Array([0x0a]));
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      bytes.set(p, at);
-      at += p.length;
-    }
+    const bytes = joinFrames(frames, 0x0a);
     const expected = expectedItems(bytes);
     const first = frames[0]!.index;
     const conn = await this.#connect();
@@ -200,11 +193,7 @@ export class CryptodedTarget implements FuzzTarget {
   }
 
   async burst(frames: FuzzFrame[], rng: Rng): Promise<void> {
-    await burstConnections(
-      () => this.#connect(),
-      frames.map((f) => f.bytes),
-      (b) => rng.chance(0.5) ? b.subarray(0, rng.int(b.length + 1)) : b,
-    );
+    await burstConnections(() => this.#connect(), frames, rng);
   }
 
   async probe(): Promise<string | null> {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { NODE_UI_PROTOCOL } from "../../../lib/protocols/masq/mod.ts";
+import { type decodeMessage, NODE_UI_PROTOCOL } from "../../../lib/protocols/masq/mod.ts";
 import type { FuzzAgent } from "../agent.ts";
 import { RawWebSocket, type WsMessage } from "../raw_ws.ts";
 import type { Rng } from "../rng.ts";
@@ -25,6 +25,9 @@ import {
 } from "./masq_frames.ts";
 
 const BROADCASTS: ReadonlySet<string> = new Set(["setup", "crashed"]);
+
+/** A well-formed message, as the listener's decoder gives it. */
+export type UiMessage = Extract<ReturnType<typeof decodeMessage>, { kind: "ok" }>["message"];
 const SENTINEL_BASE = 10n ** 15n;
 
 /** Connects a raw UI client to `port`. */
@@ -45,34 +48,32 @@ export async function askOnce(port: number, text: string): Promise<string> {
   return answer;
 }
 
-/** The Daemon target. */
-export class MasqDaemonTarget implements FuzzTarget, WsProtocol {
-  readonly name: string = "masq";
+/** What the Daemon and Node targets share: the UI transport, replies, sentinel and probe. */
+export abstract class MasqUiTarget implements FuzzTarget, WsProtocol {
+  abstract readonly name: string;
   readonly waitMs = 10_000;
   readonly ordered = true;
   readonly #port: number;
+  readonly #ask: { opcode: string; payload: string };
+  readonly #broadcasts: ReadonlySet<string>;
   #sentinels = 0;
 
-  protected constructor(port: number) {
+  /** `ask` is the conversation used as sentinel and probe; `broadcasts` are left aside. */
+  protected constructor(
+    port: number,
+    ask: { opcode: string; payload: string },
+    broadcasts: ReadonlySet<string>,
+  ) {
     this.#port = port;
+    this.#ask = ask;
+    this.#broadcasts = broadcasts;
   }
 
-  /** The target for the agent's Daemon. */
-  static create(agent: FuzzAgent): Promise<MasqDaemonTarget> {
-    return Promise.resolve(new MasqDaemonTarget(agent.endpoints.masqPort));
-  }
+  abstract frame(rng: Rng, index: number): FuzzFrame;
 
-  /** The UI port. */
-  get port(): number {
-    return this.#port;
-  }
-
-  connect(): Promise<RawWebSocket> {
-    return connectUi(this.#port);
-  }
-
-  frame(rng: Rng, index: number): FuzzFrame {
-    return masqFrame(rng, index, ALL_OPCODES);
+  /** Whether a well-formed message gets no reply by design. */
+  protected silent(_message: UiMessage): boolean {
+    return false;
   }
 
   expect(frame: FuzzFrame): string {
@@ -80,23 +81,32 @@ export class MasqDaemonTarget implements FuzzTarget, WsProtocol {
     if (decoded === null) return "none";
     const key = envelopeKey(decoded);
     if (key !== null || decoded.kind !== "ok") return key ?? "oneway";
+    if (this.silent(decoded.message)) return "none";
     const { opcode, contextId } = decoded.message;
     return contextId === null ? "oneway" : conversationKey(opcode, contextId);
   }
 
+  connect(): Promise<RawWebSocket> {
+    return connectUi(this.#port);
+  }
+
   replyKey(m: WsMessage): string | null {
-    return masqReplyKey(m, BROADCASTS);
+    return masqReplyKey(m, this.#broadcasts);
   }
 
   checkReply(m: WsMessage): string | null {
     return checkMasqReply(m);
   }
 
+  #conversation(contextId: bigint): string {
+    return `{"opcode":"${this.#ask.opcode}","contextId":${contextId},"payload":${this.#ask.payload}}`;
+  }
+
   sentinel(n: number): { text: string; key: string } {
     const contextId = SENTINEL_BASE + BigInt(n);
     return {
-      text: `{"opcode":"setup","contextId":${contextId},"payload":{"values":[]}}`,
-      key: conversationKey("setup", contextId),
+      text: this.#conversation(contextId),
+      key: conversationKey(this.#ask.opcode, contextId),
     };
   }
 
@@ -109,22 +119,33 @@ export class MasqDaemonTarget implements FuzzTarget, WsProtocol {
   }
 
   async probe(): Promise<string | null> {
-    const text = await askOnce(
-      this.#port,
-      '{"opcode":"setup","contextId":1,"payload":{"values":[]}}',
-    );
+    const text = await askOnce(this.#port, this.#conversation(1n));
     try {
       const v = JSON.parse(text);
-      if (v.opcode === "setup" && v.contextId === 1 && Array.isArray(v.payload?.values)) {
-        return null;
-      }
+      const payload = v.payload !== null && typeof v.payload === "object";
+      if (v.opcode === this.#ask.opcode && v.contextId === 1 && payload) return null;
     } catch {
       // below
     }
-    return `setup answered ${text.slice(0, 200)}`;
+    return `${this.#ask.opcode} answered ${text.slice(0, 200)}`;
   }
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/** The Daemon target. */
+export class MasqDaemonTarget extends MasqUiTarget {
+  readonly name = "masq";
+
+  /** The target for the agent's Daemon. */
+  static create(agent: FuzzAgent): Promise<MasqDaemonTarget> {
+    const ask = { opcode: "setup", payload: '{"values":[]}' };
+    return Promise.resolve(new MasqDaemonTarget(agent.endpoints.masqPort, ask, BROADCASTS));
+  }
+
+  frame(rng: Rng, index: number): FuzzFrame {
+    return masqFrame(rng, index, ALL_OPCODES);
   }
 }

@@ -11,21 +11,12 @@
 import { join } from "node:path";
 import { crashRequest } from "../../../lib/protocols/masq/schemas.ts";
 import { freePort, ROOT, RUNTIME_FLAGS } from "../../../tests/_helpers/mod.ts";
-import { type FuzzAgent, type ProcessFigures, processFigures } from "../agent.ts";
-import type { RawWebSocket, WsMessage } from "../raw_ws.ts";
+import { type FuzzAgent, type ProcessFigures, processFigures, stopChild } from "../agent.ts";
 import type { Rng } from "../rng.ts";
-import type { FuzzFrame, FuzzTarget, GroupOutcome, ReplyLedger } from "../target.ts";
-import { wsBurst, wsGroup, type WsProtocol, wsText } from "../ws_target.ts";
-import { askOnce, connectUi } from "./masq.ts";
-import {
-  ALL_OPCODES,
-  checkMasqReply,
-  conversationKey,
-  decodeFrame,
-  envelopeKey,
-  masqFrame,
-  masqReplyKey,
-} from "./masq_frames.ts";
+import type { FuzzFrame, ReplyLedger } from "../target.ts";
+import { wsText } from "../ws_target.ts";
+import { MasqUiTarget, type UiMessage } from "./masq.ts";
+import { ALL_OPCODES, decodeFrame, masqFrame } from "./masq_frames.ts";
 
 const BROADCASTS: ReadonlySet<string> = new Set(["newPassword"]);
 const OPCODES = ALL_OPCODES.filter((o) => o !== "shutdown");
@@ -98,14 +89,12 @@ function withoutShutdown(frame: FuzzFrame): FuzzFrame {
 }
 
 /** The built-in Node target. */
-export class MasqNodeTarget implements FuzzTarget, WsProtocol {
+export class MasqNodeTarget extends MasqUiTarget {
   readonly name = "masq-node";
-  readonly waitMs = 10_000;
-  readonly ordered = true;
   readonly #node: NodeProcess;
-  #sentinels = 0;
 
   private constructor(node: NodeProcess) {
+    super(node.port, { opcode: "descriptor", payload: "{}" }, BROADCASTS);
     this.#node = node;
   }
 
@@ -114,32 +103,14 @@ export class MasqNodeTarget implements FuzzTarget, WsProtocol {
     return new MasqNodeTarget(await startNode(agent.dir));
   }
 
-  connect(): Promise<RawWebSocket> {
-    return connectUi(this.#node.port);
-  }
-
   frame(rng: Rng, index: number): FuzzFrame {
     return withoutShutdown(masqFrame(rng, index, OPCODES));
   }
 
-  expect(frame: FuzzFrame): string {
-    const decoded = decodeFrame(frame);
-    if (decoded === null) return "none";
-    const key = envelopeKey(decoded);
-    if (key !== null || decoded.kind !== "ok") return key ?? "oneway";
-    const { opcode, contextId, body } = decoded.message;
-    const crash = opcode === "crash" && "payload" in body &&
-      crashRequest.safeParse(body.payload).success;
-    if (crash) return "none";
-    return contextId === null ? "oneway" : conversationKey(opcode, contextId);
-  }
-
-  replyKey(m: WsMessage): string | null {
-    return masqReplyKey(m, BROADCASTS);
-  }
-
-  checkReply(m: WsMessage): string | null {
-    return checkMasqReply(m);
+  /** A well-formed `crash` is ignored: the Node was not started with a crash point. */
+  protected override silent(m: UiMessage): boolean {
+    return m.opcode === "crash" && "payload" in m.body &&
+      crashRequest.safeParse(m.body.payload).success;
   }
 
   /**
@@ -152,36 +123,6 @@ export class MasqNodeTarget implements FuzzTarget, WsProtocol {
     ledger.forgive("log", frames.filter((f) => this.expect(f).startsWith("c:")).length);
   }
 
-  sentinel(n: number): { text: string; key: string } {
-    const contextId = 10n ** 15n + BigInt(n);
-    return {
-      text: `{"opcode":"descriptor","contextId":${contextId},"payload":{}}`,
-      key: conversationKey("descriptor", contextId),
-    };
-  }
-
-  group(frames: FuzzFrame[]): Promise<GroupOutcome> {
-    return wsGroup(this, frames, ++this.#sentinels);
-  }
-
-  burst(frames: FuzzFrame[], rng: Rng): Promise<void> {
-    return wsBurst(this, frames, rng);
-  }
-
-  async probe(): Promise<string | null> {
-    const text = await askOnce(
-      this.#node.port,
-      '{"opcode":"descriptor","contextId":1,"payload":{}}',
-    );
-    try {
-      const v = JSON.parse(text);
-      if (v.opcode === "descriptor" && v.contextId === 1 && v.payload) return null;
-    } catch {
-      // below
-    }
-    return `descriptor answered ${text.slice(0, 200)}`;
-  }
-
   figures(): Promise<ProcessFigures> {
     return processFigures(this.#node.child.pid);
   }
@@ -191,13 +132,7 @@ export class MasqNodeTarget implements FuzzTarget, WsProtocol {
     return Promise.resolve(s ? `the masq node exited (code ${s.code}, signal ${s.signal})` : null);
   }
 
-  async close(): Promise<void> {
-    if (this.#node.status) return;
-    try {
-      this.#node.child.kill("SIGTERM");
-    } catch {
-      // gone
-    }
-    await this.#node.child.status;
+  override async close(): Promise<void> {
+    if (!this.#node.status) await stopChild(this.#node.child, 5000);
   }
 }

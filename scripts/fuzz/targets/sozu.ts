@@ -37,7 +37,7 @@ import { makeCertificate } from "../../../tests/sozu/_certs.ts";
 import type { FuzzAgent } from "../agent.ts";
 import type { Rng } from "../rng.ts";
 import { generateValue, type JsonSchema, jsonSchemaOf, type ValuePools } from "../schema_values.ts";
-import { burstConnections, closeConn, readUntil, sendAll } from "../stream_io.ts";
+import { burstConnections, closeConn, joinFrames, readUntil, sendAll } from "../stream_io.ts";
 import {
   type FuzzFrame,
   type FuzzTarget,
@@ -228,20 +228,13 @@ export class SozuTarget implements FuzzTarget {
   async group(frames: FuzzFrame[]): Promise<GroupOutcome> {
     const ledger = new ReplyLedger();
     let silent = 0;
-    const parts: number[] = [];
     for (const f of frames) {
       for (const key of pieceKeys(f.bytes).keys) {
         if (key === "none") silent++;
         else ledger.expect(key, f.index);
       }
-      parts.push(f.bytes.length);
     }
-    const bytes = new Uint8Array(parts.reduce((n, p) => n + p + 1, 0));
-    let at = 0;
-    for (const f of frames) {
-      bytes.set(f.bytes, at);
-      at += f.bytes.length + 1; // the NUL that ends the frame
-    }
+    const bytes = joinFrames(frames, 0);
     const first = frames[0]!.index;
     const problems: GroupOutcome["problems"] = [];
     const conn = await this.#connect();
@@ -275,11 +268,7 @@ export class SozuTarget implements FuzzTarget {
   }
 
   async burst(frames: FuzzFrame[], rng: Rng): Promise<void> {
-    await burstConnections(
-      () => this.#connect(),
-      frames.map((f) => f.bytes),
-      (b) => rng.chance(0.5) ? b.subarray(0, rng.int(b.length + 1)) : b,
-    );
+    await burstConnections(() => this.#connect(), frames, rng);
   }
 
   async probe(): Promise<string | null> {
