@@ -3,8 +3,9 @@
  * and a sample of the agent's RSS, V8 heap (main isolate, from /metrics), open fds and long-lived
  * children every few seconds. The verdict: no error in any load, every service still up without a
  * restart, and each figure flat after the warm-up (the first fifth of the run): the median of the
- * last three samples within 10 % of the median of the first three after the warm-up (open fds:
- * also 8 more are accepted, connections in flight; children: no more).
+ * last quarter of the samples (at least three) within 10 % of the median of the first quarter
+ * after the warm-up (open fds: also 8 more are accepted, connections in flight; children: no
+ * more).
  *
  * @module
  */
@@ -93,8 +94,10 @@ function median(values: number[]): number {
 /** The drift of each figure after the warm-up. */
 export function drifts(samples: SoakSample[], warmSeconds: number, max: number): Drift[] {
   const after = samples.filter((s) => s.seconds >= warmSeconds);
-  const head = after.slice(0, 3);
-  const tail = after.slice(-3);
+  // medians over a quarter of the samples (at least three): one GC cycle does not decide
+  const window = Math.max(3, Math.floor(after.length / 4));
+  const head = after.slice(0, window);
+  const tail = after.slice(-window);
   const figures: [string, (s: SoakSample) => number][] = [
     ["RSS MB", (s) => s.rssMb],
     ["heap MB", (s) => s.heapMb],
