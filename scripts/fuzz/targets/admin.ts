@@ -63,6 +63,8 @@ export class AdminTarget implements FuzzTarget {
     const labels = wires.flatMap((w) => w.labels);
     // Deno.serve (hyper) closes without a response when a Transfer-Encoding line ends in a bare LF
     if (/transfer-encoding[^\n]*[^\r]\n/i.test(text)) incomplete = true;
+    // a mutated line ending can leave the head without its empty line: it never ends
+    if (!/\r?\n\r?\n/.test(text)) incomplete = true;
     this.#meta.set(index, { methods: wires.map((w) => w.method), incomplete });
     return { index, bytes: wireBytes(text, true), label: labels.join(", ") || "valid" };
   }
