@@ -59,8 +59,12 @@ function printHttp(h: HttpReport, seed: number, print: (line: string) => void): 
   print(`  at the proxy: ${counts(h.outcomes)}`);
   if (!h.nginxCompared) return;
   print(
+    `  nginx's backend refused ${h.nginxBackendViolations} forwarded heads or bodies: ` +
+      (counts(h.nginxViolationKinds) || "none"),
+  );
+  print(
     `  nginx compared: ${h.disagreeingRequests} requests disagree, in ${h.disagreements.length} ` +
-      `groups (nginx's backend saw ${h.nginxBackendViolations} ambiguous heads):`,
+      `groups:`,
   );
   for (const d of h.disagreements.slice(0, 40)) {
     print(`    ${d.count}× ${d.key} (e.g. connection ${d.examples.join(", ")})`);

@@ -44,6 +44,8 @@ export interface HttpReport {
   nginxCompared: boolean;
   /** Forwarded heads nginx's backend found ambiguous (nginx's, for information). */
   nginxBackendViolations: number;
+  /** The same, by kind of problem. */
+  nginxViolationKinds: Record<string, number>;
   rss: { start: number; max: number; end: number };
 }
 
@@ -128,6 +130,7 @@ class HttpRun {
       disagreeingRequests: 0,
       nginxCompared: fronts.nginx !== null,
       nginxBackendViolations: 0,
+      nginxViolationKinds: {},
       rss: { start: rssMb, max: rssMb, end: rssMb },
     };
   }
@@ -191,7 +194,13 @@ class HttpRun {
     const { proxy, nginxBackend } = this.#fronts;
     for (const b of [proxy, nginxBackend]) {
       if (!b) continue;
-      if (b === nginxBackend) this.report.nginxBackendViolations += b.log.violations.length;
+      if (b === nginxBackend) {
+        this.report.nginxBackendViolations += b.log.violations.length;
+        for (const v of b.log.violations) {
+          const kind = v.problem.replace(/ ".*$/, "");
+          this.report.nginxViolationKinds[kind] = (this.report.nginxViolationKinds[kind] ?? 0) + 1;
+        }
+      }
       b.forgetBelow(index);
       b.log.violations.length = 0;
       b.log.aborted.length = 0;
