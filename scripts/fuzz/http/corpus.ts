@@ -24,6 +24,8 @@ export interface CorpusRequest {
   intended: string | null;
   /** Whether anything in this request was mutated. */
   mutated: boolean;
+  /** Its own mutations ("valid" when none; "truncated" when the connection was cut in it). */
+  label: string;
 }
 
 /** One connection's worth of bytes. */
@@ -137,6 +139,7 @@ export function corpusConnection(seed: number, index: number): CorpusConnection 
       method: w.method,
       intended: w.intended,
       mutated: w.labels.length > 0 || truncated,
+      label: [...w.labels, ...(truncated ? ["truncated"] : [])].join(", ") || "valid",
     })),
     label: labels.join(", ") || "valid",
     truncated,

@@ -178,14 +178,17 @@ class HttpRun {
     mine.forEach((m, k) => {
       if (m === theirs[k]) return;
       this.report.disagreeingRequests++;
-      const key = `${kindOf(c.label)} | proxy: ${m.replace(digestTail, "")} | nginx: ${
+      const q = c.requests[k]!;
+      const key = `${kindOf(q.label)} | proxy: ${m.replace(digestTail, "")} | nginx: ${
         theirs[k]!.replace(digestTail, "")
       }`;
       const g = this.groups.get(key) ?? { count: 0, examples: [] };
       g.count++;
       if (g.examples.length < 3) g.examples.push(c.index);
       this.groups.set(key, g);
-      this.listing.push(`${c.requests[k]!.id}\t${c.label}\tproxy: ${m}\tnginx: ${theirs[k]}`);
+      this.listing.push(
+        `${q.id}\t${q.label}\tconnection: ${c.label}\tproxy: ${m}\tnginx: ${theirs[k]}`,
+      );
     });
   }
 

@@ -80,6 +80,7 @@ export class AdminTarget implements FuzzTarget {
         method,
         intended: null,
         mutated: true,
+        label: f.label,
       })),
       label: f.label,
       truncated: meta.incomplete,
