@@ -2,8 +2,11 @@
  * An incremental, strict scanner for `Transfer-Encoding: chunked` bodies. It does not copy or
  * decode: it only finds where the body ends, so the bytes can be forwarded verbatim and anything
  * after the end is kept as the next message. Chunk-size lines must be hex with optional
- * extensions and CRLF endings; a bare LF, a bad digit or an absurd size is an error.
+ * extensions and CRLF endings, trailers field lines; a bare LF, a bad digit, an absurd size or a
+ * trailer that is not `name: value` is an error.
  */
+
+import { C_TOKEN, CLASS } from "./head_bytes.ts";
 
 const S_SIZE_FIRST = 0;
 const S_SIZE = 1;
@@ -17,6 +20,9 @@ const S_TRAILER = 8;
 const S_TRAILER_LF = 9;
 const S_END_LF = 10;
 const S_DONE = 11;
+/** After the size, blanks before ";": 13, since a failed scanner sits at S_DONE + 1. */
+const S_SIZE_BWS = 13;
+const S_TRAILER_NAME = 14;
 
 /** Largest chunk size accepted (2^48 bytes): bigger sizes are an attack, not a body. */
 const MAX_CHUNK = 2 ** 48;
@@ -84,14 +90,24 @@ export class ChunkedScanner {
           } else if (c === 13) {
             state = S_SIZE_LF;
             i++;
-          } else if (c === 59 || c === 32 || c === 9) {
-            // ";ext" (BWS before it is tolerated, as RFC 9112 allows)
+          } else if (c === 59) {
             state = S_EXT;
+            this.#lineLength = 0;
+            i++;
+          } else if (c === 32 || c === 9) {
+            // BWS is tolerated before ";ext" only (RFC 9112): "5 " is not a chunk size
+            state = S_SIZE_BWS;
             this.#lineLength = 0;
             i++;
           } else {
             return this.#fail();
           }
+          break;
+        }
+        case S_SIZE_BWS: {
+          if (c === 59) state = S_EXT;
+          else if ((c !== 32 && c !== 9) || ++this.#lineLength > MAX_LINE) return this.#fail();
+          i++;
           break;
         }
         case S_EXT: {
@@ -132,13 +148,23 @@ export class ChunkedScanner {
           break;
         }
         case S_TRAILER_START: {
+          // a trailer is a field line (token ":" value): anything else, such as a request line
+          // sent after a last chunk without its CRLF, is an error, never forwarded as a trailer
           if (c === 13) {
             state = S_END_LF;
-          } else if (c === 10 || c === 32 || c === 9) {
-            return this.#fail();
-          } else {
-            state = S_TRAILER;
+          } else if ((CLASS[c]! & C_TOKEN) !== 0) {
+            state = S_TRAILER_NAME;
             this.#lineLength = 1;
+          } else {
+            return this.#fail();
+          }
+          i++;
+          break;
+        }
+        case S_TRAILER_NAME: {
+          if (c === 58) state = S_TRAILER;
+          else if ((CLASS[c]! & C_TOKEN) === 0 || ++this.#lineLength > MAX_LINE) {
+            return this.#fail();
           }
           i++;
           break;

@@ -6,6 +6,11 @@ export function residentBytes(): number {
   return Deno.memoryUsage().rss;
 }
 
+/** V8 heap in use by this isolate (the main thread; workers have their own), in bytes. */
+export function heapUsedBytes(): number {
+  return Deno.memoryUsage().heapUsed;
+}
+
 /** Number of open file descriptors of this process, or -1 when /proc is unavailable. */
 export async function openFdCount(): Promise<number> {
   try {

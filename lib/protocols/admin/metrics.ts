@@ -4,6 +4,8 @@ import type { ServiceStatus } from "../../core/mod.ts";
 /** Process figures the admin endpoint adds to the service table. */
 export interface AgentProcessFigures {
   rssBytes: number;
+  /** V8 heap in use by the main isolate, when known. */
+  heapUsedBytes?: number;
   openFds: number;
   loopLagSeconds: number;
   loopLagMaxSeconds: number;
@@ -55,6 +57,12 @@ export function renderMetrics(
       "",
       process.openFds,
     ]]),
+    process.heapUsedBytes === undefined ? "" : family(
+      "polyagent_heap_used_bytes",
+      "gauge",
+      "V8 heap in use by the agent's main isolate, bytes.",
+      [["", process.heapUsedBytes]],
+    ),
     family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch.", [[
       "",
       process.startTimeSeconds,

@@ -7,7 +7,12 @@ import {
   VERSION,
 } from "../../core/mod.ts";
 import type { AdminConfig } from "./config.ts";
-import { LoopLagMonitor, openFdCount, residentBytes } from "../../backends/procfs/mod.ts";
+import {
+  heapUsedBytes,
+  LoopLagMonitor,
+  openFdCount,
+  residentBytes,
+} from "../../backends/procfs/mod.ts";
 import { createAdminApp } from "./app.ts";
 import { isLoopbackHost } from "./status/mod.ts";
 
@@ -39,6 +44,7 @@ export class AdminService implements Service<AdminConfig> {
       extraMetrics: () => ctx.metrics(),
       process: async () => ({
         rssBytes: residentBytes(),
+        heapUsedBytes: heapUsedBytes(),
         openFds: await openFdCount(),
         loopLagSeconds: this.#lag.lastSeconds,
         loopLagMaxSeconds: this.#lag.maxSeconds,

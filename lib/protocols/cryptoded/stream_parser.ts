@@ -12,6 +12,8 @@ export type ParsedItem =
 /** Incremental JSON value splitter with a size limit. */
 export class JsonStreamParser {
   #buf = "";
+  /** The rest of a bad line already answered has not arrived yet: drop it, it is no new item. */
+  #inBadLine = false;
   #max: number;
   #decoder = new TextDecoder();
 
@@ -19,14 +21,15 @@ export class JsonStreamParser {
     this.#max = maxBytes;
   }
 
-  /** Characters waiting for the rest of a value. */
+  /** Characters waiting for the rest of a value (1 while the rest of a bad line is awaited). */
   get pending(): number {
-    return this.#buf.trim().length;
+    return this.#inBadLine ? Math.max(1, this.#buf.trim().length) : this.#buf.trim().length;
   }
 
   /** Feeds bytes; returns complete items. After "oversized" the stream cannot be resynced. */
   push(chunk: Uint8Array): ParsedItem[] {
     this.#buf += this.#decoder.decode(chunk, { stream: true });
+    this.#skipBadLineRest();
     const out = this.#drain(false);
     if (this.#buf.length > this.#max) {
       out.push({ kind: "oversized", size: this.#buf.length });
@@ -38,10 +41,20 @@ export class JsonStreamParser {
   /** At end of stream: whatever is left is a bad frame. */
   end(): ParsedItem[] {
     this.#buf += this.#decoder.decode();
+    this.#skipBadLineRest();
+    this.#inBadLine = false;
     const out = this.#drain(true);
     if (this.#buf.trim() !== "") out.push({ kind: "bad", text: this.#buf.trim() });
     this.#buf = "";
     return out;
+  }
+
+  /** Drops what continues a bad line answered before (up to its newline). */
+  #skipBadLineRest(): void {
+    if (!this.#inBadLine) return;
+    const nl = this.#buf.indexOf("\n");
+    this.#buf = nl < 0 ? "" : this.#buf.slice(nl);
+    this.#inBadLine = nl < 0;
   }
 
   #drain(atEnd: boolean): ParsedItem[] {
@@ -59,6 +72,8 @@ export class JsonStreamParser {
         const stop = nl < 0 ? this.#buf.length : nl;
         out.push({ kind: "bad", text: this.#buf.slice(start, stop).trim() });
         this.#buf = this.#buf.slice(stop);
+        // answered at once; a read boundary may have cut the line: its rest is not a new item
+        this.#inBadLine = nl < 0 && !atEnd;
         if (atEnd || nl < 0) return out;
         continue;
       }

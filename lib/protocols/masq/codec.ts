@@ -50,7 +50,12 @@ export function parseExactJson(text: string): unknown {
 function describe(value: unknown): string {
   if (typeof value === "bigint") return value.toString();
   if (typeof value === "string") return value;
-  return JSON.stringify(value) ?? String(value);
+  try {
+    // exact: a bad field may hold integers beyond 2^53 (bigint), which JSON.stringify refuses
+    return stringifyExact(value) ?? String(value);
+  } catch {
+    return Array.isArray(value) ? "[…]" : "{…}"; // nested too deep to write back
+  }
 }
 
 function typeError(field: string, type: string, value: unknown): string {
