@@ -1,7 +1,7 @@
 /**
  * The agent under fuzz: a real `polyagent serve` (main.ts, permission set `agent`) on a temporary
- * config where nothing sent can reach the host. Every path is under a fresh directory in
- * ./var/fuzz; every listener is on loopback; the agent's PATH is a directory holding only the
+ * config where nothing sent can reach the host. Every path is under a fresh world-traversable
+ * directory /tmp/polyagent-fuzz-*; every listener is on loopback; the agent's PATH is a directory holding only the
  * harmless tools it reads the system with (cat, df, find, grep, ps, ss, openssl), so no container
  * runtime (lxc-*, incus), openvpn, wg-quick, resolvectl or resolvconf can be found; openvpn is a
  * path that does not exist; the MASQ Node command is /bin/false; Quix may execute only a program
@@ -104,6 +104,9 @@ listen = ${q(e.admin)}
 [cryptoded]
 enabled = true
 socket = ${q(e.cryptodedSocket)}
+pid_file = ${q(join(dir, "run", "rvd.pid"))}
+v1_socket = ""
+v1_pid_file = ""
 profile_dir = ${q(join(dir, "vpn.d"))}
 openvpn = "/nonexistent/openvpn"
 resolv_conf = ${q(join(dir, "resolv.conf"))}
@@ -218,12 +221,14 @@ async function waitHealthy(agent: FuzzAgent, timeoutMs: number): Promise<void> {
 
 /** A fresh run directory with its endpoints (free loopback ports, sockets inside it). */
 async function prepare(o: FuzzAgentOptions): Promise<{ dir: string; endpoints: FuzzEndpoints }> {
-  const base = join(ROOT, "var", "fuzz");
-  await Deno.mkdir(base, { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: base, prefix: `${o.label ?? "fuzz"}-` });
-  for (const sub of ["run", "vpn.d", "masq", "lxc", "images"]) {
+  // Under /tmp, world-traversable: the unprivileged account Quix and the MASQ Node drop to must
+  // reach their folders even when the checkout sits in a folder only root can enter.
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: `polyagent-${o.label ?? "fuzz"}-` });
+  await Deno.chmod(dir, 0o755);
+  for (const sub of ["run", "vpn.d", "lxc", "images"]) {
     await Deno.mkdir(join(dir, sub), { recursive: true, mode: 0o700 });
   }
+  await Deno.mkdir(join(dir, "masq"), { recursive: true, mode: 0o755 });
   const endpoints: FuzzEndpoints = {
     admin: `127.0.0.1:${freePort()}`,
     cryptodedSocket: join(dir, "run", "cryptoded.sock"),

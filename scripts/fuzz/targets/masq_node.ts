@@ -46,7 +46,12 @@ async function startNode(dir: string): Promise<NodeProcess> {
       String(port),
     ],
     cwd: ROOT,
-    env: { NO_COLOR: "1", POLYAGENT_MASQ_MAX_MESSAGE_BYTES: String(1 << 20) },
+    env: {
+      NO_COLOR: "1",
+      POLYAGENT_MASQ_MAX_MESSAGE_BYTES: String(1 << 20),
+      // The Node refuses a data directory outside its data root (what the Daemon passes it).
+      POLYAGENT_MASQ_DATA_ROOT: dir,
+    },
     stdin: "null",
     stdout: "piped",
     stderr: "null",

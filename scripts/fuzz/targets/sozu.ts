@@ -5,7 +5,8 @@
  * so nothing binds where other programs listen). Every NUL-separated piece owes one final reply
  * (OK or ERROR; PROCESSING is not final) with its id (the id the listener can read, "" when none);
  * SUBSCRIBE_EVENTS gets none by design. SOFT_STOP and HARD_STOP, which end the service by design,
- * are never sent.
+ * and UPGRADE_MAIN (UPGRADE_MASTER), which replaces the agent under test with a successor, are
+ * never sent.
  *
  * @module
  */
@@ -163,6 +164,7 @@ function pieceKeys(bytes: Uint8Array): { keys: string[]; stop: boolean } {
       // answered with ERROR
     }
     if (request?.order === "SOFT_STOP" || request?.order === "HARD_STOP") stop = true;
+    if (request?.type === "UPGRADE_MAIN" || request?.type === "UPGRADE_MASTER") stop = true;
     const silent = request !== null && request.order === null &&
       request.type === "SUBSCRIBE_EVENTS";
     keys.push(silent ? "none" : JSON.stringify(typeof id === "string" ? id : ""));
