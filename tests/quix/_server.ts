@@ -103,9 +103,19 @@ export class QuixTestServer {
     return [...this.#byToken.values()].sort((a, b) => b.id - a.id)[0] ?? null;
   }
 
-  /** Resolves with the next session that authenticates (or the current one if asked). */
-  nextAuthenticated(): Promise<ServerSession> {
-    return new Promise((resolve) => this.#authWaiters.push(resolve));
+  /** Resolves with the next session that authenticates; rejects after `timeoutMs`. */
+  nextAuthenticated(timeoutMs = 30_000): Promise<ServerSession> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#authWaiters = this.#authWaiters.filter((w) => w !== waiter);
+        reject(new Error(`no agent authenticated within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter = (session: ServerSession) => {
+        clearTimeout(timer);
+        resolve(session);
+      };
+      this.#authWaiters.push(waiter);
+    });
   }
 
   /** Sends a request to a session and waits for the reply's `msg`. */
