@@ -139,3 +139,15 @@ export async function readFrames(
     for (const event of framer.push(chunk)) await onEvent(event);
   }
 }
+
+/** The parts one after the other (the one part itself when there is only one). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -15,16 +15,9 @@ export interface ReadResult {
   timedOut: boolean;
 }
 
-/** The parts, one after the other. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { concatBytes } from "../../lib/core/mod.ts";
+
+export { concatBytes };
 
 /** `a` then `b`. */
 export function appendBytes(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -2,6 +2,7 @@
  * A cryptoded client: one request per connection, reply read to EOF. Connection failures become
  * the document's client-side codes (COD_NOT_RUNNING when nobody listens, SOCK_CONN otherwise).
  */
+import { concatBytes } from "../../core/mod.ts";
 import { Resp } from "./codes.ts";
 import { closeQuietly } from "./socket_io.ts";
 
@@ -38,7 +39,7 @@ export async function sendRaw(
       if (n === null) break;
       chunks.push(buf.slice(0, n));
     }
-    return new TextDecoder().decode(concat(chunks));
+    return new TextDecoder().decode(concatBytes(chunks));
   } catch (error) {
     throw new ClientError(
       Resp.SOCK_CONN,
@@ -48,16 +49,6 @@ export async function sendRaw(
     clearTimeout(timer);
     closeQuietly(conn);
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 /** A client-side failure carrying a response code. */

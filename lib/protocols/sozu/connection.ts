@@ -4,7 +4,13 @@
  * replies that become ready during a write go out together in the next one, and a bad frame
  * costs only an ERROR reply — the connection stays open.
  */
-import { InvalidError, type Logger, nulFramer, UnavailableError } from "../../core/mod.ts";
+import {
+  concatBytes,
+  InvalidError,
+  type Logger,
+  nulFramer,
+  UnavailableError,
+} from "../../core/mod.ts";
 import { errorResponse } from "./errors.ts";
 import { dispatchSozuRequest, type SozuHandlers } from "./handlers.ts";
 import {
@@ -63,7 +69,7 @@ class ReplyWriter {
       const parts = this.#queue;
       this.#queue = [];
       try {
-        await this.#writer.write(concat(parts));
+        await this.#writer.write(concatBytes(parts));
       } catch {
         this.#broken = true;
       }
@@ -71,17 +77,6 @@ class ReplyWriter {
     this.#queue = [];
     this.#flushing = null;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
-  return bytes;
 }
 
 /**
