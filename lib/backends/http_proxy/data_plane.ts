@@ -6,6 +6,7 @@
  */
 import { enableTcpMigrateReq, type Logger } from "../../core/mod.ts";
 import { mergeBackendFigures } from "./backend_stats.ts";
+import { EventMerger } from "./event_merger.ts";
 import type {
   BackendFigures,
   DataPlane,
@@ -73,9 +74,11 @@ export class WorkerDataPlane implements DataPlane {
   #stopped = false;
   #orderTimeoutMs: number;
   #spawnWorker: (id: number) => Worker;
+  #events: EventMerger;
 
   constructor(options: CreateDataPlaneOptions) {
     this.#options = options;
+    this.#events = new EventMerger(options.onEvent ?? (() => {}));
     this.#log = options.log;
     this.#orderTimeoutMs = options.orderTimeoutMs ?? 10_000;
     this.#spawnWorker = options.spawnWorker ?? spawnProxyWorker;
@@ -105,6 +108,11 @@ export class WorkerDataPlane implements DataPlane {
   async apply(order: ProxyOrder): Promise<void> {
     if (this.#stopping || this.#stopped) throw new Error("the proxy is stopping");
     const slots = this.#slots.filter((s) => s.state === "RUNNING" || s.state === "NOT_ANSWERING");
+    if (order.op === "remove_backend") {
+      const { clusterId, backendId, address } = order;
+      const holding = this.#slots.filter((s) => s.worker !== null).map((s) => s.id);
+      this.#events.removing(clusterId, backendId, address, holding);
+    }
     const results = await Promise.allSettled(
       slots.map((slot) => this.#send(slot, { t: "apply", order })),
     );
@@ -209,6 +217,7 @@ export class WorkerDataPlane implements DataPlane {
     for (const p of slot.pending.values()) p.reject(new Error("the worker was replaced"));
     slot.pending.clear();
     this.#slots = this.#slots.filter((s) => s !== slot);
+    this.#events.workerGone(slot.id);
   }
 
   #newSlot(): Slot {
@@ -274,6 +283,9 @@ export class WorkerDataPlane implements DataPlane {
           else p.resolve(message.value);
           return;
         }
+        case "event":
+          this.#events.fromWorker(message.event, slot.id);
+          return;
         case "log":
           this.#log[message.level](message.msg, { worker: slot.id, ...(message.fields ?? {}) });
           return;
@@ -314,6 +326,7 @@ export class WorkerDataPlane implements DataPlane {
       // already gone
     }
     const oldId = slot.id;
+    this.#events.workerGone(oldId);
     slot.id = this.#nextWorkerId++;
     this.#spawn(slot);
     if (this.#stopping) {

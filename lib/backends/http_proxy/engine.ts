@@ -10,7 +10,8 @@ import { BufferPool } from "./buffer_pool.ts";
 import { ListenerSet } from "./listener_set.ts";
 import type { FrontLog, TlsEngineName } from "./listeners.ts";
 import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
-import { RoutingTable } from "./routing.ts";
+import { createRandom } from "./prng.ts";
+import { RoutingTable, type RoutingEvent } from "./routing.ts";
 import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
 
 /** Log callback of an engine (the worker forwards lines to the main isolate's logger). */
@@ -42,6 +43,12 @@ export interface ProxyEngineOptions {
   fairnessThreshold?: number;
   /** TLS engine of HTTPS listeners. @default {"auto"} */
   tlsEngine?: TlsEngineChoice;
+  /** Seed of the balancing / back-off random source (tests). @default {from crypto} */
+  seed?: number;
+  /** One retry back-off unit, ms (sozu: 1 s; tests shorten it). @default {1000} */
+  retryUnitMs?: number;
+  /** Told every backend health event (the worker forwards them to the main isolate). */
+  onEvent?: (event: RoutingEvent) => void;
 }
 
 function heapFigures(): { heapUsed: number; heapTotal: number; external: number } {
@@ -69,7 +76,7 @@ export interface EngineStats {
 
 /** The proxy of one worker. */
 export class ProxyEngine implements SessionHost {
-  readonly routing: RoutingTable = new RoutingTable();
+  readonly routing: RoutingTable;
   readonly pool: BackendPool;
   readonly requestBuffers: BufferPool;
   readonly ioBuffers: BufferPool;
@@ -102,6 +109,12 @@ export class ProxyEngine implements SessionHost {
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#fairnessThreshold = options.fairnessThreshold ?? 128;
     this.pool = new BackendPool({ maxIdlePerBackend: options.maxIdlePerBackend ?? 256 });
+    this.routing = new RoutingTable({
+      clock: this.pool,
+      random: createRandom(options.seed),
+      retryUnitMs: options.retryUnitMs ?? 1000,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
     this.requestBuffers = new BufferPool({
       size: options.requestBufferSize ?? 4 * 1024,
       maxInUse: this.#maxConnections,

@@ -10,7 +10,7 @@ import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.ts";
 import type { BackendSpec } from "./model.ts";
 import { pumpBody, R_KEEP, R_RETRY, R_TUNNEL, relayResponse } from "./relay.ts";
 import type { RequestHead } from "./request_head.ts";
-import { hostForLookup, type RoutedBackend } from "./routing.ts";
+import { type ClusterState, hostForLookup, type RoutedBackend } from "./routing.ts";
 import type { ProxySession } from "./session.ts";
 import { writeAll, writeLatin1 } from "./write.ts";
 
@@ -46,20 +46,25 @@ function bufferedBodyEnd(s: ProxySession, head: RequestHead, headEnd: number): n
 
 /**
  * A new connection to the backend, or null when it cannot be made (logged, and counted: the
- * backend shows as down until a later attempt works).
+ * backend starts a retry back-off, and its idle pooled connections, surely dead, are closed).
  */
-async function openBackend(s: ProxySession, backend: RoutedBackend): Promise<BackendConn | null> {
+async function openBackend(
+  s: ProxySession,
+  cluster: ClusterState,
+  backend: RoutedBackend,
+): Promise<BackendConn | null> {
   const pool = s.host.pool;
   try {
     const bc = await pool.open(backend.address, s.listener.connectTimeoutMs);
-    backend.counters.connected(pool.clock);
+    s.host.routing.connected(cluster, backend, pool.clock);
     return bc;
   } catch (error) {
     if (!(error instanceof ConnectError)) throw error;
     const text = error.cause instanceof Error
       ? `${error.message}: ${error.cause.message}`
       : String(error);
-    backend.counters.failed(text, pool.clock);
+    s.host.routing.connectFailed(backend, text, pool.clock);
+    pool.dropAddress(backend.address);
     s.host.debug("backend connect failed", { backend: backend.address, error: String(error) });
     return null;
   }
@@ -141,7 +146,7 @@ export async function exchange(
     // Latency is timed on a sample (a clock read costs ~0.4 µs); the count is always kept.
     const t0 = backend.counters.timing() ? performance.now() : -1;
     const bc = (forceNew ? null : host.pool.take(backend.address)) ??
-      await openBackend(s, backend);
+      await openBackend(s, cluster!, backend);
     if (bc === null) {
       forceNew = false;
       if ((tried ??= []).push(backend) >= CONNECT_ATTEMPTS) {
@@ -150,65 +155,76 @@ export async function exchange(
       }
       continue;
     }
-    if (s.closed) {
-      host.pool.discard(bc);
-      return false;
-    }
-    s.backend = bc;
-    s.backendTimedOut = false;
-    // Built for each attempt: the request bytes stay in the client buffer until the exchange
-    // ends (no pump has read over them yet), so the output buffer goes back to the pool right
-    // after the write.
-    const out = buildRequest(s, head, reqStart, headEnd, bodyEnd, requestId);
+    // In flight on this backend until the finally (least_loaded reads it; a removed backend
+    // reports it has no connections left when it drops to 0).
+    host.routing.begin(backend);
     try {
-      await writeAll(bc.conn, out.bytes);
-    } catch {
+      if (s.closed) {
+        host.pool.discard(bc);
+        return false;
+      }
+      s.backend = bc;
+      s.backendTimedOut = false;
+      // Built for each attempt: the request bytes stay in the client buffer until the exchange
+      // ends (no pump has read over them yet), so the output buffer goes back to the pool right
+      // after the write.
+      const out = buildRequest(s, head, reqStart, headEnd, bodyEnd, requestId);
+      try {
+        await writeAll(bc.conn, out.bytes);
+      } catch {
+        if (out.pooled) host.ioBuffers.release(out.pooled);
+        s.backend = null;
+        host.pool.discard(bc);
+        if (bc.reused && round < 4) {
+          forceNew = true;
+          continue;
+        }
+        backend.counters.failed("the request could not be written", host.pool.clock);
+        if ((tried ??= []).push(backend) >= CONNECT_ATTEMPTS) {
+          await s.answer(503, answer503);
+          return false;
+        }
+        continue;
+      }
       if (out.pooled) host.ioBuffers.release(out.pooled);
-      s.backend = null;
-      host.pool.discard(bc);
-      if (bc.reused && round < 4) {
+      forceNew = false;
+      const pump = bodyDone ? null : startPump(s, bc, head.chunked, clRemaining);
+      const result = await relayResponse(s, head, bc, requestId, bodyDone && round < 4);
+      if (result === R_RETRY) {
+        s.backend = null;
+        host.pool.discard(bc);
         forceNew = true;
         continue;
       }
-      backend.counters.failed("the request could not be written", host.pool.clock);
-      if ((tried ??= []).push(backend) >= CONNECT_ATTEMPTS) {
-        await s.answer(503, answer503);
-        return false;
+      backend.counters.requests++;
+      if (t0 >= 0) {
+        const t1 = performance.now();
+        backend.counters.record(t1 - t0);
+        backend.health.sample(t1 - t0, t1);
       }
-      continue;
-    }
-    if (out.pooled) host.ioBuffers.release(out.pooled);
-    forceNew = false;
-    const pump = bodyDone ? null : startPump(s, bc, head.chunked, clRemaining);
-    const result = await relayResponse(s, head, bc, requestId, bodyDone && round < 4);
-    if (result === R_RETRY) {
-      s.backend = null;
-      host.pool.discard(bc);
-      forceNew = true;
-      continue;
-    }
-    backend.counters.requests++;
-    if (t0 >= 0) backend.counters.record(performance.now() - t0);
-    if (result === R_TUNNEL) return false;
-    if (pump !== null) {
-      if (s.pumping) {
-        // The backend answered before the request body ended: the client's stream position
-        // is unknown, so neither connection can be reused.
-        s.close();
-        await pump;
-        return false;
+      if (result === R_TUNNEL) return false;
+      if (pump !== null) {
+        if (s.pumping) {
+          // The backend answered before the request body ended: the client's stream position
+          // is unknown, so neither connection can be reused.
+          s.close();
+          await pump;
+          return false;
+        }
+        if (!await pump) {
+          s.close();
+          return false;
+        }
       }
-      if (!await pump) {
-        s.close();
-        return false;
+      if (s.backend === bc) {
+        s.backend = null;
+        if (result === R_KEEP && bc.reusable) host.pool.give(bc);
+        else host.pool.discard(bc);
       }
+      return result === R_KEEP && !s.closed;
+    } finally {
+      host.routing.end(backend);
     }
-    if (s.backend === bc) {
-      s.backend = null;
-      if (result === R_KEEP && bc.reusable) host.pool.give(bc);
-      else host.pool.discard(bc);
-    }
-    return result === R_KEEP && !s.closed;
   }
 }
 

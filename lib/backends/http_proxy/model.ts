@@ -6,8 +6,29 @@
  * applies orders to every worker and reports back once all have.
  */
 
-/** Load-balancing policies (part 1 implements round_robin; part 2 adds the rest). */
+/** Load-balancing policies (balancing.ts). */
 export type LoadBalancing = "round_robin" | "random" | "least_loaded" | "power_of_two";
+
+/**
+ * What `least_loaded` and `power_of_two` compare: exchanges in flight ("connections" and
+ * "requests" count the same on HTTP/1.1, one request per backend connection), or the peak-EWMA
+ * latency cost (active + 1) × rtt ("connection_time").
+ */
+export type LoadMetric = "connections" | "requests" | "connection_time";
+
+/**
+ * A backend event as sozu reports it to SUBSCRIBE_EVENTS subscribers; `workerId` is the worker
+ * that saw it first (the data plane sends one event per change, not one per worker).
+ */
+export type ProxyEvent =
+  | {
+    type: "BACKEND_DOWN" | "BACKEND_UP" | "REMOVED_BACKEND_HAS_NO_CONNECTIONS";
+    clusterId: string;
+    backendId: string;
+    address: string;
+    workerId: number;
+  }
+  | { type: "NO_AVAILABLE_BACKENDS"; clusterId: string; workerId: number };
 
 /** TLS protocol versions a listener may offer. */
 export type TlsVersion = "TLSv1.2" | "TLSv1.3";
@@ -68,6 +89,8 @@ export interface ClusterSpec {
   stickySession?: boolean;
   httpsRedirect?: boolean;
   loadBalancing?: LoadBalancing;
+  /** The load `least_loaded` / `power_of_two` compare. @default {"connections"} */
+  loadMetric?: LoadMetric;
   /** Cluster-level override of the listener's answer_503. */
   answer503?: string;
 }
@@ -176,6 +199,8 @@ export interface DataPlaneOptions {
    * (root only; see core `tcp_migrate.ts`). @default {false}
    */
   migrateQueued?: boolean;
+  /** Told every backend event (BACKEND_DOWN, …), once per change over all workers. */
+  onEvent?: (event: ProxyEvent) => void;
 }
 
 /** How a soft stop drains. */

@@ -1,16 +1,44 @@
 /**
- * The routing state of one proxy worker: clusters with their backends (round robin), and per
+ * The routing state of one proxy worker: clusters with their backends (balancing.ts picks one,
+ * backend_health.ts keeps each one's retry back-off and load), and per
  * listener a hostname index of fronts. Lookup: exact hostname first, then a one-label `*.`
  * wildcard; among the host's fronts the longest raw `pathBegin` prefix of the path wins.
  * Every change replaces arrays instead of mutating them, so an exchange in flight keeps the view
  * it started with.
  */
+import { pickFrom, sameWeights } from "./balancing.ts";
+import { BackendHealth } from "./backend_health.ts";
 import { BackendCounters } from "./backend_stats.ts";
-import type { BackendSpec, ClusterSpec, FrontSpec } from "./model.ts";
+import type { BackendSpec, ClusterSpec, FrontSpec, ProxyEvent } from "./model.ts";
+import { createRandom, type RandomSource } from "./prng.ts";
 
-/** A backend as the worker keeps it: its spec and its live counters. */
+/** A backend as the worker keeps it: its spec, its live counters and its health. */
 export interface RoutedBackend extends BackendSpec {
   readonly counters: BackendCounters;
+  readonly health: BackendHealth;
+}
+
+/**
+ * An event of one worker: a {@linkcode ProxyEvent} without the worker id, or the re-arming of a
+ * cluster's NO_AVAILABLE_BACKENDS (a connection worked again), which the data plane needs to
+ * merge the workers' events.
+ */
+export type RoutingEvent =
+  | DistributiveOmitWorker<ProxyEvent>
+  | { type: "CLUSTER_AVAILABLE"; clusterId: string };
+
+type DistributiveOmitWorker<T> = T extends unknown ? Omit<T, "workerId"> : never;
+
+/** Options for a {@linkcode RoutingTable}. */
+export interface RoutingOptions {
+  /** The tick clock (the backend pool's `clock`, ms), read for back-off windows. */
+  clock?: { readonly clock: number };
+  /** Random source for the random policies and back-off. @default {a crypto-seeded one} */
+  random?: RandomSource;
+  /** One back-off unit, ms (sozu: one second). @default {1000} */
+  retryUnitMs?: number;
+  /** Told every health event. */
+  onEvent?: (event: RoutingEvent) => void;
 }
 
 /** A cluster as the worker keeps it. */
@@ -19,10 +47,15 @@ export interface ClusterState {
   spec: ClusterSpec | null;
   /** Non-backup backends, in insertion order. */
   primary: RoutedBackend[];
-  /** Backup backends, used when there is no primary one. */
+  /** Backup backends, used when no primary one can open. */
   backups: RoutedBackend[];
+  /** Whether all primaries (backups) have the same weight: plain round robin. */
+  primaryUniform: boolean;
+  backupsUniform: boolean;
   /** Round-robin counter. */
   next: number;
+  /** NO_AVAILABLE_BACKENDS is armed (sent once, re-armed by a working connection). */
+  available: boolean;
   /** `backendId NUL address` of every backend, for O(1) "is it new" checks. */
   keys: Set<string>;
 }
@@ -76,6 +109,17 @@ export class RoutingTable {
   #clusters = new Map<string, ClusterState>();
   #fronts = new Map<string, HostIndex>();
   #frontCount = 0;
+  #clock: { readonly clock: number };
+  #random: RandomSource;
+  #retryUnitMs: number;
+  #onEvent: (event: RoutingEvent) => void;
+
+  constructor(options: RoutingOptions = {}) {
+    this.#clock = options.clock ?? { get clock() { return Date.now(); } };
+    this.#random = options.random ?? createRandom();
+    this.#retryUnitMs = options.retryUnitMs ?? 1000;
+    this.#onEvent = options.onEvent ?? (() => {});
+  }
 
   /** Number of fronts configured. */
   get frontCount(): number {
@@ -90,7 +134,17 @@ export class RoutingTable {
   #ensure(id: string): ClusterState {
     let c = this.#clusters.get(id);
     if (!c) {
-      c = { id, spec: null, primary: [], backups: [], next: 0, keys: new Set() };
+      c = {
+        id,
+        spec: null,
+        primary: [],
+        backups: [],
+        primaryUniform: true,
+        backupsUniform: true,
+        next: 0,
+        available: true,
+        keys: new Set(),
+      };
       this.#clusters.set(id, c);
     }
     return c;
@@ -109,24 +163,35 @@ export class RoutingTable {
     const same = (b: BackendSpec) => b.backendId === order.backendId && b.address === order.address;
     // Picks are synchronous, so the lists are updated in place. A new backend is appended (O(1)
     // with the key set); an existing one is updated where it stands (and may move lists),
-    // keeping its counters.
+    // keeping its counters and health (retry state, load).
     const key = `${order.backendId}\u0000${order.address}`;
     if (!c.keys.has(key)) {
       c.keys.add(key);
-      const spec: RoutedBackend = { ...order, counters: new BackendCounters() };
+      const spec: RoutedBackend = {
+        ...order,
+        counters: new BackendCounters(),
+        health: new BackendHealth(),
+      };
       (spec.backup ? c.backups : c.primary).push(spec);
-      return;
+      return this.#weightsChanged(c);
     }
     const list = order.backup ? c.backups : c.primary;
     const other = order.backup ? c.primary : c.backups;
     const at = list.findIndex(same);
-    if (at >= 0) list[at] = { ...order, counters: list[at]!.counters };
+    if (at >= 0) list[at] = { ...order, counters: list[at]!.counters, health: list[at]!.health };
     else {
       const was = other.findIndex(same);
       const counters = was >= 0 ? other[was]!.counters : new BackendCounters();
+      const health = was >= 0 ? other[was]!.health : new BackendHealth();
       if (was >= 0) other.splice(was, 1);
-      list.push({ ...order, counters });
+      list.push({ ...order, counters, health });
     }
+    this.#weightsChanged(c);
+  }
+
+  #weightsChanged(c: ClusterState): void {
+    c.primaryUniform = sameWeights(c.primary);
+    c.backupsUniform = sameWeights(c.backups);
   }
 
   /** Every backend of every cluster, primaries first. */
@@ -137,13 +202,23 @@ export class RoutingTable {
     }
   }
 
+  /**
+   * Takes a backend out of rotation. Exchanges in flight keep their connection; once none is
+   * left (now, or when the last one ends) REMOVED_BACKEND_HAS_NO_CONNECTIONS is sent.
+   */
   removeBackend(clusterId: string, backendId: string, address: string): void {
     const c = this.#clusters.get(clusterId);
-    if (!c) return;
-    const keep = (b: BackendSpec) => !(b.backendId === backendId && b.address === address);
-    c.keys.delete(`${backendId}\u0000${address}`);
-    c.primary = c.primary.filter(keep);
-    c.backups = c.backups.filter(keep);
+    const match = (b: BackendSpec) => b.backendId === backendId && b.address === address;
+    const gone = c ? [...c.primary.filter(match), ...c.backups.filter(match)] : [];
+    if (c) {
+      c.keys.delete(`${backendId}\u0000${address}`);
+      c.primary = c.primary.filter((b) => !match(b));
+      c.backups = c.backups.filter((b) => !match(b));
+      this.#weightsChanged(c);
+    }
+    const busy = gone.find((b) => b.health.active > 0);
+    if (busy) busy.health.removed = true;
+    else this.#onEvent({ type: "REMOVED_BACKEND_HAS_NO_CONNECTIONS", clusterId, backendId, address });
   }
 
   addFront(front: FrontSpec): void {
@@ -201,17 +276,60 @@ export class RoutingTable {
   }
 
   /**
-   * The next backend of a cluster by round robin, skipping those in `tried`; backups only when
-   * there is no primary backend. Null when none is left.
+   * A backend of the cluster by its policy among those that can open (not in a retry back-off)
+   * and are not in `tried`; backups only when no primary is left. Null when none is: then
+   * NO_AVAILABLE_BACKENDS is sent (once until a connection works again).
    */
-  pickBackend(cluster: ClusterState, tried: BackendSpec[] | null): RoutedBackend | null {
-    const list = cluster.primary.length > 0 ? cluster.primary : cluster.backups;
-    const n = list.length;
-    for (let k = 0; k < n; k++) {
-      const b = list[cluster.next++ % n]!;
-      if (cluster.next > 1e9) cluster.next = 0;
-      if (tried === null || !tried.includes(b)) return b;
+  pickBackend(
+    cluster: ClusterState,
+    tried: BackendSpec[] | null,
+    now: number = this.#clock.clock,
+  ): RoutedBackend | null {
+    const context = { cluster, tried, now, random: this.#random };
+    const picked = pickFrom(cluster.primary, cluster.primaryUniform, context) ??
+      pickFrom(cluster.backups, cluster.backupsUniform, context);
+    if (picked === null && cluster.available) {
+      cluster.available = false;
+      this.#onEvent({ type: "NO_AVAILABLE_BACKENDS", clusterId: cluster.id });
     }
-    return null;
+    return picked;
+  }
+
+  /** A new connection to the backend worked: resets its back-off (BACKEND_UP if it was down). */
+  connected(cluster: ClusterState, backend: RoutedBackend, now: number): void {
+    backend.counters.connected(now);
+    if (backend.health.succeeded() === "up") this.#backendEvent("BACKEND_UP", backend);
+    if (!cluster.available) {
+      cluster.available = true;
+      this.#onEvent({ type: "CLUSTER_AVAILABLE", clusterId: cluster.id });
+    }
+  }
+
+  /** A connection attempt failed: counted, and a back-off starts (BACKEND_DOWN at the 6th). */
+  connectFailed(backend: RoutedBackend, error: string, now: number): void {
+    backend.counters.failed(error, now);
+    const change = backend.health.failed(now, this.#random, this.#retryUnitMs);
+    if (change === "down") this.#backendEvent("BACKEND_DOWN", backend);
+  }
+
+  /** An exchange took a connection to the backend. */
+  begin(backend: RoutedBackend): void {
+    backend.health.active++;
+  }
+
+  /** An exchange let go of its backend connection. */
+  end(backend: RoutedBackend): void {
+    const health = backend.health;
+    if (--health.active === 0 && health.removed) {
+      health.removed = false;
+      this.#backendEvent("REMOVED_BACKEND_HAS_NO_CONNECTIONS", backend);
+    }
+  }
+
+  #backendEvent(
+    type: "BACKEND_DOWN" | "BACKEND_UP" | "REMOVED_BACKEND_HAS_NO_CONNECTIONS",
+    b: RoutedBackend,
+  ): void {
+    this.#onEvent({ type, clusterId: b.clusterId, backendId: b.backendId, address: b.address });
   }
 }

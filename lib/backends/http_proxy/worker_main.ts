@@ -31,6 +31,10 @@ async function handle(message: ToWorker): Promise<void> {
         workerId: message.workerId,
         reusePort: message.reusePort,
         ...message.options,
+        ...(message.options?.seed === undefined
+          ? {}
+          : { seed: message.options.seed + message.workerId }),
+        onEvent: (event) => post({ t: "event", event }),
         log: (level, msg, fields) => {
           if (level === "debug" && !debug) return;
           post({ t: "log", level, msg, ...(fields ? { fields } : {}) });

@@ -1,5 +1,6 @@
 /** Messages between the data plane (main isolate) and its proxy workers (Web Workers). */
 import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
+import type { RoutingEvent } from "./routing.ts";
 
 /** Main → worker. */
 export type ToWorker =
@@ -19,7 +20,8 @@ export type FromWorker =
     level: "debug" | "info" | "warn" | "error";
     msg: string;
     fields?: Record<string, unknown>;
-  };
+  }
+  | { t: "event"; event: RoutingEvent };
 
 /** Engine tuning passed to every worker. */
 export interface WorkerEngineOptions {
@@ -31,6 +33,10 @@ export interface WorkerEngineOptions {
   fairnessThreshold?: number;
   /** TLS engine of HTTPS listeners. */
   tlsEngine?: TlsEngineChoice;
+  /** Seed of the balancing / back-off random source (tests; each worker adds its id). */
+  seed?: number;
+  /** One retry back-off unit, ms. @default {1000} */
+  retryUnitMs?: number;
   /** Forward debug lines too. */
   debug?: boolean;
 }

@@ -76,6 +76,7 @@ export function clusterOrder(app: Application): ProxyOrder {
       loadBalancing: app.load_balancing,
     },
   };
+  if (app.load_metric) cluster.cluster.loadMetric = app.load_metric;
   if (app.answer_503) cluster.cluster.answer503 = app.answer_503;
   return cluster;
 }
