@@ -11,7 +11,7 @@ import { ListenerSet } from "./listener_set.ts";
 import type { FrontLog, TlsEngineName } from "./listeners.ts";
 import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
 import { createRandom } from "./prng.ts";
-import { RoutingTable, type RoutingEvent } from "./routing.ts";
+import { type RoutingEvent, RoutingTable } from "./routing.ts";
 import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
 
 /** Log callback of an engine (the worker forwards lines to the main isolate's logger). */

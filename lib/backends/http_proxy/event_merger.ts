@@ -72,6 +72,12 @@ export class EventMerger {
   #removed(key: string, workerId: number): void {
     this.#removals.delete(key);
     const [clusterId, backendId, address] = key.split("\u0000") as [string, string, string];
-    this.#emit({ type: "REMOVED_BACKEND_HAS_NO_CONNECTIONS", clusterId, backendId, address, workerId });
+    this.#emit({
+      type: "REMOVED_BACKEND_HAS_NO_CONNECTIONS",
+      clusterId,
+      backendId,
+      address,
+      workerId,
+    });
   }
 }

@@ -115,7 +115,11 @@ export class RoutingTable {
   #onEvent: (event: RoutingEvent) => void;
 
   constructor(options: RoutingOptions = {}) {
-    this.#clock = options.clock ?? { get clock() { return Date.now(); } };
+    this.#clock = options.clock ?? {
+      get clock() {
+        return Date.now();
+      },
+    };
     this.#random = options.random ?? createRandom();
     this.#retryUnitMs = options.retryUnitMs ?? 1000;
     this.#onEvent = options.onEvent ?? (() => {});
@@ -218,7 +222,12 @@ export class RoutingTable {
     }
     const busy = gone.find((b) => b.health.active > 0);
     if (busy) busy.health.removed = true;
-    else this.#onEvent({ type: "REMOVED_BACKEND_HAS_NO_CONNECTIONS", clusterId, backendId, address });
+    else {this.#onEvent({
+        type: "REMOVED_BACKEND_HAS_NO_CONNECTIONS",
+        clusterId,
+        backendId,
+        address,
+      });}
   }
 
   addFront(front: FrontSpec): void {

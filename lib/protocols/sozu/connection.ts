@@ -163,6 +163,7 @@ class SozuConnection {
   #clock: ProcessingClock;
   #inFlight = new Set<Promise<void>>();
   #sequence = 0;
+  #onClose: (() => void)[] = [];
 
   constructor(conn: Deno.Conn, options: SozuConnectionOptions) {
     this.#conn = conn;
@@ -193,6 +194,7 @@ class SozuConnection {
         this.#options.log.debug("command connection ended", { error });
       }
     }
+    for (const fn of this.#onClose.splice(0)) fn();
     await Promise.allSettled(this.#inFlight);
     this.#clock.stop();
     await this.#replies.close();
@@ -242,6 +244,10 @@ class SozuConnection {
           void this.#replies.send(response(id, "PROCESSING", message));
         },
         afterReply: (fn) => after.push(fn),
+        stream: {
+          send: (reply) => this.#replies.send(reply),
+          onClose: (fn) => this.#onClose.push(fn),
+        },
       });
     } finally {
       this.#clock.forget(key);

@@ -17,6 +17,7 @@ import {
   UnavailableError,
 } from "../../core/mod.ts";
 import type { ControlPlane } from "./control_plane.ts";
+import type { ReplyStream, SozuEventHub } from "./events.ts";
 import {
   canonicalOrderName,
   type CommandResponse,
@@ -40,6 +41,8 @@ export interface SozuRequestIo {
   processing(message: string): void;
   /** Runs `fn` once the final reply has been written. */
   afterReply(fn: () => void): void;
+  /** The connection, for replies after the final one (SUBSCRIBE_EVENTS); absent off-socket. */
+  stream?: ReplyStream;
 }
 
 /** A handler: the final reply, or null when the request gets none (SUBSCRIBE_EVENTS). */
@@ -58,6 +61,8 @@ export interface SozuHandlerEnvironment {
   stopProxy(hard: boolean): Promise<void>;
   /** Ends the service once the reply is out. */
   endService(reason: string): void;
+  /** SUBSCRIBE_EVENTS subscribers; absent: subscriptions stay silent. */
+  events?: SozuEventHub;
   /** UPGRADE_MAIN / UPGRADE_WORKER (`upgrade_handlers.ts`); default: workers only. */
   upgrades?: Omit<SozuUpgradeEnvironment, "control">;
 }
@@ -306,9 +311,15 @@ function registerStop(orders: SozuHandlers["orders"], env: SozuHandlerEnvironmen
 }
 
 /** Accepted names this agent does not do: each answers why. */
-function registerUnsupported({ commands, orders }: SozuHandlers): void {
-  // Events: part 1 has none to send; the subscription is accepted and stays silent.
-  commands.register("SUBSCRIBE_EVENTS", () => Promise.resolve(null));
+function registerUnsupported(
+  { commands, orders }: SozuHandlers,
+  env: SozuHandlerEnvironment,
+): void {
+  // No direct reply: events stream on the connection as PROCESSING replies until it ends.
+  commands.register("SUBSCRIBE_EVENTS", (_request, io) => {
+    if (io.stream) env.events?.subscribe(io.stream);
+    return Promise.resolve(null);
+  });
   commands.register(
     "LAUNCH_WORKER",
     unsupported("LAUNCH_WORKER is not supported: workers are managed by sozu.worker_count"),
@@ -358,7 +369,7 @@ export function createSozuHandlers(env: SozuHandlerEnvironment): SozuHandlers {
     ...env.upgrades,
     control: env.control,
   });
-  registerUnsupported(handlers);
+  registerUnsupported(handlers, env);
   checkNames(handlers.commands, SOZU_COMMANDS);
   checkNames(handlers.orders, SOZU_ORDERS);
   return handlers;

@@ -17,6 +17,7 @@ import type { DataPlane } from "../../backends/http_proxy/mod.ts";
 import type { SozuConfig } from "./config.ts";
 import { ControlPlane } from "./control_plane.ts";
 import type { SozuBackends } from "./definition.ts";
+import { SozuEventHub } from "./events.ts";
 import { createSozuHandlers, type SozuHandlers } from "./handlers.ts";
 import { SozuCommandServer } from "./server.ts";
 import { sozuStatusPage } from "./status_page.ts";
@@ -112,6 +113,7 @@ export class SozuService implements Service<SozuConfig> {
   #replies = { OK: 0, ERROR: 0 };
   #detailPending = false;
   #handlers: SozuHandlers | null = null;
+  #events = new SozuEventHub();
   /** Upgrade, successor: the state the plane was started with by `prepare`. */
   #prepared: { state: ConfigState; changed: boolean } | null = null;
   /** Upgrade, old agent: releases the control queue held since `handover`. */
@@ -157,6 +159,7 @@ export class SozuService implements Service<SozuConfig> {
       currentOrders: () => state.proxyOrders(),
       log: ctx.log,
       migrateQueued: ctx.agent.tcp_migrate_req,
+      onEvent: (event) => this.#events.publish(event),
     });
     this.#plane = plane;
     try {
@@ -209,6 +212,7 @@ export class SozuService implements Service<SozuConfig> {
         protectedPaths: document ? [document.path] : [],
       }),
       stopProxy: (hard) => this.#stopProxy(hard),
+      events: this.#events,
       endService: (reason) => this.#end(reason),
       upgrades: {
         ...(ctx.upgrade ? { upgradeAgent: ctx.upgrade } : {}),
@@ -243,7 +247,7 @@ export class SozuService implements Service<SozuConfig> {
     });
   }
 
-  /** Prometheus lines: replies by status, clients, objects in the state. */
+  /** Prometheus lines: replies by status, clients, objects in the state, events. */
   metrics(): string {
     const counts = this.#control?.state.counts ?? {};
     let out = "# HELP polyagent_sozu_replies_total Final replies on the sozu command socket.\n" +
@@ -258,7 +262,7 @@ export class SozuService implements Service<SozuConfig> {
     for (const [kind, n] of Object.entries(counts)) {
       out += `polyagent_sozu_state_objects{kind="${kind}"} ${n}\n`;
     }
-    return out;
+    return out + this.#events.metrics();
   }
 
   #updateDetail(): void {
