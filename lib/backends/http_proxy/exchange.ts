@@ -17,6 +17,9 @@ import { writeAll, writeLatin1 } from "./write.ts";
 /** Connection attempts per request, each on a different backend, before a 503. */
 export const CONNECT_ATTEMPTS = 3;
 
+/** Methods sent again to another backend when one closed a fresh connection without answering. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
+
 /** The Host value in lookup form ("" when absent, null when invalid); caches the last one. */
 function lookupHostname(s: ProxySession, host: string | null): string | null {
   if (host === null) return "";
@@ -189,11 +192,18 @@ export async function exchange(
       if (out.pooled) host.ioBuffers.release(out.pooled);
       forceNew = false;
       const pump = bodyDone ? null : startPump(s, bc, head.chunked, clRemaining);
-      const result = await relayResponse(s, head, bc, requestId, bodyDone && round < 4);
+      // Sent again when no answer byte came: on a reused connection (it was stale) or, for a
+      // safe method, on a fresh one (the backend died under it: another backend is tried).
+      const retryable = bodyDone && round < 4 && (bc.reused || SAFE_METHODS.has(head.method));
+      const result = await relayResponse(s, head, bc, requestId, retryable);
       if (result === R_RETRY) {
         s.backend = null;
         host.pool.discard(bc);
-        forceNew = true;
+        if (bc.reused) forceNew = true;
+        else if ((tried ??= []).push(backend) >= CONNECT_ATTEMPTS) {
+          await s.answer(503, answer503);
+          return false;
+        }
         continue;
       }
       backend.counters.requests++;

@@ -21,7 +21,7 @@ const CONNECTION_KEEP_ALIVE = "Connection: keep-alive\r\n";
 export const R_KEEP = 0;
 /** Close the client connection. */
 export const R_CLOSE = 1;
-/** The reused backend connection was dead before any answer: try again on a new one. */
+/** The backend connection closed before any answer and the exchange allowed a retry. */
 export const R_RETRY = 2;
 /** The exchange became a tunnel, now over. */
 export const R_TUNNEL = 3;
@@ -152,14 +152,14 @@ export async function relayResponse(
             n = await bc.conn.read(rbuf.subarray(re));
           } catch (error) {
             if (s.backendTimedOut) return await fail(s, 504, sentAny);
-            if (retryable && bc.reused && !receivedAny && !s.closed) return R_RETRY;
+            if (retryable && !receivedAny && !s.closed) return R_RETRY;
             host.debug("backend read failed", { error: String(error) });
             return await fail(s, receivedAny ? 502 : 503, sentAny);
           } finally {
             s.backendDeadline = 0;
           }
           if (n === null) {
-            if (retryable && bc.reused && !receivedAny && !s.closed) return R_RETRY;
+            if (retryable && !receivedAny && !s.closed) return R_RETRY;
             return await fail(s, receivedAny ? 502 : 503, sentAny);
           }
           receivedAny = true;

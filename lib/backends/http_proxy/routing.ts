@@ -286,8 +286,8 @@ export class RoutingTable {
 
   /**
    * A backend of the cluster by its policy among those that can open (not in a retry back-off)
-   * and are not in `tried`; backups only when no primary is left. Null when none is: then
-   * NO_AVAILABLE_BACKENDS is sent (once until a connection works again).
+   * and are not in `tried`; backups only when no primary is left. Null when none is: then, on
+   * a request's first pick, NO_AVAILABLE_BACKENDS is sent (once until a connection works again).
    */
   pickBackend(
     cluster: ClusterState,
@@ -297,7 +297,7 @@ export class RoutingTable {
     const context = { cluster, tried, now, random: this.#random };
     const picked = pickFrom(cluster.primary, cluster.primaryUniform, context) ??
       pickFrom(cluster.backups, cluster.backupsUniform, context);
-    if (picked === null && cluster.available) {
+    if (picked === null && tried === null && cluster.available) {
       cluster.available = false;
       this.#onEvent({ type: "NO_AVAILABLE_BACKENDS", clusterId: cluster.id });
     }
