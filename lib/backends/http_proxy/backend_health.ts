@@ -26,7 +26,7 @@ export class BackendHealth {
   retryAt = 0;
   /** Exchanges in flight on this backend in this worker. */
   active = 0;
-  /** Peak-EWMA latency, ms, and the clock of its last sample (performance.now()). */
+  /** Peak-EWMA latency, ms, and the tick clock of its last sample or read. */
   rtt = EWMA_INITIAL_MS;
   rttAt = 0;
   /** Smooth weighted round robin: the running weight. */
@@ -64,20 +64,29 @@ export class BackendHealth {
   }
 
   /**
-   * Feeds the peak EWMA a latency sample taken at `at` (performance.now()): a slower sample
-   * replaces the value at once, a faster one decays it with a 1 s time constant.
+   * Feeds the peak EWMA a latency sample at `now` (the tick clock, ms): a slower sample replaces
+   * the value at once, a faster one moves it with weight exp(-elapsed / 1 s).
    */
-  sample(ms: number, at: number): void {
+  sample(ms: number, now: number): void {
     if (ms >= this.rtt) this.rtt = ms;
     else {
-      const w = Math.exp(-Math.max(0, at - this.rttAt) / EWMA_DECAY_MS);
+      const elapsed = this.rttAt === 0 ? 0 : Math.max(0, now - this.rttAt);
+      const w = Math.exp(-elapsed / EWMA_DECAY_MS);
       this.rtt = this.rtt * w + ms * (1 - w);
     }
-    this.rttAt = at;
+    this.rttAt = now;
   }
 
-  /** Peak-EWMA cost: (active + 1) × rtt. */
-  get ewmaCost(): number {
+  /**
+   * Peak-EWMA cost at `now`: (active + 1) × rtt, the rtt first decayed towards 0 for the time
+   * since the last sample or read (as sozu's `PeakEWMA::get`: an idle backend is tried again).
+   */
+  ewmaCost(now: number): number {
+    if (this.rttAt === 0) this.rttAt = now;
+    else if (now > this.rttAt) {
+      this.rtt *= Math.exp(-(now - this.rttAt) / EWMA_DECAY_MS);
+      this.rttAt = now;
+    }
     return (this.active + 1) * this.rtt;
   }
 }

@@ -94,8 +94,8 @@ function weightedRandom(list: RoutedBackend[], c: PickContext): RoutedBackend | 
 }
 
 /** The load of a backend under a metric, divided by its weight (weight 0 sorts last). */
-function costOf(b: RoutedBackend, metric: LoadMetric): number {
-  const load = metric === "connection_time" ? b.health.ewmaCost : b.health.active + 1;
+function costOf(b: RoutedBackend, metric: LoadMetric, now: number): number {
+  const load = metric === "connection_time" ? b.health.ewmaCost(now) : b.health.active + 1;
   const w = weightOf(b);
   return w === 0 ? Infinity : load * 100 / w;
 }
@@ -120,7 +120,7 @@ function leastLoaded(
   for (let k = 0; k < n; k++) {
     const b = list[(start + k) % n]!;
     if (!usable(b, c.tried, c.now)) continue;
-    const cost = costOf(b, metric);
+    const cost = costOf(b, metric, c.now);
     if (best === null || cost < bestCost) {
       next = best;
       nextCost = bestCost;

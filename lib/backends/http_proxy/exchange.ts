@@ -210,7 +210,7 @@ export async function exchange(
       if (t0 >= 0) {
         const t1 = performance.now();
         backend.counters.record(t1 - t0);
-        backend.health.sample(t1 - t0, t1);
+        backend.health.sample(t1 - t0, host.pool.clock);
       }
       if (result === R_TUNNEL) return false;
       if (pump !== null) {
