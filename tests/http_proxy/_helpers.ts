@@ -7,6 +7,7 @@ import {
   type CertificateSpec,
   createDataPlane,
   type ListenerSpec,
+  type ProxyEvent,
   type ProxyOrder,
   type WorkerDataPlane,
   type WorkerEngineOptions,
@@ -40,6 +41,8 @@ export interface StartProxyOptions {
   faults?: WorkerFaults;
   /** Certificates added to the listener (an HTTPS one: `listener.protocol = "https"`). */
   certificates?: CertificateSpec[];
+  /** Told every backend event. */
+  onEvent?: (event: ProxyEvent) => void;
 }
 
 /** Starts a data plane with one listener and the given clusters and fronts. */
@@ -52,6 +55,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<TestP
     currentOrders: () => [...orders],
     ...(options.orderTimeoutMs ? { orderTimeoutMs: options.orderTimeoutMs } : {}),
     ...(options.faults ? { spawnWorker: options.faults.spawn } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     log: Deno.env.get("POLYAGENT_TEST_LOG")
       ? createLogger("http_proxy", { level: "debug" })
       : silentLogger("http_proxy"),
