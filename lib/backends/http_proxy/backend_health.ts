@@ -4,7 +4,7 @@
  * of a random 1..2^n retry units (n = consecutive failures before it, capped at
  * {@linkcode MAX_TRIES}) during which the backend is skipped; the {@linkcode MAX_TRIES}th
  * consecutive failure marks it down (one BACKEND_DOWN), and the first successful connection
- * resets it (BACKEND_UP when it was down). It also holds the live load figures the balancing
+ * resets it (BACKEND_UP when it was down; the data plane merges the workers' verdicts). It also holds the live load figures the balancing
  * policies read: exchanges in flight and a peak-EWMA latency.
  */
 import type { RandomSource } from "./prng.ts";
@@ -54,13 +54,15 @@ export class BackendHealth {
     return !wasDown && this.down ? "down" : null;
   }
 
-  /** A connection attempt worked. */
+  /**
+   * A connection attempt worked: "up" when it had failed before (down here, or maybe down in
+   * another worker: the data plane forwards BACKEND_UP only for a backend it reported down).
+   */
   succeeded(): HealthChange {
     if (this.failures === 0) return null;
-    const wasDown = this.down;
     this.failures = 0;
     this.retryAt = 0;
-    return wasDown ? "up" : null;
+    return "up";
   }
 
   /**
