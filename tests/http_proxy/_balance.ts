@@ -133,15 +133,6 @@ export async function spread(
   return out;
 }
 
-/** Waits until `check()` holds (polling every 20 ms), or throws after `timeoutMs`. */
-export async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000) {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** A port nothing listens on (refuses connections). */
 export function closedPort(): string {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

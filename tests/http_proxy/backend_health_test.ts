@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { BackendHealth, MAX_TRIES } from "../../lib/backends/http_proxy/backend_health.ts";
 import { EventMerger } from "../../lib/backends/http_proxy/event_merger.ts";
 import type { ProxyEvent } from "../../lib/backends/http_proxy/mod.ts";
-import { freePort } from "../_helpers/mod.ts";
-import { closedPort, spread, startBalance, waitFor } from "./_balance.ts";
+import { freePort, waitFor } from "../_helpers/mod.ts";
+import { closedPort, spread, startBalance } from "./_balance.ts";
 import { rawExchange, startHttpBackend, statusLines } from "./_helpers.ts";
 
 Deno.test("BackendHealth: random 1..2^n unit back-off, one failure per window, down at 6, up at once", () => {
@@ -112,7 +112,7 @@ Deno.test("backup serves while the primary refuses; one BACKEND_DOWN over 2 work
     await new Promise((r) => setTimeout(r, 10));
   }
   assert.ok(answer.endsWith("primary"), "the primary serves again after its back-off");
-  await waitFor(() => set.events.some((e) => e.type === "BACKEND_UP"), "BACKEND_UP");
+  await waitFor(() => set.events.some((e) => e.type === "BACKEND_UP"), { what: "BACKEND_UP" });
   // the other worker may still be in its back-off: the backup answers there meanwhile
   for (let i = 0; i < 40; i++) assert.match(await get(), /(primary|backup)$/);
   const kinds = set.events.map((e) => `${e.type} ${"backendId" in e ? e.backendId : ""}`);
@@ -191,14 +191,14 @@ Deno.test("NO_AVAILABLE_BACKENDS once over 2 workers; REMOVED_BACKEND_HAS_NO_CON
   });
   await set.proxy.apply({ op: "add_backend", backend: order });
   const inFlight = get();
-  await waitFor(() => slow.requests === 1, "the request to reach the slow backend");
+  await waitFor(() => slow.requests === 1, { what: "the request to reach the slow backend" });
   set.events.length = 0;
   await set.proxy.apply({ op: "remove_backend", ...order });
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(set.events, [], "no event while an exchange holds the backend");
   release();
   assert.ok((await inFlight).endsWith("slow"), "the exchange in flight finishes");
-  await waitFor(() => set.events.length > 0, "REMOVED_BACKEND_HAS_NO_CONNECTIONS");
+  await waitFor(() => set.events.length > 0, { what: "REMOVED_BACKEND_HAS_NO_CONNECTIONS" });
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(
     (set.events as ProxyEvent[]).map((e) => ({ ...e, workerId: 0 })),
