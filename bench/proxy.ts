@@ -1,15 +1,17 @@
 /**
- * `deno task bench proxy [--duration S] [--rounds N] [--quick]`: wrk against nginx serving a
+ * `deno task bench proxy [--duration S] [--rounds N] [--quick] [--balance]`: wrk against nginx serving a
  * 1 KiB file, direct / through nginx (keepalive upstream) / through haproxy / through polyagent's
  * data plane (a separate Deno process, bench/_proxy_server.ts), each run interleaved with the
  * nginx proxy. Prints req/s and p99 at 64 connections, p50 at 1 connection, p99 and RSS at 512
  * connections, polyagent with 10,000 fronts relative to 10, and the ratios polyagent/nginx. At
  * 64 connections it also measures the floor of any Deno data plane, a bare byte forwarder
  * (bench/_bare_forwarder.ts) making the same four socket calls per request and nothing else.
+ * `--balance` runs the balancing scenarios instead (bench/_balance.ts).
  *
  * @module
  */
 import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
+import { balanceBench } from "./_balance.ts";
 import { ordersBench } from "./_sozu_orders.ts";
 import {
   benchDir,
@@ -68,6 +70,7 @@ async function interleaved(
 
 /** Entry point for `deno task bench proxy`. */
 export async function run(args: string[]): Promise<void> {
+  if (args.includes("--balance")) return await balanceBench(args);
   const { seconds, rounds } = runOptions(args);
   await requireTools(["wrk", "nginx", "haproxy"]);
   const { dir, temp } = benchDir("proxy");
