@@ -8,33 +8,15 @@
 import assert from "node:assert/strict";
 import { createDataPlane } from "../../lib/backends/http_proxy/mod.ts";
 import { nulFramer } from "../../lib/core/mod.ts";
-import type { SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import { type ReplyStream, SozuEventHub } from "../../lib/protocols/sozu/events.ts";
+import type { SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import { freePort, waitFor } from "../_helpers/mod.ts";
+import { rawExchange } from "../http_proxy/_helpers.ts";
 import { startHarness } from "./_harness.ts";
+import { ok } from "./_https.ts";
 
-async function get(port: number): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(
-      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"),
-    );
-    let text = "";
-    const buf = new Uint8Array(16384);
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-    }
-    return text;
-  } finally {
-    conn.close();
-  }
-}
-
-async function ok(c: SozuClient, type: string, data?: unknown) {
-  const r = await c.request({ type: "PROXY", data: { type, data } }, { timeoutMs: 15_000 });
-  assert.equal(r.status, "OK", `${type}: ${r.message}`);
+function get(port: number): Promise<string> {
+  return rawExchange(port, "GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n");
 }
 
 /** A raw command-socket connection subscribed to events; `frames` fills as they arrive. */
@@ -67,6 +49,15 @@ async function subscribe(socket: string) {
   };
 }
 
+/** Application "web" (with `settings`) and its front app.test on the listener at `port`. */
+async function webApplication(c: SozuClient, port: number, settings: Record<string, unknown>) {
+  const orders: [string, Record<string, unknown>][] = [
+    ["ADD_APPLICATION", { app_id: "web", ...settings }],
+    ["ADD_HTTP_FRONT", { app_id: "web", address: `127.0.0.1:${port}`, hostname: "app.test" }],
+  ];
+  for (const [type, data] of orders) await ok(c, type, data);
+}
+
 function closedPort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -88,12 +79,7 @@ Deno.test("SUBSCRIBE_EVENTS: BACKEND_DOWN/UP once over 2 workers, REMOVED_…, N
   });
   const sub = await subscribe(h.socket);
   const c = await h.client();
-  await ok(c, "ADD_APPLICATION", { app_id: "web" });
-  await ok(c, "ADD_HTTP_FRONT", {
-    app_id: "web",
-    address: `127.0.0.1:${port}`,
-    hostname: "app.test",
-  });
+  await webApplication(c, port, {});
   await ok(c, "ADD_BACKEND", { app_id: "web", backend_id: "primary", address: primary });
   await ok(c, "ADD_BACKEND", {
     app_id: "web",
@@ -190,12 +176,7 @@ Deno.test("sozu orders carry the policy, load_metric and weights to the proxy", 
       plane: (o) => createDataPlane({ ...o, engine: { seed: 3 } }),
     });
     const c = await h.client();
-    await ok(c, "ADD_APPLICATION", { app_id: "web", load_balancing: "round_robin" });
-    await ok(c, "ADD_HTTP_FRONT", {
-      app_id: "web",
-      address: `127.0.0.1:${port}`,
-      hostname: "app.test",
-    });
+    await webApplication(c, port, { load_balancing: "round_robin" });
     const weights = [1, 3, 0];
     for (const [i, name] of names.entries()) {
       await ok(c, "ADD_BACKEND", {
