@@ -26,7 +26,7 @@ function usable(b: RoutedBackend, tried: readonly BackendSpec[] | null, now: num
   return canOpen(b, now) && (tried === null || !tried.includes(b));
 }
 
-/** What a pick needs besides the list. */
+/** What a pick needs besides the list (one object per routing table, refilled per pick). */
 export interface PickContext {
   cluster: ClusterState;
   tried: readonly BackendSpec[] | null;

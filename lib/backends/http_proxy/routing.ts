@@ -6,7 +6,7 @@
  * Every change replaces arrays instead of mutating them, so an exchange in flight keeps the view
  * it started with.
  */
-import { pickFrom, sameWeights } from "./balancing.ts";
+import { type PickContext, pickFrom, sameWeights } from "./balancing.ts";
 import { BackendHealth } from "./backend_health.ts";
 import { BackendCounters } from "./backend_stats.ts";
 import type { BackendSpec, ClusterSpec, FrontSpec, ProxyEvent } from "./model.ts";
@@ -113,6 +113,7 @@ export class RoutingTable {
   #random: RandomSource;
   #retryUnitMs: number;
   #onEvent: (event: RoutingEvent) => void;
+  #pick: PickContext;
 
   constructor(options: RoutingOptions = {}) {
     this.#clock = options.clock ?? {
@@ -121,6 +122,7 @@ export class RoutingTable {
       },
     };
     this.#random = options.random ?? createRandom();
+    this.#pick = { cluster: null!, tried: null, now: 0, random: this.#random };
     this.#retryUnitMs = options.retryUnitMs ?? 1000;
     this.#onEvent = options.onEvent ?? (() => {});
   }
@@ -294,7 +296,11 @@ export class RoutingTable {
     tried: BackendSpec[] | null,
     now: number = this.#clock.clock,
   ): RoutedBackend | null {
-    const context = { cluster, tried, now, random: this.#random };
+    // One context object reused by every pick (picks are synchronous): no allocation per pick.
+    const context = this.#pick;
+    context.cluster = cluster;
+    context.tried = tried;
+    context.now = now;
     const picked = pickFrom(cluster.primary, cluster.primaryUniform, context) ??
       pickFrom(cluster.backups, cluster.backupsUniform, context);
     if (picked === null && tried === null && cluster.available) {
