@@ -2,10 +2,14 @@
  * Balancing policies through a live proxy (real sockets, seeded randomness): round robin (plain
  * and smooth weighted), weighted random (uniform when all weights are 0), least_loaded by
  * connections and by peak-EWMA time, power_of_two; weight 0 never served beside a positive
- * weight; a live policy change applies to the next request.
+ * weight; a live policy change applies to the next request; HTTPS listeners balance alike.
  */
 import assert from "node:assert/strict";
+import { backendTest } from "../_helpers/mod.ts";
+import { startCa } from "../sozu/_certs.ts";
 import { spread, startBalance } from "./_balance.ts";
+import { startHttpBackend, startProxy } from "./_helpers.ts";
+import { getOn, specOf, tlsConnect } from "./_tls.ts";
 
 /** Asserts `n` lies within `expected ± 4 sigma` of a binomial count of `total` draws. */
 function near(n: number | undefined, total: number, p: number, label: string): void {
@@ -106,3 +110,55 @@ Deno.test("power_of_two: coin flip between the two cheapest; weight 0 never", as
   assert.equal(out.counts.zero, undefined);
   for (const name of ["a", "b", "c"]) near(out.counts[name], total, 1 / 3, name);
 });
+
+backendTest(
+  "HTTPS shares the balancing: smooth weighted round robin 1:3 and a backup over TLS",
+  { tools: ["openssl"] },
+  async () => {
+    const ca = await startCa();
+    const cert = await ca.issue({ cn: "app.test" });
+    await using a = startHttpBackend(() => new Response("a"));
+    await using b = startHttpBackend(() => new Response("b"));
+    await using backup = startHttpBackend(() => new Response("backup"));
+    await using proxy = await startProxy({
+      listener: { protocol: "https" },
+      certificates: [specOf(cert, ["app.test"])],
+    });
+    await proxy.apply({ op: "add_cluster", cluster: { id: "app" } });
+    const backends = [["a", a.address, 1], ["b", b.address, 3], ["backup", backup.address, 100]];
+    for (const [backendId, address, weight] of backends as [string, string, number][]) {
+      await proxy.apply({
+        op: "add_backend",
+        backend: { clusterId: "app", backendId, address, weight, backup: backendId === "backup" },
+      });
+    }
+    await proxy.apply({
+      op: "add_front",
+      front: { listener: proxy.address, clusterId: "app", hostname: "app.test", pathBegin: "" },
+    });
+    const conn = await tlsConnect(proxy.port, "app.test", ca.caCertificate);
+    try {
+      const counts: Record<string, number> = {};
+      for (let i = 0; i < 40; i++) {
+        const name = (await getOn(conn, "app.test")).split("\r\n\r\n")[1]!;
+        counts[name] = (counts[name] ?? 0) + 1;
+      }
+      assert.deepEqual(counts, { a: 10, b: 30 });
+      await proxy.apply({
+        op: "remove_backend",
+        clusterId: "app",
+        backendId: "a",
+        address: a.address,
+      });
+      await proxy.apply({
+        op: "remove_backend",
+        clusterId: "app",
+        backendId: "b",
+        address: b.address,
+      });
+      assert.ok((await getOn(conn, "app.test")).endsWith("backup"));
+    } finally {
+      conn.close();
+    }
+  },
+);
