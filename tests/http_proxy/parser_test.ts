@@ -193,7 +193,7 @@ Deno.test("RoutingTable: exact beats wildcard, longest prefix, one-label wildcar
   assert.equal(t.frontCount, 3);
 });
 
-Deno.test("RoutingTable: round robin, backups only without primaries, tried ones skipped", () => {
+Deno.test("RoutingTable: round robin, backups once no primary is left, tried ones skipped", () => {
   const t = new RoutingTable();
   t.addCluster({ id: "c" });
   for (const id of ["a", "b", "c"]) {
@@ -205,7 +205,9 @@ Deno.test("RoutingTable: round robin, backups only without primaries, tried ones
   assert.deepEqual(order, ["a", "b", "c", "a", "b", "c"]);
   const tried = [cluster.primary[0]!, cluster.primary[1]!];
   assert.equal(t.pickBackend(cluster, tried)!.backendId, "c");
-  assert.equal(t.pickBackend(cluster, [...cluster.primary]), null);
+  // every primary tried (refused): the backup
+  assert.equal(t.pickBackend(cluster, [...cluster.primary])!.backendId, "z");
+  assert.equal(t.pickBackend(cluster, [...cluster.primary, ...cluster.backups]), null);
   for (const b of [...cluster.primary]) t.removeBackend("c", b.backendId, b.address);
   assert.equal(t.pickBackend(cluster, null)!.backendId, "z");
   // Re-adding the same (id, address) updates in place.
