@@ -6,7 +6,7 @@
  * Every change replaces arrays instead of mutating them, so an exchange in flight keeps the view
  * it started with.
  */
-import { type PickContext, pickFrom, sameWeights } from "./balancing.ts";
+import { type PickContext, pickFrom, sameWeights, weightOf } from "./balancing.ts";
 import { BackendHealth } from "./backend_health.ts";
 import { BackendCounters } from "./backend_stats.ts";
 import type { BackendSpec, ClusterSpec, FrontSpec, ProxyEvent } from "./model.ts";
@@ -178,8 +178,13 @@ export class RoutingTable {
         counters: new BackendCounters(),
         health: new BackendHealth(),
       };
-      (spec.backup ? c.backups : c.primary).push(spec);
-      return this.#weightsChanged(c);
+      const list = spec.backup ? c.backups : c.primary;
+      list.push(spec);
+      // O(1) for the common append: still uniform when the new weight is the first one's.
+      const uniform = weightOf(list[0]!) === weightOf(spec);
+      if (spec.backup) c.backupsUniform &&= uniform;
+      else c.primaryUniform &&= uniform;
+      return;
     }
     const list = order.backup ? c.backups : c.primary;
     const other = order.backup ? c.primary : c.backups;
