@@ -10,8 +10,10 @@ import { BufferPool } from "./buffer_pool.ts";
 import { ListenerSet } from "./listener_set.ts";
 import type { FrontLog, TlsEngineName } from "./listeners.ts";
 import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
+import { type DuplexConn, readProxyHeader } from "./proxied_conn.ts";
 import { RoutingTable } from "./routing.ts";
 import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
+import { type TcpHost, TcpSession } from "./tcp_session.ts";
 
 /** Log callback of an engine (the worker forwards lines to the main isolate's logger). */
 export type EngineLog = FrontLog;
@@ -68,7 +70,7 @@ export interface EngineStats {
 }
 
 /** The proxy of one worker. */
-export class ProxyEngine implements SessionHost {
+export class ProxyEngine implements SessionHost, TcpHost {
   readonly routing: RoutingTable = new RoutingTable();
   readonly pool: BackendPool;
   readonly requestBuffers: BufferPool;
@@ -77,7 +79,9 @@ export class ProxyEngine implements SessionHost {
   #reusePort: boolean;
   #log: EngineLog;
   #listeners: ListenerSet;
-  #sessions = new Set<ProxySession>();
+  #sessions = new Set<ProxySession | TcpSession>();
+  /** TCP listener address → the cluster of its one front. */
+  #tcpFronts = new Map<string, string>();
   #stopping = false;
   /** See {@linkcode SessionHost.lingerUntil}. */
   lingerUntil = 0;
@@ -139,7 +143,16 @@ export class ProxyEngine implements SessionHost {
     return this.#idPrefix + (++this.#idCounter).toString(36).toUpperCase();
   }
 
-  sessionEnded(session: ProxySession): void {
+  /** The engine's tick clock, ms (TCP sessions' deadlines use it). */
+  get clock(): number {
+    return this.pool.clock;
+  }
+
+  tcpCluster(address: string): string | null {
+    return this.#tcpFronts.get(address) ?? null;
+  }
+
+  sessionEnded(session: ProxySession | TcpSession): void {
     this.#sessions.delete(session);
     if (this.#sessions.size === 0 && this.#drained) {
       const done = this.#drained;
@@ -209,6 +222,14 @@ export class ProxyEngine implements SessionHost {
       case "remove_front":
         this.routing.removeFront(order.front);
         return;
+      case "add_tcp_front":
+        this.#tcpFronts.set(order.front.listener, order.front.clusterId);
+        return;
+      case "remove_tcp_front":
+        if (this.#tcpFronts.get(order.front.listener) === order.front.clusterId) {
+          this.#tcpFronts.delete(order.front.listener);
+        }
+        return;
       case "add_backend":
         parseAddress(order.backend.address);
         this.routing.addBackend(order.backend);
@@ -240,6 +261,49 @@ export class ProxyEngine implements SessionHost {
       return;
     }
     this.#ensureTimer();
+    if (this.#expectsHeader(runtime)) {
+      readProxyHeader(conn, runtime.requestTimeoutMs).then(
+        (proxied) => this.#serve(proxied, runtime, noDelay),
+        (error) => {
+          closeQuietly(conn);
+          this.debug("connection without a valid PROXY header closed", {
+            listener: runtime.address,
+            error: String(error instanceof Error ? error.message : error),
+          });
+        },
+      );
+      return;
+    }
+    this.#serve(conn, runtime, noDelay);
+  }
+
+  /**
+   * Whether connections of a listener start with a PROXY header read here: `expect_proxy`, or a
+   * TCP listener whose cluster expects or relays one. HTTPS listeners read it before TLS
+   * (tls_proxied.ts), not here.
+   */
+  #expectsHeader(runtime: ListenerRuntime): boolean {
+    if (runtime.proto === "https") return false;
+    if (runtime.spec.expectProxy) return true;
+    if (runtime.proto !== "tcp") return false;
+    const clusterId = this.#tcpFronts.get(runtime.address);
+    const mode = clusterId === undefined
+      ? undefined
+      : this.routing.cluster(clusterId)?.spec?.proxyProtocol;
+    return mode === "EXPECT_HEADER" || mode === "RELAY_HEADER";
+  }
+
+  #serve(conn: DuplexConn, runtime: ListenerRuntime, noDelay: boolean): void {
+    if (this.#stopping && (this.lingerUntil === 0 || this.#stopped)) {
+      closeQuietly(conn);
+      return;
+    }
+    if (runtime.proto === "tcp") {
+      const tcp = new TcpSession(conn, runtime, this);
+      this.#sessions.add(tcp);
+      tcp.run();
+      return;
+    }
     const buf = this.requestBuffers.acquire();
     if (buf === null) {
       closeQuietly(conn);

@@ -80,14 +80,20 @@ function inheritedState(ctx: ServiceContext<SozuConfig>): ConfigState | null {
 /** Adds and activates the configured listeners the state lacks; whether anything changed. */
 function addConfiguredListeners(state: ConfigState, config: SozuConfig): boolean {
   let changed = false;
-  const lists = [["http", config.listeners], ["https", config.https_listeners]] as const;
+  const lists = [
+    ["http", config.listeners],
+    ["https", config.https_listeners],
+    ["tcp", config.tcp_listeners],
+  ] as const;
   for (const [proxy, addresses] of lists) {
     for (const address of addresses) {
       if (!state.hasListener(address)) {
         state.apply(
           proxy === "http"
             ? { type: "ADD_HTTP_LISTENER", data: defaultHttpListener(address) }
-            : { type: "ADD_HTTPS_LISTENER", data: defaultHttpsListener(address) },
+            : proxy === "https"
+            ? { type: "ADD_HTTPS_LISTENER", data: defaultHttpsListener(address) }
+            : { type: "ADD_TCP_LISTENER", data: defaultTcpListener(address) },
         );
         changed = true;
       }
@@ -376,6 +382,17 @@ function defaultHttpListener(address: string) {
     back_timeout: 30,
     connect_timeout: 3,
     request_timeout: 10,
+  };
+}
+
+function defaultTcpListener(address: string) {
+  return {
+    front: address,
+    public_address: null,
+    expect_proxy: false,
+    front_timeout: 60,
+    back_timeout: 30,
+    connect_timeout: 3,
   };
 }
 
