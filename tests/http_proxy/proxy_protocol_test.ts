@@ -11,15 +11,8 @@ import {
   PROXY_V2_SIGNATURE,
   ProxyHeaderError,
 } from "../../lib/backends/http_proxy/proxy_protocol.ts";
-import {
-  bytesOf,
-  latin1,
-  rawExchange,
-  startHttpBackend,
-  startProxy,
-  startRawBackend,
-  statusLines,
-} from "./_helpers.ts";
+import { bytesOf, latin1, rawExchange, statusLines } from "./_helpers.ts";
+import { startHttpBackend, startProxy, startRawBackend } from "./_helpers.ts";
 import { roundTrip, roundTripText, startEofBackend, startTcpProxy } from "./_tcp.ts";
 
 const V1 = "PROXY TCP4 192.168.7.7 127.0.0.1 40000 80\r\n";

@@ -10,10 +10,10 @@ import { BufferPool } from "./buffer_pool.ts";
 import { ListenerSet } from "./listener_set.ts";
 import type { FrontLog, TlsEngineName } from "./listeners.ts";
 import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
-import { type DuplexConn, readProxyHeader } from "./proxied_conn.ts";
+import { acceptProxied, type DuplexConn } from "./proxied_conn.ts";
 import { RoutingTable } from "./routing.ts";
 import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
-import { type TcpHost, TcpSession } from "./tcp_session.ts";
+import { headerExpected, type TcpHost, TcpSession } from "./tcp_session.ts";
 
 /** Log callback of an engine (the worker forwards lines to the main isolate's logger). */
 export type EngineLog = FrontLog;
@@ -261,36 +261,11 @@ export class ProxyEngine implements SessionHost, TcpHost {
       return;
     }
     this.#ensureTimer();
-    if (this.#expectsHeader(runtime)) {
-      readProxyHeader(conn, runtime.requestTimeoutMs).then(
-        (proxied) => this.#serve(proxied, runtime, noDelay),
-        (error) => {
-          closeQuietly(conn);
-          this.debug("connection without a valid PROXY header closed", {
-            listener: runtime.address,
-            error: String(error instanceof Error ? error.message : error),
-          });
-        },
-      );
+    if (headerExpected(runtime, this)) {
+      acceptProxied(conn, runtime, this.#log, (proxied) => this.#serve(proxied, runtime, noDelay));
       return;
     }
     this.#serve(conn, runtime, noDelay);
-  }
-
-  /**
-   * Whether connections of a listener start with a PROXY header read here: `expect_proxy`, or a
-   * TCP listener whose cluster expects or relays one. HTTPS listeners read it before TLS
-   * (tls_proxied.ts), not here.
-   */
-  #expectsHeader(runtime: ListenerRuntime): boolean {
-    if (runtime.proto === "https") return false;
-    if (runtime.spec.expectProxy) return true;
-    if (runtime.proto !== "tcp") return false;
-    const clusterId = this.#tcpFronts.get(runtime.address);
-    const mode = clusterId === undefined
-      ? undefined
-      : this.routing.cluster(clusterId)?.spec?.proxyProtocol;
-    return mode === "EXPECT_HEADER" || mode === "RELAY_HEADER";
   }
 
   #serve(conn: DuplexConn, runtime: ListenerRuntime, noDelay: boolean): void {

@@ -103,6 +103,29 @@ export async function readProxyHeader(conn: DuplexConn, timeoutMs: number): Prom
   }
 }
 
+/**
+ * Reads the PROXY header of an accepted connection, then `serve`s it wrapped; a connection
+ * without a valid header in time is closed (and logged at debug level).
+ */
+export function acceptProxied(
+  conn: DuplexConn,
+  runtime: { address: string; requestTimeoutMs: number },
+  log: (level: "debug", msg: string, fields: Record<string, unknown>) => void,
+  serve: (conn: ProxiedConn) => void,
+): void {
+  readProxyHeader(conn, runtime.requestTimeoutMs).then(serve, (error) => {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+    log("debug", "connection without a valid PROXY header closed", {
+      listener: runtime.address,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  });
+}
+
 function endpointOf(addr: Deno.Addr | undefined): ProxyEndpoint | null {
   if (addr && (addr.transport === "tcp" || addr.transport === "udp")) {
     return { ip: addr.hostname, port: addr.port };

@@ -29,6 +29,22 @@ export interface TcpHost {
   debug(msg: string, fields: Record<string, unknown>): void;
 }
 
+/**
+ * Whether connections of a listener start with a PROXY header the engine reads: `expect_proxy`,
+ * or a TCP listener whose cluster expects or relays one. HTTPS listeners read it before TLS
+ * (tls_proxied.ts), not there.
+ */
+export function headerExpected(runtime: ListenerRuntime, host: TcpHost): boolean {
+  if (runtime.proto === "https") return false;
+  if (runtime.spec.expectProxy) return true;
+  if (runtime.proto !== "tcp") return false;
+  const clusterId = host.tcpCluster(runtime.address);
+  const mode = clusterId === null
+    ? undefined
+    : host.routing.cluster(clusterId)?.spec?.proxyProtocol;
+  return mode === "EXPECT_HEADER" || mode === "RELAY_HEADER";
+}
+
 /** One proxied TCP connection. */
 export class TcpSession {
   readonly client: DuplexConn;

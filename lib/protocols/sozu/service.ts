@@ -18,6 +18,7 @@ import type { SozuConfig } from "./config.ts";
 import { ControlPlane } from "./control_plane.ts";
 import type { SozuBackends } from "./definition.ts";
 import { createSozuHandlers, type SozuHandlers } from "./handlers.ts";
+import { tcpListenerInput } from "./order_schemas.ts";
 import { SozuCommandServer } from "./server.ts";
 import { sozuStatusPage } from "./status_page.ts";
 import {
@@ -93,7 +94,7 @@ function addConfiguredListeners(state: ConfigState, config: SozuConfig): boolean
             ? { type: "ADD_HTTP_LISTENER", data: defaultHttpListener(address) }
             : proxy === "https"
             ? { type: "ADD_HTTPS_LISTENER", data: defaultHttpsListener(address) }
-            : { type: "ADD_TCP_LISTENER", data: defaultTcpListener(address) },
+            : { type: "ADD_TCP_LISTENER", data: tcpListenerInput.parse({ front: address }) },
         );
         changed = true;
       }
@@ -382,17 +383,6 @@ function defaultHttpListener(address: string) {
     back_timeout: 30,
     connect_timeout: 3,
     request_timeout: 10,
-  };
-}
-
-function defaultTcpListener(address: string) {
-  return {
-    front: address,
-    public_address: null,
-    expect_proxy: false,
-    front_timeout: 60,
-    back_timeout: 30,
-    connect_timeout: 3,
   };
 }
 
