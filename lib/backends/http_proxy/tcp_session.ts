@@ -100,7 +100,8 @@ export class TcpSession {
     try {
       this.#touchFront();
       const backend = await this.#connect();
-      if (backend === null || this.#closed) return;
+      if (backend === null) return;
+      if (this.#closed) return closeQuietly(backend);
       this.#backend = backend;
       this.#touchBack();
       await this.#sendHeader(backend);
