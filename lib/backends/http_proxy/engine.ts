@@ -273,6 +273,13 @@ export class ProxyEngine implements SessionHost, TcpHost {
       closeQuietly(conn);
       return;
     }
+    if (noDelay) {
+      try {
+        conn.setNoDelay?.(true);
+      } catch {
+        // not a TCP socket
+      }
+    }
     if (runtime.proto === "tcp") {
       const tcp = new TcpSession(conn, runtime, this);
       this.#sessions.add(tcp);
@@ -283,13 +290,6 @@ export class ProxyEngine implements SessionHost, TcpHost {
     if (buf === null) {
       closeQuietly(conn);
       return;
-    }
-    if (noDelay) {
-      try {
-        conn.setNoDelay?.(true);
-      } catch {
-        // not a TCP socket
-      }
     }
     const session = new ProxySession(conn, runtime, this, buf);
     this.#sessions.add(session);
