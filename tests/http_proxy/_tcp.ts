@@ -10,10 +10,19 @@ import { bytesOf, latin1, startProxy, type TestProxy } from "./_helpers.ts";
 /** Starts a data plane with a TCP listener whose front forwards to cluster "tcp". */
 export async function startTcpProxy(
   backends: string[],
-  options: { expectProxy?: boolean; proxyProtocol?: ProxyProtocolMode; workerCount?: number } = {},
+  options: {
+    expectProxy?: boolean;
+    proxyProtocol?: ProxyProtocolMode;
+    workerCount?: number;
+    frontTimeoutMs?: number;
+  } = {},
 ): Promise<TestProxy> {
   const proxy = await startProxy({
-    listener: { protocol: "tcp", ...(options.expectProxy ? { expectProxy: true } : {}) },
+    listener: {
+      protocol: "tcp",
+      ...(options.expectProxy ? { expectProxy: true } : {}),
+      ...(options.frontTimeoutMs ? { frontTimeoutMs: options.frontTimeoutMs } : {}),
+    },
     workerCount: options.workerCount ?? 1,
   });
   await proxy.apply({

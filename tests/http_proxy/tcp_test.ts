@@ -4,7 +4,7 @@
  * waiting for open TCP sessions, and hard stop dropping them.
  */
 import assert from "node:assert/strict";
-import { freePort } from "../_helpers/mod.ts";
+import { freePort, waitFor } from "../_helpers/mod.ts";
 import { bytesOf, latin1, startHttpBackend } from "./_helpers.ts";
 import {
   closeQuietly,
@@ -87,6 +87,21 @@ Deno.test("TCP proxy: soft stop waits for an open session, which keeps working",
     assert.equal(latin1(await readAll(conn)), "s:12:before after");
     await stopping;
     assert.equal(stopped, true);
+  } finally {
+    closeQuietly(conn);
+  }
+});
+
+Deno.test("TCP proxy: a session idle past the front timeout is closed", async () => {
+  await using backend = startEofBackend("i");
+  await using proxy = await startTcpProxy([backend.address], { frontTimeoutMs: 300 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  try {
+    await writeFull(conn, bytesOf("x"));
+    // The backend answers only after a half-close that never comes: the idle timeout ends it.
+    const rest = await readAll(conn).catch(() => new Uint8Array(0));
+    assert.equal(rest.byteLength, 0);
+    await waitFor(() => backend.received.length === 1, { what: "the backend side to close" });
   } finally {
     closeQuietly(conn);
   }
