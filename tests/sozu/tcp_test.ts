@@ -11,7 +11,7 @@ import { type ConfigStateJson, SozuClient } from "../../lib/protocols/sozu/mod.t
 import { freePort, tempDir } from "../_helpers/mod.ts";
 import { bytesOf, latin1 } from "../http_proxy/_helpers.ts";
 import { roundTrip, roundTripText, startEofBackend } from "../http_proxy/_tcp.ts";
-import { startAgent, writeAgentConfig } from "./_agent.ts";
+import { ctl, startAgent, writeAgentConfig } from "./_agent.ts";
 import { ok, order } from "./_https.ts";
 
 async function dump(c: SozuClient): Promise<ConfigStateJson> {
@@ -97,6 +97,13 @@ Deno.test("TCP orders through the command socket: forwarding, refusals, state", 
     await ok(c, "REMOVE_TCP_FRONTEND", { cluster_id: "tcp", address: front });
     await refusal(c, "REMOVE_TCP_FRONT", { app_id: "tcp", address: front }, /no TCP front/);
     assert.equal(await roundTripText(port, "PROXY TCP4 1.2.3.4 127.0.0.1 1 2\r\nx"), "");
+    // The same through `polyagent ctl sozu`: a second TCP listener with its front.
+    const second = `127.0.0.1:${freePort()}`;
+    const added = await ctl(files, ["listener", "add", second, "--tcp"]);
+    assert.equal(added.code, 0, added.stderr);
+    const fronted = await ctl(files, ["tcp-front", "add", "tcp", second]);
+    assert.equal(fronted.code, 0, fronted.stderr);
+    assert.equal((await dump(c)).tcp_listeners[second]?.[1], true);
     c.close();
     await agent.stop();
   }
