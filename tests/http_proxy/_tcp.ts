@@ -124,6 +124,13 @@ export async function writeFull(conn: Deno.Conn, data: Uint8Array): Promise<void
   while (off < data.byteLength) off += await conn.write(data.subarray(off));
 }
 
+/** Connects to the proxy and writes `first` (the session then runs until the test ends it). */
+export async function openSession(port: number, first: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeFull(conn, bytesOf(first));
+  return conn;
+}
+
 /** Connects to the proxy, writes `data`, half-closes and reads the answer to the end. */
 export async function roundTrip(port: number, data: Uint8Array): Promise<Uint8Array> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });

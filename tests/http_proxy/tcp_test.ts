@@ -8,6 +8,7 @@ import { freePort, waitFor } from "../_helpers/mod.ts";
 import { bytesOf, latin1, startHttpBackend } from "./_helpers.ts";
 import {
   closeQuietly,
+  openSession,
   readAll,
   roundTrip,
   roundTripText,
@@ -73,9 +74,8 @@ Deno.test("TCP proxy: no usable backend closes the client", async () => {
 Deno.test("TCP proxy: soft stop waits for an open session, which keeps working", async () => {
   await using backend = startEofBackend("s");
   await using proxy = await startTcpProxy([backend.address]);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  const conn = await openSession(proxy.port, "before ");
   try {
-    await writeFull(conn, bytesOf("before "));
     // Let the session reach the backend before stopping.
     await new Promise((r) => setTimeout(r, 200));
     let stopped = false;
@@ -95,9 +95,8 @@ Deno.test("TCP proxy: soft stop waits for an open session, which keeps working",
 Deno.test("TCP proxy: a session idle past the front timeout is closed", async () => {
   await using backend = startEofBackend("i");
   await using proxy = await startTcpProxy([backend.address], { frontTimeoutMs: 300 });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  const conn = await openSession(proxy.port, "x");
   try {
-    await writeFull(conn, bytesOf("x"));
     // The backend answers only after a half-close that never comes: the idle timeout ends it.
     const rest = await readAll(conn).catch(() => new Uint8Array(0));
     assert.equal(rest.byteLength, 0);
@@ -110,9 +109,8 @@ Deno.test("TCP proxy: a session idle past the front timeout is closed", async ()
 Deno.test("TCP proxy: hard stop drops open sessions", async () => {
   await using backend = startEofBackend("h");
   await using proxy = await startTcpProxy([backend.address]);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+  const conn = await openSession(proxy.port, "x");
   try {
-    await writeFull(conn, bytesOf("x"));
     await new Promise((r) => setTimeout(r, 200));
     await proxy.dp.hardStop();
     const rest = await readAll(conn).catch(() => new Uint8Array(0));
