@@ -2,7 +2,8 @@
  * `deno task bench proxy [--duration S] [--rounds N] [--quick] [--balance]`: wrk against nginx serving a
  * 1 KiB file, direct / through nginx (keepalive upstream) / through haproxy / through polyagent's
  * data plane (a separate Deno process, bench/_proxy_server.ts), each run interleaved with the
- * nginx proxy. Prints req/s and p99 at 64 connections, p50 at 1 connection, p99 and RSS at 512
+ * nginx proxy, and the same exchange through polyagent's TCP proxy vs haproxy `mode tcp`
+ * (bench/_tcp_bench.ts). Prints req/s and p99 at 64 connections, p50 at 1 connection, p99 and RSS at 512
  * connections, polyagent with 10,000 fronts relative to 10, and the ratios polyagent/nginx. At
  * 64 connections it also measures the floor of any Deno data plane, a bare byte forwarder
  * (bench/_bare_forwarder.ts) making the same four socket calls per request and nothing else.
@@ -13,6 +14,7 @@
 import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
 import { balanceBench } from "./_balance.ts";
 import { ordersBench } from "./_sozu_orders.ts";
+import { tcpBench } from "./_tcp_bench.ts";
 import {
   benchDir,
   type Child,
@@ -276,6 +278,7 @@ backend be
         fmt(median(floorPairs.map((p) => p.target.rps / p.nginx.rps)), 2)
       }× req/s, ${fmt(median(floorPairs.map((p) => p.target.p99 / p.nginx.p99)), 2)}× p99.`,
     );
+    await tcpBench({ dir, backendPort, seconds, rounds, interleaved });
   } finally {
     for (const c of children.reverse()) await c.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -154,10 +154,10 @@ Deno.test("bad input gets ERROR replies, leaves the state alone and keeps the co
       /no certificate with fingerprint/,
     ],
     [
-      "TCP is refused",
+      "a TCP front on no TCP listener",
       order("t1", "ADD_TCP_FRONT", { app_id: "app", address: "127.0.0.1:5" }),
       "t1",
-      /TCP proxying is not supported/,
+      /no TCP listener at 127\.0\.0\.1:5/,
     ],
     [
       "state path escaping the state dir",

@@ -44,7 +44,7 @@ backendTest("HTTPS listeners bind in every worker; a failed bind is an ERROR", T
     });
     assert.match(added.message, /cipher_list is not honoured/);
     assert.match(added.message, /TLSv1\.1 are not offered/);
-    assert.match(added.message, /expect_proxy is not supported/);
+    assert.match(added.message, /expect_proxy: served by the node TLS engine/);
     await ok(c, "ACTIVATE_LISTENER", { front, proxy: "HTTPS", from_scm: false });
     assert.equal(await refused(port), false);
     assert.equal((await dump(c)).https_listeners[front]?.[1], true);

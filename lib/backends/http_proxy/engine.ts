@@ -11,8 +11,10 @@ import { ListenerSet } from "./listener_set.ts";
 import type { FrontLog, TlsEngineName } from "./listeners.ts";
 import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
 import { createRandom } from "./prng.ts";
+import { acceptProxied, type DuplexConn } from "./proxied_conn.ts";
 import { type RoutingEvent, RoutingTable } from "./routing.ts";
 import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
+import { headerExpected, type TcpHost, TcpSession } from "./tcp_session.ts";
 
 /** Log callback of an engine (the worker forwards lines to the main isolate's logger). */
 export type EngineLog = FrontLog;
@@ -75,7 +77,7 @@ export interface EngineStats {
 }
 
 /** The proxy of one worker. */
-export class ProxyEngine implements SessionHost {
+export class ProxyEngine implements SessionHost, TcpHost {
   readonly routing: RoutingTable;
   readonly pool: BackendPool;
   readonly requestBuffers: BufferPool;
@@ -84,7 +86,9 @@ export class ProxyEngine implements SessionHost {
   #reusePort: boolean;
   #log: EngineLog;
   #listeners: ListenerSet;
-  #sessions = new Set<ProxySession>();
+  #sessions = new Set<ProxySession | TcpSession>();
+  /** TCP listener address → the cluster of its one front. */
+  #tcpFronts = new Map<string, string>();
   #stopping = false;
   /** See {@linkcode SessionHost.lingerUntil}. */
   lingerUntil = 0;
@@ -152,7 +156,16 @@ export class ProxyEngine implements SessionHost {
     return this.#idPrefix + (++this.#idCounter).toString(36).toUpperCase();
   }
 
-  sessionEnded(session: ProxySession): void {
+  /** The engine's tick clock, ms (TCP sessions' deadlines use it). */
+  get clock(): number {
+    return this.pool.clock;
+  }
+
+  tcpCluster(address: string): string | null {
+    return this.#tcpFronts.get(address) ?? null;
+  }
+
+  sessionEnded(session: ProxySession | TcpSession): void {
     this.#sessions.delete(session);
     if (this.#sessions.size === 0 && this.#drained) {
       const done = this.#drained;
@@ -222,6 +235,14 @@ export class ProxyEngine implements SessionHost {
       case "remove_front":
         this.routing.removeFront(order.front);
         return;
+      case "add_tcp_front":
+        this.#tcpFronts.set(order.front.listener, order.front.clusterId);
+        return;
+      case "remove_tcp_front":
+        if (this.#tcpFronts.get(order.front.listener) === order.front.clusterId) {
+          this.#tcpFronts.delete(order.front.listener);
+        }
+        return;
       case "add_backend":
         parseAddress(order.backend.address);
         this.routing.addBackend(order.backend);
@@ -253,8 +274,15 @@ export class ProxyEngine implements SessionHost {
       return;
     }
     this.#ensureTimer();
-    const buf = this.requestBuffers.acquire();
-    if (buf === null) {
+    if (headerExpected(runtime, this)) {
+      acceptProxied(conn, runtime, this.#log, (proxied) => this.#serve(proxied, runtime, noDelay));
+      return;
+    }
+    this.#serve(conn, runtime, noDelay);
+  }
+
+  #serve(conn: DuplexConn, runtime: ListenerRuntime, noDelay: boolean): void {
+    if (this.#stopping && (this.lingerUntil === 0 || this.#stopped)) {
       closeQuietly(conn);
       return;
     }
@@ -264,6 +292,17 @@ export class ProxyEngine implements SessionHost {
       } catch {
         // not a TCP socket
       }
+    }
+    if (runtime.proto === "tcp") {
+      const tcp = new TcpSession(conn, runtime, this);
+      this.#sessions.add(tcp);
+      tcp.run();
+      return;
+    }
+    const buf = this.requestBuffers.acquire();
+    if (buf === null) {
+      closeQuietly(conn);
+      return;
     }
     const session = new ProxySession(conn, runtime, this, buf);
     this.#sessions.add(session);

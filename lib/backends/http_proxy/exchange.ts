@@ -10,6 +10,7 @@ import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.ts";
 import type { BackendSpec } from "./model.ts";
 import { pumpBody, R_KEEP, R_RETRY, R_TUNNEL, relayResponse } from "./relay.ts";
 import type { RequestHead } from "./request_head.ts";
+import { proxyHeaderFor } from "./proxied_conn.ts";
 import { type ClusterState, hostForLookup, type RoutedBackend } from "./routing.ts";
 import type { ProxySession } from "./session.ts";
 import { writeAll, writeLatin1 } from "./write.ts";
@@ -55,10 +56,17 @@ async function openBackend(
   s: ProxySession,
   cluster: ClusterState,
   backend: RoutedBackend,
+  sendProxy: boolean,
 ): Promise<BackendConn | null> {
   const pool = s.host.pool;
   try {
     const bc = await pool.open(backend.address, s.listener.connectTimeoutMs);
+    if (sendProxy) {
+      await writeAll(bc.conn, proxyHeaderFor(s.conn)).catch((cause) => {
+        pool.discard(bc);
+        throw new ConnectError(backend.address, { cause });
+      });
+    }
     s.host.routing.connected(cluster, backend, pool.clock);
     return bc;
   } catch (error) {
@@ -122,6 +130,8 @@ export async function exchange(
     return false;
   }
   const answer503 = cluster?.spec?.answer503 ?? s.listener.spec.answer503;
+  // send_proxy: a v2 header names one client, so such backend connections are never pooled.
+  const sendProxy = cluster?.spec?.proxyProtocol === "SEND_HEADER";
 
   const bodyEnd = bufferedBodyEnd(s, head, headEnd);
   if (bodyEnd < 0) {
@@ -148,8 +158,8 @@ export async function exchange(
     }
     // Latency is timed on a sample (a clock read costs ~0.4 µs); the count is always kept.
     const t0 = backend.counters.timing() ? performance.now() : -1;
-    const bc = (forceNew ? null : host.pool.take(backend.address)) ??
-      await openBackend(s, cluster!, backend);
+    const bc = (forceNew || sendProxy ? null : host.pool.take(backend.address)) ??
+      await openBackend(s, cluster!, backend, sendProxy);
     if (bc === null) {
       forceNew = false;
       if ((tried ??= []).push(backend) >= CONNECT_ATTEMPTS) {
@@ -228,7 +238,7 @@ export async function exchange(
       }
       if (s.backend === bc) {
         s.backend = null;
-        if (result === R_KEEP && bc.reusable) host.pool.give(bc);
+        if (result === R_KEEP && bc.reusable && !sendProxy) host.pool.give(bc);
         else host.pool.discard(bc);
       }
       return result === R_KEEP && !s.closed;

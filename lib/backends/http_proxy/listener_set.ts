@@ -19,6 +19,7 @@ import type { CertificateSpec, ListenerSpec, TlsEngineChoice } from "./model.ts"
 import type { ListenerRuntime } from "./session.ts";
 import { nativeResolverSymbol, NativeTlsFront } from "./tls_native.ts";
 import { NodeTlsFront } from "./tls_node.ts";
+import { ProxiedTlsFront } from "./tls_proxied.ts";
 
 /** Options for a {@linkcode ListenerSet}. */
 export interface ListenerSetOptions {
@@ -124,6 +125,8 @@ export class ListenerSet {
   }
 
   #engineFor(state: ListenerState): TlsEngineName {
+    // The PROXY header precedes TLS: only node:tls can handshake on a connection already read.
+    if (state.runtime.spec.expectProxy) return "node";
     const versions = state.runtime.spec.tls?.versions ?? ["TLSv1.2", "TLSv1.3"];
     const one = state.certs!.soleCertificate() !== null;
     return chooseTlsEngine(this.#options.tlsEngine, versions, this.#nativeAvailable, one);
@@ -155,6 +158,7 @@ export class ListenerSet {
       state.front = front;
       state.engine = engine;
     };
+    if (runtime.spec.expectProxy) return bound(new ProxiedTlsFront(options));
     if (engine === "native") return bound(new NativeTlsFront(options));
     return NodeTlsFront.bind(options).then(bound);
   }

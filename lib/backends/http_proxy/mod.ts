@@ -2,8 +2,10 @@
  * The HTTP reverse proxy that the sozu service drives: raw TCP (Deno.listen / Deno.connect), an
  * incremental strict HTTP/1.1 parser, per-worker keep-alive backend pools, streamed bodies, and
  * `workerCount` Web Workers sharing each port; HTTPS listeners terminate TLS (certificates chosen
- * by SNI) on `Deno.listenTls` or `node:tls` and run the same HTTP loop. The contract with the control plane is model.ts;
- * the entry point is {@linkcode createDataPlane}.
+ * by SNI) on `Deno.listenTls` or `node:tls` and run the same HTTP loop. TCP listeners proxy bytes
+ * (tcp_session.ts); any listener may expect a PROXY protocol header (proxy_protocol.ts,
+ * proxied_conn.ts, tls_proxied.ts) and clusters may send one to backends. The contract with the
+ * control plane is model.ts; the entry point is {@linkcode createDataPlane}.
  *
  * @module
  */

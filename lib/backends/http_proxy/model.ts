@@ -58,11 +58,16 @@ export interface ListenerTls {
   defaultCertificate: CertificateSpec | null;
 }
 
-/** An HTTP or HTTPS listener. */
+/** An HTTP, HTTPS or TCP listener. */
 export interface ListenerSpec {
   /** "ip:port" (IPv6 as "[::1]:8080"); the identity of the listener. */
   address: string;
-  protocol: "http" | "https";
+  protocol: "http" | "https" | "tcp";
+  /**
+   * Every connection must start with a PROXY protocol header (v1 or v2), read before anything
+   * else (before TLS on HTTPS); its client address replaces the connection's.
+   */
+  expectProxy?: boolean;
   /** Address advertised in Forwarded/X-Forwarded-Port, when not the bound one. */
   publicAddress?: string;
   /** Full raw HTTP response sent when no front matches (sozu's answer_404). */
@@ -93,6 +98,22 @@ export interface ClusterSpec {
   loadMetric?: LoadMetric;
   /** Cluster-level override of the listener's answer_503. */
   answer503?: string;
+  /**
+   * sozu's `proxy_protocol`: SEND_HEADER sends backends a PROXY v2 header naming the client on
+   * each new connection (HTTP: backend connections are then not pooled); RELAY_HEADER (TCP)
+   * passes on the header the client sent; EXPECT_HEADER (TCP) expects one from clients.
+   */
+  proxyProtocol?: ProxyProtocolMode;
+}
+
+/** sozu's `ProxyProtocolConfig`. */
+export type ProxyProtocolMode = "EXPECT_HEADER" | "SEND_HEADER" | "RELAY_HEADER";
+
+/** The one front of a TCP listener: its connections go to `clusterId`. */
+export interface TcpFrontSpec {
+  /** The TCP listener's address. */
+  listener: string;
+  clusterId: string;
 }
 
 /** A routing rule: requests on `listener` for `hostname` whose path starts with `pathBegin`. */
@@ -127,6 +148,8 @@ export type ProxyOrder =
   | { op: "remove_cluster"; id: string }
   | { op: "add_front"; front: FrontSpec }
   | { op: "remove_front"; front: FrontSpec }
+  | { op: "add_tcp_front"; front: TcpFrontSpec }
+  | { op: "remove_tcp_front"; front: TcpFrontSpec }
   | { op: "add_backend"; backend: BackendSpec }
   | { op: "remove_backend"; clusterId: string; backendId: string; address: string }
   | { op: "add_certificate"; listener: string; certificate: CertificateSpec }

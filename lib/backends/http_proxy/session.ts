@@ -61,7 +61,7 @@ export interface SessionHost {
 export interface ListenerRuntime {
   address: string;
   spec: ListenerSpec;
-  proto: "http" | "https";
+  proto: "http" | "https" | "tcp";
   /** Port advertised in X-Forwarded-Port / Forwarded. */
   publicPort: string;
   /** The listener's IP for Forwarded `by=`. */

@@ -4,7 +4,13 @@
  * handshake with nothing to renew; sessions resume; the listener's `versions` are honoured. Each
  * handshaken socket is wrapped as a {@linkcode ByteConn} so the same HTTP loop serves it.
  */
-import { createSecureContext, createServer, type SecureContext, type Server } from "node:tls";
+import {
+  createSecureContext,
+  createServer,
+  type SecureContext,
+  type Server,
+  type TlsOptions,
+} from "node:tls";
 import type { Socket } from "node:net";
 import { parseAddress } from "./address.ts";
 import type { ByteConn } from "./backend_pool.ts";
@@ -27,14 +33,15 @@ export class NodeTlsConn implements ByteConn {
   #reader: { p: Uint8Array; resolve(n: number | null): void; reject(e: Error): void } | null = null;
   #paused = false;
 
-  constructor(socket: Socket) {
+  /** `addresses`: the client's, when the socket does not know them (TLS over a stream). */
+  constructor(socket: Socket, addresses?: { remote: Deno.NetAddr; local: Deno.NetAddr }) {
     this.#socket = socket;
-    this.remoteAddr = {
+    this.remoteAddr = addresses?.remote ?? {
       transport: "tcp",
       hostname: socket.remoteAddress ?? "unknown",
       port: socket.remotePort ?? 0,
     };
-    this.localAddr = {
+    this.localAddr = addresses?.local ?? {
       transport: "tcp",
       hostname: socket.localAddress ?? "unknown",
       port: socket.localPort ?? 0,
@@ -148,28 +155,71 @@ function versionRange(versions: readonly TlsVersion[]) {
   };
 }
 
-/** An HTTPS listener on the node engine. */
-export class NodeTlsFront implements BoundFront {
+/**
+ * The node TLS options of a listener: versions, ALPN, and an `SNICallback` that asks the
+ * listener's certificate store on every handshake (contexts cached per certificate).
+ */
+export class SniContexts {
   #options: TlsFrontOptions;
-  #server: Server;
   #contexts = new Map<string, SecureContext>();
-  #closed = false;
 
-  private constructor(options: TlsFrontOptions) {
+  constructor(options: TlsFrontOptions) {
     this.#options = options;
-    this.#server = createServer({
+  }
+
+  /** Options for `tls.createServer` or a server-side `TLSSocket`. */
+  serverOptions(): TlsOptions {
+    const store = this.#options.store;
+    return {
       ALPNProtocols: ["http/1.1"],
-      handshakeTimeout: options.handshakeTimeoutMs,
-      ...versionRange(options.versions),
+      ...versionRange(this.#options.versions),
       SNICallback: (name, cb) => {
         try {
-          const spec = options.store.resolve(name ?? "");
+          const spec = store.resolve(name ?? "");
           if (spec) cb(null, this.#context(spec));
           else cb(new Error("the listener has no certificate"), undefined);
         } catch (error) {
           cb(error instanceof Error ? error : new Error(String(error)), undefined);
         }
       },
+    };
+  }
+
+  #context(spec: CertificateSpec): SecureContext {
+    let context = this.#contexts.get(spec.fingerprint);
+    if (!context) {
+      context = createSecureContext({
+        cert: [spec.certificate, ...spec.chain].join("\n"),
+        key: spec.key,
+        ...versionRange(this.#options.versions),
+      });
+      this.#contexts.set(spec.fingerprint, context);
+    }
+    return context;
+  }
+
+  /** Drops the contexts of certificates that left the listener (the callback sees the rest). */
+  certificatesChanged(): void {
+    const store = this.#options.store;
+    for (const fingerprint of this.#contexts.keys()) {
+      if (!store.get(fingerprint) && store.defaultCertificate()?.fingerprint !== fingerprint) {
+        this.#contexts.delete(fingerprint);
+      }
+    }
+  }
+}
+
+/** An HTTPS listener on the node engine. */
+export class NodeTlsFront implements BoundFront {
+  #server: Server;
+  #contexts: SniContexts;
+  #closed = false;
+
+  private constructor(options: TlsFrontOptions) {
+    this.#contexts = new SniContexts(options);
+    this.#server = createServer({
+      ...this.#contexts.serverOptions(),
+      handshakeTimeout: options.handshakeTimeoutMs,
     }, (socket) => {
       if (this.#closed) {
         socket.destroy();
@@ -214,30 +264,8 @@ export class NodeTlsFront implements BoundFront {
     return front;
   }
 
-  #context(spec: CertificateSpec): SecureContext {
-    let context = this.#contexts.get(spec.fingerprint);
-    if (!context) {
-      context = createSecureContext({
-        cert: [spec.certificate, ...spec.chain].join("\n"),
-        key: spec.key,
-        ...versionRange(this.#options.versions),
-      });
-      this.#contexts.set(spec.fingerprint, context);
-    }
-    return context;
-  }
-
-  /** Drops the contexts of certificates that left the listener (the callback sees the rest). */
   certificatesChanged(): void {
-    for (const fingerprint of this.#contexts.keys()) {
-      if (!this.#options.store.get(fingerprint) && !this.#isDefault(fingerprint)) {
-        this.#contexts.delete(fingerprint);
-      }
-    }
-  }
-
-  #isDefault(fingerprint: string): boolean {
-    return this.#options.store.defaultCertificate()?.fingerprint === fingerprint;
+    this.#contexts.certificatesChanged();
   }
 
   close(): void {

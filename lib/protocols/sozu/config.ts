@@ -24,6 +24,11 @@ export function sozuConfigSchema() {
      */
     https_listeners: socketAddressList.default([]),
     /**
+     * TCP listeners created and activated at start; each forwards to the application of its one
+     * front (ADD_TCP_FRONT), kept in the state.
+     */
+    tcp_listeners: socketAddressList.default([]),
+    /**
      * TLS engine: "native" (Deno.listenTls with Deno's internal SNI resolver: fastest, no session
      * resumption), "node" (node:tls: public API, resumption), "auto" (native where it can serve
      * the listener, else node).

@@ -147,24 +147,29 @@ function registerStateCommands(sozu: Command, caller: SozuCtlCaller, env: CtlEnv
     });
 }
 
-const proxyKind = (https?: boolean) => https ? "https" : "http";
+type ListenerKind = { https?: boolean; tcp?: boolean };
+const proxyKind = (o: ListenerKind) => o.tcp ? "tcp" : o.https ? "https" : "http";
 
 /** `listener add|remove|activate|deactivate`. */
 function registerListenerCommands(sozu: Command, caller: SozuCtlCaller): void {
   const listener = sozu.command("listener").description("add, remove, activate listeners");
   listener.command("add").argument("<address>", "ip:port").option("--https", "an HTTPS listener")
+    .option("--tcp", "a TCP listener").option("--expect-proxy", "expect a PROXY protocol header")
     .option("--no-activate", "only add it; do not start listening")
     .description("add a listener (and activate it)")
-    .action(async (addr: string, o: { https?: boolean; activate: boolean }) => {
-      const front = address(addr);
-      const bodies = [proxyOrder(o.https ? "ADD_HTTPS_LISTENER" : "ADD_HTTP_LISTENER", { front })];
-      if (o.activate) {
-        bodies.push(
-          proxyOrder("ACTIVATE_LISTENER", { front, proxy: proxyKind(o.https), from_scm: false }),
-        );
-      }
-      await caller.call(bodies);
-    });
+    .action(
+      async (addr: string, o: ListenerKind & { activate: boolean; expectProxy?: boolean }) => {
+        const front = address(addr);
+        const type = `ADD_${proxyKind(o).toUpperCase()}_LISTENER`;
+        const bodies = [proxyOrder(type, { front, expect_proxy: !!o.expectProxy })];
+        if (o.activate) {
+          bodies.push(
+            proxyOrder("ACTIVATE_LISTENER", { front, proxy: proxyKind(o), from_scm: false }),
+          );
+        }
+        await caller.call(bodies);
+      },
+    );
   for (
     const [name, type, extra] of [
       ["remove", "REMOVE_LISTENER", {}],
@@ -173,16 +178,21 @@ function registerListenerCommands(sozu: Command, caller: SozuCtlCaller): void {
     ] as const
   ) {
     listener.command(name).argument("<address>", "ip:port").option("--https", "an HTTPS listener")
-      .description(`${name} a listener`)
-      .action(async (addr: string, o: { https?: boolean }) => {
+      .option("--tcp", "a TCP listener").description(`${name} a listener`)
+      .action(async (addr: string, o: ListenerKind) => {
         await caller.call([
-          proxyOrder(type, { front: address(addr), proxy: proxyKind(o.https), ...extra }),
+          proxyOrder(type, { front: address(addr), proxy: proxyKind(o), ...extra }),
         ]);
       });
   }
 }
 
-type AppAddOptions = { sticky?: boolean; httpsRedirect?: boolean; loadBalancing?: string };
+type AppAddOptions = {
+  sticky?: boolean;
+  httpsRedirect?: boolean;
+  loadBalancing?: string;
+  proxyProtocol?: string;
+};
 
 /** `app add|remove`. */
 function registerAppCommands(sozu: Command, caller: SozuCtlCaller): void {
@@ -191,6 +201,7 @@ function registerAppCommands(sozu: Command, caller: SozuCtlCaller): void {
     .option("--sticky", "sticky sessions")
     .option("--https-redirect", "redirect HTTP to HTTPS")
     .option("--load-balancing <policy>", "round_robin, random, least_loaded or power_of_two")
+    .option("--proxy-protocol <mode>", "SEND_HEADER, RELAY_HEADER or EXPECT_HEADER")
     .description("add (or update) an application")
     .action(async (id: string, o: AppAddOptions) => {
       const policies = ["round_robin", "random", "least_loaded", "power_of_two"];
@@ -204,6 +215,7 @@ function registerAppCommands(sozu: Command, caller: SozuCtlCaller): void {
         sticky_session: !!o.sticky,
         https_redirect: !!o.httpsRedirect,
         load_balancing: o.loadBalancing ?? "round_robin",
+        proxy_protocol: o.proxyProtocol ?? null,
       })]);
     });
   app.command("remove").argument("<app_id>").description("remove an application")
@@ -229,6 +241,14 @@ function registerRouteCommands(sozu: Command, caller: SozuCtlCaller): void {
         if (o.listener !== undefined) data.address = address(o.listener, "listener");
         const type = `${name.toUpperCase()}_${o.https ? "HTTPS" : "HTTP"}_FRONT`;
         await caller.call([proxyOrder(type, data)]);
+      });
+  }
+  const tcp = sozu.command("tcp-front").description("add or remove the front of a TCP listener");
+  for (const name of ["add", "remove"] as const) {
+    tcp.command(name).argument("<app_id>").argument("<listener>", "TCP listener ip:port")
+      .description(`${name} a TCP front`).action(async (id: string, listener: string) => {
+        const data = { app_id: id, address: address(listener, "listener") };
+        await caller.call([proxyOrder(`${name.toUpperCase()}_TCP_FRONT`, data)]);
       });
   }
   const backend = sozu.command("backend").description("add or remove backends");

@@ -22,6 +22,7 @@ import {
   canonicalOrderName,
   type CommandResponse,
   listFrontendsInput,
+  ORDER_ALIASES,
   parseOrThrow,
   type Query,
   queryInput,
@@ -117,7 +118,7 @@ function registerStateOrders(orders: SozuHandlers["orders"], env: SozuHandlerEnv
     return response(request.id, "OK", outcome.message);
   };
   for (const type of STATE_ORDER_TYPES) orders.register(type, stateOrder);
-  orders.register("ADD_CLUSTER", stateOrder).register("REMOVE_CLUSTER", stateOrder);
+  for (const alias of Object.keys(ORDER_ALIASES)) orders.register(alias, stateOrder);
 }
 
 /** SAVE_STATE: the orders that rebuild the state, written as sozu's record stream. */
@@ -265,7 +266,7 @@ function registerQueries(handlers: SozuHandlers, env: SozuHandlerEnvironment): v
     const data = await control.serial(() => ({
       http_frontends: all || f?.http ? control.state.fronts("http", domain) : [],
       https_frontends: all || f?.https ? control.state.fronts("https", domain) : [],
-      tcp_frontends: [],
+      tcp_frontends: (all || f?.tcp) && domain === null ? control.state.tcpFronts() : [],
     }));
     return response(request.id, "OK", "", { type: "FRONTEND_LIST", data });
   });
@@ -328,9 +329,6 @@ function registerUnsupported(
     "RELOAD_CONFIGURATION",
     unsupported("RELOAD_CONFIGURATION is not supported: use LOAD_STATE or restart the service"),
   );
-  for (const type of ["ADD_TCP_FRONT", "REMOVE_TCP_FRONT", "ADD_TCP_LISTENER"]) {
-    orders.register(type, unsupported(`${type}: TCP proxying is not supported`));
-  }
   for (const type of ["METRICS", "CONFIGURE_METRICS"]) {
     orders.register(type, unsupported(`${type} is not supported yet: metrics come with part 2`));
   }

@@ -276,6 +276,39 @@ export const httpsListenerInput = z.object({
 /** An HTTPS listener (0.13 shape). */
 export type HttpsListener = z.output<typeof httpsListenerInput>;
 
+/** ADD_TCP_LISTENER (0.13 TcpListener: `front` or v0.14 `address`). */
+export const tcpListenerInput = z.object({
+  front: socketAddress.nullish(),
+  address: socketAddress.nullish(),
+  public_address: socketAddress.nullish(),
+  expect_proxy: z.boolean().nullish(),
+  front_timeout: seconds.nullish(),
+  back_timeout: seconds.nullish(),
+  connect_timeout: seconds.nullish(),
+}).refine(hasAddress, needAddress).transform((l) => ({
+  front: (l.front ?? l.address)!,
+  public_address: l.public_address ?? null,
+  expect_proxy: l.expect_proxy ?? false,
+  front_timeout: l.front_timeout ?? 60,
+  back_timeout: l.back_timeout ?? 30,
+  connect_timeout: l.connect_timeout ?? 3,
+}));
+/** A TCP listener (0.13 shape). */
+export type TcpListener = z.output<typeof tcpListenerInput>;
+
+/** ADD_TCP_FRONT / REMOVE_TCP_FRONT: `{app_id, address}` (v0.14 `{cluster_id, address, tags}`). */
+export const tcpFrontInput = z.object({
+  app_id: identifier.nullish(),
+  cluster_id: identifier.nullish(),
+  address: socketAddress,
+  tags: z.record(z.string(), z.string()).nullish(),
+}).refine((f) => (f.app_id ?? f.cluster_id) != null, {
+  message: "app_id: expected the application id",
+  path: ["app_id"],
+}).transform((f) => ({ app_id: (f.app_id ?? f.cluster_id)!, address: f.address }));
+/** A TCP front (0.13 shape). */
+export type TcpFront = z.output<typeof tcpFrontInput>;
+
 const proxyKind = z.string().transform((s) => s.toLowerCase()).pipe(
   z.enum(["http", "https", "tcp"]),
 );

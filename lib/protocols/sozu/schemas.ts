@@ -47,6 +47,9 @@ export const STATE_ORDER_TYPES: ReadonlySet<string> = new Set([
   "REMOVE_CERTIFICATE",
   "ADD_HTTP_LISTENER",
   "ADD_HTTPS_LISTENER",
+  "ADD_TCP_LISTENER",
+  "ADD_TCP_FRONT",
+  "REMOVE_TCP_FRONT",
   "REMOVE_LISTENER",
   "ACTIVATE_LISTENER",
   "DEACTIVATE_LISTENER",
@@ -56,6 +59,8 @@ export const STATE_ORDER_TYPES: ReadonlySet<string> = new Set([
 export const ORDER_ALIASES: Readonly<Record<string, string>> = {
   ADD_CLUSTER: "ADD_APPLICATION",
   REMOVE_CLUSTER: "REMOVE_APPLICATION",
+  ADD_TCP_FRONTEND: "ADD_TCP_FRONT",
+  REMOVE_TCP_FRONTEND: "REMOVE_TCP_FRONT",
 };
 
 /** Every worker order (`{"type":"PROXY","data":{"type":ORDER,…}}`), aliases included. */
@@ -66,9 +71,6 @@ export const SOZU_ORDERS: ReadonlySet<string> = new Set([
   "QUERY",
   "SOFT_STOP",
   "HARD_STOP",
-  "ADD_TCP_FRONT",
-  "REMOVE_TCP_FRONT",
-  "ADD_TCP_LISTENER",
   "METRICS",
   "CONFIGURE_METRICS",
   "LOGGING",

@@ -19,6 +19,7 @@ import { ControlPlane } from "./control_plane.ts";
 import type { SozuBackends } from "./definition.ts";
 import { SozuEventHub } from "./events.ts";
 import { createSozuHandlers, type SozuHandlers } from "./handlers.ts";
+import { tcpListenerInput } from "./order_schemas.ts";
 import { SozuCommandServer } from "./server.ts";
 import { sozuStatusPage } from "./status_page.ts";
 import {
@@ -81,14 +82,20 @@ function inheritedState(ctx: ServiceContext<SozuConfig>): ConfigState | null {
 /** Adds and activates the configured listeners the state lacks; whether anything changed. */
 function addConfiguredListeners(state: ConfigState, config: SozuConfig): boolean {
   let changed = false;
-  const lists = [["http", config.listeners], ["https", config.https_listeners]] as const;
+  const lists = [
+    ["http", config.listeners],
+    ["https", config.https_listeners],
+    ["tcp", config.tcp_listeners],
+  ] as const;
   for (const [proxy, addresses] of lists) {
     for (const address of addresses) {
       if (!state.hasListener(address)) {
         state.apply(
           proxy === "http"
             ? { type: "ADD_HTTP_LISTENER", data: defaultHttpListener(address) }
-            : { type: "ADD_HTTPS_LISTENER", data: defaultHttpsListener(address) },
+            : proxy === "https"
+            ? { type: "ADD_HTTPS_LISTENER", data: defaultHttpsListener(address) }
+            : { type: "ADD_TCP_LISTENER", data: tcpListenerInput.parse({ front: address }) },
         );
         changed = true;
       }

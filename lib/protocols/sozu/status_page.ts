@@ -48,7 +48,12 @@ function table(
 
 function listenerTable(dump: Dump): StatusTable {
   const rows: StatusCell[][] = [];
-  for (const [proto, table] of [["HTTP", dump.http_listeners], ["HTTPS", dump.https_listeners]]) {
+  const tables = [
+    ["HTTP", dump.http_listeners],
+    ["HTTPS", dump.https_listeners],
+    ["TCP", dump.tcp_listeners],
+  ];
+  for (const [proto, table] of tables) {
     for (const [address, [, active]] of Object.entries(table as Dump["http_listeners"])) {
       rows.push([
         address,
@@ -69,6 +74,7 @@ function applicationTable(dump: Dump): StatusTable {
       ...(dump.https_fronts[id] ?? []).map((f) =>
         `https://${f.hostname}${f.path_begin} on ${f.address}`
       ),
+      ...(dump.tcp_fronts[id] ?? []).map((f) => `tcp on ${f.address}`),
     ];
     return [
       id,

@@ -6,7 +6,7 @@
  * document, the orders that rebuild it and the data-plane orders that rebuild a worker.
  */
 import type { ProxyOrder } from "../../../backends/http_proxy/mod.ts";
-import type { HttpFront } from "../order_schemas.ts";
+import type { HttpFront, TcpFront } from "../order_schemas.ts";
 import type { ListenerDefaults, StateOrder } from "./orders.ts";
 import {
   type Plan,
@@ -24,6 +24,7 @@ import {
   planReplaceCertificate,
 } from "./planner.ts";
 import { ConfigTables } from "./tables.ts";
+import { planAddTcpFront, planRemoveTcpFront } from "./tcp_planner.ts";
 import {
   applicationInfo,
   type CertificateFilter,
@@ -51,6 +52,12 @@ function planListenerOrder(t: ConfigTables, order: StateOrder): Plan | null {
       return planAddListener(t, { proxy: "http", config: order.data, active: false });
     case "ADD_HTTPS_LISTENER":
       return planAddListener(t, { proxy: "https", config: order.data, active: false });
+    case "ADD_TCP_LISTENER":
+      return planAddListener(t, { proxy: "tcp", config: order.data, active: false });
+    case "ADD_TCP_FRONT":
+      return planAddTcpFront(t, order.data);
+    case "REMOVE_TCP_FRONT":
+      return planRemoveTcpFront(t, order.data);
     case "REMOVE_LISTENER":
       return planRemoveListener(t, order.data);
     case "ACTIVATE_LISTENER":
@@ -76,7 +83,7 @@ export class ConfigState implements ListenerDefaults {
     return {
       listeners: t.listeners.size,
       applications: t.apps.size,
-      fronts: t.fronts.size,
+      fronts: t.fronts.size + t.tcpFronts.size,
       backends: t.backendCount,
       certificates: this.certificateCount,
     };
@@ -101,7 +108,7 @@ export class ConfigState implements ListenerDefaults {
   }
 
   /** The protocol of the listener at `address` ("http" when unknown). */
-  listenerProtocol(address: string): "http" | "https" {
+  listenerProtocol(address: string): "http" | "https" | "tcp" {
     return this.#tables.listeners.get(address)?.proxy ?? "http";
   }
 
@@ -205,6 +212,11 @@ export class ConfigState implements ListenerDefaults {
       }
     }
     return out;
+  }
+
+  /** The TCP fronts (LIST_FRONTENDS). */
+  tcpFronts(): TcpFront[] {
+    return [...this.#tables.tcpFronts.values()];
   }
 
   /** A worker's answer to QUERY CERTIFICATES (sozu's `QueryAnswerCertificate` shape). */

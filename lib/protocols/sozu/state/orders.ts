@@ -27,6 +27,10 @@ import {
   removeBackendReadme,
   removeCertificateCode,
   replaceCertificateInput,
+  type TcpFront,
+  tcpFrontInput,
+  type TcpListener,
+  tcpListenerInput,
 } from "../order_schemas.ts";
 import { canonicalOrderName, certificateFingerprint, parseOrThrow } from "../schemas.ts";
 import { certificateFacts } from "./certificates.ts";
@@ -71,6 +75,8 @@ export type StateOrder =
   }
   | { type: "ADD_HTTP_LISTENER"; data: HttpListener }
   | { type: "ADD_HTTPS_LISTENER"; data: HttpsListener }
+  | { type: "ADD_TCP_LISTENER"; data: TcpListener }
+  | { type: "ADD_TCP_FRONT" | "REMOVE_TCP_FRONT"; data: TcpFront }
   | { type: "REMOVE_LISTENER"; data: ListenerRef }
   | { type: "ACTIVATE_LISTENER"; data: ListenerRef & { from_scm: boolean } }
   | { type: "DEACTIVATE_LISTENER"; data: ListenerRef & { to_scm: boolean } };
@@ -226,6 +232,11 @@ function parseListenerOrder(type: string, payload: unknown): StateOrder | null {
       return { type, data: parse(httpListenerInput, payload, type) };
     case "ADD_HTTPS_LISTENER":
       return { type, data: parse(httpsListenerInput, payload, type) };
+    case "ADD_TCP_LISTENER":
+      return { type, data: parse(tcpListenerInput, payload, type) };
+    case "ADD_TCP_FRONT":
+    case "REMOVE_TCP_FRONT":
+      return { type, data: parse(tcpFrontInput, payload, type) };
     case "REMOVE_LISTENER": {
       const l = parse(listenerRefInput, payload, type);
       return { type, data: { front: l.front, proxy: l.proxy } };

@@ -43,8 +43,7 @@ function plural(n: number, word: string): string {
 }
 
 /** The listener `ref` names, or a refusal for `order`. */
-function listenerOf(t: ConfigTables, ref: ListenerRef, order: string): ListenerEntry {
-  if (ref.proxy === "tcp") throw new InvalidError(`${order}: TCP listeners are not supported`);
+export function listenerOf(t: ConfigTables, ref: ListenerRef, order: string): ListenerEntry {
   const entry = t.listeners.get(ref.front);
   if (!entry || entry.proxy !== ref.proxy) {
     throw new NotFoundError(`${order}: no ${ref.proxy.toUpperCase()} listener at ${ref.front}`);
@@ -58,10 +57,10 @@ function listenerOf(t: ConfigTables, ref: ListenerRef, order: string): ListenerE
  */
 function listenerNotes(entry: ListenerEntry): string[] {
   const notes: string[] = [];
-  if (entry.config.expect_proxy) {
-    notes.push("expect_proxy is not supported: no PROXY protocol header is read");
-  }
   if (entry.proxy !== "https") return notes;
+  if (entry.config.expect_proxy) {
+    notes.push("expect_proxy: served by the node TLS engine (the header precedes TLS)");
+  }
   const c = entry.config;
   const served = servedVersions(c.versions);
   if (served.length === 0) {
@@ -90,7 +89,7 @@ function listenerNotes(entry: ListenerEntry): string[] {
   return notes;
 }
 
-/** ADD_HTTP_LISTENER / ADD_HTTPS_LISTENER. */
+/** ADD_HTTP_LISTENER / ADD_HTTPS_LISTENER / ADD_TCP_LISTENER. */
 export function planAddListener(t: ConfigTables, entry: ListenerEntry): Plan {
   const address = entry.config.front;
   const existing = t.listeners.get(address);

@@ -5,7 +5,13 @@ import type {
   ProxyOrder,
   TlsVersion,
 } from "../../../backends/http_proxy/mod.ts";
-import type { Application, Backend, CertificateAndKey, HttpFront } from "../order_schemas.ts";
+import type {
+  Application,
+  Backend,
+  CertificateAndKey,
+  HttpFront,
+  TcpFront,
+} from "../order_schemas.ts";
 import { checkCertificate } from "./certificates.ts";
 import type { ListenerEntry } from "./tables.ts";
 
@@ -36,17 +42,19 @@ export function certificateSpec(
 
 /** The listener spec the data plane gets for a listener. */
 export function listenerSpec(entry: ListenerEntry): ListenerSpec {
-  const c = entry.config;
   const spec: ListenerSpec = {
-    address: c.front,
+    address: entry.config.front,
     protocol: entry.proxy,
-    stickyName: c.sticky_name,
-    frontTimeoutMs: c.front_timeout * 1000,
-    backTimeoutMs: c.back_timeout * 1000,
-    connectTimeoutMs: c.connect_timeout * 1000,
-    requestTimeoutMs: c.request_timeout * 1000,
+    frontTimeoutMs: entry.config.front_timeout * 1000,
+    backTimeoutMs: entry.config.back_timeout * 1000,
+    connectTimeoutMs: entry.config.connect_timeout * 1000,
   };
-  if (c.public_address) spec.publicAddress = c.public_address;
+  if (entry.config.public_address) spec.publicAddress = entry.config.public_address;
+  if (entry.config.expect_proxy) spec.expectProxy = true;
+  if (entry.proxy === "tcp") return spec;
+  const c = entry.config;
+  spec.stickyName = c.sticky_name;
+  spec.requestTimeoutMs = c.request_timeout * 1000;
   if (c.answer_404) spec.answer404 = c.answer_404;
   if (c.answer_503) spec.answer503 = c.answer_503;
   if (entry.proxy === "https") {
@@ -78,6 +86,7 @@ export function clusterOrder(app: Application): ProxyOrder {
   };
   if (app.load_metric) cluster.cluster.loadMetric = app.load_metric;
   if (app.answer_503) cluster.cluster.answer503 = app.answer_503;
+  if (app.proxy_protocol) cluster.cluster.proxyProtocol = app.proxy_protocol;
   return cluster;
 }
 
@@ -92,6 +101,11 @@ export function frontOrder(op: "add_front" | "remove_front", f: HttpFront): Prox
       pathBegin: f.path_begin,
     },
   };
+}
+
+/** Sets or removes the front of a TCP listener. */
+export function tcpFrontOrder(op: "add_tcp_front" | "remove_tcp_front", f: TcpFront): ProxyOrder {
+  return { op, front: { listener: f.address, clusterId: f.app_id } };
 }
 
 /** Adds a backend. */

@@ -75,6 +75,10 @@ export function ordersFromDump(data: unknown, defaults: ListenerDefaults): State
     add("ADD_HTTPS_LISTENER", listener);
     if (active) add("ACTIVATE_LISTENER", { front: listener.front, proxy: "https" });
   }
+  for (const [listener, active] of Object.values(s.tcp_listeners ?? {})) {
+    add("ADD_TCP_LISTENER", listener);
+    if (active) add("ACTIVATE_LISTENER", { front: listener.front, proxy: "tcp" });
+  }
   for (const app of Object.values(s.applications ?? {})) add("ADD_APPLICATION", app);
   for (const list of Object.values(s.http_fronts ?? {})) {
     for (const f of list) add("ADD_HTTP_FRONT", f);
@@ -87,6 +91,9 @@ export function ordersFromDump(data: unknown, defaults: ListenerDefaults): State
   for (const list of Object.values(s.https_fronts ?? {})) {
     for (const f of list) add("ADD_HTTPS_FRONT", f);
   }
+  for (const list of Object.values(s.tcp_fronts ?? {})) {
+    for (const f of list) add("ADD_TCP_FRONT", f);
+  }
   for (const list of Object.values(s.backends ?? {})) for (const b of list) add("ADD_BACKEND", b);
   return orders;
 }
@@ -98,10 +105,15 @@ export function ordersFromDocument(data: unknown, defaults: ListenerDefaults): S
   const orders: StateOrder[] = [];
   const add = (type: string, payload: unknown) =>
     orders.push(parseStateOrder(type, payload, defaults));
-  for (const proxy of ["http", "https"] as const) {
+  const listenerOrder = {
+    http: "ADD_HTTP_LISTENER",
+    https: "ADD_HTTPS_LISTENER",
+    tcp: "ADD_TCP_LISTENER",
+  };
+  for (const proxy of ["http", "https", "tcp"] as const) {
     for (const [kind, listener, active] of d.listeners) {
       if (kind !== proxy) continue;
-      add(proxy === "http" ? "ADD_HTTP_LISTENER" : "ADD_HTTPS_LISTENER", listener);
+      add(listenerOrder[proxy], listener);
       if (active) add("ACTIVATE_LISTENER", { front: listener.front, proxy });
     }
   }
@@ -117,6 +129,7 @@ export function ordersFromDocument(data: unknown, defaults: ListenerDefaults): S
     add("ADD_CERTIFICATE", { front: address, certificate, names });
   }
   for (const f of d.fronts) if (f[0] === "https") add("ADD_HTTPS_FRONT", front(f));
+  for (const [app_id, address] of d.tcp_fronts ?? []) add("ADD_TCP_FRONT", { app_id, address });
   for (const [app_id, backend_id, address, sticky_id, weight, backup] of d.backends) {
     add("ADD_BACKEND", {
       app_id,

@@ -10,12 +10,15 @@ import type {
   HttpFront,
   HttpListener,
   HttpsListener,
+  TcpFront,
+  TcpListener,
 } from "../order_schemas.ts";
 
 /** A listener with its protocol and whether it accepts connections. */
 export type ListenerEntry =
   | { proxy: "http"; config: HttpListener; active: boolean }
-  | { proxy: "https"; config: HttpsListener; active: boolean };
+  | { proxy: "https"; config: HttpsListener; active: boolean }
+  | { proxy: "tcp"; config: TcpListener; active: boolean };
 
 /** A front and the protocol of its listener. */
 export interface FrontEntry {
@@ -55,6 +58,8 @@ export class ConfigTables {
   readonly backends = new Map<string, Map<string, Backend>>();
   /** front key → front. */
   readonly fronts = new Map<string, FrontEntry>();
+  /** TCP listener address → its one front. */
+  readonly tcpFronts = new Map<string, TcpFront>();
   /** listener address → fingerprint → certificate. */
   readonly certs = new Map<string, Map<string, CertificateEntry>>();
   #frontsByApp = new Map<string, number>();
@@ -98,6 +103,20 @@ export class ConfigTables {
   /** Removes the front under `key`. */
   deleteFront(key: string, front: HttpFront): void {
     this.fronts.delete(key);
+    bump(this.#frontsByApp, front.app_id, -1);
+    bump(this.#frontsByListener, front.address, -1);
+  }
+
+  /** Sets the front of a TCP listener. */
+  addTcpFront(front: TcpFront): void {
+    this.tcpFronts.set(front.address, front);
+    bump(this.#frontsByApp, front.app_id, 1);
+    bump(this.#frontsByListener, front.address, 1);
+  }
+
+  /** Removes the front of a TCP listener. */
+  deleteTcpFront(front: TcpFront): void {
+    this.tcpFronts.delete(front.address);
     bump(this.#frontsByApp, front.app_id, -1);
     bump(this.#frontsByListener, front.address, -1);
   }

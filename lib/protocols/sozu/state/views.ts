@@ -11,6 +11,8 @@ import type {
   HttpFront,
   HttpListener,
   HttpsListener,
+  TcpFront,
+  TcpListener,
 } from "../order_schemas.ts";
 import type { StateOrder } from "./orders.ts";
 import {
@@ -19,6 +21,7 @@ import {
   clusterOrder,
   frontOrder,
   listenerSpec,
+  tcpFrontOrder,
 } from "./proxy_orders.ts";
 import type { ConfigTables } from "./tables.ts";
 
@@ -28,10 +31,10 @@ export interface ConfigStateJson {
   backends: Record<string, Backend[]>;
   http_listeners: Record<string, [HttpListener, boolean]>;
   https_listeners: Record<string, [HttpsListener, boolean]>;
-  tcp_listeners: Record<string, never>;
+  tcp_listeners: Record<string, [TcpListener, boolean]>;
   http_fronts: Record<string, HttpFront[]>;
   https_fronts: Record<string, HttpFront[]>;
-  tcp_fronts: Record<string, never>;
+  tcp_fronts: Record<string, TcpFront[]>;
   certificates: Record<string, Record<string, [CertificateAndKey, string[]]>>;
   http_addresses: string[];
   https_addresses: string[];
@@ -43,7 +46,7 @@ export interface ConfigStateJson {
  * is rewritten after every batch of orders.
  */
 export interface StateDocument {
-  listeners: ["http" | "https", HttpListener | HttpsListener, boolean][];
+  listeners: ["http" | "https" | "tcp", HttpListener | HttpsListener | TcpListener, boolean][];
   applications: Application[];
   /** [proxy, app_id, address, hostname, path_begin] */
   fronts: ["http" | "https", string, string, string, string][];
@@ -51,6 +54,8 @@ export interface StateDocument {
   certificates: [string, CertificateAndKey, string[]][];
   /** [app_id, backend_id, address, sticky_id, weight, backup] */
   backends: [string, string, string, string | null, number | null, boolean | null][];
+  /** [app_id, listener address] (absent in documents written before TCP support). */
+  tcp_fronts?: [string, string][];
 }
 
 /** Which certificates QUERY CERTIFICATES asks for. */
@@ -67,6 +72,7 @@ export function stateDocument(t: ConfigTables): StateDocument {
     fronts: [],
     certificates: [],
     backends: [],
+    tcp_fronts: [...t.tcpFronts.values()].map((f) => [f.app_id, f.address]),
   };
   for (const e of t.listeners.values()) doc.listeners.push([e.proxy, e.config, e.active]);
   for (const { proxy, front: f } of t.fronts.values()) {
@@ -103,6 +109,8 @@ export function dumpState(t: ConfigTables): ConfigStateJson {
     if (e.proxy === "http") {
       out.http_listeners[address] = [e.config, e.active];
       out.http_addresses.push(address);
+    } else if (e.proxy === "tcp") {
+      out.tcp_listeners[address] = [e.config, e.active];
     } else {
       out.https_listeners[address] = [e.config, e.active];
       out.https_addresses.push(address);
@@ -114,6 +122,7 @@ export function dumpState(t: ConfigTables): ConfigStateJson {
     const table = proxy === "http" ? out.http_fronts : out.https_fronts;
     (table[front.app_id] ??= []).push(front);
   }
+  for (const front of t.tcpFronts.values()) (out.tcp_fronts[front.app_id] ??= []).push(front);
   for (const [address, map] of t.certs) {
     const table: Record<string, [CertificateAndKey, string[]]> = {};
     for (const [fp, c] of map) table[fp] = [c.certificate, c.names];
@@ -124,10 +133,11 @@ export function dumpState(t: ConfigTables): ConfigStateJson {
 
 function listenerOrders(t: ConfigTables): StateOrder[] {
   const out: StateOrder[] = [];
-  for (const proxy of ["http", "https"] as const) {
+  for (const proxy of ["http", "https", "tcp"] as const) {
     for (const e of t.listeners.values()) {
       if (e.proxy !== proxy) continue;
       if (e.proxy === "http") out.push({ type: "ADD_HTTP_LISTENER", data: e.config });
+      else if (e.proxy === "tcp") out.push({ type: "ADD_TCP_LISTENER", data: e.config });
       else out.push({ type: "ADD_HTTPS_LISTENER", data: e.config });
       if (e.active) {
         out.push({
@@ -158,6 +168,7 @@ export function rebuildOrders(t: ConfigTables): StateOrder[] {
   for (const f of t.fronts.values()) {
     if (f.proxy === "https") out.push({ type: "ADD_HTTPS_FRONT", data: f.front });
   }
+  for (const f of t.tcpFronts.values()) out.push({ type: "ADD_TCP_FRONT", data: f });
   for (const list of t.backends.values()) {
     for (const b of list.values()) out.push({ type: "ADD_BACKEND", data: b });
   }
@@ -180,6 +191,7 @@ export function workerOrders(t: ConfigTables): ProxyOrder[] {
   }
   for (const app of t.apps.values()) out.push(clusterOrder(app));
   for (const f of t.fronts.values()) out.push(frontOrder("add_front", f.front));
+  for (const f of t.tcpFronts.values()) out.push(tcpFrontOrder("add_tcp_front", f));
   for (const map of t.backends.values()) {
     for (const b of map.values()) out.push(backendOrder(b));
   }
@@ -199,7 +211,7 @@ export function applicationInfo(t: ConfigTables, id: string): Record<string, unk
     configuration: app,
     http_frontends: http,
     https_frontends: https,
-    tcp_frontends: [],
+    tcp_frontends: [...t.tcpFronts.values()].filter((f) => f.app_id === id),
     backends: [...(t.backends.get(id)?.values() ?? [])],
   };
 }
