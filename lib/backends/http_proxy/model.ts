@@ -72,15 +72,27 @@ export interface ClusterSpec {
   answer503?: string;
 }
 
-/** A routing rule: requests on `listener` for `hostname` whose path starts with `pathBegin`. */
+/**
+ * A routing rule: requests on `listener` for `hostname` whose path starts with `pathBegin`. The
+ * optional fields are sozu 0.14's (`front_router.ts`); a front without them is a 0.13 front.
+ */
 export interface FrontSpec {
   /** The listener's address ("ip:port"). */
   listener: string;
+  /** The cluster requests go to ("" for a `deny` front). */
   clusterId: string;
   /** Exact name, or a one-label wildcard "*.example.com". Lower case, no port. */
   hostname: string;
-  /** Raw prefix of the request target ("" or "/" matches everything). */
+  /** Raw prefix of the request target ("" or "/" matches everything); the pattern of `pathRule`. */
   pathBegin: string;
+  /** How `pathBegin` matches the path: prefix (default), the whole path, or an unanchored regex. */
+  pathRule?: "prefix" | "equals" | "regex";
+  /** Only requests with this method match (default: any). */
+  method?: string;
+  /** PRE rules (in order) before the hostname tree, POST rules after it. @default {"tree"} */
+  position?: "pre" | "tree" | "post";
+  /** Answer 401 instead of routing to a cluster (sozu 0.14 `route: "DENY"`). */
+  deny?: boolean;
 }
 
 /** A backend server of a cluster. */
