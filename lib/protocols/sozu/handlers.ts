@@ -21,6 +21,7 @@ import {
   canonicalOrderName,
   type CommandResponse,
   listFrontendsInput,
+  ORDER_ALIASES,
   parseOrThrow,
   type Query,
   queryInput,
@@ -32,6 +33,7 @@ import {
   statePathInput,
 } from "./schemas.ts";
 import { type ConfigState, decodeRecords, encodeRecords, parseStateOrder } from "./state/mod.ts";
+import { replayRecords } from "./replay.ts";
 import { registerUpgrades, type SozuUpgradeEnvironment } from "./upgrade_handlers.ts";
 
 /** What a handler may do besides returning its final reply. */
@@ -112,7 +114,7 @@ function registerStateOrders(orders: SozuHandlers["orders"], env: SozuHandlerEnv
     return response(request.id, "OK", outcome.message);
   };
   for (const type of STATE_ORDER_TYPES) orders.register(type, stateOrder);
-  orders.register("ADD_CLUSTER", stateOrder).register("REMOVE_CLUSTER", stateOrder);
+  for (const alias of Object.keys(ORDER_ALIASES)) orders.register(alias, stateOrder);
 }
 
 /** SAVE_STATE: the orders that rebuild the state, written as sozu's record stream. */
@@ -136,22 +138,6 @@ function saveState(env: SozuHandlerEnvironment): SozuHandler {
   };
 }
 
-/** Applies one LOAD_STATE record inside the queue (the record's index names its errors). */
-function loadRecord(
-  state: ConfigState,
-  record: { index: number; order: string; payload: unknown },
-) {
-  const name = canonicalOrderName(record.order);
-  if (!STATE_ORDER_TYPES.has(name)) {
-    throw new InvalidError(`record ${record.index}: "${record.order}" is not a state order`);
-  }
-  try {
-    return parseStateOrder(name, record.payload, state);
-  } catch (error) {
-    throw new InvalidError(`record ${record.index}: ${errorText(error)}`);
-  }
-}
-
 /** LOAD_STATE: replays a saved record stream; one summary for every record. */
 function loadState(env: SozuHandlerEnvironment): SozuHandler {
   return async (request, io) => {
@@ -166,15 +152,8 @@ function loadState(env: SozuHandlerEnvironment): SozuHandler {
     }
     const records = decodeRecords(text);
     io.processing(`loading ${records.length} config messages from ${file}`);
-    const outcomes = await Promise.allSettled(
-      records.map((record) => control.execute(() => loadRecord(control.state, record))),
-    );
-    let applied = 0;
-    const errors: string[] = [];
-    for (const outcome of outcomes) {
-      if (outcome.status === "rejected") errors.push(errorText(outcome.reason));
-      else if (outcome.value.changed) applied++;
-    }
+    const { applied, deferred, errors } = await replayRecords(control, records);
+    if (deferred > 0) env.log.info("LOAD_STATE deferred records", { file, deferred });
     const summary = `ok: ${applied} messages, error: ${errors.length}`;
     if (errors.length === 0) return response(request.id, "OK", summary);
     env.log.warn("LOAD_STATE had errors", { file, errors: errors.slice(0, 10) });
@@ -210,6 +189,22 @@ function hash53(text: string): number {
 
 /** The answer to a QUERY (the same for the main process and every worker). */
 function answerQuery(state: ConfigState, q: Query): { type: string; data: unknown } {
+  if (q.type === "CLUSTERS") {
+    const ids = q.data.type === "CLUSTER_ID"
+      ? [q.data.data]
+      : state.applicationsByDomain(q.data.data.hostname, q.data.data.path ?? null);
+    return {
+      type: "CLUSTERS",
+      data: ids.map((id) => state.applicationInfo(id, true)).filter((x) => x !== null),
+    };
+  }
+  if (q.type === "APPLICATIONS_HASHES" || q.type === "CLUSTERS_HASHES") {
+    const hashes: Record<string, number> = {};
+    for (const id of state.applicationIds()) {
+      hashes[id] = hash53(JSON.stringify(state.applicationInfo(id)));
+    }
+    return { type: q.type, data: hashes };
+  }
   if (q.type === "APPLICATIONS") {
     const ids = q.data.type === "APP_ID"
       ? [q.data.data]
@@ -218,13 +213,6 @@ function answerQuery(state: ConfigState, q: Query): { type: string; data: unknow
       type: "APPLICATIONS",
       data: ids.map((id) => state.applicationInfo(id)).filter((x) => x !== null),
     };
-  }
-  if (q.type === "APPLICATIONS_HASHES") {
-    const hashes: Record<string, number> = {};
-    for (const id of state.applicationIds()) {
-      hashes[id] = hash53(JSON.stringify(state.applicationInfo(id)));
-    }
-    return { type: "APPLICATIONS_HASHES", data: hashes };
   }
   const c = q.data;
   const filter = c.type === "ALL"

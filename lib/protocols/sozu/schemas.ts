@@ -56,6 +56,10 @@ export const STATE_ORDER_TYPES: ReadonlySet<string> = new Set([
 export const ORDER_ALIASES: Readonly<Record<string, string>> = {
   ADD_CLUSTER: "ADD_APPLICATION",
   REMOVE_CLUSTER: "REMOVE_APPLICATION",
+  ADD_HTTP_FRONTEND: "ADD_HTTP_FRONT",
+  REMOVE_HTTP_FRONTEND: "REMOVE_HTTP_FRONT",
+  ADD_HTTPS_FRONTEND: "ADD_HTTPS_FRONT",
+  REMOVE_HTTPS_FRONTEND: "REMOVE_HTTPS_FRONT",
 };
 
 /** Every worker order (`{"type":"PROXY","data":{"type":ORDER,…}}`), aliases included. */
@@ -153,7 +157,7 @@ export const certificateFingerprint = z.string().regex(/^[0-9a-fA-F]{64}$/, {
 
 // ---------------------------------------------------------------- command payloads
 
-/** QUERY payload. */
+/** QUERY payload (0.13 APPLICATIONS and v0.14 CLUSTERS names). */
 export const queryInput = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("APPLICATIONS"),
@@ -165,7 +169,18 @@ export const queryInput = z.discriminatedUnion("type", [
       }),
     ]),
   }),
+  z.object({
+    type: z.literal("CLUSTERS"),
+    data: z.discriminatedUnion("type", [
+      z.object({ type: z.literal("CLUSTER_ID"), data: identifier }),
+      z.object({
+        type: z.literal("DOMAIN"),
+        data: z.object({ hostname, path: pathBegin.nullish() }),
+      }),
+    ]),
+  }),
   z.object({ type: z.literal("APPLICATIONS_HASHES") }),
+  z.object({ type: z.literal("CLUSTERS_HASHES") }),
   z.object({
     type: z.literal("CERTIFICATES"),
     data: z.discriminatedUnion("type", [

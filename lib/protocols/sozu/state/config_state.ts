@@ -6,7 +6,7 @@
  * document, the orders that rebuild it and the data-plane orders that rebuild a worker.
  */
 import type { ProxyOrder } from "../../../backends/http_proxy/mod.ts";
-import type { HttpFront } from "../order_schemas.ts";
+import { frontendJson, type HttpFrontendJson } from "./frontends.ts";
 import type { ListenerDefaults, StateOrder } from "./orders.ts";
 import {
   type Plan,
@@ -175,16 +175,16 @@ export class ConfigState implements ListenerDefaults {
     return workerOrders(this.#tables);
   }
 
-  /** Everything known about one application (QUERY APPLICATIONS answer item). */
-  applicationInfo(id: string): Record<string, unknown> | null {
-    return applicationInfo(this.#tables, id);
+  /** Everything known about one application (QUERY APPLICATIONS item; `v14`: CLUSTERS). */
+  applicationInfo(id: string, v14 = false): Record<string, unknown> | null {
+    return applicationInfo(this.#tables, id, v14);
   }
 
   /** Applications with a front for `hostname` (and `pathBegin` when given). */
   applicationsByDomain(hostname: string, pathBegin: string | null): string[] {
     const ids = new Set<string>();
     for (const { front } of this.#tables.fronts.values()) {
-      if (front.hostname !== hostname) continue;
+      if (front.hostname !== hostname || front.app_id === null) continue;
       if (pathBegin !== null && front.path_begin !== pathBegin) continue;
       ids.add(front.app_id);
     }
@@ -196,12 +196,12 @@ export class ConfigState implements ListenerDefaults {
     return [...this.#tables.apps.keys()];
   }
 
-  /** Fronts, optionally filtered by a domain substring (LIST_FRONTENDS). */
-  fronts(proxy: "http" | "https", domain: string | null): HttpFront[] {
-    const out: HttpFront[] = [];
+  /** Fronts, optionally filtered by a domain substring (LIST_FRONTENDS, v0.14 shape). */
+  fronts(proxy: "http" | "https", domain: string | null): HttpFrontendJson[] {
+    const out: HttpFrontendJson[] = [];
     for (const f of this.#tables.fronts.values()) {
       if (f.proxy === proxy && (domain === null || f.front.hostname.includes(domain))) {
-        out.push(f.front);
+        out.push(frontendJson(f.front));
       }
     }
     return out;
