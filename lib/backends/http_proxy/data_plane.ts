@@ -101,10 +101,16 @@ export class WorkerDataPlane implements DataPlane {
     }
   }
 
-  /** Applies an order on every worker. */
-  async apply(order: ProxyOrder): Promise<void> {
+  /** Applies an order on every worker (or only on worker `workerId`). */
+  async apply(order: ProxyOrder, workerId?: number): Promise<void> {
     if (this.#stopping || this.#stopped) throw new Error("the proxy is stopping");
-    const slots = this.#slots.filter((s) => s.state === "RUNNING" || s.state === "NOT_ANSWERING");
+    const slots = this.#slots.filter((s) =>
+      (s.state === "RUNNING" || s.state === "NOT_ANSWERING") &&
+      (workerId === undefined || s.id === workerId)
+    );
+    if (slots.length === 0 && workerId !== undefined) {
+      throw new Error(`worker ${workerId} not found`);
+    }
     const results = await Promise.allSettled(
       slots.map((slot) => this.#send(slot, { t: "apply", order })),
     );

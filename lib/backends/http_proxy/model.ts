@@ -212,7 +212,8 @@ export interface WorkerUpgradeOptions extends SoftStopOptions {
  */
 export interface DataPlane {
   start(): Promise<void>;
-  apply(order: ProxyOrder): Promise<void>;
+  /** Applies an order on every worker, or only on worker `workerId` (sozu's `worker_id`). */
+  apply(order: ProxyOrder, workerId?: number): Promise<void>;
   workers(): WorkerInfo[];
   /** Stop accepting, let in-flight requests finish, then stop the workers. */
   softStop(options?: SoftStopOptions): Promise<void>;

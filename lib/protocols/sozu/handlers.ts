@@ -108,8 +108,9 @@ function registerStateOrders(orders: SozuHandlers["orders"], env: SozuHandlerEnv
   const stateOrder: SozuHandler = async (request) => {
     checkWorker(control, request);
     const name = canonicalOrderName(request.order!);
-    const outcome = await control.execute(() =>
-      parseStateOrder(name, request.payload, control.state)
+    const outcome = await control.execute(
+      () => parseStateOrder(name, request.payload, control.state),
+      request.workerId,
     );
     return response(request.id, "OK", outcome.message);
   };
@@ -170,8 +171,15 @@ function registerStateCommands(
   commands.register("SAVE_STATE", saveState(env));
   commands.register("LOAD_STATE", loadState(env));
   commands.register("DUMP_STATE", async (request) => {
-    const dump = await control.serial(() => control.state.toJSON());
-    return response(request.id, "OK", "", { type: "STATE", data: dump });
+    const [dump, own] = await control.serial(() =>
+      [control.state.toJSON(), control.workerOnlyOrders()] as const
+    );
+    // The shared state; orders sent to one worker (worker_id) are named in the message.
+    const notes = [...own].map(([id, types]) => `worker ${id}: ${types.join(", ")}`);
+    const message = notes.length === 0
+      ? ""
+      : `shared state; orders applied by one worker only: ${notes.join("; ")}`;
+    return response(request.id, "OK", message, { type: "STATE", data: dump });
   });
 }
 
