@@ -188,6 +188,11 @@ export interface DataPlaneOptions {
    * (root only; see core `tcp_migrate.ts`). @default {false}
    */
   migrateQueued?: boolean;
+  /**
+   * Refuse to start when another socket already listens on a listener's port (false only for an
+   * upgrade's successor, whose workers bind beside the old agent's). @default {true}
+   */
+  refuseShared?: boolean;
 }
 
 /** How a soft stop drains. */
