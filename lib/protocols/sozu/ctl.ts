@@ -5,9 +5,12 @@
  */
 import type { Command } from "commander";
 import { X509Certificate } from "node:crypto";
+import { dirname, resolve } from "node:path";
+import { parse as parseToml } from "smol-toml";
 import { type CtlEnvironment, errorText, FailedError, InvalidError } from "../../core/mod.ts";
 import { proxyOrder, type RequestBody, SozuClient } from "./client.ts";
 import type { SozuConfig } from "./config.ts";
+import { importOrders } from "./import_config.ts";
 import { type CommandResponse, isSocketAddress, normalizeHostname } from "./schemas.ts";
 
 interface SozuCtlOptions {
@@ -351,6 +354,52 @@ function certificateLines(answer: unknown): string[] {
   return out;
 }
 
+/**
+ * `import FILE.toml`: a sozu 0.13 configuration file applied as orders (`import_config.ts`);
+ * certificate paths are relative to the file. Every order is tried; exit 1 if any failed.
+ */
+function registerImportCommand(sozu: Command, caller: SozuCtlCaller, env: CtlEnvironment): void {
+  sozu.command("import").argument("<file>", "sozu configuration file (TOML)")
+    .option("--dry-run", "print the orders without sending them")
+    .description("apply a sozu configuration file (listeners, applications, fronts, backends)")
+    .action(async (file: string, o: { dryRun?: boolean }) => {
+      const read = (path: string) => {
+        try {
+          return Deno.readTextFileSync(resolve(dirname(file), path));
+        } catch (error) {
+          throw new InvalidError(`cannot read "${path}": ${errorText(error)}`);
+        }
+      };
+      let doc: unknown;
+      try {
+        doc = parseToml(read(resolve(file)));
+      } catch (error) {
+        throw new InvalidError(`${file}: ${errorText(error)}`);
+      }
+      const plan = importOrders(doc, read);
+      for (const note of plan.notes) env.print(`note: ${note}`);
+      let failed = 0;
+      for (const { label, order } of plan.orders) {
+        if (o.dryRun) {
+          env.print(JSON.stringify(order));
+          continue;
+        }
+        try {
+          await caller.call(
+            [proxyOrder(order.type, order.data)],
+            (r) => env.print(`OK\t${label}${r.message ? ` (${r.message})` : ""}`),
+          );
+        } catch (error) {
+          if (!(error instanceof FailedError)) throw error;
+          failed++;
+          env.print(`ERROR\t${label}: ${error.message.replace(/^error: /, "")}`);
+        }
+      }
+      env.print(`${plan.orders.length - failed} of ${plan.orders.length} orders applied`);
+      if (failed > 0) throw new FailedError("");
+    });
+}
+
 /** Registers `ctl sozu`. */
 export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
   const sozu = ctl.command("sozu")
@@ -365,6 +414,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
   registerAppCommands(sozu, caller);
   registerRouteCommands(sozu, caller);
   registerCertificateCommands(sozu, caller, env);
+  registerImportCommand(sozu, caller, env);
   sozu.command("stop").option("--hard", "drop in-flight requests instead of draining them")
     .description("stop the proxy (the sozu service ends; the agent keeps running)")
     .action(async (o: { hard?: boolean }) => {
