@@ -1,10 +1,9 @@
 /**
- * Helpers of the sozu 0.14 / router / import tests: one raw HTTP/1.1 request with any method,
- * backends that answer their name, and OK-asserting order and command senders.
+ * Helpers of the sozu 0.14 / router / import tests: one raw HTTP/1.1 request with any method, and
+ * order senders that can name a worker (`worker_id`).
  */
 import assert from "node:assert/strict";
 import type { CommandResponse, SozuClient } from "../../lib/protocols/sozu/mod.ts";
-import { freePort } from "../_helpers/mod.ts";
 
 /** One request on a new connection: the status and body, or null when the proxy closed. */
 export async function request(
@@ -43,21 +42,6 @@ export async function request(
       // closed
     }
   }
-}
-
-/** A backend answering its name; stop it with `await using`. */
-export function namedBackend(name: string) {
-  const port = freePort();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port, onListen: () => {} },
-    () => new Response(name),
-  );
-  return {
-    address: `127.0.0.1:${port}`,
-    async [Symbol.asyncDispose]() {
-      await server.shutdown();
-    },
-  };
 }
 
 /** Sends a PROXY order (optionally to one worker); the reply. */

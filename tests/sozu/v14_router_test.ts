@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { createDataPlane } from "../../lib/backends/http_proxy/mod.ts";
 import { freePort } from "../_helpers/mod.ts";
 import { startHarness } from "./_harness.ts";
-import { namedBackend, ok, request } from "./_v14.ts";
+import { namedBackend } from "./_https.ts";
+import { ok, request } from "./_v14.ts";
 
 Deno.test("PRE, tree and POST rules route real requests in sozu 0.14's order; DENY is 401", async () => {
   const names = ["root", "api", "exact", "versioned", "posts", "fallback", "old"] as const;
@@ -70,7 +71,7 @@ Deno.test("PRE, tree and POST rules route real requests in sozu 0.14's order; DE
     for (const [method, host, path, status, body] of cases) {
       const r = await request(port, host, path, method);
       assert.equal(r?.status, status, `${method} ${host}${path}`);
-      if (body) assert.equal(r?.body, body, `${method} ${host}${path}`);
+      if (body) assert.equal(r?.body, `${body} http`, `${method} ${host}${path}`);
     }
     // Removing the DENY rule opens /admin to the tree.
     await ok(c, "REMOVE_HTTP_FRONTEND", {
@@ -82,7 +83,7 @@ Deno.test("PRE, tree and POST rules route real requests in sozu 0.14's order; DE
     });
     assert.deepEqual(await request(port, "app.test", "/admin/users"), {
       status: 200,
-      body: "root",
+      body: "root http",
     });
   } finally {
     for (const b of backends) await b[Symbol.asyncDispose]();

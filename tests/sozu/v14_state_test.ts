@@ -10,7 +10,8 @@ import { createDataPlane } from "../../lib/backends/http_proxy/mod.ts";
 import type { ConfigStateJson } from "../../lib/protocols/sozu/mod.ts";
 import { freePort } from "../_helpers/mod.ts";
 import { startHarness } from "./_harness.ts";
-import { command, namedBackend, ok, order, request } from "./_v14.ts";
+import { namedBackend } from "./_https.ts";
+import { command, ok, order, request } from "./_v14.ts";
 
 function records(orders: [string, unknown][]): string {
   return orders.map(([type, data], n) =>
