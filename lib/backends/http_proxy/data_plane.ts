@@ -16,7 +16,7 @@ import type {
   WorkerRunState,
   WorkerUpgradeOptions,
 } from "./model.ts";
-import { refuseForeignListener } from "./listeners.ts";
+import { PortGuard } from "./port_guard.ts";
 import type { FromWorker, ToWorker, WorkerEngineOptions } from "./worker_protocol.ts";
 
 /** Options for {@linkcode createDataPlane}. */
@@ -74,8 +74,7 @@ export class WorkerDataPlane implements DataPlane {
   #stopped = false;
   #orderTimeoutMs: number;
   #spawnWorker: (id: number) => Worker;
-  /** Addresses our workers listen on. */
-  #bound = new Set<string>();
+  #ports = new PortGuard();
 
   constructor(options: CreateDataPlaneOptions) {
     this.#options = options;
@@ -86,17 +85,12 @@ export class WorkerDataPlane implements DataPlane {
 
   /** Starts the workers and feeds them the current state. */
   async start(): Promise<void> {
+    // Before any worker binds: no port may be held by another socket already.
+    const orders = this.#options.currentOrders();
+    for (const order of orders) this.#ports.before(order, this.#options.refuseShared ?? true);
     const count = Math.max(1, this.#options.workerCount);
     for (let i = 0; i < count; i++) this.#spawn(this.#newSlot());
     await Promise.all(this.#slots.map((s) => s.ready));
-    const orders = this.#options.currentOrders();
-    try {
-      for (const order of orders) this.#trackBinding(order, this.#options.refuseShared ?? true);
-    } catch (error) {
-      this.#stopping = true;
-      this.#terminateAll();
-      throw error;
-    }
     const results = await Promise.allSettled(
       this.#slots.flatMap((slot) => orders.map((order) => this.#send(slot, { t: "apply", order }))),
     );
@@ -114,26 +108,11 @@ export class WorkerDataPlane implements DataPlane {
   /** Applies an order on every worker (or only on worker `workerId`). */
   async apply(order: ProxyOrder, workerId?: number): Promise<void> {
     if (this.#stopping || this.#stopped) throw new Error("the proxy is stopping");
-    this.#trackBinding(order, true);
-    try {
-      await this.#applyOn(order, workerId);
-    } catch (error) {
-      if (order.op === "activate_listener") this.#bound.delete(order.address);
+    this.#ports.before(order);
+    await this.#applyOn(order, workerId).catch((error) => {
+      this.#ports.failed(order);
       throw error;
-    }
-  }
-
-  /**
-   * Before our workers bind a port (SO_REUSEPORT), checks no other socket listens there; then
-   * remembers the addresses our workers listen on (no probe while they do).
-   */
-  #trackBinding(order: ProxyOrder, probe: boolean): void {
-    if (order.op === "activate_listener") {
-      if (probe && !this.#bound.has(order.address)) refuseForeignListener(order.address);
-      this.#bound.add(order.address);
-    } else if (order.op === "deactivate_listener" || order.op === "remove_listener") {
-      this.#bound.delete(order.address);
-    }
+    });
   }
 
   async #applyOn(order: ProxyOrder, workerId?: number): Promise<void> {

@@ -114,29 +114,6 @@ export class PlainFront implements BoundFront {
   certificatesChanged(): void {}
 }
 
-/**
- * Throws, naming the port, when another socket already listens on `address` — another process,
- * even one bound with SO_REUSEPORT, with which our workers' reusePort binds would silently share
- * the connections. The probe binds without SO_REUSEPORT (which any listener there refuses) and
- * closes at once; call it only while none of our own workers listens there.
- */
-export function refuseForeignListener(address: string): void {
-  const { hostname, port } = parseAddress(address);
-  let probe: Deno.Listener;
-  try {
-    probe = Deno.listen({ hostname, port, reusePort: false });
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new Error(
-        `cannot listen on "${address}": port ${port} is already in use by another socket ` +
-          `(another process?); refusing to share it`,
-      );
-    }
-    throw bindError(address, error);
-  }
-  closeListener(probe);
-}
-
 /** The error of a listener that cannot bind. */
 export function bindError(address: string, error: unknown): Error {
   return new Error(

@@ -6,11 +6,10 @@
 import type { Command } from "commander";
 import { X509Certificate } from "node:crypto";
 import { dirname, resolve } from "node:path";
-import { parse as parseToml } from "smol-toml";
 import { type CtlEnvironment, errorText, FailedError, InvalidError } from "../../core/mod.ts";
 import { proxyOrder, type RequestBody, SozuClient } from "./client.ts";
 import type { SozuConfig } from "./config.ts";
-import { importOrders } from "./import_config.ts";
+import { applyImport, importToml } from "./import_config.ts";
 import { type CommandResponse, isSocketAddress, normalizeHostname } from "./schemas.ts";
 
 interface SozuCtlOptions {
@@ -254,17 +253,19 @@ type CertificateOptions = {
   name?: string[];
 };
 
+/** A file the user named, or an error naming it. */
+function readText(file: string, what: string): string {
+  try {
+    return Deno.readTextFileSync(file);
+  } catch (error) {
+    throw new InvalidError(`cannot read the ${what} "${file}": ${errorText(error)}`);
+  }
+}
+
 /** The PEM certificate, chain and key files of `certificate add|replace`. */
-async function certificateFiles(o: CertificateOptions) {
-  const read = async (file: string, what: string) => {
-    try {
-      return await Deno.readTextFile(file);
-    } catch (error) {
-      throw new InvalidError(`cannot read the ${what} "${file}": ${errorText(error)}`);
-    }
-  };
-  const certificate = await read(o.cert, "certificate");
-  const chainText = o.chain === undefined ? "" : await read(o.chain, "chain");
+function certificateFiles(o: CertificateOptions) {
+  const certificate = readText(o.cert, "certificate");
+  const chainText = o.chain === undefined ? "" : readText(o.chain, "chain");
   const chain = chainText.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
   let fingerprint: string;
   try {
@@ -274,7 +275,7 @@ async function certificateFiles(o: CertificateOptions) {
   }
   return {
     fingerprint,
-    certificate: { certificate, certificate_chain: chain ?? [], key: await read(o.key, "key") },
+    certificate: { certificate, certificate_chain: chain ?? [], key: readText(o.key, "key") },
   };
 }
 
@@ -302,7 +303,7 @@ function registerCertificateCommands(
     o.listener === undefined ? {} : { front: address(o.listener, "listener") };
   certificateCommand(cert, "add", "add a certificate to an HTTPS listener")
     .action(async (o: CertificateOptions) => {
-      const c = await certificateFiles(o);
+      const c = certificateFiles(o);
       await caller.call([proxyOrder("ADD_CERTIFICATE", {
         ...listenerOf(o),
         certificate: c.certificate,
@@ -312,7 +313,7 @@ function registerCertificateCommands(
   certificateCommand(cert, "replace", "replace a certificate (atomic for new handshakes)")
     .argument("<old_fingerprint>", "SHA-256 fingerprint of the certificate replaced")
     .action(async (old: string, o: CertificateOptions) => {
-      const c = await certificateFiles(o);
+      const c = certificateFiles(o);
       await caller.call([proxyOrder("REPLACE_CERTIFICATE", {
         ...listenerOf(o),
         new_certificate: c.certificate,
@@ -363,39 +364,17 @@ function registerImportCommand(sozu: Command, caller: SozuCtlCaller, env: CtlEnv
     .option("--dry-run", "print the orders without sending them")
     .description("apply a sozu configuration file (listeners, applications, fronts, backends)")
     .action(async (file: string, o: { dryRun?: boolean }) => {
-      const read = (path: string) => {
-        try {
-          return Deno.readTextFileSync(resolve(dirname(file), path));
-        } catch (error) {
-          throw new InvalidError(`cannot read "${path}": ${errorText(error)}`);
-        }
-      };
-      let doc: unknown;
-      try {
-        doc = parseToml(read(resolve(file)));
-      } catch (error) {
-        throw new InvalidError(`${file}: ${errorText(error)}`);
-      }
-      const plan = importOrders(doc, read);
-      for (const note of plan.notes) env.print(`note: ${note}`);
-      let failed = 0;
-      for (const { label, order } of plan.orders) {
-        if (o.dryRun) {
-          env.print(JSON.stringify(order));
-          continue;
-        }
-        try {
-          await caller.call(
-            [proxyOrder(order.type, order.data)],
-            (r) => env.print(`OK\t${label}${r.message ? ` (${r.message})` : ""}`),
-          );
-        } catch (error) {
-          if (!(error instanceof FailedError)) throw error;
-          failed++;
-          env.print(`ERROR\t${label}: ${error.message.replace(/^error: /, "")}`);
-        }
-      }
-      env.print(`${plan.orders.length - failed} of ${plan.orders.length} orders applied`);
+      const read = (path: string) => readText(resolve(dirname(file), path), "file");
+      const plan = importToml(read(resolve(file)), file, read);
+      const failed = await applyImport(plan, {
+        dryRun: !!o.dryRun,
+        print: env.print,
+        send: async (order) => {
+          const [reply] = await caller.call([proxyOrder(order.type, order.data)], () => {});
+          return reply?.message ?? "";
+        },
+        failure: (error) => error instanceof FailedError ? error.message : null,
+      });
       if (failed > 0) throw new FailedError("");
     });
 }

@@ -6,6 +6,7 @@
  * process-level settings (polyagent's own `[sozu]` section has those) and unknown keys. Pure: the
  * certificate files are read through the `read` callback the command-line client gives.
  */
+import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { InvalidError } from "../../core/mod.ts";
 import { describeIssues, identifier, socketAddress } from "./schemas.ts";
@@ -293,6 +294,17 @@ export function importOrders(doc: unknown, read: Read): ImportPlan {
   return { orders: sortForReplay(orders), notes };
 }
 
+/** {@linkcode importOrders} of a TOML text (`file` names it in a parse error). */
+export function importToml(text: string, file: string, read: Read): ImportPlan {
+  let doc: unknown;
+  try {
+    doc = parseToml(text);
+  } catch (error) {
+    throw new InvalidError(`${file}: ${(error as Error).message}`);
+  }
+  return importOrders(doc, read);
+}
+
 /** Listeners, activations, applications, certificates, fronts, backends (stable within each). */
 function sortForReplay(orders: ImportOrder[]): ImportOrder[] {
   const rank = (type: string) =>
@@ -308,4 +320,40 @@ function sortForReplay(orders: ImportOrder[]): ImportOrder[] {
   return orders.map((o, i) => ({ o, i })).sort((a, b) =>
     rank(a.o.order.type) - rank(b.o.order.type) || a.i - b.i
   ).map(({ o }) => o);
+}
+
+/** How {@linkcode applyImport} sends and prints. */
+export interface ImportIo {
+  /** Print the orders instead of sending them. */
+  dryRun: boolean;
+  print(line: string): void;
+  /** Sends an order; resolves with the OK reply's message, throws on ERROR or no reply. */
+  send(order: { type: string; data: unknown }): Promise<string>;
+  /** The message of a refusal `send` threw, or null for an error that must propagate. */
+  failure(error: unknown): string | null;
+}
+
+/** Prints the notes, then sends every order (each tried), one line each; the failure count. */
+export async function applyImport(plan: ImportPlan, io: ImportIo): Promise<number> {
+  for (const note of plan.notes) io.print(`note: ${note}`);
+  let failed = 0;
+  for (const { label, order } of plan.orders) {
+    if (io.dryRun) {
+      io.print(JSON.stringify(order));
+      continue;
+    }
+    try {
+      const message = await io.send(order);
+      io.print(`OK\t${label}${message ? ` (${message})` : ""}`);
+    } catch (error) {
+      const text = io.failure(error);
+      if (text === null) throw error;
+      failed++;
+      io.print(`ERROR\t${label}: ${text.replace(/^error: /, "")}`);
+    }
+  }
+  if (!io.dryRun) {
+    io.print(`${plan.orders.length - failed} of ${plan.orders.length} orders applied`);
+  }
+  return failed;
 }
