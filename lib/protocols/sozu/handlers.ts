@@ -197,13 +197,15 @@ function hash53(text: string): number {
 
 /** The answer to a QUERY (the same for the main process and every worker). */
 function answerQuery(state: ConfigState, q: Query): { type: string; data: unknown } {
-  if (q.type === "CLUSTERS") {
-    const ids = q.data.type === "CLUSTER_ID"
-      ? [q.data.data]
-      : state.applicationsByDomain(q.data.data.hostname, q.data.data.path ?? null);
+  if (q.type === "APPLICATIONS" || q.type === "CLUSTERS") {
+    const f = q.data;
+    const ids = f.type === "DOMAIN"
+      ? state.applicationsByDomain(f.data.hostname, f.data.path ?? f.data.path_begin ?? null)
+      : [f.data];
+    const v14 = q.type === "CLUSTERS";
     return {
-      type: "CLUSTERS",
-      data: ids.map((id) => state.applicationInfo(id, true)).filter((x) => x !== null),
+      type: q.type,
+      data: ids.map((id) => state.applicationInfo(id, v14)).filter((x) => x !== null),
     };
   }
   if (q.type === "APPLICATIONS_HASHES" || q.type === "CLUSTERS_HASHES") {
@@ -212,15 +214,6 @@ function answerQuery(state: ConfigState, q: Query): { type: string; data: unknow
       hashes[id] = hash53(JSON.stringify(state.applicationInfo(id)));
     }
     return { type: q.type, data: hashes };
-  }
-  if (q.type === "APPLICATIONS") {
-    const ids = q.data.type === "APP_ID"
-      ? [q.data.data]
-      : state.applicationsByDomain(q.data.data.hostname, q.data.data.path_begin ?? null);
-    return {
-      type: "APPLICATIONS",
-      data: ids.map((id) => state.applicationInfo(id)).filter((x) => x !== null),
-    };
   }
   const c = q.data;
   const filter = c.type === "ALL"

@@ -157,26 +157,26 @@ export const certificateFingerprint = z.string().regex(/^[0-9a-fA-F]{64}$/, {
 
 // ---------------------------------------------------------------- command payloads
 
+/** The DOMAIN filter of an APPLICATIONS (0.13 `path_begin`) or CLUSTERS (v0.14 `path`) query. */
+const domainQuery = z.object({
+  type: z.literal("DOMAIN"),
+  data: z.object({ hostname, path_begin: pathBegin.nullish(), path: pathBegin.nullish() }),
+});
+
 /** QUERY payload (0.13 APPLICATIONS and v0.14 CLUSTERS names). */
 export const queryInput = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("APPLICATIONS"),
     data: z.discriminatedUnion("type", [
       z.object({ type: z.literal("APP_ID"), data: identifier }),
-      z.object({
-        type: z.literal("DOMAIN"),
-        data: z.object({ hostname, path_begin: pathBegin.nullish() }),
-      }),
+      domainQuery,
     ]),
   }),
   z.object({
     type: z.literal("CLUSTERS"),
     data: z.discriminatedUnion("type", [
       z.object({ type: z.literal("CLUSTER_ID"), data: identifier }),
-      z.object({
-        type: z.literal("DOMAIN"),
-        data: z.object({ hostname, path: pathBegin.nullish() }),
-      }),
+      domainQuery,
     ]),
   }),
   z.object({ type: z.literal("APPLICATIONS_HASHES") }),
