@@ -85,6 +85,14 @@ Deno.test("an order with worker_id reaches that worker only; the shared state is
   // The same order for every worker: now all of them route.
   await ok(c, "ADD_HTTP_FRONT", front);
   for (let i = 0; i < 20; i++) assert.equal((await request(port, "w.test"))?.status, 200);
+  // A backend taken out of worker 0 only, then given back to it (the state always had it).
+  const b = { app_id: "web", backend_id: "b", address: backend.address };
+  await ok(c, "REMOVE_BACKEND", b, 0);
+  const drained = new Set<number | undefined>();
+  for (let i = 0; i < 40; i++) drained.add((await request(port, "w.test"))?.status);
+  assert.deepEqual([...drained].sort(), [200, 503]);
+  assert.match((await ok(c, "ADD_BACKEND", b, 0)).message, /applied by worker 0 only/);
+  for (let i = 0; i < 20; i++) assert.equal((await request(port, "w.test"))?.status, 200);
 });
 
 /** Another process listening on `port` with SO_REUSEPORT; stop it with `await using`. */

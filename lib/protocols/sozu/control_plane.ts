@@ -112,8 +112,10 @@ export class ControlPlane {
     if (this.#closed !== null) throw new UnavailableError(this.#closed);
     const order = typeof input === "function" ? input() : input;
     const plan = this.state.plan(order);
-    if (!plan.changed) return { changed: false, message: "" };
-    for (const p of plan.proxy) {
+    // Already in the shared state: sent again, as this worker may have had it removed alone.
+    const proxy = plan.changed ? plan.proxy : this.state.resendOrders(order);
+    if (proxy.length === 0) return { changed: false, message: "" };
+    for (const p of proxy) {
       await this.plane.apply(p, workerId).catch((error) => {
         throw new FailedError(`${order.type}: ${errorText(error)}`, { cause: error });
       });

@@ -23,6 +23,7 @@ import {
   planRemoveListener,
   planReplaceCertificate,
 } from "./planner.ts";
+import { backendOrder, clusterOrder, frontOrder } from "./proxy_orders.ts";
 import { ConfigTables } from "./tables.ts";
 import {
   applicationInfo,
@@ -146,6 +147,25 @@ export class ConfigState implements ListenerDefaults {
         );
     }
     return planListenerOrder(t, order)!;
+  }
+
+  /**
+   * The data-plane orders of an addition the state already holds (none for other orders): what a
+   * worker is sent again when the order names it (`worker_id`) — it may lack what the others have.
+   */
+  resendOrders(order: StateOrder): ProxyOrder[] {
+    switch (order.type) {
+      case "ADD_APPLICATION":
+        return [clusterOrder(order.data)];
+      case "ADD_HTTP_FRONT":
+      case "ADD_HTTPS_FRONT":
+        return [frontOrder("add_front", order.data)];
+      case "ADD_BACKEND":
+        return [backendOrder(order.data)];
+      case "ACTIVATE_LISTENER":
+        return [{ op: "activate_listener", address: order.data.front }];
+    }
+    return [];
   }
 
   /** Plans and commits in one step (restoring, tests). */
