@@ -369,10 +369,8 @@ function registerImportCommand(sozu: Command, caller: SozuCtlCaller, env: CtlEnv
       const failed = await applyImport(plan, {
         dryRun: !!o.dryRun,
         print: env.print,
-        send: async (order) => {
-          const [reply] = await caller.call([proxyOrder(order.type, order.data)], () => {});
-          return reply?.message ?? "";
-        },
+        send: (order) =>
+          caller.call([proxyOrder(order.type, order.data)], () => {}).then(([r]) => r!.message),
         failure: (error) => error instanceof FailedError ? error.message : null,
       });
       if (failed > 0) throw new FailedError("");
