@@ -169,9 +169,14 @@ function listenerOrders(l: z.output<typeof listenerSchema>, read: Read, notes: s
   return { label: `${type} ${l.address}`, order: { type, data } };
 }
 
-function appOrders(id: string, value: unknown, listeners: Map<string, string>, read: Read) {
+function appOrders(
+  where: string,
+  id: string,
+  value: unknown,
+  listeners: Map<string, string>,
+  read: Read,
+) {
   const notes: string[] = [];
-  const where = `applications.${id}`;
   const a = parseTable(appSchema, value, where, notes);
   const app: Record<string, unknown> = { app_id: id };
   if (a.sticky_session !== undefined) app.sticky_session = a.sticky_session;
@@ -278,7 +283,7 @@ export function importOrders(doc: unknown, read: Read): ImportPlan {
     if (top[section] === undefined) continue;
     for (const [id, value] of Object.entries(object(top[section], section))) {
       if (!identifier.safeParse(id).success) throw new InvalidError(`${section}.${id}: bad id`);
-      const app = appOrders(id, value, listeners, read);
+      const app = appOrders(`${section}.${id}`, id, value, listeners, read);
       orders.push(...app.orders);
       notes.push(...app.notes);
     }
