@@ -176,7 +176,7 @@ Deno.test("RoutingTable: exact beats wildcard, longest prefix, one-label wildcar
   t.addFront(front("example.com", "/yolo", "app2"));
   t.addFront(front("example.com", "/yolo/swag", "app3"));
   t.addFront(front("*.example.com", "", "wild"));
-  const pick = (host: string, path: string) => t.lookup(L, host, path)?.clusterId ?? null;
+  const pick = (host: string, path: string) => t.lookup(L, host, path, "GET")?.clusterId ?? null;
   assert.equal(pick("example.com", "/"), "app1");
   assert.equal(pick("example.com", "/test"), "app1");
   assert.equal(pick("example.com", "/yolo/test"), "app2");
@@ -184,7 +184,7 @@ Deno.test("RoutingTable: exact beats wildcard, longest prefix, one-label wildcar
   assert.equal(pick("www.example.com", "/"), "wild");
   assert.equal(pick("a.b.example.com", "/"), null);
   assert.equal(pick("domain", "/"), null);
-  assert.equal(t.lookup("127.0.0.1:81", "example.com", "/"), null);
+  assert.equal(t.lookup("127.0.0.1:81", "example.com", "/", "GET"), null);
   assert.equal(t.frontCount, 4);
   t.addFront(front("example.com", "/yolo", "app2")); // idempotent
   assert.equal(t.frontCount, 4);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import { freePort, tempDir, waitFor } from "../_helpers/mod.ts";
 import { startAgent, writeAgentConfig } from "./_agent.ts";
+import { request } from "./_v14.ts";
 
 /** A backend answering its name after `delayMs`. */
 function backend(name: string, delayMs = 0) {
@@ -26,43 +27,7 @@ function backend(name: string, delayMs = 0) {
   };
 }
 
-/** One raw HTTP/1.1 request; resolves with the status and body, or null when the proxy closed. */
-async function get(
-  port: number,
-  host: string,
-  path = "/",
-): Promise<{ status: number; body: string } | null> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(
-      new TextEncoder().encode(
-        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-      ),
-    );
-    const chunks: Uint8Array[] = [];
-    const buf = new Uint8Array(65536);
-    while (true) {
-      let n: number | null;
-      try {
-        n = await conn.read(buf);
-      } catch {
-        break;
-      }
-      if (n === null) break;
-      chunks.push(buf.slice(0, n));
-    }
-    const text = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
-    if (text === "") return null;
-    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
-    return { status, body: text.slice(text.indexOf("\r\n\r\n") + 4) };
-  } finally {
-    try {
-      conn.close();
-    } catch {
-      // closed
-    }
-  }
-}
+const get = (port: number, host: string, path = "/") => request(port, host, path);
 
 async function ok(c: SozuClient, type: string, data: unknown) {
   const r = await c.request({ type: "PROXY", data: { type, data } }, { timeoutMs: 15_000 });

@@ -14,6 +14,7 @@ function answer(status: string): Uint8Array {
 /** Default canned answers by status code. */
 export const CANNED: Readonly<Record<number, Uint8Array>> = {
   400: answer("400 Bad Request"),
+  401: answer("401 Unauthorized"),
   404: answer("404 Not Found"),
   408: answer("408 Request Timeout"),
   413: answer("413 Payload Too Large"),

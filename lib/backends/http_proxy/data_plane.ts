@@ -17,6 +17,7 @@ import type {
   WorkerRunState,
   WorkerUpgradeOptions,
 } from "./model.ts";
+import { PortGuard } from "./port_guard.ts";
 import type { FromWorker, ToWorker, WorkerEngineOptions } from "./worker_protocol.ts";
 
 /** Options for {@linkcode createDataPlane}. */
@@ -75,6 +76,7 @@ export class WorkerDataPlane implements DataPlane {
   #orderTimeoutMs: number;
   #spawnWorker: (id: number) => Worker;
   #events: EventMerger;
+  #ports = new PortGuard();
 
   constructor(options: CreateDataPlaneOptions) {
     this.#options = options;
@@ -86,10 +88,12 @@ export class WorkerDataPlane implements DataPlane {
 
   /** Starts the workers and feeds them the current state. */
   async start(): Promise<void> {
+    // Before any worker binds: no port may be held by another socket already.
+    const orders = this.#options.currentOrders();
+    for (const order of orders) this.#ports.before(order, this.#options.refuseShared ?? true);
     const count = Math.max(1, this.#options.workerCount);
     for (let i = 0; i < count; i++) this.#spawn(this.#newSlot());
     await Promise.all(this.#slots.map((s) => s.ready));
-    const orders = this.#options.currentOrders();
     const results = await Promise.allSettled(
       this.#slots.flatMap((slot) => orders.map((order) => this.#send(slot, { t: "apply", order }))),
     );
@@ -104,13 +108,29 @@ export class WorkerDataPlane implements DataPlane {
     }
   }
 
-  /** Applies an order on every worker. */
-  async apply(order: ProxyOrder): Promise<void> {
+  /** Applies an order on every worker (or only on worker `workerId`). */
+  async apply(order: ProxyOrder, workerId?: number): Promise<void> {
     if (this.#stopping || this.#stopped) throw new Error("the proxy is stopping");
-    const slots = this.#slots.filter((s) => s.state === "RUNNING" || s.state === "NOT_ANSWERING");
+    this.#ports.before(order);
+    await this.#applyOn(order, workerId).catch((error) => {
+      this.#ports.failed(order);
+      throw error;
+    });
+  }
+
+  async #applyOn(order: ProxyOrder, workerId?: number): Promise<void> {
+    const slots = this.#slots.filter((s) =>
+      (s.state === "RUNNING" || s.state === "NOT_ANSWERING") &&
+      (workerId === undefined || s.id === workerId)
+    );
+    if (slots.length === 0 && workerId !== undefined) {
+      throw new Error(`worker ${workerId} not found`);
+    }
     if (order.op === "remove_backend") {
       const { clusterId, backendId, address } = order;
-      const holding = this.#slots.filter((s) => s.worker !== null).map((s) => s.id);
+      const holding = this.#slots.filter((s) =>
+        s.worker !== null && (workerId === undefined || s.id === workerId)
+      ).map((s) => s.id);
       this.#events.removing(clusterId, backendId, address, holding);
     }
     const results = await Promise.allSettled(

@@ -317,7 +317,7 @@ export class ProxyEngine implements SessionHost, TcpHost {
   /** The HTTPS port an `https_redirect` for this host and path points to (null: 443). */
   httpsRedirectPort(hostname: string, path: string): number | null {
     return this.#listeners.httpsPort((address) =>
-      this.routing.lookup(address, hostname, path) !== null
+      this.routing.lookup(address, hostname, path, "GET") !== null
     );
   }
 

@@ -119,9 +119,13 @@ export async function exchange(
     await s.answer(400);
     return false;
   }
-  const front = host.routing.lookup(s.listener.address, hostname, head.path);
+  const front = host.routing.lookup(s.listener.address, hostname, head.path, head.method);
   if (front === null) {
     await s.answer(404, s.listener.spec.answer404);
+    return false;
+  }
+  if (front.deny === true) {
+    await s.answer(401);
     return false;
   }
   const cluster = host.routing.cluster(front.clusterId);

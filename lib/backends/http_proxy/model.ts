@@ -116,15 +116,27 @@ export interface TcpFrontSpec {
   clusterId: string;
 }
 
-/** A routing rule: requests on `listener` for `hostname` whose path starts with `pathBegin`. */
+/**
+ * A routing rule: requests on `listener` for `hostname` whose path starts with `pathBegin`. The
+ * optional fields are sozu 0.14's (`front_router.ts`); a front without them is a 0.13 front.
+ */
 export interface FrontSpec {
   /** The listener's address ("ip:port"). */
   listener: string;
+  /** The cluster requests go to ("" for a `deny` front). */
   clusterId: string;
   /** Exact name, or a one-label wildcard "*.example.com". Lower case, no port. */
   hostname: string;
-  /** Raw prefix of the request target ("" or "/" matches everything). */
+  /** Raw prefix of the request target ("" or "/" matches everything); the pattern of `pathRule`. */
   pathBegin: string;
+  /** How `pathBegin` matches the path: prefix (default), the whole path, or an unanchored regex. */
+  pathRule?: "prefix" | "equals" | "regex";
+  /** Only requests with this method match (default: any). */
+  method?: string;
+  /** PRE rules (in order) before the hostname tree, POST rules after it. @default {"tree"} */
+  position?: "pre" | "tree" | "post";
+  /** Answer 401 instead of routing to a cluster (sozu 0.14 `route: "DENY"`). */
+  deny?: boolean;
 }
 
 /** A backend server of a cluster. */
@@ -224,6 +236,11 @@ export interface DataPlaneOptions {
   migrateQueued?: boolean;
   /** Told every backend event (BACKEND_DOWN, …), once per change over all workers. */
   onEvent?: (event: ProxyEvent) => void;
+  /**
+   * Refuse to start when another socket already listens on a listener's port (false only for an
+   * upgrade's successor, whose workers bind beside the old agent's). @default {true}
+   */
+  refuseShared?: boolean;
 }
 
 /** How a soft stop drains. */
@@ -248,7 +265,8 @@ export interface WorkerUpgradeOptions extends SoftStopOptions {
  */
 export interface DataPlane {
   start(): Promise<void>;
-  apply(order: ProxyOrder): Promise<void>;
+  /** Applies an order on every worker, or only on worker `workerId` (sozu's `worker_id`). */
+  apply(order: ProxyOrder, workerId?: number): Promise<void>;
   workers(): WorkerInfo[];
   /** Stop accepting, let in-flight requests finish, then stop the workers. */
   softStop(options?: SoftStopOptions): Promise<void>;

@@ -1,14 +1,15 @@
 /**
  * The routing state of one proxy worker: clusters with their backends (balancing.ts picks one,
- * backend_health.ts keeps each one's retry back-off and load), and per
- * listener a hostname index of fronts. Lookup: exact hostname first, then a one-label `*.`
- * wildcard; among the host's fronts the longest raw `pathBegin` prefix of the path wins.
+ * backend_health.ts keeps each one's retry back-off and load), and the fronts, matched by
+ * `front_router.ts` (sozu 0.14's router; for 0.13 fronts: exact hostname first, then a one-label
+ * `*.` wildcard, and the longest raw `pathBegin` prefix of the path).
  * Every change replaces arrays instead of mutating them, so an exchange in flight keeps the view
  * it started with.
  */
 import { type PickContext, pickFrom, sameWeights, weightOf } from "./balancing.ts";
 import { BackendHealth } from "./backend_health.ts";
 import { BackendCounters } from "./backend_stats.ts";
+import { FrontRouter } from "./front_router.ts";
 import type { BackendSpec, ClusterSpec, FrontSpec, ProxyEvent } from "./model.ts";
 import { createRandom, type RandomSource } from "./prng.ts";
 
@@ -60,26 +61,6 @@ export interface ClusterState {
   keys: Set<string>;
 }
 
-interface HostIndex {
-  exact: Map<string, FrontSpec[]>;
-  wildcard: Map<string, FrontSpec[]>;
-}
-
-function insertFront(list: FrontSpec[] | undefined, front: FrontSpec): FrontSpec[] {
-  const out = (list ?? []).filter((f) => f.pathBegin !== front.pathBegin);
-  out.push(front);
-  out.sort((a, b) => b.pathBegin.length - a.pathBegin.length);
-  return out;
-}
-
-function pickFront(list: FrontSpec[] | undefined, path: string): FrontSpec | null {
-  if (list === undefined) return null;
-  for (const front of list) {
-    if (front.pathBegin === "" || path.startsWith(front.pathBegin)) return front;
-  }
-  return null;
-}
-
 /**
  * Normalises a Host value for lookup: lower case, the port and a trailing dot removed. Returns
  * null when the value is not a valid host (the request then gets 400).
@@ -107,8 +88,7 @@ export function hostForLookup(raw: string): string | null {
 /** Clusters, backends and fronts of one worker. */
 export class RoutingTable {
   #clusters = new Map<string, ClusterState>();
-  #fronts = new Map<string, HostIndex>();
-  #frontCount = 0;
+  #fronts = new FrontRouter();
   #clock: { readonly clock: number };
   #random: RandomSource;
   #retryUnitMs: number;
@@ -129,7 +109,7 @@ export class RoutingTable {
 
   /** Number of fronts configured. */
   get frontCount(): number {
-    return this.#frontCount;
+    return this.#fronts.count;
   }
 
   /** A cluster's state (created empty when only backends were added). */
@@ -237,58 +217,23 @@ export class RoutingTable {
       });}
   }
 
+  /** Adds a front (throws when its path regex does not compile). */
   addFront(front: FrontSpec): void {
-    let index = this.#fronts.get(front.listener);
-    if (!index) {
-      index = { exact: new Map(), wildcard: new Map() };
-      this.#fronts.set(front.listener, index);
-    }
-    const host = front.hostname.toLowerCase();
-    const [map, key] = host.startsWith("*.")
-      ? [index.wildcard, host.slice(1)]
-      : [index.exact, host];
-    const before = map.get(key);
-    const had = before?.some((f) => f.pathBegin === front.pathBegin) ?? false;
-    map.set(key, insertFront(before, front));
-    if (!had) this.#frontCount++;
+    this.#fronts.add(front);
   }
 
   removeFront(front: FrontSpec): void {
-    const index = this.#fronts.get(front.listener);
-    if (!index) return;
-    const host = front.hostname.toLowerCase();
-    const [map, key] = host.startsWith("*.")
-      ? [index.wildcard, host.slice(1)]
-      : [index.exact, host];
-    const before = map.get(key);
-    if (!before) return;
-    const after = before.filter((f) =>
-      !(f.pathBegin === front.pathBegin && f.clusterId === front.clusterId)
-    );
-    if (after.length === before.length) return;
-    this.#frontCount -= before.length - after.length;
-    if (after.length === 0) map.delete(key);
-    else map.set(key, after);
+    this.#fronts.remove(front);
   }
 
   /** Drops every front of a listener. */
   removeListenerFronts(listener: string): void {
-    const index = this.#fronts.get(listener);
-    if (!index) return;
-    for (const list of index.exact.values()) this.#frontCount -= list.length;
-    for (const list of index.wildcard.values()) this.#frontCount -= list.length;
-    this.#fronts.delete(listener);
+    this.#fronts.removeListener(listener);
   }
 
-  /** The front for a normalised host and a path on a listener, or null. */
-  lookup(listener: string, host: string, path: string): FrontSpec | null {
-    const index = this.#fronts.get(listener);
-    if (!index) return null;
-    const exact = pickFront(index.exact.get(host), path);
-    if (exact) return exact;
-    const dot = host.indexOf(".");
-    if (dot <= 0) return null;
-    return pickFront(index.wildcard.get(host.slice(dot)), path);
+  /** The front for a normalised host, a path and a method on a listener, or null. */
+  lookup(listener: string, host: string, path: string, method: string): FrontSpec | null {
+    return this.#fronts.lookup(listener, host, path, method);
   }
 
   /**

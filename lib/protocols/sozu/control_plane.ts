@@ -49,6 +49,7 @@ export class ControlPlane {
   #tail: Promise<unknown> = Promise.resolve();
   #closed: string | null = null;
   #snapshot: { toJSON(): unknown };
+  #workerOnly = new Map<number, string[]>();
 
   constructor(options: ControlPlaneOptions) {
     this.state = options.state;
@@ -76,11 +77,56 @@ export class ControlPlane {
   /**
    * Applies one order; resolves once the data plane has it and the state is durable. A function
    * is called inside the queue, so README-shaped orders see the listeners of earlier orders.
+   * With `workerId` (sozu's `worker_id`) only that worker applies it, and the state is not changed.
    */
-  async execute(order: StateOrder | (() => StateOrder)): Promise<OrderOutcome> {
+  async execute(
+    order: StateOrder | (() => StateOrder),
+    workerId: number | null = null,
+  ): Promise<OrderOutcome> {
+    if (workerId !== null) return await this.serial(() => this.#applyToWorker(order, workerId));
     const pending = await this.serial(() => this.#applyInQueue(order));
     await pending.done;
     return { changed: pending.plan.changed, message: pending.plan.message };
+  }
+
+  /**
+   * Orders applied to one worker only, by worker id (worker ids of workers since replaced are
+   * dropped: a replacement is fed the shared state).
+   */
+  workerOnlyOrders(): Map<number, string[]> {
+    const live = new Set(this.plane.workers().map((w) => w.id));
+    for (const id of this.#workerOnly.keys()) if (!live.has(id)) this.#workerOnly.delete(id);
+    return this.#workerOnly;
+  }
+
+  /**
+   * Inside the queue, an order for one worker: checked against the shared state, applied by that
+   * worker alone, and NOT committed to the shared state (nor saved): the shared state stays what
+   * every worker has in common, and the same order sent later without `worker_id` reaches every
+   * worker (applying it twice is harmless). The worker keeps it until it is replaced.
+   */
+  async #applyToWorker(
+    input: StateOrder | (() => StateOrder),
+    workerId: number,
+  ): Promise<OrderOutcome> {
+    if (this.#closed !== null) throw new UnavailableError(this.#closed);
+    const order = typeof input === "function" ? input() : input;
+    const plan = this.state.plan(order);
+    // Already in the shared state: sent again, as this worker may have had it removed alone.
+    const proxy = plan.changed ? plan.proxy : this.state.resendOrders(order);
+    if (proxy.length === 0) return { changed: false, message: "" };
+    for (const p of proxy) {
+      await this.plane.apply(p, workerId).catch((error) => {
+        throw new FailedError(`${order.type}: ${errorText(error)}`, { cause: error });
+      });
+    }
+    const list = this.#workerOnly.get(workerId) ?? [];
+    list.push(order.type);
+    this.#workerOnly.set(workerId, list);
+    return {
+      changed: true,
+      message: `applied by worker ${workerId} only (not in the shared state)`,
+    };
   }
 
   /** Inside the queue: plan, apply (or start applying), commit. */

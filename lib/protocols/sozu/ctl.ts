@@ -5,9 +5,11 @@
  */
 import type { Command } from "commander";
 import { X509Certificate } from "node:crypto";
+import { dirname, resolve } from "node:path";
 import { type CtlEnvironment, errorText, FailedError, InvalidError } from "../../core/mod.ts";
 import { proxyOrder, type RequestBody, SozuClient } from "./client.ts";
 import type { SozuConfig } from "./config.ts";
+import { applyImport, importToml } from "./import_config.ts";
 import { type CommandResponse, isSocketAddress, normalizeHostname } from "./schemas.ts";
 
 interface SozuCtlOptions {
@@ -271,17 +273,19 @@ type CertificateOptions = {
   name?: string[];
 };
 
+/** A file the user named, or an error naming it. */
+function readText(file: string, what: string): string {
+  try {
+    return Deno.readTextFileSync(file);
+  } catch (error) {
+    throw new InvalidError(`cannot read the ${what} "${file}": ${errorText(error)}`);
+  }
+}
+
 /** The PEM certificate, chain and key files of `certificate add|replace`. */
-async function certificateFiles(o: CertificateOptions) {
-  const read = async (file: string, what: string) => {
-    try {
-      return await Deno.readTextFile(file);
-    } catch (error) {
-      throw new InvalidError(`cannot read the ${what} "${file}": ${errorText(error)}`);
-    }
-  };
-  const certificate = await read(o.cert, "certificate");
-  const chainText = o.chain === undefined ? "" : await read(o.chain, "chain");
+function certificateFiles(o: CertificateOptions) {
+  const certificate = readText(o.cert, "certificate");
+  const chainText = o.chain === undefined ? "" : readText(o.chain, "chain");
   const chain = chainText.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
   let fingerprint: string;
   try {
@@ -291,7 +295,7 @@ async function certificateFiles(o: CertificateOptions) {
   }
   return {
     fingerprint,
-    certificate: { certificate, certificate_chain: chain ?? [], key: await read(o.key, "key") },
+    certificate: { certificate, certificate_chain: chain ?? [], key: readText(o.key, "key") },
   };
 }
 
@@ -319,7 +323,7 @@ function registerCertificateCommands(
     o.listener === undefined ? {} : { front: address(o.listener, "listener") };
   certificateCommand(cert, "add", "add a certificate to an HTTPS listener")
     .action(async (o: CertificateOptions) => {
-      const c = await certificateFiles(o);
+      const c = certificateFiles(o);
       await caller.call([proxyOrder("ADD_CERTIFICATE", {
         ...listenerOf(o),
         certificate: c.certificate,
@@ -329,7 +333,7 @@ function registerCertificateCommands(
   certificateCommand(cert, "replace", "replace a certificate (atomic for new handshakes)")
     .argument("<old_fingerprint>", "SHA-256 fingerprint of the certificate replaced")
     .action(async (old: string, o: CertificateOptions) => {
-      const c = await certificateFiles(o);
+      const c = certificateFiles(o);
       await caller.call([proxyOrder("REPLACE_CERTIFICATE", {
         ...listenerOf(o),
         new_certificate: c.certificate,
@@ -371,6 +375,28 @@ function certificateLines(answer: unknown): string[] {
   return out;
 }
 
+/**
+ * `import FILE.toml`: a sozu 0.13 configuration file applied as orders (`import_config.ts`);
+ * certificate paths are relative to the file. Every order is tried; exit 1 if any failed.
+ */
+function registerImportCommand(sozu: Command, caller: SozuCtlCaller, env: CtlEnvironment): void {
+  sozu.command("import").argument("<file>", "sozu configuration file (TOML)")
+    .option("--dry-run", "print the orders without sending them")
+    .description("apply a sozu configuration file (listeners, applications, fronts, backends)")
+    .action(async (file: string, o: { dryRun?: boolean }) => {
+      const read = (path: string) => readText(resolve(dirname(file), path), "file");
+      const plan = importToml(read(resolve(file)), file, read);
+      const failed = await applyImport(plan, {
+        dryRun: !!o.dryRun,
+        print: env.print,
+        send: (order) =>
+          caller.call([proxyOrder(order.type, order.data)], () => {}).then(([r]) => r!.message),
+        failure: (error) => error instanceof FailedError ? error.message : null,
+      });
+      if (failed > 0) throw new FailedError("");
+    });
+}
+
 /** Registers `ctl sozu`. */
 export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
   const sozu = ctl.command("sozu")
@@ -385,6 +411,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
   registerAppCommands(sozu, caller);
   registerRouteCommands(sozu, caller);
   registerCertificateCommands(sozu, caller, env);
+  registerImportCommand(sozu, caller, env);
   sozu.command("stop").option("--hard", "drop in-flight requests instead of draining them")
     .description("stop the proxy (the sozu service ends; the agent keeps running)")
     .action(async (o: { hard?: boolean }) => {

@@ -34,6 +34,7 @@ import {
   statePathInput,
 } from "./schemas.ts";
 import { type ConfigState, decodeRecords, encodeRecords, parseStateOrder } from "./state/mod.ts";
+import { replayRecords } from "./replay.ts";
 import { registerUpgrades, type SozuUpgradeEnvironment } from "./upgrade_handlers.ts";
 
 /** What a handler may do besides returning its final reply. */
@@ -112,8 +113,9 @@ function registerStateOrders(orders: SozuHandlers["orders"], env: SozuHandlerEnv
   const stateOrder: SozuHandler = async (request) => {
     checkWorker(control, request);
     const name = canonicalOrderName(request.order!);
-    const outcome = await control.execute(() =>
-      parseStateOrder(name, request.payload, control.state)
+    const outcome = await control.execute(
+      () => parseStateOrder(name, request.payload, control.state),
+      request.workerId,
     );
     return response(request.id, "OK", outcome.message);
   };
@@ -142,22 +144,6 @@ function saveState(env: SozuHandlerEnvironment): SozuHandler {
   };
 }
 
-/** Applies one LOAD_STATE record inside the queue (the record's index names its errors). */
-function loadRecord(
-  state: ConfigState,
-  record: { index: number; order: string; payload: unknown },
-) {
-  const name = canonicalOrderName(record.order);
-  if (!STATE_ORDER_TYPES.has(name)) {
-    throw new InvalidError(`record ${record.index}: "${record.order}" is not a state order`);
-  }
-  try {
-    return parseStateOrder(name, record.payload, state);
-  } catch (error) {
-    throw new InvalidError(`record ${record.index}: ${errorText(error)}`);
-  }
-}
-
 /** LOAD_STATE: replays a saved record stream; one summary for every record. */
 function loadState(env: SozuHandlerEnvironment): SozuHandler {
   return async (request, io) => {
@@ -172,15 +158,8 @@ function loadState(env: SozuHandlerEnvironment): SozuHandler {
     }
     const records = decodeRecords(text);
     io.processing(`loading ${records.length} config messages from ${file}`);
-    const outcomes = await Promise.allSettled(
-      records.map((record) => control.execute(() => loadRecord(control.state, record))),
-    );
-    let applied = 0;
-    const errors: string[] = [];
-    for (const outcome of outcomes) {
-      if (outcome.status === "rejected") errors.push(errorText(outcome.reason));
-      else if (outcome.value.changed) applied++;
-    }
+    const { applied, deferred, errors } = await replayRecords(control, records);
+    if (deferred > 0) env.log.info("LOAD_STATE deferred records", { file, deferred });
     const summary = `ok: ${applied} messages, error: ${errors.length}`;
     if (errors.length === 0) return response(request.id, "OK", summary);
     env.log.warn("LOAD_STATE had errors", { file, errors: errors.slice(0, 10) });
@@ -197,8 +176,15 @@ function registerStateCommands(
   commands.register("SAVE_STATE", saveState(env));
   commands.register("LOAD_STATE", loadState(env));
   commands.register("DUMP_STATE", async (request) => {
-    const dump = await control.serial(() => control.state.toJSON());
-    return response(request.id, "OK", "", { type: "STATE", data: dump });
+    const [dump, own] = await control.serial(() =>
+      [control.state.toJSON(), control.workerOnlyOrders()] as const
+    );
+    // The shared state; orders sent to one worker (worker_id) are named in the message.
+    const notes = [...own].map(([id, types]) => `worker ${id}: ${types.join(", ")}`);
+    const message = notes.length === 0
+      ? ""
+      : `shared state; orders applied by one worker only: ${notes.join("; ")}`;
+    return response(request.id, "OK", message, { type: "STATE", data: dump });
   });
 }
 
@@ -216,21 +202,23 @@ function hash53(text: string): number {
 
 /** The answer to a QUERY (the same for the main process and every worker). */
 function answerQuery(state: ConfigState, q: Query): { type: string; data: unknown } {
-  if (q.type === "APPLICATIONS") {
-    const ids = q.data.type === "APP_ID"
-      ? [q.data.data]
-      : state.applicationsByDomain(q.data.data.hostname, q.data.data.path_begin ?? null);
+  if (q.type === "APPLICATIONS" || q.type === "CLUSTERS") {
+    const f = q.data;
+    const ids = f.type === "DOMAIN"
+      ? state.applicationsByDomain(f.data.hostname, f.data.path ?? f.data.path_begin ?? null)
+      : [f.data];
+    const v14 = q.type === "CLUSTERS";
     return {
-      type: "APPLICATIONS",
-      data: ids.map((id) => state.applicationInfo(id)).filter((x) => x !== null),
+      type: q.type,
+      data: ids.map((id) => state.applicationInfo(id, v14)).filter((x) => x !== null),
     };
   }
-  if (q.type === "APPLICATIONS_HASHES") {
+  if (q.type === "APPLICATIONS_HASHES" || q.type === "CLUSTERS_HASHES") {
     const hashes: Record<string, number> = {};
     for (const id of state.applicationIds()) {
       hashes[id] = hash53(JSON.stringify(state.applicationInfo(id)));
     }
-    return { type: "APPLICATIONS_HASHES", data: hashes };
+    return { type: q.type, data: hashes };
   }
   const c = q.data;
   const filter = c.type === "ALL"

@@ -47,45 +47,108 @@ function looseEnum<const T extends readonly [string, ...string[]]>(values: T, up
   );
 }
 
+/**
+ * v0.14 renamed `app_id` to `cluster_id`: a payload that has only `cluster_id` is read as if it
+ * carried `app_id` (the error of a payload with neither names `app_id`).
+ */
+function withClusterId<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+    const o = value as Record<string, unknown>;
+    if ("app_id" in o || !("cluster_id" in o)) return value;
+    const { cluster_id, ...rest } = o;
+    return { ...rest, app_id: cluster_id };
+  }, schema);
+}
+
 /** ADD_APPLICATION payload (0.11 `load_balancing_policy` and 0.13 `load_balancing` both accepted). */
-export const applicationInput = z.object({
-  app_id: identifier,
-  sticky_session: z.boolean().nullish(),
-  https_redirect: z.boolean().nullish(),
-  proxy_protocol: looseEnum(["EXPECT_HEADER", "SEND_HEADER", "RELAY_HEADER"], true).nullish(),
-  load_balancing_policy: anyPolicy.nullish(),
-  load_balancing: anyPolicy.nullish(),
-  load_metric: looseEnum(["connections", "requests", "connection_time"], false).nullish(),
-  answer_503: rawResponse.nullish(),
-}).transform((a) => ({
-  app_id: a.app_id,
-  sticky_session: a.sticky_session ?? false,
-  https_redirect: a.https_redirect ?? false,
-  proxy_protocol: a.proxy_protocol ?? null,
-  load_balancing: a.load_balancing ?? a.load_balancing_policy ?? "round_robin",
-  load_metric: a.load_metric ?? null,
-  answer_503: a.answer_503 ?? null,
-}));
+export const applicationInput = withClusterId(
+  z.object({
+    app_id: identifier,
+    sticky_session: z.boolean().nullish(),
+    https_redirect: z.boolean().nullish(),
+    proxy_protocol: looseEnum(["EXPECT_HEADER", "SEND_HEADER", "RELAY_HEADER"], true).nullish(),
+    load_balancing_policy: anyPolicy.nullish(),
+    load_balancing: anyPolicy.nullish(),
+    load_metric: looseEnum(["connections", "requests", "connection_time"], false).nullish(),
+    answer_503: rawResponse.nullish(),
+  }).transform((a) => ({
+    app_id: a.app_id,
+    sticky_session: a.sticky_session ?? false,
+    https_redirect: a.https_redirect ?? false,
+    proxy_protocol: a.proxy_protocol ?? null,
+    load_balancing: a.load_balancing ?? a.load_balancing_policy ?? "round_robin",
+    load_metric: a.load_metric ?? null,
+    answer_503: a.answer_503 ?? null,
+  })),
+);
 /** An application (sozu 0.13 shape). */
 export type Application = z.output<typeof applicationInput>;
 
-/** HttpFront (code shape; `address` resolved). */
+/**
+ * A front in canonical form: the 0.13 code shape (`address` resolved), plus sozu 0.14's rule
+ * fields, present only when they differ from a 0.13 front's (prefix path, tree, any method).
+ */
 export interface HttpFront {
-  app_id: string;
+  /** The application requests go to; null for a v0.14 `route: "DENY"` front (401). */
+  app_id: string | null;
   address: string;
   hostname: string;
+  /** The path pattern (a prefix unless `path_rule` says otherwise). */
   path_begin: string;
+  path_rule?: "EQUALS" | "REGEX";
+  method?: string;
+  position?: "PRE" | "POST";
+  tags?: Record<string, string>;
 }
 
 /** The code shape of a front; `address` may be missing in the README's shape. */
-export const frontInput = z.object({
+export const frontInput = withClusterId(z.object({
   app_id: identifier,
   address: socketAddress.nullish(),
   hostname,
   path_begin: pathBegin.nullish(),
   fingerprint: certificateFingerprint.nullish(),
   port: z.number().int().min(1).max(65535).nullish(),
+}));
+
+/** A path regex of a v0.14 front: compiled once here, so a bad one is refused naming the field. */
+const pathRegex = z.string().min(1).max(1024).superRefine((value, ctx) => {
+  try {
+    new RegExp(value);
+  } catch (error) {
+    ctx.addIssue({
+      code: "custom",
+      message: `invalid regular expression: ${(error as Error).message}`,
+    });
+  }
 });
+
+/** v0.14 `PathRule`: exactly one of `{PREFIX}`, `{EQUALS}`, `{REGEX}`. */
+const pathRule = z.object({
+  PREFIX: pathBegin.optional(),
+  EQUALS: pathBegin.optional(),
+  REGEX: pathRegex.optional(),
+}).strict().refine((p) => Object.keys(p).length === 1, {
+  message: "expected exactly one of PREFIX, EQUALS, REGEX",
+});
+
+/** v0.14 `HttpFrontend` (`ADD_HTTP_FRONTEND`, …); `address` may be left to the default listener. */
+export const frontendInput = z.object({
+  route: z.union([z.literal("DENY"), z.object({ CLUSTER_ID: identifier })], {
+    error: 'expected "DENY" or {"CLUSTER_ID": id}',
+  }),
+  address: socketAddress.nullish(),
+  hostname,
+  path: pathRule.nullish(),
+  method: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/, {
+    message: "expected an HTTP method token",
+  }).nullish(),
+  position: looseEnum(["PRE", "TREE", "POST"], true).nullish(),
+  tags: z.record(z.string().max(256), z.string().max(4096)).nullish(),
+});
+/** A v0.14 front as received. */
+export type FrontendInput = z.output<typeof frontendInput>;
 /** A front as received: `address` optional, maybe a README `fingerprint` or `port`. */
 export type FrontInput = z.output<typeof frontInput>;
 
@@ -107,34 +170,34 @@ const backendCommon = {
 };
 
 /** ADD_BACKEND, code shape (`backend_id` + `address`). */
-export const backendCode = z.object({
+export const backendCode = withClusterId(z.object({
   ...backendCommon,
   backend_id: identifier,
   address: socketAddress,
-});
+}));
 
 /** ADD_BACKEND, README shape (`ip_address` + `port`). */
-export const backendReadme = z.object({
+export const backendReadme = withClusterId(z.object({
   ...backendCommon,
   backend_id: identifier.nullish(),
   ip_address: z.string(),
   port: z.number().int().min(1).max(65535),
-});
+}));
 
 /** REMOVE_BACKEND, code shape. */
-export const removeBackendCode = z.object({
+export const removeBackendCode = withClusterId(z.object({
   app_id: identifier,
   backend_id: identifier,
   address: socketAddress,
-});
+}));
 
 /** REMOVE_BACKEND, README shape. */
-export const removeBackendReadme = z.object({
+export const removeBackendReadme = withClusterId(z.object({
   app_id: identifier,
   backend_id: identifier.nullish(),
   ip_address: z.string(),
   port: z.number().int().min(1).max(65535),
-});
+}));
 
 /** Whether a payload is an object carrying `key` (picks the README shape). */
 export function hasKey(payload: unknown, key: string): boolean {

@@ -61,6 +61,10 @@ export const ORDER_ALIASES: Readonly<Record<string, string>> = {
   REMOVE_CLUSTER: "REMOVE_APPLICATION",
   ADD_TCP_FRONTEND: "ADD_TCP_FRONT",
   REMOVE_TCP_FRONTEND: "REMOVE_TCP_FRONT",
+  ADD_HTTP_FRONTEND: "ADD_HTTP_FRONT",
+  REMOVE_HTTP_FRONTEND: "REMOVE_HTTP_FRONT",
+  ADD_HTTPS_FRONTEND: "ADD_HTTPS_FRONT",
+  REMOVE_HTTPS_FRONTEND: "REMOVE_HTTPS_FRONT",
 };
 
 /** Every worker order (`{"type":"PROXY","data":{"type":ORDER,…}}`), aliases included. */
@@ -155,19 +159,30 @@ export const certificateFingerprint = z.string().regex(/^[0-9a-fA-F]{64}$/, {
 
 // ---------------------------------------------------------------- command payloads
 
-/** QUERY payload. */
+/** The DOMAIN filter of an APPLICATIONS (0.13 `path_begin`) or CLUSTERS (v0.14 `path`) query. */
+const domainQuery = z.object({
+  type: z.literal("DOMAIN"),
+  data: z.object({ hostname, path_begin: pathBegin.nullish(), path: pathBegin.nullish() }),
+});
+
+/** QUERY payload (0.13 APPLICATIONS and v0.14 CLUSTERS names). */
 export const queryInput = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("APPLICATIONS"),
     data: z.discriminatedUnion("type", [
       z.object({ type: z.literal("APP_ID"), data: identifier }),
-      z.object({
-        type: z.literal("DOMAIN"),
-        data: z.object({ hostname, path_begin: pathBegin.nullish() }),
-      }),
+      domainQuery,
+    ]),
+  }),
+  z.object({
+    type: z.literal("CLUSTERS"),
+    data: z.discriminatedUnion("type", [
+      z.object({ type: z.literal("CLUSTER_ID"), data: identifier }),
+      domainQuery,
     ]),
   }),
   z.object({ type: z.literal("APPLICATIONS_HASHES") }),
+  z.object({ type: z.literal("CLUSTERS_HASHES") }),
   z.object({
     type: z.literal("CERTIFICATES"),
     data: z.discriminatedUnion("type", [

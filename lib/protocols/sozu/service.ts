@@ -136,7 +136,7 @@ export class SozuService implements Service<SozuConfig> {
     const state = inheritedState(ctx) ?? (await loadState(ctx)).state;
     const changed = addConfiguredListeners(state, ctx.config);
     this.#prepared = { state, changed };
-    await this.#startPlane(ctx, state);
+    await this.#startPlane(ctx, state, false);
   }
 
   async start(ctx: ServiceContext<SozuConfig>): Promise<void> {
@@ -159,8 +159,14 @@ export class SozuService implements Service<SozuConfig> {
     }
   }
 
-  async #startPlane(ctx: ServiceContext<SozuConfig>, state: ConfigState): Promise<DataPlane> {
+  /** `refuseShared`: false for an upgrade's successor (it binds beside the old agent). */
+  async #startPlane(
+    ctx: ServiceContext<SozuConfig>,
+    state: ConfigState,
+    refuseShared = true,
+  ): Promise<DataPlane> {
     const plane = this.#backends.createDataPlane({
+      refuseShared,
       workerCount: ctx.config.worker_count,
       tlsEngine: ctx.config.tls_engine,
       currentOrders: () => state.proxyOrders(),

@@ -18,7 +18,7 @@ import {
 import type { BackendFigures, DataPlane } from "../../backends/http_proxy/mod.ts";
 import { dispatchSozuRequest, type SozuHandlers } from "./handlers.ts";
 import { decodeRequest } from "./schemas.ts";
-import type { ConfigState } from "./state/mod.ts";
+import { type ConfigState, frontText } from "./state/mod.ts";
 
 /** Certificates expiring sooner than this are highlighted. */
 const EXPIRY_WARNING_MS = 14 * 86_400_000;
@@ -68,12 +68,8 @@ function listenerTable(dump: Dump): StatusTable {
 function applicationTable(dump: Dump): StatusTable {
   const rows: StatusCell[][] = Object.entries(dump.applications).map(([id, app]) => {
     const fronts = [
-      ...(dump.http_fronts[id] ?? []).map((f) =>
-        `http://${f.hostname}${f.path_begin} on ${f.address}`
-      ),
-      ...(dump.https_fronts[id] ?? []).map((f) =>
-        `https://${f.hostname}${f.path_begin} on ${f.address}`
-      ),
+      ...(dump.http_fronts[id] ?? []).map((f) => `http://${frontText(f)} on ${f.address}`),
+      ...(dump.https_fronts[id] ?? []).map((f) => `https://${frontText(f)} on ${f.address}`),
       ...(dump.tcp_fronts[id] ?? []).map((f) => `tcp on ${f.address}`),
     ];
     return [

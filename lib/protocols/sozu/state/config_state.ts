@@ -7,6 +7,7 @@
  */
 import type { ProxyOrder } from "../../../backends/http_proxy/mod.ts";
 import type { HttpFront, TcpFront } from "../order_schemas.ts";
+import { frontendJson, type HttpFrontendJson } from "./frontends.ts";
 import type { ListenerDefaults, StateOrder } from "./orders.ts";
 import {
   type Plan,
@@ -23,6 +24,7 @@ import {
   planRemoveListener,
   planReplaceCertificate,
 } from "./planner.ts";
+import { backendOrder, clusterOrder, frontOrder } from "./proxy_orders.ts";
 import { ConfigTables } from "./tables.ts";
 import { planAddTcpFront, planRemoveTcpFront } from "./tcp_planner.ts";
 import {
@@ -155,6 +157,25 @@ export class ConfigState implements ListenerDefaults {
     return planListenerOrder(t, order)!;
   }
 
+  /**
+   * The data-plane orders of an addition the state already holds (none for other orders): what a
+   * worker is sent again when the order names it (`worker_id`) — it may lack what the others have.
+   */
+  resendOrders(order: StateOrder): ProxyOrder[] {
+    switch (order.type) {
+      case "ADD_APPLICATION":
+        return [clusterOrder(order.data)];
+      case "ADD_HTTP_FRONT":
+      case "ADD_HTTPS_FRONT":
+        return [frontOrder("add_front", order.data)];
+      case "ADD_BACKEND":
+        return [backendOrder(order.data)];
+      case "ACTIVATE_LISTENER":
+        return [{ op: "activate_listener", address: order.data.front }];
+    }
+    return [];
+  }
+
   /** Plans and commits in one step (restoring, tests). */
   apply(order: StateOrder): Plan {
     const plan = this.plan(order);
@@ -182,16 +203,16 @@ export class ConfigState implements ListenerDefaults {
     return workerOrders(this.#tables);
   }
 
-  /** Everything known about one application (QUERY APPLICATIONS answer item). */
-  applicationInfo(id: string): Record<string, unknown> | null {
-    return applicationInfo(this.#tables, id);
+  /** Everything known about one application (QUERY APPLICATIONS item; `v14`: CLUSTERS). */
+  applicationInfo(id: string, v14 = false): Record<string, unknown> | null {
+    return applicationInfo(this.#tables, id, v14);
   }
 
   /** Applications with a front for `hostname` (and `pathBegin` when given). */
   applicationsByDomain(hostname: string, pathBegin: string | null): string[] {
     const ids = new Set<string>();
     for (const { front } of this.#tables.fronts.values()) {
-      if (front.hostname !== hostname) continue;
+      if (front.hostname !== hostname || front.app_id === null) continue;
       if (pathBegin !== null && front.path_begin !== pathBegin) continue;
       ids.add(front.app_id);
     }
@@ -203,12 +224,12 @@ export class ConfigState implements ListenerDefaults {
     return [...this.#tables.apps.keys()];
   }
 
-  /** Fronts, optionally filtered by a domain substring (LIST_FRONTENDS). */
-  fronts(proxy: "http" | "https", domain: string | null): HttpFront[] {
-    const out: HttpFront[] = [];
+  /** Fronts, optionally filtered by a domain substring (LIST_FRONTENDS, v0.14 shape). */
+  fronts(proxy: "http" | "https", domain: string | null): HttpFrontendJson[] {
+    const out: HttpFrontendJson[] = [];
     for (const f of this.#tables.fronts.values()) {
       if (f.proxy === proxy && (domain === null || f.front.hostname.includes(domain))) {
-        out.push(f.front);
+        out.push(frontendJson(f.front));
       }
     }
     return out;

@@ -10,6 +10,7 @@
  */
 export { ConfigState, type ConfigStateOptions } from "./config_state.ts";
 export { certificateFacts } from "./certificates.ts";
+export { frontText } from "./frontends.ts";
 export { type ListenerDefaults, orderPayload, parseStateOrder, type StateOrder } from "./orders.ts";
 export type { Plan } from "./planner.ts";
 export {

@@ -13,6 +13,7 @@ import {
   backendReadme,
   type CertificateAndKey,
   certificateAndKey,
+  frontendInput,
   frontInput,
   hasKey,
   type HttpFront,
@@ -34,6 +35,7 @@ import {
 } from "../order_schemas.ts";
 import { canonicalOrderName, certificateFingerprint, parseOrThrow } from "../schemas.ts";
 import { certificateFacts } from "./certificates.ts";
+import { frontendJson, frontendOrderName, frontFromFrontend, isPlainFront } from "./frontends.ts";
 
 /** The front orders. */
 export type FrontOrderType =
@@ -118,8 +120,13 @@ function parseFront(
   payload: unknown,
   defaults: ListenerDefaults,
 ): StateOrder {
-  const f = parse(frontInput, payload, type);
   const proxy = type.endsWith("HTTPS_FRONT") ? "https" : "http";
+  if (hasKey(payload, "route")) {
+    const name = frontendOrderName(type);
+    const f = parse(frontendInput, payload, name);
+    return { type, data: frontFromFrontend(f, listenerFor(f.address, proxy, defaults, name)) };
+  }
+  const f = parse(frontInput, payload, type);
   const front: HttpFront = {
     app_id: f.app_id,
     address: listenerFor(f.address, proxy, defaults, type, f.port),
@@ -286,7 +293,19 @@ export function parseStateOrder(
   throw new InvalidError(`unknown order type "${name}"`);
 }
 
-/** The wire form of a canonical order (what SAVE_STATE writes). */
+/**
+ * The wire form of a canonical order (what SAVE_STATE writes): a front with v0.14 rule fields is
+ * written as the v0.14 order (`ADD_HTTP_FRONTEND` with `route` and `path`).
+ */
 export function orderPayload(order: StateOrder): { type: string; data: unknown } {
+  switch (order.type) {
+    case "ADD_HTTP_FRONT":
+    case "REMOVE_HTTP_FRONT":
+    case "ADD_HTTPS_FRONT":
+    case "REMOVE_HTTPS_FRONT":
+      if (!isPlainFront(order.data)) {
+        return { type: frontendOrderName(order.type), data: frontendJson(order.data) };
+      }
+  }
   return { type: order.type, data: order.data };
 }

@@ -42,6 +42,18 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+/** A front's host and path rule, for messages (`example.com/api`, `example.com EQUALS /x`). */
+function describeFront(f: HttpFront): string {
+  const rule = f.path_rule === undefined ? f.path_begin : ` ${f.path_rule} ${f.path_begin}`;
+  const extra = (f.method ? ` ${f.method}` : "") + (f.position ? ` (${f.position})` : "");
+  return `${f.hostname}${rule}${extra}`;
+}
+
+/** What a front does, for messages. */
+function routeText(f: HttpFront): string {
+  return f.app_id === null ? "denies (401)" : `routes to application "${f.app_id}"`;
+}
+
 /** The listener `ref` names, or a refusal for `order`. */
 export function listenerOf(t: ConfigTables, ref: ListenerRef, order: string): ListenerEntry {
   const entry = t.listeners.get(ref.front);
@@ -185,15 +197,24 @@ export function planRemoveApp(t: ConfigTables, id: string): Plan {
 export function planAddFront(t: ConfigTables, proxy: "http" | "https", front: HttpFront): Plan {
   const order = proxy === "http" ? "ADD_HTTP_FRONT" : "ADD_HTTPS_FRONT";
   listenerOf(t, { front: front.address, proxy }, order);
-  if (!t.apps.has(front.app_id)) {
+  if (front.app_id !== null && !t.apps.has(front.app_id)) {
     throw new NotFoundError(`${order}: application "${front.app_id}" does not exist`);
   }
   const key = frontKey(proxy, front);
   const existing = t.fronts.get(key);
   if (existing) {
-    if (existing.front.app_id === front.app_id) return NOTHING;
+    if (same(existing.front, front)) return NOTHING;
+    if (existing.front.app_id === front.app_id) {
+      // Only the tags differ: an update of the front.
+      return {
+        changed: true,
+        message: "",
+        proxy: [],
+        commit: () => t.addFront(key, { proxy, front }, existing.front),
+      };
+    }
     throw new ConflictError(
-      `${order}: ${front.hostname}${front.path_begin} on ${front.address} already routes to application "${existing.front.app_id}"`,
+      `${order}: ${describeFront(front)} on ${front.address} already ${routeText(existing.front)}`,
     );
   }
   return {
@@ -211,7 +232,9 @@ export function planRemoveFront(t: ConfigTables, proxy: "http" | "https", front:
   const existing = t.fronts.get(key);
   if (!existing || existing.front.app_id !== front.app_id) {
     throw new NotFoundError(
-      `${order}: no ${proxy.toUpperCase()} front for application "${front.app_id}" at ${front.hostname}${front.path_begin} on ${front.address}`,
+      `${order}: no ${proxy.toUpperCase()} front that ${routeText(front)} at ${
+        describeFront(front)
+      } on ${front.address}`,
     );
   }
   return {

@@ -1,6 +1,7 @@
 /** The data-plane orders (lib/backends/http_proxy's model) that match state entries. */
 import type {
   CertificateSpec,
+  FrontSpec,
   ListenerSpec,
   ProxyOrder,
   TlsVersion,
@@ -90,17 +91,19 @@ export function clusterOrder(app: Application): ProxyOrder {
   return cluster;
 }
 
-/** Adds or removes a front (HTTP and HTTPS fronts route alike). */
+/** Adds or removes a front (HTTP and HTTPS fronts route alike; v0.14 rule fields carried). */
 export function frontOrder(op: "add_front" | "remove_front", f: HttpFront): ProxyOrder {
-  return {
-    op,
-    front: {
-      listener: f.address,
-      clusterId: f.app_id,
-      hostname: f.hostname,
-      pathBegin: f.path_begin,
-    },
+  const front: FrontSpec = {
+    listener: f.address,
+    clusterId: f.app_id ?? "",
+    hostname: f.hostname,
+    pathBegin: f.path_begin,
   };
+  if (f.app_id === null) front.deny = true;
+  if (f.path_rule !== undefined) front.pathRule = f.path_rule === "EQUALS" ? "equals" : "regex";
+  if (f.method !== undefined) front.method = f.method;
+  if (f.position !== undefined) front.position = f.position === "PRE" ? "pre" : "post";
+  return { op, front };
 }
 
 /** Sets or removes the front of a TCP listener. */

@@ -6,6 +6,7 @@
  */
 import { InvalidError } from "../../../core/mod.ts";
 import { decodeRequest } from "../schemas.ts";
+import { wireFront } from "./frontends.ts";
 import { type ListenerDefaults, orderPayload, parseStateOrder, type StateOrder } from "./orders.ts";
 import type { ConfigStateJson, StateDocument } from "./views.ts";
 
@@ -118,12 +119,8 @@ export function ordersFromDocument(data: unknown, defaults: ListenerDefaults): S
     }
   }
   for (const app of d.applications) add("ADD_APPLICATION", app);
-  const front = (f: StateDocument["fronts"][number]) => ({
-    app_id: f[1],
-    address: f[2],
-    hostname: f[3],
-    path_begin: f[4],
-  });
+  const front = (f: StateDocument["fronts"][number]) =>
+    wireFront({ app_id: f[1], address: f[2], hostname: f[3], path_begin: f[4], ...f[5] });
   for (const f of d.fronts) if (f[0] === "http") add("ADD_HTTP_FRONT", front(f));
   for (const [address, certificate, names] of d.certificates) {
     add("ADD_CERTIFICATE", { front: address, certificate, names });

@@ -32,9 +32,11 @@ export interface CertificateEntry {
   names: string[];
 }
 
-/** The key of a front: protocol, listener, hostname and path. */
+/** The key of a front: protocol, listener, hostname, position, path rule, method and path. */
 export function frontKey(proxy: string, f: HttpFront): string {
-  return `${proxy} ${f.address} ${f.hostname} ${f.path_begin}`;
+  return `${proxy} ${f.address} ${f.hostname} ${f.position ?? "TREE"} ${f.path_rule ?? "PREFIX"} ${
+    f.method ?? ""
+  } ${f.path_begin}`;
 }
 
 /** The key of a backend within its application. */
@@ -93,17 +95,18 @@ export class ConfigTables {
     this.backends.delete(id);
   }
 
-  /** Adds a front under `key`. */
-  addFront(key: string, entry: FrontEntry): void {
+  /** Adds a front under `key` (or updates `replacing`, the front already there). */
+  addFront(key: string, entry: FrontEntry, replacing?: HttpFront): void {
+    if (replacing) this.deleteFront(key, replacing);
     this.fronts.set(key, entry);
-    bump(this.#frontsByApp, entry.front.app_id, 1);
+    if (entry.front.app_id !== null) bump(this.#frontsByApp, entry.front.app_id, 1);
     bump(this.#frontsByListener, entry.front.address, 1);
   }
 
   /** Removes the front under `key`. */
   deleteFront(key: string, front: HttpFront): void {
     this.fronts.delete(key);
-    bump(this.#frontsByApp, front.app_id, -1);
+    if (front.app_id !== null) bump(this.#frontsByApp, front.app_id, -1);
     bump(this.#frontsByListener, front.address, -1);
   }
 

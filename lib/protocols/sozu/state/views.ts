@@ -14,6 +14,7 @@ import type {
   TcpFront,
   TcpListener,
 } from "../order_schemas.ts";
+import { frontendJson, type HttpFrontendJson, wireFront } from "./frontends.ts";
 import type { StateOrder } from "./orders.ts";
 import {
   backendOrder,
@@ -32,8 +33,8 @@ export interface ConfigStateJson {
   http_listeners: Record<string, [HttpListener, boolean]>;
   https_listeners: Record<string, [HttpsListener, boolean]>;
   tcp_listeners: Record<string, [TcpListener, boolean]>;
-  http_fronts: Record<string, HttpFront[]>;
-  https_fronts: Record<string, HttpFront[]>;
+  http_fronts: Record<string, (HttpFront | HttpFrontendJson)[]>;
+  https_fronts: Record<string, (HttpFront | HttpFrontendJson)[]>;
   tcp_fronts: Record<string, TcpFront[]>;
   certificates: Record<string, Record<string, [CertificateAndKey, string[]]>>;
   http_addresses: string[];
@@ -48,8 +49,10 @@ export interface ConfigStateJson {
 export interface StateDocument {
   listeners: ["http" | "https" | "tcp", HttpListener | HttpsListener | TcpListener, boolean][];
   applications: Application[];
-  /** [proxy, app_id, address, hostname, path_begin] */
-  fronts: ["http" | "https", string, string, string, string][];
+  /**
+   * [proxy, app_id (null: DENY), address, hostname, path_begin, v0.14 rule fields when any]
+   */
+  fronts: ["http" | "https", string | null, string, string, string, FrontRule?][];
   /** [address, certificate, names] */
   certificates: [string, CertificateAndKey, string[]][];
   /** [app_id, backend_id, address, sticky_id, weight, backup] */
@@ -57,6 +60,9 @@ export interface StateDocument {
   /** [app_id, listener address] (absent in documents written before TCP support). */
   tcp_fronts?: [string, string][];
 }
+
+/** A front's v0.14 rule fields in the state document. */
+export type FrontRule = Pick<HttpFront, "path_rule" | "method" | "position" | "tags">;
 
 /** Which certificates QUERY CERTIFICATES asks for. */
 export type CertificateFilter =
@@ -76,7 +82,10 @@ export function stateDocument(t: ConfigTables): StateDocument {
   };
   for (const e of t.listeners.values()) doc.listeners.push([e.proxy, e.config, e.active]);
   for (const { proxy, front: f } of t.fronts.values()) {
-    doc.fronts.push([proxy, f.app_id, f.address, f.hostname, f.path_begin]);
+    const { app_id, address, hostname, path_begin, ...rule } = f;
+    if (Object.keys(rule).length === 0) {
+      doc.fronts.push([proxy, app_id, address, hostname, path_begin]);
+    } else doc.fronts.push([proxy, app_id, address, hostname, path_begin, rule]);
   }
   for (const [address, map] of t.certs) {
     for (const c of map.values()) doc.certificates.push([address, c.certificate, c.names]);
@@ -120,7 +129,8 @@ export function dumpState(t: ConfigTables): ConfigStateJson {
   for (const [id, map] of t.backends) out.backends[id] = [...map.values()];
   for (const { proxy, front } of t.fronts.values()) {
     const table = proxy === "http" ? out.http_fronts : out.https_fronts;
-    (table[front.app_id] ??= []).push(front);
+    // DENY fronts (v0.14) have no application: they are listed under "DENY".
+    (table[front.app_id ?? "DENY"] ??= []).push(wireFront(front));
   }
   for (const front of t.tcpFronts.values()) (out.tcp_fronts[front.app_id] ??= []).push(front);
   for (const [address, map] of t.certs) {
@@ -198,22 +208,40 @@ export function workerOrders(t: ConfigTables): ProxyOrder[] {
   return [...out, ...active];
 }
 
-/** Everything known about one application (QUERY APPLICATIONS answer item). */
-export function applicationInfo(t: ConfigTables, id: string): Record<string, unknown> | null {
+/**
+ * Everything known about one application: the QUERY APPLICATIONS answer item (0.13 shapes), or
+ * with `v14` the QUERY CLUSTERS one (`cluster_id`, every front as a v0.14 `HttpFrontend`).
+ */
+export function applicationInfo(
+  t: ConfigTables,
+  id: string,
+  v14 = false,
+): Record<string, unknown> | null {
   const app = t.apps.get(id);
   if (!app) return null;
-  const http: HttpFront[] = [];
-  const https: HttpFront[] = [];
+  const http: unknown[] = [];
+  const https: unknown[] = [];
   for (const f of t.fronts.values()) {
-    if (f.front.app_id === id) (f.proxy === "http" ? http : https).push(f.front);
+    if (f.front.app_id !== id) continue;
+    (f.proxy === "http" ? http : https).push(v14 ? frontendJson(f.front) : wireFront(f.front));
   }
+  const backends = [...(t.backends.get(id)?.values() ?? [])];
+  const tcp = [...t.tcpFronts.values()].filter((f) => f.app_id === id);
   return {
-    configuration: app,
+    configuration: v14 ? renameAppId(app) : app,
     http_frontends: http,
     https_frontends: https,
-    tcp_frontends: [...t.tcpFronts.values()].filter((f) => f.app_id === id),
-    backends: [...(t.backends.get(id)?.values() ?? [])],
+    tcp_frontends: v14 ? tcp.map(renameAppId) : tcp,
+    backends: v14 ? backends.map(renameAppId) : backends,
   };
+}
+
+/** `app_id` → `cluster_id` (v0.14 names), keeping the other fields. */
+function renameAppId<T extends { app_id: string }>(o: T): Omit<T, "app_id"> & {
+  cluster_id: string;
+} {
+  const { app_id, ...rest } = o;
+  return { cluster_id: app_id, ...rest };
 }
 
 /** A fingerprint as sozu's answers carry it: the 32 bytes. */
