@@ -10,10 +10,13 @@ import type {
   BackendFigures,
   DataPlane,
   DataPlaneOptions,
+  MetricsChange,
+  ProxyLogLevel,
   ProxyOrder,
   SoftStopOptions,
   WorkerInfo,
   WorkerRunState,
+  WorkerTraffic,
   WorkerUpgradeOptions,
 } from "./model.ts";
 import type { FromWorker, ToWorker, WorkerEngineOptions } from "./worker_protocol.ts";
@@ -73,12 +76,19 @@ export class WorkerDataPlane implements DataPlane {
   #stopped = false;
   #orderTimeoutMs: number;
   #spawnWorker: (id: number) => Worker;
+  /** Engine options every new worker gets (LOGGING and CONFIGURE_METRICS update them). */
+  #engine: WorkerEngineOptions;
 
   constructor(options: CreateDataPlaneOptions) {
     this.#options = options;
     this.#log = options.log;
     this.#orderTimeoutMs = options.orderTimeoutMs ?? 10_000;
     this.#spawnWorker = options.spawnWorker ?? spawnProxyWorker;
+    this.#engine = {
+      ...options.engine,
+      ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
+      ...(options.accessLog ? { accessLog: options.accessLog } : {}),
+    };
   }
 
   /** Starts the workers and feeds them the current state. */
@@ -148,6 +158,32 @@ export class WorkerDataPlane implements DataPlane {
     return mergeBackendFigures(
       results.flatMap((r) => r.status === "fulfilled" ? [r.value as BackendFigures[]] : []),
     );
+  }
+
+  /** Each running worker's traffic figures (a worker that does not answer is left out). */
+  async metrics(): Promise<WorkerTraffic[]> {
+    const live = this.#slots.filter((s) => s.worker !== null && s.state === "RUNNING");
+    const results = await Promise.allSettled(live.map((s) => this.#send(s, { t: "metrics" })));
+    return results.flatMap((r) =>
+      r.status === "fulfilled" && r.value !== null ? [r.value as WorkerTraffic] : []
+    );
+  }
+
+  /** CONFIGURE_METRICS on every worker; new workers start with the last setting. */
+  async configureMetrics(change: MetricsChange): Promise<void> {
+    if (change !== "clear") this.#engine.metrics = change === "enable";
+    await this.#everyWorker({ t: "configure_metrics", change });
+  }
+
+  /** LOGGING: the level workers forward lines from; new workers start with it. */
+  async setLogLevel(level: ProxyLogLevel): Promise<void> {
+    this.#engine.logLevel = level;
+    await this.#everyWorker({ t: "log_level", level });
+  }
+
+  async #everyWorker(message: DistributiveOmit<ToWorker, "seq">): Promise<void> {
+    const live = this.#slots.filter((s) => s.worker !== null && s.state === "RUNNING");
+    await Promise.all(live.map((s) => this.#send(s, message)));
   }
 
   /** Stop accepting, let in-flight requests finish, then stop the workers. */
@@ -298,7 +334,7 @@ export class WorkerDataPlane implements DataPlane {
         workerId: slot.id,
         reusePort: true,
         options: {
-          ...this.#options.engine,
+          ...this.#engine,
           ...(this.#options.tlsEngine ? { tlsEngine: this.#options.tlsEngine } : {}),
         },
       } satisfies ToWorker,
