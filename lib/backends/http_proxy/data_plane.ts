@@ -84,11 +84,9 @@ export class WorkerDataPlane implements DataPlane {
     this.#log = options.log;
     this.#orderTimeoutMs = options.orderTimeoutMs ?? 10_000;
     this.#spawnWorker = options.spawnWorker ?? spawnProxyWorker;
-    this.#engine = {
-      ...options.engine,
-      ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
-      ...(options.accessLog ? { accessLog: options.accessLog } : {}),
-    };
+    const { metrics, accessLog } = options;
+    this.#engine = { ...options.engine, ...(accessLog ? { accessLog } : {}) };
+    if (metrics !== undefined) this.#engine.metrics = metrics;
   }
 
   /** Starts the workers and feeds them the current state. */
@@ -151,39 +149,31 @@ export class WorkerDataPlane implements DataPlane {
 
   /** Each backend's figures, added up over the workers. */
   async backendStats(): Promise<BackendFigures[]> {
-    const live = this.#slots.filter((s) => s.worker !== null && s.state === "RUNNING");
-    const results = await Promise.allSettled(
-      live.map((s) => this.#send(s, { t: "backend_stats" })),
-    );
-    return mergeBackendFigures(
-      results.flatMap((r) => r.status === "fulfilled" ? [r.value as BackendFigures[]] : []),
-    );
+    return mergeBackendFigures(await this.#askRunning<BackendFigures[]>({ t: "backend_stats" }));
   }
 
   /** Each running worker's traffic figures (a worker that does not answer is left out). */
   async metrics(): Promise<WorkerTraffic[]> {
+    return (await this.#askRunning<WorkerTraffic | null>({ t: "metrics" })).filter((w) => !!w);
+  }
+
+  /** The answers of the running workers to `message` (one that fails is replaced, and skipped). */
+  async #askRunning<T>(message: DistributiveOmit<ToWorker, "seq">): Promise<T[]> {
     const live = this.#slots.filter((s) => s.worker !== null && s.state === "RUNNING");
-    const results = await Promise.allSettled(live.map((s) => this.#send(s, { t: "metrics" })));
-    return results.flatMap((r) =>
-      r.status === "fulfilled" && r.value !== null ? [r.value as WorkerTraffic] : []
-    );
+    const results = await Promise.allSettled(live.map((s) => this.#send(s, message)));
+    return results.flatMap((r) => r.status === "fulfilled" ? [r.value as T] : []);
   }
 
   /** CONFIGURE_METRICS on every worker; new workers start with the last setting. */
   async configureMetrics(change: MetricsChange): Promise<void> {
     if (change !== "clear") this.#engine.metrics = change === "enable";
-    await this.#everyWorker({ t: "configure_metrics", change });
+    await this.#askRunning({ t: "configure_metrics", change });
   }
 
   /** LOGGING: the level workers forward lines from; new workers start with it. */
   async setLogLevel(level: ProxyLogLevel): Promise<void> {
     this.#engine.logLevel = level;
-    await this.#everyWorker({ t: "log_level", level });
-  }
-
-  async #everyWorker(message: DistributiveOmit<ToWorker, "seq">): Promise<void> {
-    const live = this.#slots.filter((s) => s.worker !== null && s.state === "RUNNING");
-    await Promise.all(live.map((s) => this.#send(s, message)));
+    await this.#askRunning({ t: "log_level", level });
   }
 
   /** Stop accepting, let in-flight requests finish, then stop the workers. */

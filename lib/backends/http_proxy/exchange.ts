@@ -62,7 +62,7 @@ async function openBackend(s: ProxySession, backend: RoutedBackend): Promise<Bac
   try {
     const bc = await pool.open(backend.address, s.listener.connectTimeoutMs);
     backend.counters.connected(pool.clock);
-    if (c0 >= 0) metrics.backend(backend).connected(performance.now() - c0);
+    if (c0 >= 0) metrics.connected(backend, performance.now() - c0);
     return bc;
   } catch (error) {
     if (!(error instanceof ConnectError)) throw error;

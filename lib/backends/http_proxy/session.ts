@@ -13,6 +13,7 @@ import type { BufferPool } from "./buffer_pool.ts";
 import { cannedAnswer, redirectAnswer } from "./canned.ts";
 import type { ChunkedScanner } from "./chunked.ts";
 import { exchange } from "./exchange.ts";
+import { beginExchange, endExchange } from "./exchange_end.ts";
 import { HeadError, MAX_HEAD } from "./head_bytes.ts";
 import type { ListenerSpec } from "./model.ts";
 import {
@@ -165,7 +166,7 @@ export class ProxySession implements StickyState {
   requestId: string | null = null;
   /** Where this connection's requests are logged, or null. */
   readonly accessLog: AccessLog | null;
-  readonly #clientPort: number;
+  readonly clientPort: number;
   #state = IDLE;
   #active = false;
 
@@ -177,7 +178,7 @@ export class ProxySession implements StickyState {
     this.pooledBuf = buf;
     const { ip, port } = ipOf(conn.remoteAddr);
     this.clientIp = ip;
-    this.#clientPort = port;
+    this.clientPort = port;
     this.accessLog = host.accessLogFor(listener.address);
     this.xffLine = `X-Forwarded-For: ${ip}\r\n`;
     this.fwdFor = `proto=${listener.proto};for=${
@@ -323,62 +324,20 @@ export class ProxySession implements StickyState {
         if (error instanceof HeadError) {
           this.host.debug("refused request head", { reason: error.message });
           await this.answer(error.status);
-          if (this.host.metrics.enabled) {
-            this.host.metrics.record(null, null, error.status, headEnd - this.start, 0, -1);
-          }
+          const m = this.host.metrics;
+          if (m.enabled) m.record(null, null, error.status, headEnd - this.start, 0, -1);
           return;
         }
         throw error;
       }
-      this.#beginExchange();
-      const log = this.accessLog;
-      const t0 = log === null ? 0 : performance.now();
+      beginExchange(this);
+      const t0 = this.accessLog === null ? 0 : performance.now();
       const keep = await exchange(this, head, headEnd);
-      const m = this.host.metrics;
-      if (m.enabled) {
-        m.record(
-          this.routedCluster,
-          this.routedBackend,
-          this.status,
-          this.bytesIn,
-          this.bytesOut,
-          this.backendMs,
-        );
-      }
-      if (log !== null) this.#logAccess(log, head, t0);
+      endExchange(this, head, t0);
       if (!keep) return;
       this.#active = true;
       if (this.host.crowded) await nextTurn();
     }
-  }
-
-  #beginExchange(): void {
-    this.status = this.bytesIn = this.bytesOut = 0;
-    this.routedCluster = this.requestId = null;
-    this.routedBackend = null;
-    this.backendMs = -1;
-  }
-
-  #logAccess(log: AccessLog, head: RequestHead, t0: number): void {
-    const end = performance.now();
-    log.add({
-      time: Date.now() - (end - t0),
-      client: this.clientIp.includes(":")
-        ? `[${this.clientIp}]:${this.#clientPort}`
-        : `${this.clientIp}:${this.#clientPort}`,
-      listener: this.listener.address,
-      method: head.method,
-      host: head.host,
-      path: head.path,
-      status: this.status,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      durationMs: end - t0,
-      backendMs: this.backendMs,
-      app: this.routedCluster,
-      backend: this.routedBackend?.backendId ?? null,
-      sozuId: this.requestId,
-    });
   }
 
   /**

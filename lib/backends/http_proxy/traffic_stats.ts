@@ -127,6 +127,13 @@ export class TrafficMetrics {
     if (backend !== null) this.backend(backend).record(status, bytesIn, bytesOut, ms);
   }
 
+  /** A new connection to `backend` took `ms` to open. */
+  connected(backend: RoutedBackend, ms: number): void {
+    this.proxy.connected(ms);
+    this.cluster(backend.clusterId).connected(ms);
+    this.backend(backend).connected(ms);
+  }
+
   /** Forgets every figure (CONFIGURE_METRICS CLEAR). */
   clear(): void {
     this.proxy.clear();

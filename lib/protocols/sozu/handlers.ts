@@ -18,6 +18,12 @@ import {
 } from "../../core/mod.ts";
 import type { ControlPlane } from "./control_plane.ts";
 import {
+  configureMetricsOrder,
+  loggingOrder,
+  metricsOrder,
+  queryMetrics,
+} from "./metrics_handlers.ts";
+import {
   canonicalOrderName,
   type CommandResponse,
   listFrontendsInput,
@@ -209,7 +215,10 @@ function hash53(text: string): number {
 }
 
 /** The answer to a QUERY (the same for the main process and every worker). */
-function answerQuery(state: ConfigState, q: Query): { type: string; data: unknown } {
+function answerQuery(
+  state: ConfigState,
+  q: Exclude<Query, { type: "METRICS" }>,
+): { type: string; data: unknown } {
   if (q.type === "APPLICATIONS") {
     const ids = q.data.type === "APP_ID"
       ? [q.data.data]
@@ -282,6 +291,18 @@ function registerQueries(handlers: SozuHandlers, env: SozuHandlerEnvironment): v
   });
   handlers.orders.register("QUERY", async (request) => {
     const q = parseOrThrow(queryInput, request.payload, "QUERY", "data");
+    if (q.type === "METRICS") {
+      return await queryMetrics(
+        control,
+        request,
+        q.data ?? {
+          list: false,
+          cluster_ids: [],
+          backend_ids: [],
+          metric_names: [],
+        },
+      );
+    }
     const answer = await control.serial(() => answerQuery(control.state, q));
     // sozu's main answers application queries itself; certificates only the workers do.
     const perWorker: Record<string, unknown> = q.type === "CERTIFICATES" ? {} : { main: answer };
@@ -320,10 +341,6 @@ function registerUnsupported({ commands, orders }: SozuHandlers): void {
   for (const type of ["ADD_TCP_FRONT", "REMOVE_TCP_FRONT", "ADD_TCP_LISTENER"]) {
     orders.register(type, unsupported(`${type}: TCP proxying is not supported`));
   }
-  for (const type of ["METRICS", "CONFIGURE_METRICS"]) {
-    orders.register(type, unsupported(`${type} is not supported yet: metrics come with part 2`));
-  }
-  orders.register("LOGGING", unsupported("LOGGING is not supported: set agent.log_level"));
   orders.register(
     "RETURN_LISTEN_SOCKETS",
     unsupported("RETURN_LISTEN_SOCKETS is internal to sozu"),
@@ -353,6 +370,9 @@ export function createSozuHandlers(env: SozuHandlerEnvironment): SozuHandlers {
   registerStateCommands(handlers.commands, env);
   registerQueries(handlers, env);
   registerStop(handlers.orders, env);
+  handlers.orders.register("METRICS", metricsOrder(env))
+    .register("CONFIGURE_METRICS", configureMetricsOrder(env))
+    .register("LOGGING", loggingOrder(env));
   registerUpgrades(handlers.commands, {
     workerUpgrade: { drainTimeoutMs: 2000, idleGraceMs: 1000 },
     ...env.upgrades,
