@@ -3,10 +3,13 @@
  * a request carrying it always reaches that backend (and gets no new Set-Cookie), the sticky
  * cookie never reaches the backend while other cookies do, a backend's own Set-Cookie for the
  * sticky name is dropped, and a request pinned to a dead backend goes elsewhere and is re-pinned.
- * Non-sticky applications forward Cookie untouched.
+ * Non-sticky applications forward Cookie untouched. The same over HTTPS.
  */
 import assert from "node:assert/strict";
+import { backendTest } from "../_helpers/mod.ts";
+import { startCa } from "../sozu/_certs.ts";
 import { type RawBackend, rawExchange, startProxy, startRawBackend } from "./_helpers.ts";
+import { readUntil, responses, send, specOf, tlsConnect } from "./_tls.ts";
 
 /** A raw backend answering its name, plus `extra` header lines, to each body-less request. */
 function named(name: string, extra = ""): RawBackend {
@@ -122,3 +125,55 @@ Deno.test("sticky: a dead sticky backend sends the request elsewhere and re-pins
   assert.equal(bodyOf(pinned), "b");
   assert.deepEqual(setCookies(pinned), []);
 });
+
+backendTest(
+  "sticky over HTTPS: pinning, Set-Cookie and cookie stripping on a keep-alive TLS connection",
+  { tools: ["openssl"] },
+  async () => {
+    await using ca = await startCa();
+    const cert = await ca.issue({ cn: "web.test" });
+    await using a = named("a");
+    await using b = named("b");
+    await using proxy = await startProxy({
+      listener: {
+        protocol: "https",
+        tls: { versions: ["TLSv1.2", "TLSv1.3"], defaultCertificate: null },
+      },
+      certificates: [specOf(cert, ["web.test"])],
+    });
+    await proxy.apply({ op: "add_cluster", cluster: { id: "web", stickySession: true } });
+    for (const [id, backend] of [["a", a], ["b", b]] as const) {
+      await proxy.apply({
+        op: "add_backend",
+        backend: { clusterId: "web", backendId: id, address: backend.address },
+      });
+    }
+    await proxy.apply({
+      op: "add_front",
+      front: { listener: proxy.address, clusterId: "web", hostname: "web.test", pathBegin: "" },
+    });
+    const conn = await tlsConnect(proxy.port, "web.test", ca.caCertificate);
+    try {
+      const ask = async (cookie: string | null) => {
+        await send(
+          conn,
+          `GET / HTTP/1.1\r\nHost: web.test\r\n${cookie ? `Cookie: ${cookie}\r\n` : ""}\r\n`,
+        );
+        return await readUntil(conn, responses(1));
+      };
+      const first = await ask(null);
+      const chosen = bodyOf(first);
+      assert.deepEqual(setCookies(first), [`SOZUBALANCEID=${chosen}; Path=/`]);
+      for (let i = 0; i < 4; i++) {
+        const again = await ask(`k=v; SOZUBALANCEID=${chosen}`);
+        assert.equal(bodyOf(again), chosen);
+        assert.deepEqual(setCookies(again), []);
+      }
+      const upstream = (chosen === "a" ? a : b).all();
+      assert.doesNotMatch(upstream, /SOZUBALANCEID/);
+      assert.match(upstream, /\r\nCookie: k=v\r\n/);
+    } finally {
+      conn.close();
+    }
+  },
+);
