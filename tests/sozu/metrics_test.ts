@@ -10,27 +10,11 @@ import { createDataPlane } from "../../lib/backends/http_proxy/mod.ts";
 import { createAdminApp } from "../../lib/protocols/admin/app.ts";
 import type { SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import { freePort, waitFor } from "../_helpers/mod.ts";
+import { rawExchange } from "../http_proxy/_helpers.ts";
 import { type Harness, type HarnessOptions, startHarness } from "./_harness.ts";
 
-async function get(port: number, host: string, path = "/"): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(
-      new TextEncoder().encode(
-        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-      ),
-    );
-    let text = "";
-    const buf = new Uint8Array(16384);
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-    }
-    return text;
-  } finally {
-    conn.close();
-  }
+function get(port: number, host: string, path = "/"): Promise<string> {
+  return rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
 }
 
 function send(c: SozuClient, type: string, data?: unknown) {
