@@ -6,10 +6,13 @@
  * connections, polyagent with 10,000 fronts relative to 10, and the ratios polyagent/nginx. At
  * 64 connections it also measures the floor of any Deno data plane, a bare byte forwarder
  * (bench/_bare_forwarder.ts) making the same four socket calls per request and nothing else.
+ * Last, the cost of metrics, sticky sessions and the access log (bench/_feature_costs.ts);
+ * `--features` runs only those rows.
  *
  * @module
  */
 import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
+import { featureCosts } from "./_feature_costs.ts";
 import { ordersBench } from "./_sozu_orders.ts";
 import {
   benchDir,
@@ -121,6 +124,10 @@ backend be
       conf: string,
     ) => ["-c", join(dir, conf), "-e", join(dir, "nginx.err"), "-g", "daemon off;"];
     children.push(spawn("backend", "nginx", nginxArgs("backend.conf")));
+    if (args.includes("--features")) {
+      await waitPort(backendPort, "backend nginx");
+      return await featureCosts(backendPort, dir, seconds, rounds);
+    }
     children.push(spawn("nginx", "nginx", nginxArgs("proxy.conf")));
     children.push(spawn("haproxy", "haproxy", ["-db", "-f", join(dir, "haproxy.cfg")]));
     const denoRun = (script: string, ...args: string[]) => [
@@ -273,6 +280,7 @@ backend be
         fmt(median(floorPairs.map((p) => p.target.rps / p.nginx.rps)), 2)
       }× req/s, ${fmt(median(floorPairs.map((p) => p.target.p99 / p.nginx.p99)), 2)}× p99.`,
     );
+    await featureCosts(backendPort, dir, seconds, rounds);
   } finally {
     for (const c of children.reverse()) await c.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -23,10 +23,9 @@ export function endExchange(s: ProxySession, head: RequestHead, t0: number): voi
   const log = s.accessLog;
   if (log === null) return;
   const end = performance.now();
-  const ip = s.clientIp;
   log.add({
     time: Date.now() - (end - t0),
-    client: ip.includes(":") ? `[${ip}]:${s.clientPort}` : `${ip}:${s.clientPort}`,
+    client: s.clientLabel,
     listener: s.listener.address,
     method: head.method,
     host: head.host,

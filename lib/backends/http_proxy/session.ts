@@ -166,7 +166,8 @@ export class ProxySession implements StickyState {
   requestId: string | null = null;
   /** Where this connection's requests are logged, or null. */
   readonly accessLog: AccessLog | null;
-  readonly clientPort: number;
+  /** "ip:port" ("[ip]:port" for IPv6) of the client, for the access log. */
+  readonly clientLabel: string;
   #state = IDLE;
   #active = false;
 
@@ -178,7 +179,7 @@ export class ProxySession implements StickyState {
     this.pooledBuf = buf;
     const { ip, port } = ipOf(conn.remoteAddr);
     this.clientIp = ip;
-    this.clientPort = port;
+    this.clientLabel = ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
     this.accessLog = host.accessLogFor(listener.address);
     this.xffLine = `X-Forwarded-For: ${ip}\r\n`;
     this.fwdFor = `proto=${listener.proto};for=${
