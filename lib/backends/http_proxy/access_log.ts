@@ -35,13 +35,19 @@ function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-/** Characters that need escaping in a JSON string. */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+/** Whether a string can be quoted as it is in JSON (printable ASCII without `"` and `\`). */
+function plain(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
 
 /** A JSON string (most values need no escaping: they are quoted as they are). */
 function str(value: string | null): string {
   if (value === null) return "null";
-  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+  return plain(value) ? `"${value}"` : JSON.stringify(value);
 }
 
 let isoSecond = -1;
