@@ -104,6 +104,19 @@ Deno.test("sticky: the cookie is stripped upstream, other cookies kept; backend'
   assert.doesNotMatch(seen, /SOZUBALANCEID/);
   // the second request had only the sticky cookie: no Cookie header at all
   assert.equal([...seen.matchAll(/\r\ncookie:/gi)].length, 1);
+  // two Cookie lines, the sticky cookie in the second: one merged Cookie line goes upstream
+  const before = a.all().length;
+  const two = await rawExchange(
+    proxy.port,
+    "GET / HTTP/1.1\r\nHost: web.test\r\nCookie: m=1\r\nAccept: */*\r\n" +
+      "cookie: SOZUBALANCEID=a; n=2\r\nConnection: close\r\n\r\n",
+  );
+  assert.equal(bodyOf(two), "a");
+  assert.deepEqual(setCookies(two), ["session=42"]);
+  const upstream = a.all().slice(before);
+  assert.match(upstream, /\r\nAccept: \*\/\*\r\n/);
+  assert.match(upstream, /\r\nCookie: m=1; n=2\r\n/);
+  assert.equal([...upstream.matchAll(/\r\ncookie:/gi)].length, 1);
   // a non-sticky application forwards Cookie and Set-Cookie untouched, and sets no cookie
   const p = await request(proxy.port, "plain.test", "SOZUBALANCEID=zz; q=1");
   assert.deepEqual(setCookies(p), ["SOZUBALANCEID=kept"]);

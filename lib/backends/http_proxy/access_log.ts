@@ -4,6 +4,7 @@
  * past 64 KiB), never one write per request. The file is created mode 0640; every worker appends
  * to it with O_APPEND, so lines from several workers never interleave within a batch.
  */
+import { dirname } from "node:path";
 
 /** One request's facts, as logged. */
 export interface AccessRecord {
@@ -119,6 +120,9 @@ export class AccessLog {
 
   async #write(bytes: Uint8Array): Promise<void> {
     try {
+      if (this.#file === null) {
+        await Deno.mkdir(dirname(this.path), { recursive: true, mode: 0o750 });
+      }
       this.#file ??= await Deno.open(this.path, {
         append: true,
         create: true,

@@ -5,10 +5,10 @@
  * `Set-Cookie: <name>=<value>; Path=/`. The sticky cookie never reaches the backend (other
  * cookies do; an emptied Cookie header is left out), and the backend's own Set-Cookie for the
  * sticky name is dropped (response_head.ts). Only exchanges of sticky clusters come here: the
- * request head parser just notes where Cookie lines are.
+ * request head parser just notes where the first Cookie line is.
  */
 import { canOpen } from "./backend_health.ts";
-import { latin1 } from "./head_bytes.ts";
+import { equalsLower, latin1 } from "./head_bytes.ts";
 import type { BackendSpec } from "./model.ts";
 import type { RequestHead } from "./request_head.ts";
 import type { ClusterState, RoutedBackend } from "./routing.ts";
@@ -46,8 +46,8 @@ export function stickyRequest(
   state.stickyName = name;
   state.cookieLine = "";
   state.setCookie = "";
-  const lines = head.cookies;
-  if (lines === null) return null;
+  if (head.cookieAt < 0) return null;
+  const lines = cookieLines(buf, from, head);
   let value: string | null = null;
   const kept: string[] = [];
   for (let i = 0; i < lines.length; i += 2) {
@@ -69,6 +69,21 @@ export function stickyRequest(
   head.drops = pairs.flat();
   if (kept.length > 0) state.cookieLine = `Cookie: ${kept.join("; ")}\r\n`;
   return value;
+}
+
+/** [start, end) ranges (relative to the head) of every Cookie line, from the first one on. */
+function cookieLines(buf: Uint8Array, from: number, head: RequestHead): number[] {
+  const out: number[] = [];
+  const limit = from + head.length - 2;
+  let pos = from + head.cookieAt;
+  while (pos < limit) {
+    const eol = buf.indexOf(13, pos);
+    if (buf[pos + 6] === 58 && equalsLower(buf, pos, "cookie")) {
+      out.push(pos - from, eol + 2 - from);
+    }
+    pos = eol + 2;
+  }
+  return out;
 }
 
 /**
