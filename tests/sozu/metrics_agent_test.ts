@@ -1,0 +1,84 @@
+/**
+ * The real agent process (admin + sozu, two proxy workers): after real traffic through the proxy,
+ * the admin HTTP endpoint's /metrics shows the proxy's series per application and backend, METRICS
+ * answers for both workers, and the access log under the agent's log directory has a line per
+ * request, mode 0640.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { SozuClient } from "../../lib/protocols/sozu/mod.ts";
+import { freePort, tempDir, waitFor } from "../_helpers/mod.ts";
+import { rawExchange } from "../http_proxy/_helpers.ts";
+import { startAgent, writeAgentConfig } from "./_agent.ts";
+
+Deno.test("real agent: admin /metrics, METRICS over two workers and the access log", async () => {
+  await using dir = await tempDir("sozu-metrics");
+  const backendPort = freePort();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: backendPort, onListen: () => {} },
+    () => new Response("hello"),
+  );
+  try {
+    const port = freePort();
+    const listener = `127.0.0.1:${port}`;
+    const files = await writeAgentConfig(dir.path, [
+      "worker_count = 2",
+      `listeners = ["${listener}"]`,
+      'access_log = "access.log"',
+    ]);
+    await using agent = await startAgent(files);
+    const c = await SozuClient.connect(files.socket, 5000);
+    try {
+      const order = async (type: string, data?: unknown) => {
+        const r = await c.request({ type: "PROXY", data: { type, data } }, { timeoutMs: 15_000 });
+        assert.equal(r.status, "OK", `${type}: ${r.message}`);
+        return r;
+      };
+      await order("ADD_APPLICATION", { app_id: "web" });
+      await order("ADD_HTTP_FRONT", { app_id: "web", address: listener, hostname: "app.test" });
+      await order("ADD_BACKEND", {
+        app_id: "web",
+        backend_id: "web-0",
+        address: `127.0.0.1:${backendPort}`,
+      });
+      for (let i = 0; i < 10; i++) {
+        const answer = await rawExchange(
+          port,
+          `GET /r${i} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n`,
+        );
+        assert.match(answer, /^HTTP\/1.1 200/);
+      }
+      const metrics = await order("METRICS");
+      const workers = (metrics.data!.data as {
+        workers: Record<string, { proxy: Record<string, { data: number }> }>;
+      }).workers;
+      assert.equal(Object.keys(workers).length, 2);
+      const total = Object.values(workers).reduce((a, w) => a + w.proxy["http.requests"]!.data, 0);
+      assert.equal(total, 10, "the workers' counts add up to the requests sent");
+      const text = await waitFor(async () => {
+        const r = await fetch(`http://127.0.0.1:${files.adminPort}/metrics`);
+        const body = await r.text();
+        return body.includes(
+            'polyagent_sozu_backend_requests_total{application="web",backend="web-0"} 10',
+          )
+          ? body
+          : null;
+      }, { timeoutMs: 15_000 });
+      assert.match(text, /^polyagent_sozu_application_requests_total\{application="web"\} 10$/m);
+      assert.match(text, /^polyagent_sozu_proxy_responses_total\{class="2xx"\} 10$/m);
+      const path = join(dir.path, "log", "access.log");
+      const lines = await waitFor(async () => {
+        const list = (await Deno.readTextFile(path).catch(() => "")).split("\n").filter((l) => l);
+        return list.length >= 10 ? list : null;
+      }, { timeoutMs: 15_000 });
+      const paths = lines.map((l) => JSON.parse(l).path as string).sort();
+      assert.deepEqual(paths, [...Array(10).keys()].map((i) => `/r${i}`).sort());
+      assert.equal((await Deno.stat(path)).mode! & 0o777, 0o640);
+    } finally {
+      c.close();
+    }
+    await agent.stop();
+  } finally {
+    await server.shutdown();
+  }
+});
