@@ -8,17 +8,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import { freePort, tempDir, waitFor } from "../_helpers/mod.ts";
-import { rawExchange } from "../http_proxy/_helpers.ts";
+import { rawExchange, startHttpBackend } from "../http_proxy/_helpers.ts";
 import { startAgent, writeAgentConfig } from "./_agent.ts";
 
 Deno.test("real agent: admin /metrics, METRICS over two workers and the access log", async () => {
   await using dir = await tempDir("sozu-metrics");
-  const backendPort = freePort();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: backendPort, onListen: () => {} },
-    () => new Response("hello"),
-  );
-  try {
+  await using backend = startHttpBackend(() => new Response("hello"));
+  {
     const port = freePort();
     const listener = `127.0.0.1:${port}`;
     const files = await writeAgentConfig(dir.path, [
@@ -39,7 +35,7 @@ Deno.test("real agent: admin /metrics, METRICS over two workers and the access l
       await order("ADD_BACKEND", {
         app_id: "web",
         backend_id: "web-0",
-        address: `127.0.0.1:${backendPort}`,
+        address: backend.address,
       });
       for (let i = 0; i < 10; i++) {
         const answer = await rawExchange(
@@ -78,7 +74,5 @@ Deno.test("real agent: admin /metrics, METRICS over two workers and the access l
       c.close();
     }
     await agent.stop();
-  } finally {
-    await server.shutdown();
   }
 });

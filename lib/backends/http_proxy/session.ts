@@ -276,8 +276,11 @@ export class ProxySession implements StickyState {
     const port = this.host.httpsRedirectPort(hostname, head.path);
     const uri = head.target.charCodeAt(0) === 47 ? head.target : head.path;
     const location = `https://${hostname}${port !== null && port !== 443 ? `:${port}` : ""}${uri}`;
+    const bytes = redirectAnswer(location);
+    this.status = 301;
+    this.bytesOut += bytes.byteLength;
     try {
-      await writeAll(this.conn, redirectAnswer(location));
+      await writeAll(this.conn, bytes);
     } catch {
       // the client is gone
     }
