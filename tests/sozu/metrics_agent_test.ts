@@ -2,14 +2,14 @@
  * The real agent process (admin + sozu, two proxy workers): after real traffic through the proxy,
  * the admin HTTP endpoint's /metrics shows the proxy's series per application and backend, METRICS
  * answers for both workers, and the access log under the agent's log directory has a line per
- * request, mode 0640.
+ * request, mode 0640; `ctl sozu metrics get|clear` and `ctl sozu logging` work on it.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SozuClient } from "../../lib/protocols/sozu/mod.ts";
 import { freePort, tempDir, waitFor } from "../_helpers/mod.ts";
 import { rawExchange, startHttpBackend } from "../http_proxy/_helpers.ts";
-import { startAgent, writeAgentConfig } from "./_agent.ts";
+import { ctl, startAgent, writeAgentConfig } from "./_agent.ts";
 
 Deno.test("real agent: admin /metrics, METRICS over two workers and the access log", async () => {
   await using dir = await tempDir("sozu-metrics");
@@ -70,6 +70,20 @@ Deno.test("real agent: admin /metrics, METRICS over two workers and the access l
       const paths = lines.map((l) => JSON.parse(l).path as string).sort();
       assert.deepEqual(paths, [...Array(10).keys()].map((i) => `/r${i}`).sort());
       assert.equal((await Deno.stat(path)).mode! & 0o777, 0o640);
+      // the same through `polyagent ctl sozu`
+      const got = await ctl(files, ["metrics", "get", "--app", "web", "--name", "requests"]);
+      assert.equal(got.code, 0, got.stderr);
+      const perWorker = got.stdout.trim().split("\n").map((l) => l.split("\t"));
+      assert.ok(perWorker.every((f) => f[1]!.startsWith("app=web") && f[2] === "requests"));
+      const sum = perWorker.filter((f) => f[1] === "app=web").reduce((a, f) => a + Number(f[3]), 0);
+      assert.equal(sum, 10);
+      assert.equal((await ctl(files, ["metrics", "clear"])).code, 0);
+      const cleared = await ctl(files, ["metrics", "get", "--name", "http.requests"]);
+      assert.match(cleared.stdout, /^\d+\tproxy\thttp\.requests\t0$/m);
+      const logging = await ctl(files, ["logging", "debug"]);
+      assert.equal(logging.code, 0, logging.stderr);
+      assert.match(logging.stdout, /logging level set to debug/);
+      assert.equal((await ctl(files, ["logging", "chatty"])).code, 1);
     } finally {
       c.close();
     }

@@ -8,6 +8,7 @@ import { X509Certificate } from "node:crypto";
 import { type CtlEnvironment, errorText, FailedError, InvalidError } from "../../core/mod.ts";
 import { proxyOrder, type RequestBody, SozuClient } from "./client.ts";
 import type { SozuConfig } from "./config.ts";
+import { registerMetricsCommands } from "./ctl_metrics.ts";
 import { type CommandResponse, isSocketAddress, normalizeHostname } from "./schemas.ts";
 
 interface SozuCtlOptions {
@@ -365,6 +366,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
   registerAppCommands(sozu, caller);
   registerRouteCommands(sozu, caller);
   registerCertificateCommands(sozu, caller, env);
+  registerMetricsCommands(sozu, caller, env);
   sozu.command("stop").option("--hard", "drop in-flight requests instead of draining them")
     .description("stop the proxy (the sozu service ends; the agent keeps running)")
     .action(async (o: { hard?: boolean }) => {
