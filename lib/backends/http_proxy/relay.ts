@@ -12,8 +12,10 @@ import { type ResponseHead, scanResponseHead } from "./response_head.ts";
 import type { ProxySession } from "./session.ts";
 import { writeAll, writeLatin1 } from "./write.ts";
 
-/** Free bytes kept in front of a response head so it can be rewritten in place (Sozu-Id, a sticky
- * Set-Cookie with a 256-character id, Connection). */
+/**
+ * Free bytes kept in front of a response head so it can be rewritten in place (Sozu-Id, a sticky
+ * Set-Cookie with a 256-character id, Connection).
+ */
 const HEADROOM = 512;
 const CONNECTION_CLOSE = "Connection: close\r\n";
 const CONNECTION_KEEP_ALIVE = "Connection: keep-alive\r\n";
@@ -77,7 +79,6 @@ export async function pumpBody(
   if (s.buf !== buf) s.buf = buf;
   s.start = s.end = 0;
   let remaining = clRemaining;
-  // The bytes after the body are counted with the next request.
   while (true) {
     s.clientDeadline = s.host.deadlineBase + s.listener.frontTimeoutMs;
     const n = await s.conn.read(buf);
