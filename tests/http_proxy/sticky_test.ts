@@ -190,3 +190,24 @@ backendTest(
     }
   },
 );
+
+Deno.test("sticky: the longest name and id fit in the rewritten response head", async () => {
+  await using a = named("a");
+  const name = "N".repeat(64);
+  const id = "i".repeat(256);
+  await using proxy = await startProxy({ listener: { stickyName: name } });
+  await proxy.apply({ op: "add_cluster", cluster: { id: "web", stickySession: true } });
+  await proxy.apply({
+    op: "add_backend",
+    backend: { clusterId: "web", backendId: "a", address: a.address, stickyId: id },
+  });
+  await proxy.apply({
+    op: "add_front",
+    front: { listener: proxy.address, clusterId: "web", hostname: "web.test", pathBegin: "" },
+  });
+  // HTTP/1.0: the answer also gets a Connection header
+  const answer = await rawExchange(proxy.port, "GET / HTTP/1.0\r\nHost: web.test\r\n\r\n");
+  assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.deepEqual(setCookies(answer), [`${name}=${id}; Path=/`]);
+  assert.equal(bodyOf(answer), "a");
+});
