@@ -42,9 +42,11 @@ export async function wrk(
   connections: number,
   seconds: number,
   threads = 2,
+  headers: readonly string[] = [],
 ): Promise<WrkResult> {
   const out = await new Deno.Command("wrk", {
     args: [
+      ...headers.flatMap((h) => ["-H", h]),
       `-t${Math.min(threads, connections)}`,
       `-c${connections}`,
       `-d${seconds}s`,

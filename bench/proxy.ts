@@ -8,11 +8,14 @@
  * 64 connections it also measures the floor of any Deno data plane, a bare byte forwarder
  * (bench/_bare_forwarder.ts) making the same four socket calls per request and nothing else.
  * `--balance` runs the balancing scenarios instead (bench/_balance.ts).
+ * Last, the cost of metrics, sticky sessions and the access log (bench/_feature_costs.ts);
+ * `--features` runs only those rows.
  *
  * @module
  */
 import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
 import { balanceBench } from "./_balance.ts";
+import { featureCosts } from "./_feature_costs.ts";
 import { ordersBench } from "./_sozu_orders.ts";
 import { tcpBench } from "./_tcp_bench.ts";
 import {
@@ -126,6 +129,10 @@ backend be
       conf: string,
     ) => ["-c", join(dir, conf), "-e", join(dir, "nginx.err"), "-g", "daemon off;"];
     children.push(spawn("backend", "nginx", nginxArgs("backend.conf")));
+    if (args.includes("--features")) {
+      await waitPort(backendPort, "backend nginx");
+      return await featureCosts(backendPort, dir, seconds, rounds);
+    }
     children.push(spawn("nginx", "nginx", nginxArgs("proxy.conf")));
     children.push(spawn("haproxy", "haproxy", ["-db", "-f", join(dir, "haproxy.cfg")]));
     const denoRun = (script: string, ...args: string[]) => [
@@ -279,6 +286,7 @@ backend be
       }× req/s, ${fmt(median(floorPairs.map((p) => p.target.p99 / p.nginx.p99)), 2)}× p99.`,
     );
     await tcpBench({ dir, backendPort, seconds, rounds, interleaved });
+    await featureCosts(backendPort, dir, seconds, rounds);
   } finally {
     for (const c of children.reverse()) await c.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

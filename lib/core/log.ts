@@ -42,6 +42,11 @@ export interface Logger {
   child(service: string): Logger;
   /** Whether a line at this level would be written. */
   enabled(level: LogLevel): boolean;
+  /**
+   * Changes the level at run time (sozu's LOGGING order), for this logger and every logger of
+   * the same root.
+   */
+  setLevel(level: LogLevel): void;
 }
 
 const encoder = new TextEncoder();
@@ -95,7 +100,7 @@ export function createLogger(service = "agent", options: LoggerOptions = {}): Lo
   const format = options.format === "auto" || options.format === undefined
     ? (isTerminal() && !Deno.env.get("NO_COLOR") ? "text" : "json")
     : options.format;
-  const minimum = LEVEL_RANK[level];
+  let minimum = LEVEL_RANK[level];
 
   function make(name: string): Logger {
     function write(lvl: LogLevel, msg: string, fields?: LogFields): void {
@@ -119,6 +124,9 @@ export function createLogger(service = "agent", options: LoggerOptions = {}): Lo
       error: (m, f) => write("error", m, f),
       child: (other) => make(other),
       enabled: (lvl) => LEVEL_RANK[lvl] >= minimum,
+      setLevel: (lvl) => {
+        minimum = LEVEL_RANK[lvl];
+      },
     };
   }
   return make(service);

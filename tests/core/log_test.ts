@@ -19,6 +19,22 @@ Deno.test("createLogger() writes JSON lines naming the service, with fields and 
   assert.equal(JSON.parse(lines[1]!).error, "outer: inner");
 });
 
+Deno.test("setLevel() changes the level of every logger of the root at run time", () => {
+  const lines: string[] = [];
+  const root = createLogger("agent", { format: "json", level: "info", sink: (l) => lines.push(l) });
+  const sozu = root.child("sozu");
+  const other = root.child("masq");
+  sozu.debug("hidden");
+  sozu.setLevel("debug");
+  sozu.debug("shown");
+  other.debug("shown too");
+  assert.ok(root.enabled("debug"));
+  other.setLevel("error");
+  sozu.warn("hidden");
+  root.error("shown");
+  assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ["shown", "shown too", "shown"]);
+});
+
 Deno.test("createLogger() text format is readable and names the service", () => {
   const lines: string[] = [];
   const log = createLogger("masq", { format: "text", level: "debug", sink: (l) => lines.push(l) });

@@ -12,13 +12,14 @@ import type { RoutedBackend } from "./routing.ts";
 export const SERIES_SECONDS = 60;
 /** Exchanges timed in full each second before timing drops to one in 16. */
 const TIMED_PER_SECOND = 64;
-const BUCKETS = 128;
+/** Buckets of a latency histogram (also used by traffic_stats.ts). */
+export const BUCKETS = 128;
 
 /**
  * The histogram bucket of a latency: four buckets per power of two of microseconds (each at most
  * 25 % wide), 0–3 µs exactly.
  */
-function bucketOf(ms: number): number {
+export function bucketOf(ms: number): number {
   const us = Math.min(ms * 1000, 0x7fff_ffff) >>> 0;
   if (us < 4) return us;
   const k = 31 - Math.clz32(us);
@@ -26,7 +27,7 @@ function bucketOf(ms: number): number {
 }
 
 /** The upper bound of a bucket, ms. */
-function bucketLimitMs(index: number): number {
+export function bucketLimitMs(index: number): number {
   if (index < 4) return (index + 1) / 1000;
   const k = index >> 2;
   return ((5 + (index & 3)) * 2 ** (k - 2)) / 1000;

@@ -11,10 +11,13 @@ import type {
   BackendFigures,
   DataPlane,
   DataPlaneOptions,
+  MetricsChange,
+  ProxyLogLevel,
   ProxyOrder,
   SoftStopOptions,
   WorkerInfo,
   WorkerRunState,
+  WorkerTraffic,
   WorkerUpgradeOptions,
 } from "./model.ts";
 import { PortGuard } from "./port_guard.ts";
@@ -77,6 +80,8 @@ export class WorkerDataPlane implements DataPlane {
   #spawnWorker: (id: number) => Worker;
   #events: EventMerger;
   #ports = new PortGuard();
+  /** Engine options every new worker gets (LOGGING and CONFIGURE_METRICS update them). */
+  #engine: WorkerEngineOptions;
 
   constructor(options: CreateDataPlaneOptions) {
     this.#options = options;
@@ -84,6 +89,9 @@ export class WorkerDataPlane implements DataPlane {
     this.#log = options.log;
     this.#orderTimeoutMs = options.orderTimeoutMs ?? 10_000;
     this.#spawnWorker = options.spawnWorker ?? spawnProxyWorker;
+    const { metrics, accessLog } = options;
+    this.#engine = { ...options.engine, ...(accessLog ? { accessLog } : {}) };
+    if (metrics !== undefined) this.#engine.metrics = metrics;
   }
 
   /** Starts the workers and feeds them the current state. */
@@ -169,13 +177,31 @@ export class WorkerDataPlane implements DataPlane {
 
   /** Each backend's figures, added up over the workers. */
   async backendStats(): Promise<BackendFigures[]> {
+    return mergeBackendFigures(await this.#askRunning<BackendFigures[]>({ t: "backend_stats" }));
+  }
+
+  /** Each running worker's traffic figures (a worker that does not answer is left out). */
+  async metrics(): Promise<WorkerTraffic[]> {
+    return (await this.#askRunning<WorkerTraffic | null>({ t: "metrics" })).filter((w) => !!w);
+  }
+
+  /** The answers of the running workers to `message` (one that fails is replaced, and skipped). */
+  async #askRunning<T>(message: DistributiveOmit<ToWorker, "seq">): Promise<T[]> {
     const live = this.#slots.filter((s) => s.worker !== null && s.state === "RUNNING");
-    const results = await Promise.allSettled(
-      live.map((s) => this.#send(s, { t: "backend_stats" })),
-    );
-    return mergeBackendFigures(
-      results.flatMap((r) => r.status === "fulfilled" ? [r.value as BackendFigures[]] : []),
-    );
+    const results = await Promise.allSettled(live.map((s) => this.#send(s, message)));
+    return results.flatMap((r) => r.status === "fulfilled" ? [r.value as T] : []);
+  }
+
+  /** CONFIGURE_METRICS on every worker; new workers start with the last setting. */
+  async configureMetrics(change: MetricsChange): Promise<void> {
+    if (change !== "clear") this.#engine.metrics = change === "enable";
+    await this.#askRunning({ t: "configure_metrics", change });
+  }
+
+  /** LOGGING: the level workers forward lines from; new workers start with it. */
+  async setLogLevel(level: ProxyLogLevel): Promise<void> {
+    this.#engine.logLevel = level;
+    await this.#askRunning({ t: "log_level", level });
   }
 
   /** Stop accepting, let in-flight requests finish, then stop the workers. */
@@ -330,7 +356,7 @@ export class WorkerDataPlane implements DataPlane {
         workerId: slot.id,
         reusePort: true,
         options: {
-          ...this.#options.engine,
+          ...this.#engine,
           ...(this.#options.tlsEngine ? { tlsEngine: this.#options.tlsEngine } : {}),
         },
       } satisfies ToWorker,

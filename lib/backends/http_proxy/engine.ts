@@ -3,18 +3,26 @@
  * connections and runs a {@linkcode ProxySession} for each, enforces timeouts from one coarse
  * timer (a timer wheel, not a poll), and stops softly (drain) or hard (drop).
  */
+import { AccessLog } from "./access_log.ts";
 import { parseAddress } from "./address.ts";
 import { BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import { rollBackends } from "./backend_stats.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ListenerSet } from "./listener_set.ts";
 import type { FrontLog, TlsEngineName } from "./listeners.ts";
-import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
+import type {
+  AccessLogOptions,
+  MetricsChange,
+  ProxyOrder,
+  TlsEngineChoice,
+  WorkerTraffic,
+} from "./model.ts";
 import { createRandom } from "./prng.ts";
 import { acceptProxied, type DuplexConn } from "./proxied_conn.ts";
 import { type RoutingEvent, RoutingTable } from "./routing.ts";
 import { type ListenerRuntime, ProxySession, type SessionHost } from "./session.ts";
 import { headerExpected, type TcpHost, TcpSession } from "./tcp_session.ts";
+import { TrafficMetrics } from "./traffic_stats.ts";
 
 /** Log callback of an engine (the worker forwards lines to the main isolate's logger). */
 export type EngineLog = FrontLog;
@@ -51,6 +59,10 @@ export interface ProxyEngineOptions {
   retryUnitMs?: number;
   /** Told every backend health event (the worker forwards them to the main isolate). */
   onEvent?: (event: RoutingEvent) => void;
+  /** Collect traffic metrics. @default {true} */
+  metrics?: boolean;
+  /** The access log, off when absent. */
+  accessLog?: AccessLogOptions;
 }
 
 function heapFigures(): { heapUsed: number; heapTotal: number; external: number } {
@@ -82,6 +94,8 @@ export class ProxyEngine implements SessionHost, TcpHost {
   readonly pool: BackendPool;
   readonly requestBuffers: BufferPool;
   readonly ioBuffers: BufferPool;
+  readonly metrics: TrafficMetrics;
+  #accessLog: AccessLog | null = null;
   #workerId: number;
   #reusePort: boolean;
   #log: EngineLog;
@@ -112,6 +126,16 @@ export class ProxyEngine implements SessionHost, TcpHost {
     this.#tickMs = options.tickMs ?? 100;
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#fairnessThreshold = options.fairnessThreshold ?? 128;
+    this.metrics = new TrafficMetrics(options.metrics ?? true);
+    if (options.accessLog) {
+      const { path, listeners } = options.accessLog;
+      this.#accessLog = new AccessLog(
+        path,
+        listeners,
+        (error) =>
+          this.#log("error", "cannot write the access log", { path, error: String(error) }),
+      );
+    }
     this.pool = new BackendPool({ maxIdlePerBackend: options.maxIdlePerBackend ?? 256 });
     this.routing = new RoutingTable({
       clock: this.pool,
@@ -172,6 +196,31 @@ export class ProxyEngine implements SessionHost, TcpHost {
       this.#drained = null;
       done();
     }
+  }
+
+  accessLogFor(listener: string): AccessLog | null {
+    const log = this.#accessLog;
+    return log !== null && log.wants(listener) ? log : null;
+  }
+
+  /** This worker's traffic figures (sozu METRICS). */
+  traffic(): WorkerTraffic {
+    return this.metrics.snapshot(
+      { workerId: this.#workerId, accepted: this.#accepted, sessions: this.#sessions.size },
+      this.routing.backends(),
+      (id) => this.routing.cluster(id) !== undefined,
+    );
+  }
+
+  /** Writes the access log's queued lines and closes its file (the stops call it). */
+  async closeAccessLog(): Promise<void> {
+    await this.#accessLog?.close();
+  }
+
+  /** CONFIGURE_METRICS: collection on or off, or every figure cleared. */
+  configureMetrics(change: MetricsChange): void {
+    if (change === "clear") this.metrics.clear();
+    else this.metrics.enabled = change === "enable";
   }
 
   debug(msg: string, fields: Record<string, unknown>): void {
@@ -342,6 +391,7 @@ export class ProxyEngine implements SessionHost, TcpHost {
     }
     this.#crowded = this.#fairnessThreshold > 0 && active > this.#fairnessThreshold;
     if (this.lingerUntil !== 0 && now >= this.lingerUntil) this.#closeIdle();
+    this.#accessLog?.flush();
     if (now - this.#lastPoolSweep >= 1000) {
       this.#lastPoolSweep = now;
       this.pool.sweep(now);

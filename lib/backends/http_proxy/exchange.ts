@@ -13,6 +13,13 @@ import type { RequestHead } from "./request_head.ts";
 import { proxyHeaderFor } from "./proxied_conn.ts";
 import { type ClusterState, hostForLookup, type RoutedBackend } from "./routing.ts";
 import type { ProxySession } from "./session.ts";
+import {
+  DEFAULT_STICKY_NAME,
+  stickyPick,
+  stickyRequest,
+  stickyReset,
+  stickyResponse,
+} from "./sticky.ts";
 import { writeAll, writeLatin1 } from "./write.ts";
 
 /** Connection attempts per request, each on a different backend, before a 503. */
@@ -59,6 +66,8 @@ async function openBackend(
   sendProxy: boolean,
 ): Promise<BackendConn | null> {
   const pool = s.host.pool;
+  const metrics = s.host.metrics;
+  const c0 = metrics.enabled ? performance.now() : -1;
   try {
     const bc = await pool.open(backend.address, s.listener.connectTimeoutMs);
     if (sendProxy) {
@@ -68,6 +77,7 @@ async function openBackend(
       });
     }
     s.host.routing.connected(cluster, backend, pool.clock);
+    if (c0 >= 0) metrics.connected(backend, performance.now() - c0);
     return bc;
   } catch (error) {
     if (!(error instanceof ConnectError)) throw error;
@@ -114,6 +124,7 @@ export async function exchange(
   headEnd: number,
 ): Promise<boolean> {
   const host = s.host;
+  s.bytesIn = headEnd - s.start;
   const hostname = lookupHostname(s, head.host);
   if (hostname === null) {
     await s.answer(400);
@@ -128,6 +139,7 @@ export async function exchange(
     await s.answer(401);
     return false;
   }
+  s.routedCluster = front.clusterId;
   const cluster = host.routing.cluster(front.clusterId);
   if (cluster?.spec?.httpsRedirect === true && s.listener.proto === "http") {
     await s.redirectToHttps(head, hostname);
@@ -136,6 +148,12 @@ export async function exchange(
   const answer503 = cluster?.spec?.answer503 ?? s.listener.spec.answer503;
   // send_proxy: a v2 header names one client, so such backend connections are never pooled.
   const sendProxy = cluster?.spec?.proxyProtocol === "SEND_HEADER";
+  // Sticky applications only: the Cookie lines are read, and the cookie names the backend.
+  const sticky = cluster?.spec?.stickySession === true;
+  const pinned = sticky
+    ? stickyRequest(s, head, s.buf, s.start, s.listener.spec.stickyName ?? DEFAULT_STICKY_NAME)
+    : null;
+  if (!sticky && s.stickyName !== null) stickyReset(s);
 
   const bodyEnd = bufferedBodyEnd(s, head, headEnd);
   if (bodyEnd < 0) {
@@ -146,8 +164,10 @@ export async function exchange(
   const bodyDone = head.chunked ? s.scanner!.done : clRemaining === 0;
 
   const requestId = host.nextRequestId();
+  s.requestId = requestId;
   const reqStart = s.start;
   s.start = bodyEnd;
+  s.bytesIn = bodyEnd - reqStart;
 
   // Backends that failed to connect or to take the request (as many as attempts made).
   let tried: BackendSpec[] | null = null;
@@ -155,13 +175,16 @@ export async function exchange(
   for (let round = 0;; round++) {
     const backend = cluster === undefined
       ? null
-      : host.routing.pickBackend(cluster, forceNew ? null : tried);
+      : (sticky ? stickyPick(cluster, pinned, tried, host.pool.clock) : null) ??
+        host.routing.pickBackend(cluster, forceNew ? null : tried);
     if (backend === null) {
       await s.answer(503, answer503);
       return false;
     }
-    // Latency is timed on a sample (a clock read costs ~0.4 µs); the count is always kept.
-    const t0 = backend.counters.timing() ? performance.now() : -1;
+    if (sticky) stickyResponse(s, backend, pinned);
+    // Latency is timed on a sample (a clock read costs ~0.4 µs); the count is always kept. An
+    // access-logged connection times every exchange.
+    const t0 = backend.counters.timing() || s.accessLog !== null ? performance.now() : -1;
     const bc = (forceNew || sendProxy ? null : host.pool.take(backend.address)) ??
       await openBackend(s, cluster!, backend, sendProxy);
     if (bc === null) {
@@ -221,9 +244,10 @@ export async function exchange(
         continue;
       }
       backend.counters.requests++;
+      s.routedBackend = backend;
       if (t0 >= 0) {
         const t1 = performance.now();
-        backend.counters.record(t1 - t0);
+        backend.counters.record(s.backendMs = t1 - t0);
         backend.health.sample(t1 - t0, host.pool.clock);
       }
       if (result === R_TUNNEL) return false;
@@ -263,7 +287,7 @@ function buildRequest(
 ): { bytes: Uint8Array; pooled: Uint8Array | null } {
   const buf = s.buf;
   const extra = 600 + (head.xff?.length ?? 0) + (head.forwarded?.length ?? 0) +
-    requestId.length;
+    requestId.length + s.cookieLine.length;
   const needed = (headEnd - start) + extra + (bodyEnd - headEnd);
   let pooled: Uint8Array | null = null;
   let out: Uint8Array;
@@ -290,6 +314,7 @@ function buildRequest(
     pos += headBodyEnd - cursor;
   }
   if (head.upgrade !== null) pos = writeLatin1("Connection: upgrade\r\n", out, pos);
+  if (s.cookieLine !== "") pos = writeLatin1(s.cookieLine, out, pos);
   if (head.xff === null && head.forwarded === null && !head.hasXfProto && !head.hasXfPort) {
     out.set(s.fixedBytes, pos);
     pos = writeLatin1(`Sozu-Id: ${requestId}\r\n\r\n`, out, pos + s.fixedBytes.byteLength);

@@ -218,6 +218,72 @@ export interface BackendFigures {
   p99: number[];
 }
 
+/** Latency of the sampled exchanges of one scope, ms (0 when no sample). */
+export interface LatencyFigures {
+  samples: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  p9999: number;
+  p99999: number;
+  p100: number;
+}
+
+/** Traffic of one scope (a worker's proxy, an application or a backend) in one worker. */
+export interface TrafficFigures {
+  /** Exchanges that ended (relayed, or answered by the proxy itself). */
+  requests: number;
+  /** Responses by status class: index 1–5 = 1xx–5xx, 0 = none (the client went away first). */
+  statuses: number[];
+  /** Request bytes read from clients (heads and bodies). */
+  bytesIn: number;
+  /** Response bytes written to clients. */
+  bytesOut: number;
+  /** New backend connections opened. */
+  connections: number;
+  /** Time from sending the request to the end of the response (sampled). */
+  responseTime: LatencyFigures;
+  /** Time to open a new backend connection. */
+  connectTime: LatencyFigures;
+}
+
+/** One backend's traffic in one worker. */
+export interface BackendTraffic {
+  clusterId: string;
+  backendId: string;
+  address: string;
+  traffic: TrafficFigures;
+}
+
+/** One worker's traffic figures (sozu METRICS / QUERY METRICS, admin /metrics). */
+export interface WorkerTraffic {
+  workerId: number;
+  /** Collection on (CONFIGURE_METRICS). */
+  enabled: boolean;
+  /** Client connections accepted since the worker started, and open now. */
+  accepted: number;
+  sessions: number;
+  proxy: TrafficFigures;
+  /** Per application (cluster) id. */
+  applications: Record<string, TrafficFigures>;
+  backends: BackendTraffic[];
+}
+
+/** A CONFIGURE_METRICS change. */
+export type MetricsChange = "enable" | "disable" | "clear";
+
+/** Log levels a worker forwards from. */
+export type ProxyLogLevel = "debug" | "info" | "warn" | "error";
+
+/** The access log: one JSON line per request, written in batches by each worker. */
+export interface AccessLogOptions {
+  /** The file (appended; created 0640). */
+  path: string;
+  /** Listener addresses that log, or ["*"] for all. */
+  listeners: string[];
+}
+
 /** Options for a data plane. */
 export interface DataPlaneOptions {
   /** Number of proxy workers sharing each listening port (reusePort). */
@@ -229,6 +295,10 @@ export interface DataPlaneOptions {
    * worker that replaces a crashed one.
    */
   currentOrders: () => ProxyOrder[];
+  /** Collect traffic metrics from the start. @default {true} */
+  metrics?: boolean;
+  /** The access log, off when absent. */
+  accessLog?: AccessLogOptions;
   /**
    * Turn on net.ipv4.tcp_migrate_req before a worker upgrade closes the old worker's listeners
    * (root only; see core `tcp_migrate.ts`). @default {false}
@@ -272,6 +342,12 @@ export interface DataPlane {
   softStop(options?: SoftStopOptions): Promise<void>;
   /** Drop everything now. */
   hardStop(): Promise<void>;
+  /** Each worker's traffic figures (optional: test doubles may leave it out). */
+  metrics?(): Promise<WorkerTraffic[]>;
+  /** Turns collection on or off, or clears the figures, on every worker. */
+  configureMetrics?(change: MetricsChange): Promise<void>;
+  /** The level from which workers forward log lines. */
+  setLogLevel?(level: ProxyLogLevel): Promise<void>;
   /** Each backend's live figures (optional: test doubles may leave it out). */
   backendStats?(): Promise<BackendFigures[]>;
   /**

@@ -12,8 +12,11 @@ import { type ResponseHead, scanResponseHead } from "./response_head.ts";
 import type { ProxySession } from "./session.ts";
 import { writeAll, writeLatin1 } from "./write.ts";
 
-/** Free bytes kept in front of a response head so it can be rewritten in place. */
-const HEADROOM = 256;
+/**
+ * Free bytes kept in front of a response head so it can be rewritten in place (Sozu-Id, a sticky
+ * Set-Cookie with a 256-character id, Connection).
+ */
+const HEADROOM = 512;
 const CONNECTION_CLOSE = "Connection: close\r\n";
 const CONNECTION_KEEP_ALIVE = "Connection: keep-alive\r\n";
 
@@ -95,6 +98,7 @@ export async function pumpBody(
       remaining -= take;
       done = remaining === 0;
     }
+    s.bytesIn += take;
     await writeAll(bc.conn, buf.subarray(0, take));
     if (done) {
       s.start = take;
@@ -129,7 +133,8 @@ export async function relayResponse(
     while (true) {
       let found: ResponseHead | null;
       try {
-        found = scanResponseHead(rbuf, rs, re);
+        const sticky = s.stickyName;
+        found = scanResponseHead(rbuf, rs, re, sticky);
         while (found === null) {
           if (re - rs > MAX_HEAD) return await fail(s, 502, sentAny);
           if (re === rbuf.byteLength) {
@@ -167,7 +172,7 @@ export async function relayResponse(
           // The head is scanned again from its start only when a line may have ended (a head
           // trickling in byte by byte costs one pass per line, not one per byte).
           const lf = rbuf.indexOf(10, re - n);
-          if (lf >= 0 && lf < re) found = scanResponseHead(rbuf, rs, re);
+          if (lf >= 0 && lf < re) found = scanResponseHead(rbuf, rs, re, sticky);
         }
       } catch (error) {
         if (error instanceof HeadError) {
@@ -184,11 +189,13 @@ export async function relayResponse(
         s.clientDeadline = s.host.deadlineBase + s.listener.frontTimeoutMs;
         await writeAll(s.conn, rbuf.subarray(rs, he));
         s.clientDeadline = 0;
+        s.bytesOut += he - rs;
         sentAny = true;
       }
       rs = he;
     }
 
+    s.status = head.status;
     if (head.status === 101) {
       if (req.upgrade === null) return await fail(s, 502, sentAny);
       return await tunnel(s, rbuf, rs, he, re, head, bc, requestId);
@@ -232,9 +239,10 @@ export async function relayResponse(
       rs,
       he,
       head,
-      `Sozu-Id: ${requestId}\r\n${extra}`,
+      `Sozu-Id: ${requestId}\r\n${s.setCookie}${extra}`,
     );
     s.clientDeadline = s.host.deadlineBase + s.listener.frontTimeoutMs;
+    s.bytesOut += he + bodyAvail - headStart;
     await writeAll(s.conn, rbuf.subarray(headStart, he + bodyAvail));
     sentAny = true;
 
@@ -276,6 +284,7 @@ export async function relayResponse(
         }
       }
       s.clientDeadline = s.host.deadlineBase + s.listener.frontTimeoutMs;
+      s.bytesOut += take;
       await writeAll(s.conn, rbuf.subarray(0, take));
     }
     s.clientDeadline = 0;
@@ -312,7 +321,13 @@ async function tunnel(
   bc: BackendConn,
   requestId: string,
 ): Promise<number> {
-  const headStart = rewriteResponseHead(rbuf, rs, he, head, `Sozu-Id: ${requestId}\r\n`);
+  const headStart = rewriteResponseHead(
+    rbuf,
+    rs,
+    he,
+    head,
+    `Sozu-Id: ${requestId}\r\n${s.setCookie}`,
+  );
   await writeAll(s.conn, rbuf.subarray(headStart, re));
   s.enterTunnel();
   const fromClient = s.buf.subarray(s.start, s.end);

@@ -66,6 +66,8 @@ export interface RequestHead {
   hasXfPort: boolean;
   /** [start, end) byte ranges of header lines (with their CRLF) to leave out when forwarding. */
   drops: number[];
+  /** Offset of the first Cookie line (read by sticky.ts only), -1 when none. */
+  cookieAt: number;
   /** Offset just past the request line's CRLF. */
   firstLineEnd: number;
   /** Length of the whole head including the final CRLFCRLF. */
@@ -166,6 +168,7 @@ export function parseRequestHead(buf: Uint8Array, from: number, end: number): Re
     hasXfProto: false,
     hasXfPort: false,
     drops: [],
+    cookieAt: -1,
     firstLineEnd: firstLineEnd - from,
     length: end - from,
   };
@@ -209,6 +212,8 @@ export function parseRequestHead(buf: Uint8Array, from: number, end: number): Re
       case 6:
         if (lower === 101 && equalsLower(buf, at, "expect")) {
           if (ve - vs === 12 && equalsLower(buf, vs, "100-continue")) head.expectContinue = true;
+        } else if (lower === 99 && head.cookieAt < 0 && equalsLower(buf, at, "cookie")) {
+          head.cookieAt = start;
         }
         break;
       case 7:

@@ -40,10 +40,16 @@ function hasToken(list: string, token: string): boolean {
  * complete yet (call again with more bytes); `length` is where it ends. Throws
  * {@linkcode HeadError} with status 502 when the backend's answer is not valid HTTP/1.x: a
  * malformed status line, a bare CR or LF, NUL, a line without a colon, obs-fold, or invalid or
- * conflicting framing.
+ * conflicting framing. `stickyName` (sticky applications): Set-Cookie lines whose value starts
+ * with it are dropped.
  * Long on purpose: one pass over the bytes, each header line checked and read inline.
  */
-export function scanResponseHead(buf: Uint8Array, from: number, to: number): ResponseHead | null {
+export function scanResponseHead(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  stickyName: string | null = null,
+): ResponseHead | null {
   const lf = buf.indexOf(10, from);
   if (lf < 0 || lf >= to) {
     if (to - from > 12) checkStatusLine(buf, from, to, false);
@@ -115,6 +121,12 @@ export function scanResponseHead(buf: Uint8Array, from: number, to: number): Res
       if (status !== 101) drops.push(pos - from, eol + 2 - from);
     } else if (nameLength === 10 && lower === 107 && equalsLower(buf, pos, "keep-alive")) {
       drops.push(pos - from, eol + 2 - from);
+    } else if (
+      stickyName !== null && nameLength === 10 && lower === 115 &&
+      equalsLower(buf, pos, "set-cookie") && startsWith(buf, vs, ve, stickyName)
+    ) {
+      // A sticky application's backend may not set the sticky cookie itself (sozu drops it).
+      drops.push(pos - from, eol + 2 - from);
     } else if (nameLength === 17 && lower === 116 && equalsLower(buf, pos, "transfer-encoding")) {
       const value = latin1(buf, vs, ve);
       te = te === null ? value : `${te}, ${value}`;
@@ -136,6 +148,15 @@ export function scanResponseHead(buf: Uint8Array, from: number, to: number): Res
     if (!chunked) close = true;
   }
   return { status, minor, contentLength, chunked, close, drops, length: pos + 2 - from };
+}
+
+/** Whether `buf[from, to)` starts with `prefix` (ASCII, exact case). */
+function startsWith(buf: Uint8Array, from: number, to: number, prefix: string): boolean {
+  if (to - from < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    if (buf[from + i] !== prefix.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**

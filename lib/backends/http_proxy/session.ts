@@ -7,11 +7,13 @@
  * client write. It takes any `Deno.Conn`-like stream, so a TLS connection can be handed in as
  * well.
  */
+import type { AccessLog } from "./access_log.ts";
 import { type BackendConn, type BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import { cannedAnswer, redirectAnswer } from "./canned.ts";
 import type { ChunkedScanner } from "./chunked.ts";
 import { exchange } from "./exchange.ts";
+import { beginExchange, endExchange } from "./exchange_end.ts";
 import { HeadError, MAX_HEAD } from "./head_bytes.ts";
 import type { ListenerSpec } from "./model.ts";
 import {
@@ -21,7 +23,9 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "./request_head.ts";
-import type { RoutingTable } from "./routing.ts";
+import type { RoutedBackend, RoutingTable } from "./routing.ts";
+import type { StickyState } from "./sticky.ts";
+import type { TrafficMetrics } from "./traffic_stats.ts";
 import { writeAll } from "./write.ts";
 
 /** What a session needs from its worker's engine. */
@@ -50,6 +54,10 @@ export interface SessionHost {
    * on time), and an exchange reads no clock of its own.
    */
   readonly deadlineBase: number;
+  /** Traffic counters (sozu METRICS); recorded only while `enabled`. */
+  readonly metrics: TrafficMetrics;
+  /** The access log of a listener's requests, or null when it does not log. */
+  accessLogFor(listener: string): AccessLog | null;
   nextRequestId(): string;
   /** The HTTPS port an `https_redirect` for this host and path points to (null: 443). */
   httpsRedirectPort(hostname: string, path: string): number | null;
@@ -108,7 +116,7 @@ function ipOf(addr: Deno.Addr | undefined): { ip: string; port: number } {
  * first, so the hot path keeps its one async frame per step. The engine uses only `run`, `close`,
  * `checkTimeouts`, `idle` and `takeActivity`.
  */
-export class ProxySession {
+export class ProxySession implements StickyState {
   readonly conn: ByteConn;
   readonly listener: ListenerRuntime;
   readonly host: SessionHost;
@@ -140,6 +148,26 @@ export class ProxySession {
   lastHostname: string | null = null;
   /** Set by {@linkcode close} only; read by the exchange to stop early. */
   closed = false;
+  /** Sticky state of the exchange (sticky.ts); empty for non-sticky applications. */
+  stickyName: string | null = null;
+  cookieLine = "";
+  setCookie = "";
+  /**
+   * Facts of the exchange in progress for the metrics and the access log, set by exchange.ts and
+   * relay.ts: the status sent (0: none), bytes read and written, where it went, its sampled
+   * backend time (-1: not timed) and its Sozu-Id.
+   */
+  status = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  routedCluster: string | null = null;
+  routedBackend: RoutedBackend | null = null;
+  backendMs = -1;
+  requestId: string | null = null;
+  /** Where this connection's requests are logged, or null. */
+  readonly accessLog: AccessLog | null;
+  /** "ip:port" ("[ip]:port" for IPv6) of the client, for the access log. */
+  readonly clientLabel: string;
   #state = IDLE;
   #active = false;
 
@@ -151,6 +179,8 @@ export class ProxySession {
     this.pooledBuf = buf;
     const { ip, port } = ipOf(conn.remoteAddr);
     this.clientIp = ip;
+    this.clientLabel = ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+    this.accessLog = host.accessLogFor(listener.address);
     this.xffLine = `X-Forwarded-For: ${ip}\r\n`;
     this.fwdFor = `proto=${listener.proto};for=${
       ip.includes(":") ? `"[${ip}]:${port}"` : `${ip}:${port}`
@@ -227,8 +257,11 @@ export class ProxySession {
 
   /** Writes a canned answer (or the listener/cluster override), then closes. */
   async answer(status: number, override?: string | null): Promise<void> {
+    this.status = status;
     try {
-      await writeAll(this.conn, cannedAnswer(status, override));
+      const bytes = cannedAnswer(status, override);
+      this.bytesOut += bytes.byteLength;
+      await writeAll(this.conn, bytes);
     } catch {
       // the client is gone
     }
@@ -243,8 +276,11 @@ export class ProxySession {
     const port = this.host.httpsRedirectPort(hostname, head.path);
     const uri = head.target.charCodeAt(0) === 47 ? head.target : head.path;
     const location = `https://${hostname}${port !== null && port !== 443 ? `:${port}` : ""}${uri}`;
+    const bytes = redirectAnswer(location);
+    this.status = 301;
+    this.bytesOut += bytes.byteLength;
     try {
-      await writeAll(this.conn, redirectAnswer(location));
+      await writeAll(this.conn, bytes);
     } catch {
       // the client is gone
     }
@@ -291,11 +327,18 @@ export class ProxySession {
       } catch (error) {
         if (error instanceof HeadError) {
           this.host.debug("refused request head", { reason: error.message });
-          return await this.answer(error.status);
+          await this.answer(error.status);
+          const m = this.host.metrics;
+          if (m.enabled) m.record(null, null, error.status, headEnd - this.start, 0, -1);
+          return;
         }
         throw error;
       }
-      if (!await exchange(this, head, headEnd)) return;
+      beginExchange(this);
+      const t0 = this.accessLog === null ? 0 : performance.now();
+      const keep = await exchange(this, head, headEnd);
+      endExchange(this, head, t0);
+      if (!keep) return;
       this.#active = true;
       if (this.host.crowded) await nextTurn();
     }

@@ -4,7 +4,12 @@
  */
 import { backendFigures } from "./backend_stats.ts";
 import { ProxyEngine } from "./engine.ts";
+import type { ProxyLogLevel } from "./model.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
+
+const RANK: Record<ProxyLogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** Lines below this rank are not forwarded (LOGGING changes it). */
+let minimum = RANK.info;
 
 interface WorkerScope {
   postMessage(message: FromWorker): void;
@@ -26,7 +31,8 @@ function errorMessage(error: unknown): string {
 async function handle(message: ToWorker): Promise<void> {
   switch (message.t) {
     case "init": {
-      const debug = message.options?.debug ?? false;
+      const options = message.options ?? {};
+      minimum = RANK[options.logLevel ?? (options.debug ? "debug" : "info")];
       engine = new ProxyEngine({
         workerId: message.workerId,
         reusePort: message.reusePort,
@@ -36,7 +42,7 @@ async function handle(message: ToWorker): Promise<void> {
           : { seed: message.options.seed + message.workerId }),
         onEvent: (event) => post({ t: "event", event }),
         log: (level, msg, fields) => {
-          if (level === "debug" && !debug) return;
+          if (RANK[level] < minimum) return;
           post({ t: "log", level, msg, ...(fields ? { fields } : {}) });
         },
       });
@@ -55,10 +61,23 @@ async function handle(message: ToWorker): Promise<void> {
     }
     case "soft_stop":
       await engine?.softStop(message.idleGraceMs);
+      await engine?.closeAccessLog();
       post({ t: "done", seq: message.seq });
       return;
     case "hard_stop":
       engine?.hardStop();
+      await engine?.closeAccessLog();
+      post({ t: "done", seq: message.seq });
+      return;
+    case "metrics":
+      post({ t: "done", seq: message.seq, value: engine?.traffic() ?? null });
+      return;
+    case "configure_metrics":
+      engine?.configureMetrics(message.change);
+      post({ t: "done", seq: message.seq });
+      return;
+    case "log_level":
+      minimum = RANK[message.level];
       post({ t: "done", seq: message.seq });
       return;
     case "stats":
@@ -77,7 +96,10 @@ async function handle(message: ToWorker): Promise<void> {
 scope.onmessage = (event) => {
   const message = event.data;
   // Stops and stats must not wait behind a long soft stop; orders keep their order.
-  if (message.t === "hard_stop" || message.t === "stats" || message.t === "backend_stats") {
+  if (
+    message.t === "hard_stop" || message.t === "stats" || message.t === "backend_stats" ||
+    message.t === "metrics" || message.t === "configure_metrics" || message.t === "log_level"
+  ) {
     handle(message);
     return;
   }

@@ -1,5 +1,11 @@
 /** Messages between the data plane (main isolate) and its proxy workers (Web Workers). */
-import type { ProxyOrder, TlsEngineChoice } from "./model.ts";
+import type {
+  AccessLogOptions,
+  MetricsChange,
+  ProxyLogLevel,
+  ProxyOrder,
+  TlsEngineChoice,
+} from "./model.ts";
 import type { RoutingEvent } from "./routing.ts";
 
 /** Main → worker. */
@@ -9,7 +15,10 @@ export type ToWorker =
   | { t: "soft_stop"; seq: number; idleGraceMs?: number }
   | { t: "hard_stop"; seq: number }
   | { t: "stats"; seq: number }
-  | { t: "backend_stats"; seq: number };
+  | { t: "backend_stats"; seq: number }
+  | { t: "metrics"; seq: number }
+  | { t: "configure_metrics"; seq: number; change: MetricsChange }
+  | { t: "log_level"; seq: number; level: ProxyLogLevel };
 
 /** Worker → main. */
 export type FromWorker =
@@ -39,4 +48,10 @@ export interface WorkerEngineOptions {
   retryUnitMs?: number;
   /** Forward debug lines too. */
   debug?: boolean;
+  /** Forward lines from this level on (wins over `debug`). */
+  logLevel?: ProxyLogLevel;
+  /** Collect traffic metrics. @default {true} */
+  metrics?: boolean;
+  /** The access log, off when absent. */
+  accessLog?: AccessLogOptions;
 }

@@ -1,5 +1,7 @@
 /** The `[sozu]` config section. */
+import { resolve } from "node:path";
 import { z } from "zod";
+import type { DataPlaneOptions } from "../../backends/http_proxy/mod.ts";
 import { flag, millis, oneOf, pathString, section, text, wholeNumber } from "../../core/mod.ts";
 import { isSocketAddress } from "./address.ts";
 
@@ -54,8 +56,39 @@ export function sozuConfigSchema() {
     ctl_timeout_ms: millis(100, 3_600_000).default(10_000),
     /** Time a soft stop on agent shutdown may take before in-flight requests are dropped. */
     drain_timeout_ms: millis(0, 600_000).default(2000),
+    /** Collect traffic metrics (METRICS, admin /metrics) from the start; CONFIGURE_METRICS toggles. */
+    metrics: flag().default(true),
+    /** Application and backend series on admin /metrics at most (the rest are counted as dropped). */
+    metrics_max_series: wholeNumber(0, 10_000_000).default(10_000),
+    /**
+     * Access log file: one JSON line per request, appended in batches by every worker, created
+     * 0640. A relative path is under the agent's log directory. "" (the default) = no access log.
+     */
+    access_log: text().default("").refine((s) => !s.includes("\0"), "NUL in path"),
+    /** Listeners whose requests are logged: addresses "ip:port", or "*" for every listener. */
+    access_log_listeners: z.array(
+      z.string().refine((s) => s === "*" || isSocketAddress(s), {
+        error: (issue) =>
+          `expected "*" or an address "ip:port", got ${JSON.stringify(issue.input)}`,
+      }),
+    ).default(["*"]),
   });
 }
 
 /** The parsed `[sozu]` section. */
 export type SozuConfig = z.infer<ReturnType<typeof sozuConfigSchema>>;
+
+/** The data plane's metrics and access-log options; a relative access log is under `logDir`. */
+export function trafficOptions(
+  config: SozuConfig,
+  logDir: string,
+): Pick<DataPlaneOptions, "metrics" | "accessLog"> {
+  if (config.access_log === "") return { metrics: config.metrics };
+  return {
+    metrics: config.metrics,
+    accessLog: {
+      path: resolve(logDir, config.access_log),
+      listeners: config.access_log_listeners,
+    },
+  };
+}

@@ -9,6 +9,7 @@ import { dirname, resolve } from "node:path";
 import { type CtlEnvironment, errorText, FailedError, InvalidError } from "../../core/mod.ts";
 import { proxyOrder, type RequestBody, SozuClient } from "./client.ts";
 import type { SozuConfig } from "./config.ts";
+import { registerMetricsCommands } from "./ctl_metrics.ts";
 import { applyImport, importToml } from "./import_config.ts";
 import { type CommandResponse, isSocketAddress, normalizeHostname } from "./schemas.ts";
 
@@ -412,6 +413,7 @@ export function registerSozuCtl(ctl: Command, env: CtlEnvironment): void {
   registerRouteCommands(sozu, caller);
   registerCertificateCommands(sozu, caller, env);
   registerImportCommand(sozu, caller, env);
+  registerMetricsCommands(sozu, caller, env);
   sozu.command("stop").option("--hard", "drop in-flight requests instead of draining them")
     .description("stop the proxy (the sozu service ends; the agent keeps running)")
     .action(async (o: { hard?: boolean }) => {

@@ -19,6 +19,12 @@ import {
 import type { ControlPlane } from "./control_plane.ts";
 import type { ReplyStream, SozuEventHub } from "./events.ts";
 import {
+  configureMetricsOrder,
+  loggingOrder,
+  metricsOrder,
+  queryMetrics,
+} from "./metrics_handlers.ts";
+import {
   canonicalOrderName,
   type CommandResponse,
   listFrontendsInput,
@@ -201,7 +207,10 @@ function hash53(text: string): number {
 }
 
 /** The answer to a QUERY (the same for the main process and every worker). */
-function answerQuery(state: ConfigState, q: Query): { type: string; data: unknown } {
+function answerQuery(
+  state: ConfigState,
+  q: Exclude<Query, { type: "METRICS" }>,
+): { type: string; data: unknown } {
   if (q.type === "APPLICATIONS" || q.type === "CLUSTERS") {
     const f = q.data;
     const ids = f.type === "DOMAIN"
@@ -276,6 +285,18 @@ function registerQueries(handlers: SozuHandlers, env: SozuHandlerEnvironment): v
   });
   handlers.orders.register("QUERY", async (request) => {
     const q = parseOrThrow(queryInput, request.payload, "QUERY", "data");
+    if (q.type === "METRICS") {
+      return await queryMetrics(
+        control,
+        request,
+        q.data ?? {
+          list: false,
+          cluster_ids: [],
+          backend_ids: [],
+          metric_names: [],
+        },
+      );
+    }
     const answer = await control.serial(() => answerQuery(control.state, q));
     // sozu's main answers application queries itself; certificates only the workers do.
     const perWorker: Record<string, unknown> = q.type === "CERTIFICATES" ? {} : { main: answer };
@@ -317,10 +338,6 @@ function registerUnsupported(
     "RELOAD_CONFIGURATION",
     unsupported("RELOAD_CONFIGURATION is not supported: use LOAD_STATE or restart the service"),
   );
-  for (const type of ["METRICS", "CONFIGURE_METRICS"]) {
-    orders.register(type, unsupported(`${type} is not supported yet: metrics come with part 2`));
-  }
-  orders.register("LOGGING", unsupported("LOGGING is not supported: set agent.log_level"));
   orders.register(
     "RETURN_LISTEN_SOCKETS",
     unsupported("RETURN_LISTEN_SOCKETS is internal to sozu"),
@@ -350,6 +367,9 @@ export function createSozuHandlers(env: SozuHandlerEnvironment): SozuHandlers {
   registerStateCommands(handlers.commands, env);
   registerQueries(handlers, env);
   registerStop(handlers.orders, env);
+  handlers.orders.register("METRICS", metricsOrder(env))
+    .register("CONFIGURE_METRICS", configureMetricsOrder(env))
+    .register("LOGGING", loggingOrder(env));
   registerUpgrades(handlers.commands, {
     workerUpgrade: { drainTimeoutMs: 2000, idleGraceMs: 1000 },
     ...env.upgrades,

@@ -165,7 +165,75 @@ const domainQuery = z.object({
   data: z.object({ hostname, path_begin: pathBegin.nullish(), path: pathBegin.nullish() }),
 });
 
-/** QUERY payload (0.13 APPLICATIONS and v0.14 CLUSTERS names). */
+const idList = z.array(identifier).max(1000).nullish().transform((v) => v ?? []);
+
+/** QUERY METRICS options (sozu 0.14 `QueryMetricsOptions`; every field optional here). */
+export const queryMetricsOptions = z.object({
+  list: z.boolean().nullish().transform((v) => v ?? false),
+  cluster_ids: idList,
+  backend_ids: idList,
+  metric_names: z.array(z.string().max(256)).max(1000).nullish().transform((v) => v ?? []),
+});
+
+/**
+ * CONFIGURE_METRICS payload: 0.14 `{"Enabled": bool}` / `"Clear"`, or the later names
+ * `ENABLED` / `DISABLED` / `CLEARED` (any case).
+ */
+export const configureMetricsInput = z.unknown().transform((v, ctx) => {
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+    const flag = (v as Record<string, unknown>).Enabled ?? (v as Record<string, unknown>).ENABLED;
+    if (typeof flag === "boolean") return flag ? "enable" : "disable";
+  }
+  const change = typeof v === "string"
+    ? ({
+      enabled: "enable",
+      enable: "enable",
+      disabled: "disable",
+      disable: "disable",
+      clear: "clear",
+      cleared: "clear",
+    } as const)[v.toLowerCase() as "clear"]
+    : undefined;
+  if (change) return change;
+  ctx.addIssue({
+    code: "custom",
+    message: `expected ENABLED, DISABLED or CLEARED (or {"Enabled": bool}), got ${
+      JSON.stringify(v) ?? "nothing"
+    }`,
+  });
+  return z.NEVER;
+});
+
+/**
+ * LOGGING payload: an env-logger filter ("info", "debug", "sozu=debug,warn"). The last bare level
+ * wins, else the most verbose per-module one; trace counts as debug and off as error.
+ */
+export const loggingInput = z.string().min(1).max(1024).transform((filter, ctx) => {
+  const rank = { trace: 0, debug: 0, info: 1, warn: 2, error: 3, off: 3 } as const;
+  const names = ["debug", "info", "warn", "error"] as const;
+  let global: number | null = null;
+  let module: number | null = null;
+  for (const part of filter.split(",")) {
+    const item = part.trim().toLowerCase();
+    if (item === "") continue;
+    const eq = item.indexOf("=");
+    const level = rank[(eq < 0 ? item : item.slice(eq + 1).trim()) as keyof typeof rank];
+    if (level === undefined) {
+      ctx.addIssue({ code: "custom", message: `unknown log level in ${JSON.stringify(part)}` });
+      return z.NEVER;
+    }
+    if (eq < 0) global = level;
+    else module = Math.min(module ?? level, level);
+  }
+  const chosen = global ?? module;
+  if (chosen === null) {
+    ctx.addIssue({ code: "custom", message: "expected a level such as info or debug" });
+    return z.NEVER;
+  }
+  return names[chosen]!;
+});
+
+/** QUERY payload (0.13 APPLICATIONS, v0.14 CLUSTERS and METRICS names). */
 export const queryInput = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("APPLICATIONS"),
@@ -183,6 +251,7 @@ export const queryInput = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("APPLICATIONS_HASHES") }),
   z.object({ type: z.literal("CLUSTERS_HASHES") }),
+  z.object({ type: z.literal("METRICS"), data: queryMetricsOptions.nullish() }),
   z.object({
     type: z.literal("CERTIFICATES"),
     data: z.discriminatedUnion("type", [

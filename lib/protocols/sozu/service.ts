@@ -14,12 +14,13 @@ import {
   type StopReason,
 } from "../../core/mod.ts";
 import type { DataPlane } from "../../backends/http_proxy/mod.ts";
-import type { SozuConfig } from "./config.ts";
+import { type SozuConfig, trafficOptions } from "./config.ts";
 import { ControlPlane } from "./control_plane.ts";
 import type { SozuBackends } from "./definition.ts";
 import { SozuEventHub } from "./events.ts";
 import { createSozuHandlers, type SozuHandlers } from "./handlers.ts";
 import { tcpListenerInput } from "./order_schemas.ts";
+import { TrafficCache } from "./traffic_cache.ts";
 import { SozuCommandServer } from "./server.ts";
 import { sozuStatusPage } from "./status_page.ts";
 import {
@@ -125,6 +126,8 @@ export class SozuService implements Service<SozuConfig> {
   #prepared: { state: ConfigState; changed: boolean } | null = null;
   /** Upgrade, old agent: releases the control queue held since `handover`. */
   #held: (() => void) | null = null;
+  /** The workers' traffic figures for admin /metrics. */
+  #traffic = new TrafficCache();
 
   constructor(backends: SozuBackends) {
     this.#backends = backends;
@@ -152,6 +155,7 @@ export class SozuService implements Service<SozuConfig> {
     if (changed) await control.persist();
     await this.#serve(ctx, control, document);
     this.#updateDetail();
+    this.#traffic.start(plane);
     ctx.listening(this.#socketPath);
     for (const order of state.proxyOrders()) {
       if (order.op !== "activate_listener") continue;
@@ -169,6 +173,7 @@ export class SozuService implements Service<SozuConfig> {
       refuseShared,
       workerCount: ctx.config.worker_count,
       tlsEngine: ctx.config.tls_engine,
+      ...trafficOptions(ctx.config, ctx.paths.log),
       currentOrders: () => state.proxyOrders(),
       log: ctx.log,
       migrateQueued: ctx.agent.tcp_migrate_req,
@@ -260,7 +265,7 @@ export class SozuService implements Service<SozuConfig> {
     });
   }
 
-  /** Prometheus lines: replies by status, clients, objects in the state, events. */
+  /** Prometheus lines: replies by status, clients, objects in the state, events, proxy traffic. */
   metrics(): string {
     const counts = this.#control?.state.counts ?? {};
     let out = "# HELP polyagent_sozu_replies_total Final replies on the sozu command socket.\n" +
@@ -275,7 +280,8 @@ export class SozuService implements Service<SozuConfig> {
     for (const [kind, n] of Object.entries(counts)) {
       out += `polyagent_sozu_state_objects{kind="${kind}"} ${n}\n`;
     }
-    return out + this.#events.metrics();
+    return out + this.#events.metrics() +
+      this.#traffic.prometheus(this.#ctx?.config.metrics_max_series ?? 10_000);
   }
 
   #updateDetail(): void {
@@ -292,6 +298,7 @@ export class SozuService implements Service<SozuConfig> {
   async #stopProxy(hard: boolean): Promise<void> {
     if (this.#proxyStopped || !this.#plane) return;
     this.#proxyStopped = true;
+    this.#traffic.stop();
     this.#control?.close("the proxy is stopped");
     this.#ctx?.log.info(hard ? "hard stop requested" : "soft stop requested");
     if (hard) await this.#plane.hardStop();
@@ -333,6 +340,7 @@ export class SozuService implements Service<SozuConfig> {
   }
 
   async stop(reason: StopReason): Promise<void> {
+    this.#traffic.stop();
     const upgrade = reason === "upgrade";
     const server = this.#server;
     this.#server = null;
