@@ -169,12 +169,19 @@ function listenerOrders(l: z.output<typeof listenerSchema>, read: Read, notes: s
   return { label: `${type} ${l.address}`, order: { type, data } };
 }
 
+/**
+ * Declares a listener a frontend names that no `[[listeners]]` entry has, as sozu does: HTTPS when
+ * the frontend has a certificate, HTTP otherwise, TCP for a TCP application (default timeouts).
+ */
+type ImplicitListener = (address: string, protocol: "http" | "https" | "tcp") => string;
+
 function appOrders(
   where: string,
   id: string,
   value: unknown,
   listeners: Map<string, string>,
   read: Read,
+  implicit: ImplicitListener,
 ) {
   const notes: string[] = [];
   const a = parseTable(appSchema, value, where, notes);
@@ -190,7 +197,12 @@ function appOrders(
   ];
   a.frontends.forEach((raw, i) => {
     const f = parseTable(frontendSchema, raw, `${where}.frontends[${i}]`, notes);
-    orders.push(...frontOrders(id, a.protocol, f, listeners.get(f.address), read));
+    const listener = listeners.get(f.address) ??
+      implicit(
+        f.address,
+        a.protocol === "tcp" ? "tcp" : f.certificate !== undefined ? "https" : "http",
+      );
+    orders.push(...frontOrders(id, a.protocol, f, listener, read));
   });
   a.backends.forEach((raw, i) => {
     const b = parseTable(backendSchema, raw, `${where}.backends[${i}]`, notes);
@@ -264,8 +276,7 @@ export function importOrders(doc: unknown, read: Read): ImportPlan {
   const activate = top.activate_listeners !== false;
   const rawListeners = top.listeners ?? [];
   if (!Array.isArray(rawListeners)) throw new InvalidError("listeners: expected [[listeners]]");
-  rawListeners.forEach((raw, i) => {
-    const l = parseTable(listenerSchema, raw, `listeners[${i}]`, notes);
+  const declare = (l: z.output<typeof listenerSchema>) => {
     listeners.set(l.address, l.protocol);
     orders.push(listenerOrders(l, read, notes));
     if (activate) {
@@ -277,17 +288,27 @@ export function importOrders(doc: unknown, read: Read): ImportPlan {
         },
       });
     }
-  });
-  orders.push(...activations);
+  };
+  rawListeners.forEach((raw, i) =>
+    declare(parseTable(listenerSchema, raw, `listeners[${i}]`, notes))
+  );
+  const implicit: ImplicitListener = (address, protocol) => {
+    notes.push(
+      `listener ${address} (${protocol}) created for a frontend that names it, as sozu does`,
+    );
+    declare(parseTable(listenerSchema, { address, protocol }, `listener ${address}`, notes));
+    return protocol;
+  };
   for (const section of ["applications", "clusters"] as const) {
     if (top[section] === undefined) continue;
     for (const [id, value] of Object.entries(object(top[section], section))) {
       if (!identifier.safeParse(id).success) throw new InvalidError(`${section}.${id}: bad id`);
-      const app = appOrders(`${section}.${id}`, id, value, listeners, read);
+      const app = appOrders(`${section}.${id}`, id, value, listeners, read, implicit);
       orders.push(...app.orders);
       notes.push(...app.notes);
     }
   }
+  orders.push(...activations);
   for (const key of Object.keys(top)) {
     if (["listeners", "applications", "clusters", "activate_listeners"].includes(key)) continue;
     notes.push(
