@@ -9,7 +9,7 @@
  * (bench/_bare_forwarder.ts) making the same four socket calls per request and nothing else.
  * `--balance` runs the balancing scenarios instead (bench/_balance.ts).
  * Last, the cost of metrics, sticky sessions and the access log (bench/_feature_costs.ts);
- * `--features` runs only those rows.
+ * `--features` runs only those rows, `--tcp` only the TCP ones.
  *
  * @module
  */
@@ -132,6 +132,10 @@ backend be
     if (args.includes("--features")) {
       await waitPort(backendPort, "backend nginx");
       return await featureCosts(backendPort, dir, seconds, rounds);
+    }
+    if (args.includes("--tcp")) {
+      await waitPort(backendPort, "backend nginx");
+      return await tcpBench({ dir, backendPort, seconds, rounds, interleaved });
     }
     children.push(spawn("nginx", "nginx", nginxArgs("proxy.conf")));
     children.push(spawn("haproxy", "haproxy", ["-db", "-f", join(dir, "haproxy.cfg")]));
