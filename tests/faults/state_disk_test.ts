@@ -1,0 +1,183 @@
+/**
+ * State directory full or read-only, for real: the agent's state directory and cryptoded's
+ * profile directory sit on a 512 KiB tmpfs that the test fills to the last byte and remounts
+ * read-only. Every service that persists state is asked for pure state changes (no tunnel,
+ * container or node starts): sozu orders (automatic state) and SAVE_STATE, cryptoded IMPORT /
+ * REMOVE of profiles, MASQ Daemon `setup`. Each must answer its protocol's error naming the cause
+ * (ENOSPC / EROFS), keep every acknowledged change across a kill -9 (also one while the disk is
+ * still full), read back no half-written file and leave no temp file, and write again once space
+ * returns. Intervirt persists nothing without a container runtime (every container request is
+ * code 4 before any state change) and Quix writes its token only at login: both are left out.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { backendTest } from "../_helpers/mod.ts";
+import {
+  type FuzzAgent,
+  type FuzzAgentOptions,
+  relaunchFuzzAgent,
+  startFuzzAgent,
+} from "../../scripts/fuzz/agent.ts";
+import { QuixControlServer } from "../../scripts/fuzz/targets/quix.ts";
+import {
+  CRYPTODED,
+  cryptoded,
+  cryptodedProfiles,
+  masqSetup,
+  PROFILE,
+  sozu,
+  sozuApps,
+} from "./clients.ts";
+import { mountSmallDisk, type SmallDisk } from "./tmpfs.ts";
+
+/** What the agent acknowledged so far (the test's model of durable state). */
+interface Acked {
+  apps: Set<string>;
+  profiles: Set<string>;
+  logLevel: string;
+}
+
+/** One round of state changes, all acknowledged. */
+async function changesSucceed(agent: FuzzAgent, acked: Acked, tag: string): Promise<void> {
+  const e = agent.endpoints;
+  const app = await sozu(e.sozuSocket, "ADD_APPLICATION", { app_id: `app-${tag}` });
+  assert.equal(app.status, "OK", app.message);
+  acked.apps.add(`app-${tag}`);
+  const saved = await sozu(e.sozuSocket, "SAVE_STATE", { path: `saved-${tag}.state` });
+  assert.equal(saved.status, "OK", saved.message);
+  const imported = await cryptoded(e.cryptodedSocket, CRYPTODED.IMPORT, {
+    name: `vpn-${tag}`,
+    content: PROFILE,
+  });
+  assert.equal(imported.code, 0, imported.raw);
+  acked.profiles.add(`vpn-${tag}`);
+  const level = acked.logLevel === "warn" ? "error" : "warn";
+  const setup = await masqSetup(e.masqPort, { "log-level": level });
+  assert.equal(setup.error, null, setup.raw);
+  assert.equal(setup.values["log-level"], level, setup.raw);
+  acked.logLevel = level;
+}
+
+/** The same changes refused, each naming `cause`; nothing of them is visible afterwards. */
+async function changesRefused(agent: FuzzAgent, acked: Acked, cause: RegExp): Promise<void> {
+  const e = agent.endpoints;
+  const app = await sozu(e.sozuSocket, "ADD_APPLICATION", { app_id: "app-refused" });
+  assert.equal(app.status, "ERROR", `sozu acknowledged an order it could not save`);
+  assert.match(app.message, cause);
+  const saved = await sozu(e.sozuSocket, "SAVE_STATE", { path: "saved-refused.state" });
+  assert.equal(saved.status, "ERROR", "SAVE_STATE acknowledged a file it could not write");
+  assert.match(saved.message, cause);
+  const imported = await cryptoded(e.cryptodedSocket, CRYPTODED.IMPORT, {
+    name: "vpn-refused",
+    content: PROFILE,
+  });
+  assert.notEqual(imported.code, 0, "cryptoded acknowledged a profile it could not write");
+  assert.match(String(imported.data), cause);
+  assert.ok(!(await cryptodedProfiles(e.cryptodedSocket)).includes("vpn-refused"));
+  const level = acked.logLevel === "warn" ? "error" : "warn";
+  const setup = await masqSetup(e.masqPort, { "log-level": level });
+  assert.notEqual(setup.error, null, `MASQ acknowledged a setup it could not save: ${setup.raw}`);
+  assert.match(setup.error!, cause);
+  const read = await masqSetup(e.masqPort, {});
+  assert.equal(read.values["log-level"], acked.logLevel, "a refused setup is still shown");
+}
+
+/** Every acknowledged change is there (after a restart, too). */
+async function ackedPresent(agent: FuzzAgent, acked: Acked): Promise<void> {
+  const e = agent.endpoints;
+  const apps = await sozuApps(e.sozuSocket);
+  for (const app of acked.apps) assert.ok(apps.includes(app), `sozu lost ${app}: ${apps}`);
+  const profiles = await cryptodedProfiles(e.cryptodedSocket);
+  for (const p of acked.profiles) assert.ok(profiles.includes(p), `cryptoded lost ${p}`);
+  const read = await masqSetup(e.masqPort, {});
+  assert.equal(read.values["log-level"], acked.logLevel, `MASQ lost its setup: ${read.raw}`);
+}
+
+/** No temp file of an atomic write is left in the state or profile directory. */
+function noTemps(disk: SmallDisk): void {
+  assert.deepEqual([...disk.tempFiles("state"), ...disk.tempFiles("vpn.d")], []);
+}
+
+/** kill -9, then the agent again on the same directories. */
+async function crashAndRestart(agent: FuzzAgent, o: FuzzAgentOptions): Promise<FuzzAgent> {
+  Deno.kill(agent.pid, "SIGKILL");
+  await agent.stop();
+  return await relaunchFuzzAgent(agent, o);
+}
+
+async function withAgentOnDisk(
+  fn: (agent: FuzzAgent, disk: SmallDisk, o: FuzzAgentOptions) => Promise<FuzzAgent>,
+): Promise<void> {
+  const quix = await QuixControlServer.start();
+  const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-faults-" });
+  await Deno.chmod(base, 0o755);
+  await using disk = await mountSmallDisk(join(base, "disk"), 512);
+  await Deno.mkdir(join(disk.path, "vpn.d"), { mode: 0o700 });
+  const o: FuzzAgentOptions = {
+    quixUrl: quix.url,
+    quixUser: quix.user,
+    quixPassword: quix.password,
+    label: "faults",
+    stateDir: join(disk.path, "state"),
+    profileDir: join(disk.path, "vpn.d"),
+  };
+  let agent = await startFuzzAgent(o);
+  try {
+    agent = await fn(agent, disk, o);
+    assert.equal(await agent.health(), null);
+  } finally {
+    await agent.stop();
+    await quix.stop();
+    await Deno.remove(agent.dir, { recursive: true }).catch(() => {});
+    await disk[Symbol.asyncDispose]();
+    await Deno.remove(base, { recursive: true }).catch(() => {});
+  }
+}
+
+backendTest(
+  "faults: a full state disk refuses every change naming ENOSPC, loses nothing acknowledged, and writes again once space returns",
+  { root: true, tools: ["mount", "umount", "dd"] },
+  () =>
+    withAgentOnDisk(async (agent, disk, o) => {
+      const acked: Acked = { apps: new Set(), profiles: new Set(), logLevel: "" };
+      acked.logLevel = (await masqSetup(agent.endpoints.masqPort, {})).values["log-level"] ?? "";
+      await changesSucceed(agent, acked, "before");
+      await disk.fill();
+      await changesRefused(agent, acked, /ENOSPC|no space left/i);
+      noTemps(disk);
+      agent = await crashAndRestart(agent, o); // still full
+      await ackedPresent(agent, acked);
+      assert.ok(!(await sozuApps(agent.endpoints.sozuSocket)).includes("app-refused"));
+      await changesRefused(agent, acked, /ENOSPC|no space left/i);
+      await disk.free();
+      await changesSucceed(agent, acked, "after");
+      noTemps(disk);
+      agent = await crashAndRestart(agent, o);
+      await ackedPresent(agent, acked);
+      return agent;
+    }),
+);
+
+backendTest(
+  "faults: a read-only state disk refuses every change naming EROFS, and writes again once it is writable",
+  { root: true, tools: ["mount", "umount"] },
+  () =>
+    withAgentOnDisk(async (agent, disk, o) => {
+      const acked: Acked = { apps: new Set(), profiles: new Set(), logLevel: "" };
+      acked.logLevel = (await masqSetup(agent.endpoints.masqPort, {})).values["log-level"] ?? "";
+      await changesSucceed(agent, acked, "before");
+      await disk.readOnly(true);
+      try {
+        await changesRefused(agent, acked, /EROFS|read-only/i);
+        agent = await crashAndRestart(agent, o); // still read-only
+        await ackedPresent(agent, acked);
+      } finally {
+        await disk.readOnly(false);
+      }
+      await changesSucceed(agent, acked, "after");
+      noTemps(disk);
+      agent = await crashAndRestart(agent, o);
+      await ackedPresent(agent, acked);
+      return agent;
+    }),
+);
