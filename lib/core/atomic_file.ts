@@ -83,6 +83,16 @@ async function replaceFile(
   await syncDirectory(dirname(path));
 }
 
+/**
+ * Whether `name` is the temp file of a {@linkcode writeFileAtomic} by another process: a writer
+ * killed mid-write left it, it was never renamed into place, and it may be removed. The temp
+ * files of this process's writes in flight are not stale.
+ */
+export function isStaleTempName(name: string): boolean {
+  const m = /\.tmp-(\d+)-\d+$/.exec(name);
+  return m !== null && Number(m[1]) !== Deno.pid;
+}
+
 function removeQuietly(path: string): void {
   try {
     Deno.removeSync(path);

@@ -57,7 +57,11 @@ export interface CryptodedReply {
 const enc = new TextEncoder();
 
 /** Sends one cryptoded request and reads its reply (the connection is closed after it). */
-export async function cryptoded(socket: string, cmd: number, param: unknown): Promise<CryptodedReply> {
+export async function cryptoded(
+  socket: string,
+  cmd: number,
+  param: unknown,
+): Promise<CryptodedReply> {
   const conn = await Deno.connect({ transport: "unix", path: socket });
   await sendAll(conn, enc.encode(JSON.stringify({ cmd, param, json: true })));
   const read = await readUntil(conn, 20_000, (bytes) => {
@@ -88,7 +92,7 @@ export const PROFILE = "client\ndev tun\nremote 127.0.0.1 1194\n";
 export async function cryptodedProfiles(socket: string): Promise<string[]> {
   const r = await cryptoded(socket, CRYPTODED.STATUS, "all");
   if (r.code !== 0 || !Array.isArray(r.data)) return [];
-  return (r.data as { profile?: string; name?: string }[]).map((p) => p.profile ?? p.name ?? "")
+  return (r.data as { name?: string }[]).map((p) => p.name ?? "")
     .sort();
 }
 

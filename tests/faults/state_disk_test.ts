@@ -98,6 +98,15 @@ function noTemps(disk: SmallDisk): void {
   assert.deepEqual([...disk.tempFiles("state"), ...disk.tempFiles("vpn.d")], []);
 }
 
+/** Temp files a writer killed mid-write leaves: half a JSON document, half a profile. */
+function plantHalfWritten(disk: SmallDisk): void {
+  const half = '{"version":1,"savedAt":"2026-12-05T00:00:00Z","data":{"applicati';
+  for (const doc of ["sozu", "masq", "cryptoded"]) {
+    Deno.writeTextFileSync(join(disk.path, "state", `${doc}.json.tmp-999999-1`), half);
+  }
+  Deno.writeTextFileSync(join(disk.path, "vpn.d", "half.ovpn.tmp-999999-1"), "client\ndev t");
+}
+
 /** kill -9, then the agent again on the same directories. */
 async function crashAndRestart(agent: FuzzAgent, o: FuzzAgentOptions): Promise<FuzzAgent> {
   Deno.kill(agent.pid, "SIGKILL");
@@ -152,8 +161,11 @@ backendTest(
       await disk.free();
       await changesSucceed(agent, acked, "after");
       noTemps(disk);
+      plantHalfWritten(disk);
       agent = await crashAndRestart(agent, o);
       await ackedPresent(agent, acked);
+      noTemps(disk);
+      assert.ok(!(await cryptodedProfiles(agent.endpoints.cryptodedSocket)).includes("half"));
       return agent;
     }),
 );
