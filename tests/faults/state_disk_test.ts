@@ -27,7 +27,7 @@ import {
   PROFILE,
   sozu,
   sozuApps,
-} from "./clients.ts";
+} from "../../scripts/crash/clients.ts";
 import { mountSmallDisk, type SmallDisk } from "./tmpfs.ts";
 
 /** What the agent acknowledged so far (the test's model of durable state). */

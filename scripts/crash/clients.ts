@@ -6,8 +6,8 @@
  * @module
  */
 import { proxyOrder, type RequestBody, SozuClient } from "../../lib/protocols/sozu/mod.ts";
-import { askOnce } from "../../scripts/fuzz/targets/masq.ts";
-import { closeConn, readUntil, sendAll } from "../../scripts/fuzz/stream_io.ts";
+import { askOnce } from "../fuzz/targets/masq.ts";
+import { closeConn, readUntil, sendAll } from "../fuzz/stream_io.ts";
 
 /** A sozu reply, reduced. */
 export interface SozuReply {
