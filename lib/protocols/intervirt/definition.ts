@@ -41,7 +41,7 @@ export async function loadIntervirtBackends(
     import("../../backends/netfilter/mod.ts"),
   ]);
   const { config } = setup;
-  const tools = host.systemToolRunner(setup.runner);
+  const tools = host.systemToolRunner(setup.runner, config.tool_timeout_ms);
   return {
     runtime: await loadRuntime(setup, tools),
     bridge: new bridge.ContainerBridge(tools, {

@@ -1,0 +1,124 @@
+/**
+ * Backend tools that hang or fail, for real: fake `lxc-*`, `nft`, `ip`, `sysctl`, `nsenter` and
+ * `tar` first on the agent's PATH either hang (a shell waiting on its own `sleep 3600` child) or
+ * exit 1 with garbage on stderr. Intervirt requests that need them must get their error frame
+ * within the configured `intervirt.tool_timeout_ms`, the service must stay up, `/healthz` must
+ * show the backend degraded with the last error, and no process a hanging tool started may
+ * survive its timeout.
+ */
+import assert from "node:assert/strict";
+import { backendTest, waitFor } from "../_helpers/mod.ts";
+import { type FuzzAgent, startFuzzAgent } from "../../scripts/fuzz/agent.ts";
+import { QuixControlServer } from "../../scripts/fuzz/targets/quix.ts";
+import { IntervirtClient } from "../../lib/protocols/intervirt/mod.ts";
+import { type FakeMode, fakeTools, INTERVIRT_TOOLS } from "./fake_tools.ts";
+
+/** The Intervirt detail of /healthz. */
+async function intervirtDetail(agent: FuzzAgent): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://${agent.endpoints.admin}/healthz`);
+  const body = await res.json() as {
+    services: { name: string; detail: Record<string, unknown> }[];
+  };
+  return body.services.find((s) => s.name === "intervirt")?.detail ?? {};
+}
+
+const addContainer = {
+  type: "AddContainer",
+  id: "fault1",
+  ipv4: "10.93.0.10",
+  ipv6: "fd93::10",
+  mac: "02:00:0a:5d:00:0a",
+  image: "debian/13",
+};
+
+async function withFakeTools(
+  mode: FakeMode,
+  fn: (agent: FuzzAgent, client: IntervirtClient) => Promise<void>,
+): Promise<{ started: string[]; alive: string[] }> {
+  const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-tools-" });
+  const tools = await fakeTools(base, INTERVIRT_TOOLS, mode);
+  const quix = await QuixControlServer.start();
+  let agent: FuzzAgent | null = null;
+  try {
+    agent = await startFuzzAgent({
+      quixUrl: quix.url,
+      quixUser: quix.user,
+      quixPassword: quix.password,
+      label: "tools",
+      toolsDir: tools.dir,
+      overrides: ["intervirt.tool_timeout_ms=500"],
+    });
+    const client = await IntervirtClient.connect(agent.endpoints.intervirt);
+    try {
+      await fn(agent, client);
+    } finally {
+      await client.close();
+    }
+    // while the agent runs, only its long-lived `nft -i` session (and its sleep) may be alive:
+    // whatever a timed-out call started is gone
+    const calls = async () => (await tools.alive()).filter((l) => !l.includes("nft -i"));
+    const running = await waitFor(async () => (await calls()).length === 0 ? [] : null, {
+      timeoutMs: 5_000,
+    }).catch(calls);
+    await agent.stop();
+    // and once the agent stopped, nothing at all
+    const all = await tools.alive();
+    const after = all.length === 0 ? [] : await waitFor(
+      async () => (await tools.alive()).length === 0 ? [] : null,
+      { timeoutMs: 5_000 },
+    ).catch(tools.alive);
+    return { started: tools.started(), alive: [...running, ...after] };
+  } finally {
+    await agent?.stop();
+    await quix.stop();
+    await tools.killAll();
+    if (agent) await Deno.remove(agent.dir, { recursive: true }).catch(() => {});
+    await Deno.remove(base, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Requests that reach the runtime or the network tools, each answered with an error frame. */
+async function requestsFail(agent: FuzzAgent, client: IntervirtClient): Promise<string[]> {
+  const errors: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const reply = await client.call({ ...addContainer, uuid: `add-${i}` }, { timeoutMs: 30_000 });
+    assert.equal(reply.type, "General", JSON.stringify(reply));
+    assert.ok(typeof reply.code === "number" && reply.code !== 0, JSON.stringify(reply));
+    errors.push(String(reply.error));
+  }
+  const version = await client.call({ type: "Command", command: "version" });
+  assert.equal(version.type, "Version", "the service stopped answering");
+  assert.equal(await agent.health(), null);
+  return errors;
+}
+
+backendTest(
+  "faults: hanging lxc/nft/ip tools time out, the request gets its error frame, /healthz shows the backend degraded, no child survives",
+  { root: true },
+  async () => {
+    const result = await withFakeTools("hang", async (agent, client) => {
+      const errors = await requestsFail(agent, client);
+      for (const e of errors) assert.match(e, /timed out after 500 ms/, e);
+      const detail = await intervirtDetail(agent);
+      const backend = detail.backend as { state: string; lastError?: string };
+      assert.equal(backend.state, "degraded", JSON.stringify(detail));
+      assert.match(backend.lastError ?? "", /timed out after 500 ms/);
+    });
+    assert.ok(result.started.length > 0, "no fake tool ran");
+    assert.deepEqual(result.alive, [], `processes a timed-out tool started are still alive`);
+  },
+);
+
+backendTest(
+  "faults: failing lxc/nft/ip tools give the request its error frame naming the failure, and /healthz keeps the last error",
+  { root: true },
+  async () => {
+    await withFakeTools("fail", async (agent, client) => {
+      const errors = await requestsFail(agent, client);
+      for (const e of errors) assert.match(e, /status 1|failed/i, e);
+      const detail = await intervirtDetail(agent);
+      const backend = detail.backend as { state: string; lastError?: string };
+      assert.match(backend.lastError ?? "", /garbage|status 1/, JSON.stringify(detail));
+    });
+  },
+);
