@@ -44,6 +44,16 @@ interface CutOff {
   text: string;
 }
 
+/** One stretch of requests between two restarts. */
+interface Segment {
+  /** The request number that schedules the kill (0: none). */
+  killAt: number;
+  scheduled: boolean;
+  killed: boolean;
+  kill: () => void;
+  cut: Map<string, CutOff>;
+}
+
 /** The run's shared counters and model. */
 interface RunState {
   sent: number;
@@ -52,12 +62,16 @@ interface RunState {
   failures: string[];
 }
 
-/** The seeded request numbers after which the agent is killed. */
-function killPoints(rng: Rng, requests: number, kills: number): number[] {
-  const points = new Set<number>();
-  const n = Math.min(kills, Math.max(0, requests - 1));
-  while (points.size < n) points.add(1 + rng.int(requests - 1));
-  return [...points].sort((a, b) => a - b);
+/** Requests a lane may still send once the kill is scheduled (so some are in flight). */
+const AFTER_KILL = 2;
+
+/**
+ * The seeded number of requests before the next kill: at most the share of one kill less what
+ * the lanes send after it is scheduled, so every kill fits in the run.
+ */
+function killGap(rng: Rng, requests: number, kills: number): number {
+  const share = Math.floor(requests / Math.max(1, kills)) - AFTER_KILL * LANES.length;
+  return 1 + rng.int(Math.max(1, share));
 }
 
 /** Sends one lane's requests until the kill or the end; records cut-off requests. */
@@ -66,13 +80,15 @@ async function runLane(
   rng: Rng,
   agent: FuzzAgent,
   run: RunState,
-  segment: { killAt: number; killed: boolean; kill: () => void; cut: Map<string, CutOff> },
+  segment: Segment,
   requests: number,
 ): Promise<void> {
+  let afterKill = 0;
   while (!segment.killed && run.sent < requests && run.failures.length === 0) {
+    if (segment.scheduled && ++afterKill > AFTER_KILL) return;
     const i = ++run.sent;
     const op = lane.next(rng, run.known);
-    if (i === segment.killAt) segment.kill();
+    if (!segment.scheduled && segment.killAt > 0 && i >= segment.killAt) segment.kill();
     let problem: string | null;
     try {
       problem = await op.send(agent);
@@ -122,7 +138,7 @@ async function verify(agent: FuzzAgent, run: RunState, cut: Map<string, CutOff>)
 /** Runs the crash-consistency sequence. */
 export async function runCrash(o: CrashOptions): Promise<CrashReport> {
   const rng = new Rng(o.seed, "crash");
-  const points = killPoints(rng, o.requests, o.kills ?? Math.max(1, Math.floor(o.requests / 50)));
+  const plannedKills = o.kills ?? Math.max(1, Math.floor(o.requests / 50));
   const quix = await QuixControlServer.start();
   const options: FuzzAgentOptions = {
     quixUrl: quix.url,
@@ -140,11 +156,13 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
     run.known = await readValues(agent);
     for (let s = 0; run.sent < o.requests && run.failures.length === 0; s++) {
       const target = agent;
-      const segment = {
-        killAt: points[s] ?? 0,
+      const segment: Segment = {
+        killAt: s < plannedKills ? run.sent + killGap(rng, o.requests, plannedKills) : 0,
+        scheduled: false,
         killed: false,
         cut: new Map<string, CutOff>(),
         kill: () => {
+          segment.scheduled = true;
           setTimeout(() => {
             segment.killed = true;
             Deno.kill(target.pid, "SIGKILL");
@@ -156,7 +174,7 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
           runLane(lane, new Rng(o.seed, `${lane.name}#${s}`), target, run, segment, o.requests)
         ),
       );
-      if (segment.killAt === 0 || run.failures.length > 0) break;
+      if (!segment.scheduled || run.failures.length > 0) break;
       while (!segment.killed) await new Promise((r) => setTimeout(r, 5));
       await target.stop();
       kills++;
