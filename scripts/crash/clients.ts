@@ -56,14 +56,15 @@ export interface CryptodedReply {
 
 const enc = new TextEncoder();
 
-/** Sends one cryptoded request and reads its reply (the connection is closed after it). */
+/** Sends one cryptoded request (`extra`: more top-level keys) and reads its reply (the connection is closed after it). */
 export async function cryptoded(
   socket: string,
   cmd: number,
   param: unknown,
+  extra: Record<string, unknown> = {},
 ): Promise<CryptodedReply> {
   const conn = await Deno.connect({ transport: "unix", path: socket });
-  await sendAll(conn, enc.encode(JSON.stringify({ cmd, param, json: true })));
+  await sendAll(conn, enc.encode(JSON.stringify({ cmd, param, json: true, ...extra })));
   const read = await readUntil(conn, 20_000, (bytes) => {
     try {
       JSON.parse(new TextDecoder().decode(bytes));
@@ -83,7 +84,7 @@ export async function cryptoded(
 }
 
 /** cryptoded's document-dialect command numbers used here. */
-export const CRYPTODED = { STATUS: 2, IMPORT: 5, REMOVE: 6 } as const;
+export const CRYPTODED = { CONNECT: 0, STATUS: 2, IMPORT: 5, REMOVE: 6 } as const;
 
 /** A profile body cryptoded accepts on IMPORT. */
 export const PROFILE = "client\ndev tun\nremote 127.0.0.1 1194\n";
