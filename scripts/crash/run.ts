@@ -66,12 +66,14 @@ interface RunState {
 const AFTER_KILL = 2;
 
 /**
- * The seeded number of requests before the next kill: at most the share of one kill less what
- * the lanes send after it is scheduled, so every kill fits in the run.
+ * The seeded number of requests before the next kill: between half and all of one kill's share
+ * less what the lanes send after it is scheduled, so every kill fits in the run and the kills
+ * spread over most of it.
  */
 function killGap(rng: Rng, requests: number, kills: number): number {
-  const share = Math.floor(requests / Math.max(1, kills)) - AFTER_KILL * LANES.length;
-  return 1 + rng.int(Math.max(1, share));
+  const share = Math.max(2, Math.floor(requests / Math.max(1, kills)) - AFTER_KILL * LANES.length);
+  const half = Math.ceil(share / 2);
+  return half + rng.int(share - half + 1);
 }
 
 /** Sends one lane's requests until the kill or the end; records cut-off requests. */

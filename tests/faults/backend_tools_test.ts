@@ -11,7 +11,7 @@ import { backendTest, waitFor } from "../_helpers/mod.ts";
 import { type FuzzAgent, startFuzzAgent } from "../../scripts/fuzz/agent.ts";
 import { QuixControlServer } from "../../scripts/fuzz/targets/quix.ts";
 import { IntervirtClient } from "../../lib/protocols/intervirt/mod.ts";
-import { type FakeMode, fakeTools, INTERVIRT_TOOLS } from "./fake_tools.ts";
+import { type FakeMode, fakeTools, INTERVIRT_TOOLS, NETWORK_TOOLS } from "./fake_tools.ts";
 
 /** The Intervirt detail of /healthz. */
 async function intervirtDetail(agent: FuzzAgent): Promise<Record<string, unknown>> {
@@ -33,10 +33,12 @@ const addContainer = {
 
 async function withFakeTools(
   mode: FakeMode,
+  runtime: "lxc" | "incus",
   fn: (agent: FuzzAgent, client: IntervirtClient) => Promise<void>,
 ): Promise<{ started: string[]; alive: string[] }> {
   const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-tools-" });
-  const tools = await fakeTools(base, INTERVIRT_TOOLS, mode);
+  const names = runtime === "lxc" ? INTERVIRT_TOOLS : [...NETWORK_TOOLS, "incus", "tar"];
+  const tools = await fakeTools(base, names, mode);
   const quix = await QuixControlServer.start();
   let agent: FuzzAgent | null = null;
   try {
@@ -46,7 +48,7 @@ async function withFakeTools(
       quixPassword: quix.password,
       label: "tools",
       toolsDir: tools.dir,
-      overrides: ["intervirt.tool_timeout_ms=500"],
+      overrides: ["intervirt.tool_timeout_ms=500", `intervirt.runtime=${runtime}`],
     });
     const client = await IntervirtClient.connect(agent.endpoints.intervirt);
     try {
@@ -96,7 +98,7 @@ backendTest(
   "faults: hanging lxc/nft/ip tools time out, the request gets its error frame, /healthz shows the backend degraded, no child survives",
   { root: true },
   async () => {
-    const result = await withFakeTools("hang", async (agent, client) => {
+    const result = await withFakeTools("hang", "lxc", async (agent, client) => {
       const errors = await requestsFail(agent, client);
       for (const e of errors) assert.match(e, /timed out after 500 ms/, e);
       const detail = await intervirtDetail(agent);
@@ -113,12 +115,27 @@ backendTest(
   "faults: failing lxc/nft/ip tools give the request its error frame naming the failure, and /healthz keeps the last error",
   { root: true },
   async () => {
-    await withFakeTools("fail", async (agent, client) => {
+    await withFakeTools("fail", "lxc", async (agent, client) => {
       const errors = await requestsFail(agent, client);
       for (const e of errors) assert.match(e, /status 1|failed/i, e);
       const detail = await intervirtDetail(agent);
       const backend = detail.backend as { state: string; lastError?: string };
       assert.match(backend.lastError ?? "", /garbage|status 1/, JSON.stringify(detail));
     });
+  },
+);
+
+backendTest(
+  "faults: a hanging incus times out, the request gets its error frame, /healthz shows the backend degraded, no child survives",
+  { root: true },
+  async () => {
+    const result = await withFakeTools("hang", "incus", async (agent, client) => {
+      const errors = await requestsFail(agent, client);
+      for (const e of errors) assert.match(e, /timed out after 500 ms/, e);
+      const detail = await intervirtDetail(agent);
+      assert.equal((detail.backend as { state: string }).state, "degraded", JSON.stringify(detail));
+    });
+    assert.ok(result.started.some((l) => l.includes("incus")), "incus never ran");
+    assert.deepEqual(result.alive, [], `processes a timed-out incus started are still alive`);
   },
 );

@@ -71,7 +71,10 @@ export async function fakeTools(
   };
 }
 
-/** The LXC tools and network tools Intervirt needs (ss stays real: it only reads). */
+/** The network tools Intervirt needs (ss stays real: it only reads). */
+export const NETWORK_TOOLS = ["ip", "nft", "sysctl", "nsenter"];
+
+/** The LXC tools and network tools Intervirt needs. */
 export const INTERVIRT_TOOLS = [
   "lxc-create",
   "lxc-start",
@@ -80,9 +83,6 @@ export const INTERVIRT_TOOLS = [
   "lxc-info",
   "lxc-ls",
   "lxc-attach",
-  "ip",
-  "nft",
-  "sysctl",
-  "nsenter",
   "tar",
+  ...NETWORK_TOOLS,
 ];
