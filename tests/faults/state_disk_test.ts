@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { backendTest } from "../_helpers/mod.ts";
+import { backendTest, waitFor } from "../_helpers/mod.ts";
 import {
   type FuzzAgent,
   type FuzzAgentOptions,
@@ -115,7 +115,12 @@ async function crashAndRestart(agent: FuzzAgent, o: FuzzAgentOptions): Promise<F
 }
 
 async function withAgentOnDisk(
-  fn: (agent: FuzzAgent, disk: SmallDisk, o: FuzzAgentOptions) => Promise<FuzzAgent>,
+  fn: (
+    agent: FuzzAgent,
+    disk: SmallDisk,
+    o: FuzzAgentOptions,
+    quix: QuixControlServer,
+  ) => Promise<FuzzAgent>,
 ): Promise<void> {
   const quix = await QuixControlServer.start();
   const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-faults-" });
@@ -132,7 +137,7 @@ async function withAgentOnDisk(
   };
   let agent = await startFuzzAgent(o);
   try {
-    agent = await fn(agent, disk, o);
+    agent = await fn(agent, disk, o, quix);
     assert.equal(await agent.health(), null);
   } finally {
     await agent.stop();
@@ -147,14 +152,18 @@ backendTest(
   "faults: a full state disk refuses every change naming ENOSPC, loses nothing acknowledged, and writes again once space returns",
   { root: true, tools: ["mount", "umount", "dd"] },
   () =>
-    withAgentOnDisk(async (agent, disk, o) => {
+    withAgentOnDisk(async (agent, disk, o, quix) => {
       const acked: Acked = { apps: new Set(), profiles: new Set(), logLevel: "" };
       acked.logLevel = (await masqSetup(agent.endpoints.masqPort, {})).values["log-level"] ?? "";
       await changesSucceed(agent, acked, "before");
       await disk.fill();
       await changesRefused(agent, acked, /ENOSPC|no space left/i);
       noTemps(disk);
+      const sessions = quix.sessions;
       agent = await crashAndRestart(agent, o); // still full
+      // Quix logs in again although its token's new validity cannot be saved
+      await waitFor(() => quix.sessions > sessions, { timeoutMs: 20_000, what: "a new session" });
+      await quix.session();
       await ackedPresent(agent, acked);
       assert.ok(!(await sozuApps(agent.endpoints.sozuSocket)).includes("app-refused"));
       await changesRefused(agent, acked, /ENOSPC|no space left/i);
