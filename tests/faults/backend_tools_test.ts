@@ -7,20 +7,10 @@
  * survive its timeout.
  */
 import assert from "node:assert/strict";
-import { backendTest, waitFor } from "../_helpers/mod.ts";
-import { type FuzzAgent, startFuzzAgent } from "../../scripts/fuzz/agent.ts";
-import { QuixControlServer } from "../../scripts/fuzz/targets/quix.ts";
+import { backendTest } from "../_helpers/mod.ts";
+import { type FaultAgent, startFaultAgent } from "./fault_agent.ts";
 import { IntervirtClient } from "../../lib/protocols/intervirt/mod.ts";
 import { type FakeMode, fakeTools, INTERVIRT_TOOLS, NETWORK_TOOLS } from "./fake_tools.ts";
-
-/** The Intervirt detail of /healthz. */
-async function intervirtDetail(agent: FuzzAgent): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://${agent.endpoints.admin}/healthz`);
-  const body = await res.json() as {
-    services: { name: string; detail: Record<string, unknown> }[];
-  };
-  return body.services.find((s) => s.name === "intervirt")?.detail ?? {};
-}
 
 const addContainer = {
   type: "AddContainer",
@@ -34,53 +24,30 @@ const addContainer = {
 async function withFakeTools(
   mode: FakeMode,
   runtime: "lxc" | "incus",
-  fn: (agent: FuzzAgent, client: IntervirtClient) => Promise<void>,
+  fn: (fault: FaultAgent, client: IntervirtClient) => Promise<void>,
 ): Promise<{ started: string[]; alive: string[] }> {
-  const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-tools-" });
   const names = runtime === "lxc" ? INTERVIRT_TOOLS : [...NETWORK_TOOLS, "incus", "tar"];
-  const tools = await fakeTools(base, names, mode);
-  const quix = await QuixControlServer.start();
-  let agent: FuzzAgent | null = null;
+  await using tools = await fakeTools(names, mode);
+  await using fault = await startFaultAgent({
+    label: "tools",
+    toolsDir: tools.dir,
+    overrides: ["intervirt.tool_timeout_ms=500", `intervirt.runtime=${runtime}`],
+  });
+  const client = await IntervirtClient.connect(fault.agent.endpoints.intervirt);
   try {
-    agent = await startFuzzAgent({
-      quixUrl: quix.url,
-      quixUser: quix.user,
-      quixPassword: quix.password,
-      label: "tools",
-      toolsDir: tools.dir,
-      overrides: ["intervirt.tool_timeout_ms=500", `intervirt.runtime=${runtime}`],
-    });
-    const client = await IntervirtClient.connect(agent.endpoints.intervirt);
-    try {
-      await fn(agent, client);
-    } finally {
-      await client.close();
-    }
-    // while the agent runs, only its long-lived `nft -i` session (and its sleep) may be alive:
-    // whatever a timed-out call started is gone
-    const calls = async () => (await tools.alive()).filter((l) => !l.includes("nft -i"));
-    const running = await waitFor(async () => (await calls()).length === 0 ? [] : null, {
-      timeoutMs: 5_000,
-    }).catch(calls);
-    await agent.stop();
-    // and once the agent stopped, nothing at all
-    const all = await tools.alive();
-    const after = all.length === 0 ? [] : await waitFor(
-      async () => (await tools.alive()).length === 0 ? [] : null,
-      { timeoutMs: 5_000 },
-    ).catch(tools.alive);
-    return { started: tools.started(), alive: [...running, ...after] };
+    await fn(fault, client);
   } finally {
-    await agent?.stop();
-    await quix.stop();
-    await tools.killAll();
-    if (agent) await Deno.remove(agent.dir, { recursive: true }).catch(() => {});
-    await Deno.remove(base, { recursive: true }).catch(() => {});
+    await client.close();
   }
+  // while the agent runs, only its long-lived `nft -i` session (and its sleep) may be alive:
+  // whatever a timed-out call started is gone; once the agent stopped, nothing at all
+  const running = await tools.settled((line) => !line.includes("nft -i"));
+  await fault.agent.stop();
+  return { started: tools.started(), alive: [...running, ...await tools.settled()] };
 }
 
 /** Requests that reach the runtime or the network tools, each answered with an error frame. */
-async function requestsFail(agent: FuzzAgent, client: IntervirtClient): Promise<string[]> {
+async function requestsFail(fault: FaultAgent, client: IntervirtClient): Promise<string[]> {
   const errors: string[] = [];
   for (let i = 0; i < 3; i++) {
     const reply = await client.call({ ...addContainer, uuid: `add-${i}` }, { timeoutMs: 30_000 });
@@ -90,7 +57,7 @@ async function requestsFail(agent: FuzzAgent, client: IntervirtClient): Promise<
   }
   const version = await client.call({ type: "Command", command: "version" });
   assert.equal(version.type, "Version", "the service stopped answering");
-  assert.equal(await agent.health(), null);
+  assert.equal(await fault.agent.health(), null);
   return errors;
 }
 
@@ -98,10 +65,10 @@ backendTest(
   "faults: hanging lxc/nft/ip tools time out, the request gets its error frame, /healthz shows the backend degraded, no child survives",
   { root: true },
   async () => {
-    const result = await withFakeTools("hang", "lxc", async (agent, client) => {
-      const errors = await requestsFail(agent, client);
+    const result = await withFakeTools("hang", "lxc", async (fault, client) => {
+      const errors = await requestsFail(fault, client);
       for (const e of errors) assert.match(e, /timed out after 500 ms/, e);
-      const detail = await intervirtDetail(agent);
+      const detail = await fault.detail("intervirt");
       const backend = detail.backend as { state: string; lastError?: string };
       assert.equal(backend.state, "degraded", JSON.stringify(detail));
       assert.match(backend.lastError ?? "", /timed out after 500 ms/);
@@ -115,10 +82,10 @@ backendTest(
   "faults: failing lxc/nft/ip tools give the request its error frame naming the failure, and /healthz keeps the last error",
   { root: true },
   async () => {
-    await withFakeTools("fail", "lxc", async (agent, client) => {
-      const errors = await requestsFail(agent, client);
+    await withFakeTools("fail", "lxc", async (fault, client) => {
+      const errors = await requestsFail(fault, client);
       for (const e of errors) assert.match(e, /status 1|failed/i, e);
-      const detail = await intervirtDetail(agent);
+      const detail = await fault.detail("intervirt");
       const backend = detail.backend as { state: string; lastError?: string };
       assert.match(backend.lastError ?? "", /garbage|status 1/, JSON.stringify(detail));
     });
@@ -129,10 +96,10 @@ backendTest(
   "faults: a hanging incus times out, the request gets its error frame, /healthz shows the backend degraded, no child survives",
   { root: true },
   async () => {
-    const result = await withFakeTools("hang", "incus", async (agent, client) => {
-      const errors = await requestsFail(agent, client);
+    const result = await withFakeTools("hang", "incus", async (fault, client) => {
+      const errors = await requestsFail(fault, client);
       for (const e of errors) assert.match(e, /timed out after 500 ms/, e);
-      const detail = await intervirtDetail(agent);
+      const detail = await fault.detail("intervirt");
       assert.equal((detail.backend as { state: string }).state, "degraded", JSON.stringify(detail));
     });
     assert.ok(result.started.some((l) => l.includes("incus")), "incus never ran");

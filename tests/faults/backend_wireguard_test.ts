@@ -7,8 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { backendTest, waitFor } from "../_helpers/mod.ts";
-import { type FuzzAgent, startFuzzAgent } from "../../scripts/fuzz/agent.ts";
-import { QuixControlServer } from "../../scripts/fuzz/targets/quix.ts";
+import { startFaultAgent } from "./fault_agent.ts";
 import { type FakeMode, fakeTools } from "./fake_tools.ts";
 
 const key = (fill: number) => btoa(String.fromCharCode(...new Uint8Array(32).fill(fill)));
@@ -24,52 +23,25 @@ Endpoint = 127.0.0.1:51820
 AllowedIPs = 10.99.0.0/24
 `;
 
-async function quixDetail(agent: FuzzAgent): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://${agent.endpoints.admin}/healthz`);
-  const body = await res.json() as {
-    services: { name: string; detail: Record<string, unknown> }[];
-  };
-  return body.services.find((s) => s.name === "quix")?.detail ?? {};
-}
-
 async function wireguardFault(mode: FakeMode, expect: RegExp): Promise<void> {
-  const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-wg-" });
-  const tools = await fakeTools(base, ["wg-quick", "wg"], mode);
-  const quix = await QuixControlServer.start();
-  quix.vpnConf = CONF;
-  let agent: FuzzAgent | null = null;
-  try {
-    agent = await startFuzzAgent({
-      quixUrl: quix.url,
-      quixUser: quix.user,
-      quixPassword: quix.password,
-      label: "wg",
-      toolsDir: tools.dir,
-      overrides: ["quix.vpn=true", "quix.vpn_timeout_ms=500"],
-    });
-    const a = agent;
-    const detail = await waitFor(async () => {
-      const d = await quixDetail(a);
-      return typeof d.vpnError === "string" ? d : null;
-    }, { timeoutMs: 20_000, what: "the VPN config to fail" });
-    assert.match(String(detail.vpnError), expect, JSON.stringify(detail));
-    const backend = detail.backend as { state: string; lastError?: string };
-    assert.match(backend.lastError ?? "", expect, JSON.stringify(detail));
-    if (mode === "hang") assert.equal(backend.state, "degraded");
-    assert.equal(detail.link, "online", JSON.stringify(detail));
-    assert.equal(await agent.health(), null);
-    const left = await waitFor(async () => (await tools.alive()).length === 0 ? [] : null, {
-      timeoutMs: 5_000,
-    }).catch(tools.alive);
-    assert.deepEqual(left, [], "processes a timed-out wg-quick started are still alive");
-    if (mode === "hang") assert.ok(tools.started().length > 0, "wg-quick never ran");
-  } finally {
-    await agent?.stop();
-    await quix.stop();
-    await tools.killAll();
-    if (agent) await Deno.remove(agent.dir, { recursive: true }).catch(() => {});
-    await Deno.remove(base, { recursive: true }).catch(() => {});
-  }
+  await using tools = await fakeTools(["wg-quick", "wg"], mode);
+  await using fault = await startFaultAgent({
+    label: "wg",
+    toolsDir: tools.dir,
+    overrides: ["quix.vpn=true", "quix.vpn_timeout_ms=500"],
+  }, (quix) => quix.vpnConf = CONF);
+  const detail = await waitFor(async () => {
+    const d = await fault.detail("quix");
+    return typeof d.vpnError === "string" ? d : null;
+  }, { timeoutMs: 20_000, what: "the VPN config to fail" });
+  assert.match(String(detail.vpnError), expect, JSON.stringify(detail));
+  const backend = detail.backend as { state: string; lastError?: string };
+  assert.match(backend.lastError ?? "", expect, JSON.stringify(detail));
+  if (mode === "hang") assert.equal(backend.state, "degraded");
+  assert.equal(detail.link, "online", JSON.stringify(detail));
+  assert.equal(await fault.agent.health(), null);
+  assert.deepEqual(await tools.settled(), [], "a timed-out wg-quick left processes");
+  if (mode === "hang") assert.ok(tools.started().length > 0, "wg-quick never ran");
 }
 
 backendTest(

@@ -7,20 +7,22 @@
  * @module
  */
 import { join } from "node:path";
-import { sh } from "../_helpers/mod.ts";
+import { LxcRuntime } from "../../lib/backends/lxc/mod.ts";
+import { runCommand } from "../../lib/core/mod.ts";
+import { sh, waitFor } from "../_helpers/mod.ts";
 
 /** How a fake tool misbehaves. */
 export type FakeMode = "hang" | "fail";
 
-/** A directory of fake tools. */
-export interface FakeTools {
+/** A directory of fake tools (removed, with every process they started, on dispose). */
+export interface FakeTools extends AsyncDisposable {
   dir: string;
   /** Every shell and sleep a hanging tool started so far: `<pid> <what>`. */
   started(): string[];
   /** The lines of {@linkcode started} whose process is still alive. */
   alive(): Promise<string[]>;
-  /** Kills whatever is still alive (cleanup). */
-  killAll(): Promise<void>;
+  /** Waits (up to 5 s) until none of them that `keep` accepts is alive; the ones still alive. */
+  settled(keep?: (line: string) => boolean): Promise<string[]>;
 }
 
 function script(mode: FakeMode, pidFile: string): string {
@@ -30,17 +32,15 @@ function script(mode: FakeMode, pidFile: string): string {
   return `#!/bin/sh\necho "$$ $0 $*" >> ${pidFile}\n/bin/sleep 3600 &\necho "$! sleep of $$ $0 $*" >> ${pidFile}\nwait\n`;
 }
 
-/** Writes `names` as fake tools in `<parent>/fake-bin`. */
-export async function fakeTools(
-  parent: string,
-  names: string[],
-  mode: FakeMode,
-): Promise<FakeTools> {
-  const dir = join(parent, "fake-bin");
-  const pidFile = join(parent, "fake-pids");
-  await Deno.mkdir(dir, { recursive: true });
+/** Writes `names` as fake tools in a fresh folder under /tmp. */
+export async function fakeTools(names: readonly string[], mode: FakeMode): Promise<FakeTools> {
+  const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-tools-" });
+  const dir = join(base, "bin");
+  const pidFile = join(base, "pids");
+  await Deno.mkdir(dir);
+  await Deno.chmod(base, 0o755);
   for (const name of names) {
-    await Deno.writeTextFile(join(dir, name), script(mode, pidFile), { mode: 0o755 });
+    await Deno.writeTextFile(join(dir, name), script(mode, pidFile));
     await Deno.chmod(join(dir, name), 0o755);
   }
   const started = () => {
@@ -59,14 +59,19 @@ export async function fakeTools(
     }
     return living;
   };
+  const matching = async (keep: (line: string) => boolean) => (await alive()).filter(keep);
   return {
     dir,
     started,
     alive,
-    async killAll() {
+    settled: (keep = () => true) =>
+      waitFor(async () => (await matching(keep)).length === 0 ? [] : null, { timeoutMs: 5_000 })
+        .catch(() => matching(keep)),
+    async [Symbol.asyncDispose]() {
       for (const line of await alive()) {
         await sh(["kill", "-9", line.split(" ")[0]!], { check: false });
       }
+      await Deno.remove(base, { recursive: true }).catch(() => {});
     },
   };
 }
@@ -74,15 +79,8 @@ export async function fakeTools(
 /** The network tools Intervirt needs (ss stays real: it only reads). */
 export const NETWORK_TOOLS = ["ip", "nft", "sysctl", "nsenter"];
 
-/** The LXC tools and network tools Intervirt needs. */
-export const INTERVIRT_TOOLS = [
-  "lxc-create",
-  "lxc-start",
-  "lxc-stop",
-  "lxc-destroy",
-  "lxc-info",
-  "lxc-ls",
-  "lxc-attach",
-  "tar",
+/** The LXC runtime's tools (as the runtime lists them) and the network tools Intervirt needs. */
+export const INTERVIRT_TOOLS: readonly string[] = [
+  ...new LxcRuntime(runCommand, { lxcPath: "/nonexistent" }).requiredTools(),
   ...NETWORK_TOOLS,
 ];

@@ -28,6 +28,15 @@ async function readHead(conn: Deno.Conn): Promise<boolean> {
   return true;
 }
 
+/** Closes `conn`, which the behaviour may have closed already. */
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // closed already
+  }
+}
+
 /** A backend that runs `behave` on every accepted connection. */
 function faultyBackend(behave: (conn: Deno.Conn) => Promise<void>) {
   const port = freePort();
@@ -38,11 +47,7 @@ function faultyBackend(behave: (conn: Deno.Conn) => Promise<void>) {
       conns.add(conn);
       behave(conn).catch(() => {}).finally(() => {
         conns.delete(conn);
-        try {
-          conn.close();
-        } catch {
-          // closed by the behaviour
-        }
+        closeQuietly(conn);
       });
     }
   })().catch(() => {});
@@ -50,13 +55,7 @@ function faultyBackend(behave: (conn: Deno.Conn) => Promise<void>) {
     address: `127.0.0.1:${port}`,
     async [Symbol.asyncDispose]() {
       listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // closed
-        }
-      }
+      conns.forEach(closeQuietly);
       await accepting;
     },
   };

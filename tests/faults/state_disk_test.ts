@@ -12,13 +12,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { backendTest, waitFor } from "../_helpers/mod.ts";
-import {
-  type FuzzAgent,
-  type FuzzAgentOptions,
-  relaunchFuzzAgent,
-  startFuzzAgent,
-} from "../../scripts/fuzz/agent.ts";
-import { QuixControlServer } from "../../scripts/fuzz/targets/quix.ts";
+import type { FuzzAgent } from "../../scripts/fuzz/agent.ts";
+import { type FaultAgent, startFaultAgent } from "./fault_agent.ts";
 import {
   CRYPTODED,
   cryptoded,
@@ -107,60 +102,44 @@ function plantHalfWritten(disk: SmallDisk): void {
   Deno.writeTextFileSync(join(disk.path, "vpn.d", "half.ovpn.tmp-999999-1"), "client\ndev t");
 }
 
-/** kill -9, then the agent again on the same directories. */
-async function crashAndRestart(agent: FuzzAgent, o: FuzzAgentOptions): Promise<FuzzAgent> {
-  Deno.kill(agent.pid, "SIGKILL");
-  await agent.stop();
-  return await relaunchFuzzAgent(agent, o);
-}
-
-async function withAgentOnDisk(
-  fn: (
-    agent: FuzzAgent,
-    disk: SmallDisk,
-    o: FuzzAgentOptions,
-    quix: QuixControlServer,
-  ) => Promise<FuzzAgent>,
-): Promise<void> {
-  const quix = await QuixControlServer.start();
+async function withAgentOnDisk(fn: (fault: FaultAgent, disk: SmallDisk) => Promise<void>) {
   const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-faults-" });
   await Deno.chmod(base, 0o755);
-  await using disk = await mountSmallDisk(join(base, "disk"), 512);
-  await Deno.mkdir(join(disk.path, "vpn.d"), { mode: 0o700 });
-  const o: FuzzAgentOptions = {
-    quixUrl: quix.url,
-    quixUser: quix.user,
-    quixPassword: quix.password,
-    label: "faults",
-    stateDir: join(disk.path, "state"),
-    profileDir: join(disk.path, "vpn.d"),
-  };
-  let agent = await startFuzzAgent(o);
   try {
-    agent = await fn(agent, disk, o, quix);
-    assert.equal(await agent.health(), null);
+    await using disk = await mountSmallDisk(join(base, "disk"), 512);
+    await Deno.mkdir(join(disk.path, "vpn.d"), { mode: 0o700 });
+    await using fault = await startFaultAgent({
+      label: "faults",
+      stateDir: join(disk.path, "state"),
+      profileDir: join(disk.path, "vpn.d"),
+    });
+    await fn(fault, disk);
+    assert.equal(await fault.agent.health(), null);
   } finally {
-    await agent.stop();
-    await quix.stop();
-    await Deno.remove(agent.dir, { recursive: true }).catch(() => {});
-    await disk[Symbol.asyncDispose]();
     await Deno.remove(base, { recursive: true }).catch(() => {});
   }
+}
+
+/** The MASQ log level the agent starts with, as the first acknowledged state. */
+async function startingState(agent: FuzzAgent): Promise<Acked> {
+  const level = (await masqSetup(agent.endpoints.masqPort, {})).values["log-level"] ?? "";
+  return { apps: new Set(), profiles: new Set(), logLevel: level };
 }
 
 backendTest(
   "faults: a full state disk refuses every change naming ENOSPC, loses nothing acknowledged, and writes again once space returns",
   { root: true, tools: ["mount", "umount", "dd"] },
   () =>
-    withAgentOnDisk(async (agent, disk, o, quix) => {
-      const acked: Acked = { apps: new Set(), profiles: new Set(), logLevel: "" };
-      acked.logLevel = (await masqSetup(agent.endpoints.masqPort, {})).values["log-level"] ?? "";
+    withAgentOnDisk(async (fault, disk) => {
+      const quix = fault.quix;
+      let agent = fault.agent;
+      const acked = await startingState(agent);
       await changesSucceed(agent, acked, "before");
       await disk.fill();
       await changesRefused(agent, acked, /ENOSPC|no space left/i);
       noTemps(disk);
       const sessions = quix.sessions;
-      agent = await crashAndRestart(agent, o); // still full
+      agent = await fault.crashAndRestart(); // still full
       // Quix logs in again although its token's new validity cannot be saved
       await waitFor(() => quix.sessions > sessions, { timeoutMs: 20_000, what: "a new session" });
       await quix.session();
@@ -171,11 +150,10 @@ backendTest(
       await changesSucceed(agent, acked, "after");
       noTemps(disk);
       plantHalfWritten(disk);
-      agent = await crashAndRestart(agent, o);
+      agent = await fault.crashAndRestart();
       await ackedPresent(agent, acked);
       noTemps(disk);
       assert.ok(!(await cryptodedProfiles(agent.endpoints.cryptodedSocket)).includes("half"));
-      return agent;
     }),
 );
 
@@ -183,22 +161,21 @@ backendTest(
   "faults: a read-only state disk refuses every change naming EROFS, and writes again once it is writable",
   { root: true, tools: ["mount", "umount"] },
   () =>
-    withAgentOnDisk(async (agent, disk, o) => {
-      const acked: Acked = { apps: new Set(), profiles: new Set(), logLevel: "" };
-      acked.logLevel = (await masqSetup(agent.endpoints.masqPort, {})).values["log-level"] ?? "";
+    withAgentOnDisk(async (fault, disk) => {
+      let agent = fault.agent;
+      const acked = await startingState(agent);
       await changesSucceed(agent, acked, "before");
       await disk.readOnly(true);
       try {
         await changesRefused(agent, acked, /EROFS|read-only/i);
-        agent = await crashAndRestart(agent, o); // still read-only
+        agent = await fault.crashAndRestart(); // still read-only
         await ackedPresent(agent, acked);
       } finally {
         await disk.readOnly(false);
       }
       await changesSucceed(agent, acked, "after");
       noTemps(disk);
-      agent = await crashAndRestart(agent, o);
+      agent = await fault.crashAndRestart();
       await ackedPresent(agent, acked);
-      return agent;
     }),
 );
