@@ -1,12 +1,13 @@
 /**
- * Small clients for the fault tests: one sozu order or command, one cryptoded request, one MASQ
- * Daemon `setup`, each on its own connection to the agent under test, returning what a test
+ * Small clients for the fault tests: one sozu order or command, one cryptoded request (each on its
+ * own connection), one MASQ Daemon `setup` (on a kept connection), returning what a test
  * asserts on (status and message, code and data, values and error).
  *
  * @module
  */
 import { proxyOrder, type RequestBody, SozuClient } from "../../lib/protocols/sozu/mod.ts";
-import { askOnce } from "../fuzz/targets/masq.ts";
+import type { RawWebSocket } from "../fuzz/raw_ws.ts";
+import { connectUi } from "../fuzz/targets/masq.ts";
 import { closeConn, readUntil, sendAll } from "../fuzz/stream_io.ts";
 
 /** A sozu reply, reduced. */
@@ -99,6 +100,39 @@ export async function cryptodedProfiles(socket: string): Promise<string[]> {
 
 let context = 1;
 
+/** One kept UI connection per MASQ port (renewed when it ends), so a request costs no handshake. */
+const uiConnections = new Map<number, Promise<RawWebSocket>>();
+
+/** Sends `text` (carrying `contextId` `ctx`) on the kept connection; the reply's text. */
+async function askKept(port: number, ctx: number, text: string): Promise<string> {
+  let connecting = uiConnections.get(port);
+  if (!connecting || (await connecting.catch(() => null))?.done !== false) {
+    connecting = connectUi(port);
+    uiConnections.set(port, connecting);
+  }
+  const ws = await connecting;
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const timer = setTimeout(() => resolve("(none within 10 s)"), 10_000);
+  ws.onMessage = (m) => {
+    if (m.text.includes(`"contextId":${ctx},`) || m.text.includes(`"contextId":${ctx}}`)) {
+      resolve(m.text);
+    }
+  };
+  void ws.closed.then(() => resolve("(connection closed)"));
+  await ws.text(text).catch(() => resolve("(connection closed)"));
+  const reply = await promise;
+  clearTimeout(timer);
+  return reply;
+}
+
+/** Closes the kept MASQ UI connections (the end of a run). */
+export async function closeMasqConnections(): Promise<void> {
+  for (const connecting of uiConnections.values()) {
+    (await connecting.catch(() => null))?.abort();
+  }
+  uiConnections.clear();
+}
+
 /** A MASQ Daemon `setup` reply, reduced: the values it reports, or the error. */
 export interface MasqSetup {
   values: Record<string, string>;
@@ -110,8 +144,9 @@ export interface MasqSetup {
 export async function masqSetup(port: number, values: Record<string, string>): Promise<MasqSetup> {
   const ctx = context++;
   const list = Object.entries(values).map(([name, value]) => ({ name, value }));
-  const raw = await askOnce(
+  const raw = await askKept(
     port,
+    ctx,
     JSON.stringify({ opcode: "setup", contextId: ctx, payload: { values: list } }),
   );
   const v = JSON.parse(raw.startsWith("{") ? raw : "{}") as {

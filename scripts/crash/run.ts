@@ -1,7 +1,7 @@
 /**
  * The crash-consistency run: a real agent (the fuzzer's safe config) takes a seeded sequence of
  * state-changing requests over every lane at once (`lanes.ts`) and is killed with SIGKILL at
- * seeded request numbers, a seeded 0–20 ms after that request was sent, so other requests are in
+ * seeded request numbers, a seeded 0–5 ms after that request was sent, so other requests are in
  * flight. After each restart the state it holds is compared with the model: every acknowledged
  * change is there, a request cut off by the kill left its key as before or as after (a profile
  * complete, never half a file), and nothing else changed.
@@ -12,7 +12,7 @@ import { type FuzzAgent, relaunchFuzzAgent, startFuzzAgent } from "../fuzz/agent
 import type { FuzzAgentOptions } from "../fuzz/agent.ts";
 import { Rng } from "../fuzz/rng.ts";
 import { QuixControlServer } from "../fuzz/targets/quix.ts";
-import { sozu } from "./clients.ts";
+import { closeMasqConnections, sozu } from "./clients.ts";
 import { BACKEND_APP, type Lane, LANES, readValues, type Value } from "./lanes.ts";
 
 /** Options for {@linkcode runCrash}. */
@@ -63,7 +63,7 @@ interface RunState {
 }
 
 /** Requests a lane may still send once the kill is scheduled (so some are in flight). */
-const AFTER_KILL = 2;
+const AFTER_KILL = 3;
 
 /**
  * The seeded number of requests before the next kill: between half and all of one kill's share
@@ -168,7 +168,7 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
           setTimeout(() => {
             segment.killed = true;
             Deno.kill(target.pid, "SIGKILL");
-          }, rng.int(21));
+          }, rng.int(6));
         },
       };
       await Promise.all(
@@ -194,6 +194,7 @@ export async function runCrash(o: CrashOptions): Promise<CrashReport> {
       if (health) run.failures.push(`health after the run: ${health}`);
     }
   } finally {
+    await closeMasqConnections();
     await agent.stop();
     await quix.stop();
     if (run.failures.length === 0) {

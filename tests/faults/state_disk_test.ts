@@ -15,6 +15,7 @@ import { backendTest, waitFor } from "../_helpers/mod.ts";
 import type { FuzzAgent } from "../../scripts/fuzz/agent.ts";
 import { type FaultAgent, startFaultAgent } from "./fault_agent.ts";
 import {
+  closeMasqConnections,
   CRYPTODED,
   cryptoded,
   cryptodedProfiles,
@@ -116,6 +117,7 @@ async function withAgentOnDisk(fn: (fault: FaultAgent, disk: SmallDisk) => Promi
     await fn(fault, disk);
     assert.equal(await fault.agent.health(), null);
   } finally {
+    await closeMasqConnections();
     await Deno.remove(base, { recursive: true }).catch(() => {});
   }
 }
