@@ -31,6 +31,18 @@ interface Acked {
   apps: Set<string>;
   profiles: Set<string>;
   logLevel: string;
+  /** The DNS override server cryptoded acknowledged ("" = none yet). */
+  dns: string;
+}
+
+/** cryptoded's DNS_OVERRIDE (document dialect). */
+const DNS_OVERRIDE = 7;
+
+/** The DNS override: the servers on record and the ones the resolver file holds now. */
+async function dnsState(agent: FuzzAgent): Promise<{ servers: string[]; current: string[] }> {
+  const r = await cryptoded(agent.endpoints.cryptodedSocket, DNS_OVERRIDE, "status");
+  const data = r.data as { servers?: string[]; current?: string[] };
+  return { servers: data.servers ?? [], current: data.current ?? [] };
 }
 
 /** One round of state changes, all acknowledged. */
@@ -52,6 +64,10 @@ async function changesSucceed(agent: FuzzAgent, acked: Acked, tag: string): Prom
   assert.equal(setup.error, null, setup.raw);
   assert.equal(setup.values["log-level"], level, setup.raw);
   acked.logLevel = level;
+  const server = acked.dns === "127.0.0.1" ? "127.0.0.2" : "127.0.0.1";
+  const dns = await cryptoded(e.cryptodedSocket, DNS_OVERRIDE, `enable ${server}`);
+  assert.equal(dns.code, 0, dns.raw);
+  acked.dns = server;
 }
 
 /** The same changes refused, each naming `cause`; nothing of them is visible afterwards. */
@@ -76,6 +92,11 @@ async function changesRefused(agent: FuzzAgent, acked: Acked, cause: RegExp): Pr
   assert.match(setup.error!, cause);
   const read = await masqSetup(e.masqPort, {});
   assert.equal(read.values["log-level"], acked.logLevel, "a refused setup is still shown");
+  const dns = await cryptoded(e.cryptodedSocket, DNS_OVERRIDE, "enable 127.0.0.9");
+  assert.notEqual(dns.code, 0, "cryptoded acknowledged a DNS override it could not save");
+  assert.match(String(dns.data), cause);
+  // neither on record nor in the resolver file
+  assert.deepEqual(await dnsState(agent), { servers: [acked.dns], current: [acked.dns] });
 }
 
 /** Every acknowledged change is there (after a restart, too). */
@@ -87,6 +108,7 @@ async function ackedPresent(agent: FuzzAgent, acked: Acked): Promise<void> {
   for (const p of acked.profiles) assert.ok(profiles.includes(p), `cryptoded lost ${p}`);
   const read = await masqSetup(e.masqPort, {});
   assert.equal(read.values["log-level"], acked.logLevel, `MASQ lost its setup: ${read.raw}`);
+  assert.deepEqual((await dnsState(agent)).servers, [acked.dns], "cryptoded lost its DNS override");
 }
 
 /** No temp file of an atomic write is left in the state or profile directory. */
@@ -125,7 +147,7 @@ async function withAgentOnDisk(fn: (fault: FaultAgent, disk: SmallDisk) => Promi
 /** The MASQ log level the agent starts with, as the first acknowledged state. */
 async function startingState(agent: FuzzAgent): Promise<Acked> {
   const level = (await masqSetup(agent.endpoints.masqPort, {})).values["log-level"] ?? "";
-  return { apps: new Set(), profiles: new Set(), logLevel: level };
+  return { apps: new Set(), profiles: new Set(), logLevel: level, dns: "" };
 }
 
 backendTest(
