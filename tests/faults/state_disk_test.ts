@@ -167,6 +167,11 @@ backendTest(
       // Quix logs in again although its token's new validity cannot be saved
       await waitFor(() => quix.sessions > sessions, { timeoutMs: 20_000, what: "a new session" });
       await quix.session();
+      const link = await waitFor(async () => {
+        const d = await fault.detail("quix");
+        return d.link === "online" ? d : null;
+      }, { timeoutMs: 20_000, what: "Quix online" }).catch(() => fault.detail("quix"));
+      assert.equal(link.link, "online", JSON.stringify(link));
       await ackedPresent(agent, acked);
       assert.ok(!(await sozuApps(agent.endpoints.sozuSocket)).includes("app-refused"));
       await changesRefused(agent, acked, /ENOSPC|no space left/i);
