@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { backendTest, ROOT, sh, waitFor } from "../_helpers/mod.ts";
 import { startFaultAgent } from "./fault_agent.ts";
+import { mountSmallDisk } from "./tmpfs.ts";
 import { CRYPTODED, cryptoded, PROFILE } from "../../scripts/crash/clients.ts";
 
 async function alive(pid: number): Promise<boolean> {
@@ -73,6 +74,38 @@ backendTest(
       assert.equal(await agent.health(), null);
     } finally {
       if (pid > 0) await sh(["kill", "-9", String(pid)], { check: false });
+      await Deno.remove(base, { recursive: true }).catch(() => {});
+    }
+  },
+);
+
+backendTest(
+  "faults: CONNECT on a full state disk answers the error naming ENOSPC and starts no openvpn",
+  { root: true, tools: ["mount", "umount", "dd"] },
+  async () => {
+    const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-ovpn-" });
+    await Deno.chmod(base, 0o755);
+    try {
+      await using disk = await mountSmallDisk(join(base, "disk"), 512);
+      await using fault = await startFaultAgent({
+        label: "ovpn",
+        stateDir: join(disk.path, "state"),
+        overrides: [`cryptoded.openvpn=${await fakeOpenvpn(base)}`],
+      });
+      const socket = fault.agent.endpoints.cryptodedSocket;
+      const profile = { name: "full", content: PROFILE };
+      assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
+      await disk.fill();
+      // the connect is recorded before it is acknowledged: no record, no tunnel
+      const connect = await cryptoded(socket, CRYPTODED.CONNECT, "full");
+      assert.notEqual(connect.code, 0, connect.raw);
+      assert.match(String(connect.data), /ENOSPC/);
+      const status = await cryptoded(socket, CRYPTODED.STATUS, "full");
+      assert.equal((status.data as { status?: string }).status, "DISCONNECTED", status.raw);
+      const pidPath = join(fault.agent.dir, "run", "cryptoded-tunnels", "full.pid");
+      assert.equal(await Deno.stat(pidPath).then(() => true, () => false), false);
+      assert.equal(await fault.agent.health(), null);
+    } finally {
       await Deno.remove(base, { recursive: true }).catch(() => {});
     }
   },
