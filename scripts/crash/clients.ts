@@ -85,7 +85,7 @@ export async function cryptoded(
 }
 
 /** cryptoded's document-dialect command numbers used here. */
-export const CRYPTODED = { CONNECT: 0, STATUS: 2, IMPORT: 5, REMOVE: 6 } as const;
+export const CRYPTODED = { CONNECT: 0, DISCONNECT: 1, STATUS: 2, IMPORT: 5, REMOVE: 6 } as const;
 
 /** A profile body cryptoded accepts on IMPORT. */
 export const PROFILE = "client\ndev tun\nremote 127.0.0.1 1194\n";

@@ -18,12 +18,12 @@ async function alive(pid: number): Promise<boolean> {
 }
 
 /** A root-owned 0755 `openvpn` that runs the silent stand-in with the arguments it was given. */
-async function fakeOpenvpn(dir: string): Promise<string> {
-  const path = join(dir, "openvpn");
+async function fakeOpenvpn(dir: string, mode = ""): Promise<string> {
+  const path = join(dir, `openvpn${mode}`);
   const script = join(ROOT, "tests", "faults", "silent_management.ts");
   await Deno.writeTextFile(
     path,
-    `#!/bin/sh\nexec ${Deno.execPath()} run -A --no-check --quiet ${script} "$@"\n`,
+    `#!/bin/sh\nexec ${Deno.execPath()} run -A --no-check --quiet ${script} ${mode} "$@"\n`,
   );
   await Deno.chmod(path, 0o755);
   return path;
@@ -106,6 +106,45 @@ backendTest(
       assert.equal(await Deno.stat(pidPath).then(() => true, () => false), false);
       assert.equal(await fault.agent.health(), null);
     } finally {
+      await Deno.remove(base, { recursive: true }).catch(() => {});
+    }
+  },
+);
+
+backendTest(
+  "faults: an openvpn whose management falls silent once connected: DISCONNECT still ends it, by signal",
+  { root: true },
+  async () => {
+    const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-ovpn-" });
+    await Deno.chmod(base, 0o755);
+    let pid = 0;
+    try {
+      await using fault = await startFaultAgent({
+        label: "ovpn",
+        overrides: [
+          `cryptoded.openvpn=${await fakeOpenvpn(base, "--answer-until-connected")}`,
+          "cryptoded.stop_timeout=500",
+        ],
+      });
+      const socket = fault.agent.endpoints.cryptodedSocket;
+      const profile = { name: "mute", content: PROFILE };
+      assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
+      assert.equal((await cryptoded(socket, CRYPTODED.CONNECT, "mute")).code, 0);
+      await waitFor(async () => {
+        const r = await cryptoded(socket, CRYPTODED.STATUS, "mute");
+        return (r.data as { status?: string }).status === "CONNECTED";
+      }, { timeoutMs: 20_000, what: "CONNECTED" });
+      const pidPath = join(fault.agent.dir, "run", "cryptoded-tunnels", "mute.pid");
+      pid = Number((await Deno.readTextFile(pidPath)).trim());
+      // management says nothing now: the stop falls back to a signal after the command timeout
+      const off = await cryptoded(socket, CRYPTODED.DISCONNECT, "mute");
+      assert.equal(off.code, 0, off.raw);
+      await waitFor(async () => !(await alive(pid)), { what: `openvpn stand-in ${pid} gone` });
+      const status = await cryptoded(socket, CRYPTODED.STATUS, "mute");
+      assert.equal((status.data as { status?: string }).status, "DISCONNECTED", status.raw);
+      assert.equal(await fault.agent.health(), null);
+    } finally {
+      if (pid > 0) await sh(["kill", "-9", String(pid)], { check: false });
       await Deno.remove(base, { recursive: true }).catch(() => {});
     }
   },
