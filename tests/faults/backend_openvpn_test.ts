@@ -17,6 +17,33 @@ async function alive(pid: number): Promise<boolean> {
   return r.code === 0 && !r.stdout.trim().startsWith("Z");
 }
 
+/**
+ * Kills, on dispose, every openvpn stand-in the agent in `dir` started (openvpn outlives the
+ * agent by design, so a test that fails half-way would leave one behind).
+ */
+function standInsKiller(dir: string): AsyncDisposable {
+  return {
+    async [Symbol.asyncDispose]() {
+      const tunnels = join(dir, "run", "cryptoded-tunnels");
+      let names: string[] = [];
+      try {
+        names = [...Deno.readDirSync(tunnels)].map((e) => e.name).filter((n) => n.endsWith(".pid"));
+      } catch {
+        // no tunnel was started
+      }
+      for (const name of names) {
+        const pid = Number((await Deno.readTextFile(join(tunnels, name)).catch(() => "")).trim());
+        if (pid <= 1) continue;
+        // only our stand-in: the pid may belong to another process by now
+        const args = await sh(["ps", "-o", "args=", "-p", String(pid)], { check: false });
+        if (args.stdout.includes("silent_management")) {
+          await sh(["kill", "-9", String(pid)], { check: false });
+        }
+      }
+    },
+  };
+}
+
 /** A root-owned 0755 `openvpn` that runs the silent stand-in with the arguments it was given. */
 async function fakeOpenvpn(dir: string, mode = ""): Promise<string> {
   const path = join(dir, `openvpn${mode}`);
@@ -45,6 +72,7 @@ backendTest(
           "cryptoded.stop_timeout=500",
         ],
       });
+      await using _standIns = standInsKiller(fault.agent.dir);
       const agent = fault.agent;
       const socket = agent.endpoints.cryptodedSocket;
       const imported = await cryptoded(socket, CRYPTODED.IMPORT, {
@@ -73,7 +101,6 @@ backendTest(
       assert.match(backend.lastError ?? "", /management interface did not answer/);
       assert.equal(await agent.health(), null);
     } finally {
-      if (pid > 0) await sh(["kill", "-9", String(pid)], { check: false });
       await Deno.remove(base, { recursive: true }).catch(() => {});
     }
   },
@@ -92,6 +119,7 @@ backendTest(
         stateDir: join(disk.path, "state"),
         overrides: [`cryptoded.openvpn=${await fakeOpenvpn(base)}`],
       });
+      await using _standIns = standInsKiller(fault.agent.dir);
       const socket = fault.agent.endpoints.cryptodedSocket;
       const profile = { name: "full", content: PROFILE };
       assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
@@ -126,6 +154,7 @@ backendTest(
           "cryptoded.stop_timeout=500",
         ],
       });
+      await using _standIns = standInsKiller(fault.agent.dir);
       const socket = fault.agent.endpoints.cryptodedSocket;
       const profile = { name: "mute", content: PROFILE };
       assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
@@ -144,7 +173,6 @@ backendTest(
       assert.equal((status.data as { status?: string }).status, "DISCONNECTED", status.raw);
       assert.equal(await fault.agent.health(), null);
     } finally {
-      if (pid > 0) await sh(["kill", "-9", String(pid)], { check: false });
       await Deno.remove(base, { recursive: true }).catch(() => {});
     }
   },

@@ -53,9 +53,12 @@ export async function fakeTools(names: readonly string[], mode: FakeMode): Promi
   const alive = async () => {
     const living: string[] = [];
     for (const line of started()) {
-      // /proc of other processes is refused without --allow-all: ask ps (a zombie is dead)
-      const r = await sh(["ps", "-o", "stat=", "-p", line.split(" ")[0]!], { check: false });
-      if (r.code === 0 && !r.stdout.trim().startsWith("Z")) living.push(line);
+      // /proc of other processes is refused without --allow-all: ask ps (a zombie is dead; a
+      // reused pid is another program's)
+      const r = await sh(["ps", "-o", "stat=,args=", "-p", line.split(" ")[0]!], { check: false });
+      const [stat = "", ...args] = r.stdout.trim().split(/\s+/);
+      const ours = args.join(" ").includes(base) || args.join(" ") === "/bin/sleep 3600";
+      if (r.code === 0 && !stat.startsWith("Z") && ours) living.push(line);
     }
     return living;
   };
