@@ -48,7 +48,7 @@ export async function loadIntervirtBackends(
       name: config.bridge,
       addresses: [config.bridge_ipv4, config.bridge_ipv6],
     }),
-    netfilter: new netfilter.AgentNftTable(tools, config.nft_table),
+    netfilter: new netfilter.AgentNftTable(tools, config.nft_table, config.tool_timeout_ms),
     images: new host.ImageDirectory(
       config.images_dir ? absolute(config.images_dir) : join(setup.stateDir, "images"),
     ),
