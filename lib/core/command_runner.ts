@@ -78,11 +78,22 @@ export class CommandError extends Error {
   }
 }
 
-/** Reads a stream to its end keeping at most `cap` bytes (the head). */
-export async function readCapped(stream: ReadableStream<Uint8Array>, cap: number): Promise<string> {
+/**
+ * Reads a stream to its end keeping at most `cap` bytes (the head). When `stop` resolves first,
+ * reading ends there (a grandchild that inherited the pipe may hold it open for hours).
+ */
+export async function readCapped(
+  stream: ReadableStream<Uint8Array>,
+  cap: number,
+  stop?: Promise<unknown>,
+): Promise<string> {
   const chunks: Uint8Array[] = [];
   let kept = 0;
-  for await (const chunk of stream) {
+  const reader = stream.getReader();
+  void stop?.then(() => reader.cancel().catch(() => {}));
+  for (;;) {
+    const { value: chunk, done } = await reader.read();
+    if (done) break;
     if (kept >= cap) continue;
     const take = chunk.subarray(0, cap - kept);
     chunks.push(take);
@@ -181,6 +192,9 @@ function checkResult(result: RunResult, options: RunOptions, timeoutMs: number):
   }
 }
 
+/** How long the output pipes may stay open after the command exited. */
+const PIPE_GRACE_MS = 500;
+
 /** The real runner. */
 export const runCommand: CommandRunner = async (argv, options = {}) => {
   if (argv.length === 0 || !argv[0]) throw new TypeError("Cannot run an empty argv");
@@ -196,11 +210,16 @@ export const runCommand: CommandRunner = async (argv, options = {}) => {
   const onAbort = () => killChild(child, options);
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.stdin !== undefined) feedStdin(child, options.stdin);
+  // once the command is gone, its pipes get a short grace: a child it left behind (killed tool's
+  // helper, daemon) may hold them open, and must not hold the caller too
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const drained = child.status.then(() => new Promise((r) => grace = setTimeout(r, PIPE_GRACE_MS)));
   const [stdout, stderr, status] = await Promise.all([
-    readCapped(child.stdout, cap),
-    readCapped(child.stderr, cap),
+    readCapped(child.stdout, cap, drained),
+    readCapped(child.stderr, cap, drained),
     child.status,
   ]);
+  clearTimeout(grace);
   clearTimeout(timer);
   options.signal?.removeEventListener("abort", onAbort);
   const result: RunResult = {

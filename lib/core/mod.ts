@@ -9,6 +9,7 @@
 export * from "./accounts.ts";
 export * from "./agent_socket.ts";
 export * from "./atomic_file.ts";
+export * from "./backend_health.ts";
 export * from "./command_runner.ts";
 export * from "./config.ts";
 export * from "./config_types.ts";

@@ -23,7 +23,10 @@ export interface OpenDocumentOptions<T> {
 /** A durable JSON value. */
 export interface JsonDocument<T> {
   readonly path: string;
-  /** The last value written (or loaded). */
+  /**
+   * The last value written (or loaded). A write that fails (disk full, read-only) puts back the
+   * last durable value, unless a later write is already waiting.
+   */
   readonly value: T;
   /** Makes `value` durable; resolves once it (or a later value) is on disk. */
   write(value: T): Promise<void>;
@@ -56,6 +59,8 @@ interface Envelope {
 class FileDocument<T> implements JsonDocument<T> {
   readonly path: string;
   #value: T;
+  /** The value last known to be on disk. */
+  #durable: T;
   #mode: number;
   #version: number;
   #flushing: Promise<void> | null = null;
@@ -65,6 +70,7 @@ class FileDocument<T> implements JsonDocument<T> {
   constructor(path: string, value: T, version: number, mode: number) {
     this.path = path;
     this.#value = value;
+    this.#durable = value;
     this.#version = version;
     this.#mode = mode;
   }
@@ -102,8 +108,11 @@ class FileDocument<T> implements JsonDocument<T> {
       };
       try {
         await writeFileAtomic(this.path, JSON.stringify(envelope) + "\n", { mode: this.#mode });
+        this.#durable = batch.value;
         for (const w of batch.waiters) w.resolve();
       } catch (error) {
+        // nothing was acknowledged: the value in memory goes back to what is on disk
+        if (this.#pending === null) this.#value = this.#durable;
         for (const w of batch.waiters) w.reject(error);
       }
     }

@@ -41,6 +41,14 @@ export interface FuzzAgentOptions {
   label?: string;
   /** Agent log level. @default {"error"} */
   logLevel?: string;
+  /** The state directory. @default {"<run dir>/state"} */
+  stateDir?: string;
+  /** cryptoded's profile directory. @default {"<run dir>/vpn.d"} */
+  profileDir?: string;
+  /** A directory searched before the safe tools (fault injection: tools that hang or fail). */
+  toolsDir?: string;
+  /** `section.key=value` overrides passed as `--set`. */
+  overrides?: string[];
 }
 
 /** Process figures of the agent. */
@@ -91,7 +99,7 @@ const q = JSON.stringify;
 /** The config: the agent, admin, cryptoded and sozu sections, then the others. */
 function configText(dir: string, e: FuzzEndpoints, o: FuzzAgentOptions): string {
   return `[agent]
-state_dir = ${q(join(dir, "state"))}
+state_dir = ${q(o.stateDir ?? join(dir, "state"))}
 run_dir = ${q(join(dir, "run"))}
 log_dir = ${q(join(dir, "log"))}
 log_level = ${q(o.logLevel ?? "error")}
@@ -107,7 +115,7 @@ socket = ${q(e.cryptodedSocket)}
 pid_file = ${q(join(dir, "run", "rvd.pid"))}
 v1_socket = ""
 v1_pid_file = ""
-profile_dir = ${q(join(dir, "vpn.d"))}
+profile_dir = ${q(o.profileDir ?? join(dir, "vpn.d"))}
 openvpn = "/nonexistent/openvpn"
 resolv_conf = ${q(join(dir, "resolv.conf"))}
 dns_method = "file"
@@ -249,9 +257,15 @@ async function launch(
   const config = join(dir, "agent.toml");
   await Deno.writeTextFile(config, configText(dir, endpoints, o));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-q", "-P=agent", ...RUNTIME_FLAGS, join(ROOT, "main.ts"), "serve", "-c", config],
+    args: [
+      ...["run", "-q", "-P=agent", ...RUNTIME_FLAGS, join(ROOT, "main.ts"), "serve", "-c", config],
+      ...(o.overrides ?? []).flatMap((o) => ["--set", o]),
+    ],
     cwd: ROOT,
-    env: { NO_COLOR: "1", PATH: await sandboxPath(dir) },
+    env: {
+      NO_COLOR: "1",
+      PATH: [...(o.toolsDir ? [o.toolsDir] : []), await sandboxPath(dir)].join(":"),
+    },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -318,6 +332,24 @@ export async function startFuzzAgent(o: FuzzAgentOptions): Promise<FuzzAgent> {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       if (attempt >= 3 || !/in use/i.test(String(error))) throw error;
     }
+  }
+}
+
+/**
+ * Starts the agent again on the run directory and endpoints of `previous` (which must have exited,
+ * e.g. after a kill -9); resolves once every service is up.
+ */
+export async function relaunchFuzzAgent(
+  previous: FuzzAgent,
+  o: FuzzAgentOptions,
+): Promise<FuzzAgent> {
+  const agent = await launch(previous.dir, previous.endpoints, o);
+  try {
+    await waitHealthy(agent, 60_000);
+    return agent;
+  } catch (error) {
+    await agent.stop();
+    throw error;
   }
 }
 

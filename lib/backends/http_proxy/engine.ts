@@ -86,6 +86,8 @@ export interface EngineStats {
   external: number;
   /** The TLS engine of each active HTTPS listener. */
   tls: Record<string, TlsEngineName>;
+  /** Pooled buffers lent out now (request heads, relay I/O): 0 once every session ended. */
+  buffersInUse: { request: number; io: number };
 }
 
 /** The proxy of one worker. */
@@ -238,6 +240,7 @@ export class ProxyEngine implements SessionHost, TcpHost {
       crowded: this.#crowded,
       ...heapFigures(),
       tls: this.#listeners.engines(),
+      buffersInUse: { request: this.requestBuffers.inUse, io: this.ioBuffers.inUse },
     };
   }
 

@@ -1,14 +1,23 @@
 /** Host commands: the long update and power commands, and the runner for short system tools. */
-import { type CommandRunner, withDefaults } from "../../core/mod.ts";
+import type { CommandRunner } from "../../core/mod.ts";
 import { hostListeners } from "./listeners.ts";
 import { missingPrerequisites } from "./prerequisites.ts";
 
+/** Calls that ask for more than this keep their own limit (image downloads, graceful stops). */
+const ORDINARY_LIMIT_MS = 30_000;
+
 /**
- * The runner for nft, ip, sysctl and lxc-*: they start no children of their own, so they are
- * spawned without a process group (a cheaper spawn); host commands ask for one explicitly.
+ * The runner for nft, ip, sysctl and lxc-* / incus: every call with an ordinary limit (30 s or
+ * less) is cut to `timeoutMs` (`intervirt.tool_timeout_ms`), and each runs in its own process
+ * group, so a tool that hangs is killed with every child it started (lxc-start and incus do start
+ * children; a wrapper script's `sleep` would outlive a kill of the script alone).
  */
-export function systemToolRunner(runner: CommandRunner): CommandRunner {
-  return withDefaults(runner, { processGroup: false });
+export function systemToolRunner(runner: CommandRunner, timeoutMs = 30_000): CommandRunner {
+  return (argv, options = {}) => {
+    const asked = options.timeoutMs ?? ORDINARY_LIMIT_MS;
+    const limit = asked <= ORDINARY_LIMIT_MS ? Math.min(asked, timeoutMs) : asked;
+    return runner(argv, { ...options, timeoutMs: limit, processGroup: true });
+  };
 }
 
 /** The host as the Intervirt agent sees it: its prerequisites, its listeners, its own commands. */

@@ -5,18 +5,26 @@
 import type { CommandRunner } from "../../core/mod.ts";
 import { type AppliedTable, applyRuleset, deleteTable } from "./nft.ts";
 import type { NetfilterState } from "./ruleset.ts";
-import { NftSession } from "./session.ts";
+import { NftSession, type NftTransactions } from "./session.ts";
 
 /** One agent-owned `inet` table, applied through `runner` and an `nft -i` session. */
 export class AgentNftTable {
   readonly #runner: CommandRunner;
   readonly #table: string;
   readonly #session = new NftSession();
+  /** The session as the ruleset code uses it: each transaction within `timeoutMs`. */
+  readonly #transactions: NftTransactions;
   #known: AppliedTable | null = null;
 
-  constructor(runner: CommandRunner, table: string) {
+  /** `timeoutMs` caps each `nft -i` transaction (the runner caps the other nft calls). */
+  constructor(runner: CommandRunner, table: string, timeoutMs = Infinity) {
     this.#runner = runner;
     this.#table = table;
+    const session = this.#session;
+    this.#transactions = {
+      apply: (commands, limit) => session.apply(commands, Math.min(limit, timeoutMs)),
+      close: () => session.close(),
+    };
   }
 
   /**
@@ -25,7 +33,7 @@ export class AgentNftTable {
    */
   async apply(state: NetfilterState, compareLive = false): Promise<boolean> {
     const known = compareLive ? null : this.#known;
-    const result = await applyRuleset(this.#runner, state, known, this.#session);
+    const result = await applyRuleset(this.#runner, state, known, this.#transactions);
     this.#known = result.applied;
     return result.change !== "none";
   }

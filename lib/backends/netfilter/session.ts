@@ -9,7 +9,7 @@
  * that dies, stalls or says something unexpected is killed and the call fails with a
  * {@linkcode CommandError}; the next call starts a new `nft -i`.
  */
-import { CommandError } from "../../core/mod.ts";
+import { CommandError, killGroup } from "../../core/mod.ts";
 
 const ARGV = ["nft", "-i"] as const;
 const SENTINEL = "polyagent-sync-";
@@ -125,6 +125,8 @@ export class NftSession implements NftTransactions {
       stdin: "piped",
       stdout: "null",
       stderr: "piped",
+      // its own process group: a stalled nft is killed with anything it started
+      detached: true,
     }).spawn();
     return {
       child,
@@ -142,15 +144,11 @@ export class NftSession implements NftTransactions {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const exited = await Promise.race([
       proc.child.status.then(() => true),
-      new Promise<false>((r) => timer = setTimeout(() => r(false), 1000)),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), 200)),
     ]);
     clearTimeout(timer);
     if (!exited) {
-      try {
-        proc.child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
+      killGroup(proc.child.pid, "SIGKILL");
       await proc.child.status;
     }
     await proc.reader.cancel().catch(() => {});

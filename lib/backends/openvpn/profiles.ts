@@ -4,7 +4,7 @@
  * or wider than 0600 are refused, with the file and the reason.
  */
 import { join } from "node:path";
-import { syncDirectory, writeFileAtomic } from "../../core/mod.ts";
+import { isStaleTempName, syncDirectory, writeFileAtomic } from "../../core/mod.ts";
 import {
   NO_SETTINGS,
   parseEndpoint,
@@ -89,6 +89,10 @@ export async function scanProfiles(dir: string, ownUid: number): Promise<Profile
   const refused = new Map<string, RefusedProfile>();
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && isStaleTempName(entry.name)) {
+      await Deno.remove(join(dir, entry.name)).catch(() => {}); // left by a killed import
+      continue;
+    }
     if (!entry.name.endsWith(".ovpn")) continue;
     const name = entry.name.slice(0, -5);
     if (isValidProfileName(name)) names.push(name);

@@ -37,6 +37,8 @@ export class Tunnel {
   #error: string | null = null;
   #launched: Launched | null = null;
   #mgmt: ManagementClient | null = null;
+  /** Whether the management interface has said anything yet. */
+  #heard = false;
   #abort = new AbortController();
   #connectTimer: ReturnType<typeof setTimeout> | null = null;
   #killTimer: ReturnType<typeof setTimeout> | null = null;
@@ -147,10 +149,11 @@ export class Tunnel {
     this.#connectTimer = setTimeout(() => {
       this.#connectTimer = null;
       if (this.#status !== "CONNECTING") return;
-      this.#error =
-        `openvpn did not reach CONNECTED within ${this.#o.connectTimeoutMs} ms (last state ${
+      this.#error = this.#heard
+        ? `openvpn did not reach CONNECTED within ${this.#o.connectTimeoutMs} ms (last state ${
           this.#ovpn || "none"
-        })`;
+        })`
+        : `openvpn's management interface did not answer within ${this.#o.connectTimeoutMs} ms`;
       this.#o.log.warn("connect timed out; stopping openvpn", {
         name: this.#o.name,
         error: this.#error,
@@ -192,6 +195,7 @@ export class Tunnel {
   }
 
   #onEvent(event: ManagementEvent): void {
+    this.#heard = true;
     switch (event.type) {
       case "hold":
         this.#mgmt?.fire("hold release");

@@ -74,7 +74,16 @@ export class DnsOverride {
       if (!saved) await doc.write({ ...doc.value, dns: null }).catch(() => {});
       throw error;
     }
-    await doc.write({ ...doc.value, dns: { servers, backup } });
+    try {
+      await doc.write({ ...doc.value, dns: { servers, backup } });
+    } catch (error) {
+      // not acknowledged (disk full, read-only): the resolver goes back to what is on record
+      const back = saved && saved.servers.length > 0
+        ? this.#resolver.apply(saved.servers, backup)
+        : this.#resolver.restore(backup);
+      await back.catch((e) => this.#log.error("DNS override not put back", { error: e }));
+      throw error;
+    }
     this.#log.info("DNS override enabled", { servers, method: backup.kind });
   }
 }

@@ -154,7 +154,16 @@ export class CryptodedService implements Service<CryptodedConfig> {
 
   #showDetail(ctx: ServiceContext<CryptodedConfig>): void {
     const c = this.#connections;
-    if (c) ctx.setDetail({ profiles: c.names().length, ...c.counts() });
+    if (!c) return;
+    // the backend (openvpn and its management interface): degraded while a tunnel's last
+    // attempt failed
+    const failing = c.status({ all: true }).filter((v) => v.lastError !== null);
+    const backend = failing.length === 0 ? { state: "ok" } : {
+      state: "degraded",
+      lastError: `${failing[0]!.name}: ${failing[0]!.lastError}`,
+      failing: failing.map((v) => v.name),
+    };
+    ctx.setDetail({ profiles: c.names().length, ...c.counts(), backend });
   }
 
   /** The cryptoded part of the admin status page. */

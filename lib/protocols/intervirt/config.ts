@@ -56,6 +56,8 @@ export function intervirtConfigSchema() {
     nft_table: text().regex(/^[A-Za-z0-9_]{1,64}$/, e("a table name")).default("polyagent"),
     /** Ports a forward never takes (nor the agent's listeners, nor ports host sockets use). */
     reserved_ports: z.array(wholeNumber(1, 65535), e("a list of port numbers")).default([22]),
+    /** Longest an ordinary lxc/incus/nft/ip/sysctl call may take (then killed with its children). */
+    tool_timeout_ms: wholeNumber(100, 600_000).default(30_000),
     /** Seconds of clean halt before a stop kills the container (0: kill at once). */
     stop_grace_seconds: wholeNumber(0, 600).default(10),
     /** Let `update`, `shutdown` and `reboot` act on the host. */

@@ -41,14 +41,14 @@ export async function loadIntervirtBackends(
     import("../../backends/netfilter/mod.ts"),
   ]);
   const { config } = setup;
-  const tools = host.systemToolRunner(setup.runner);
+  const tools = host.systemToolRunner(setup.runner, config.tool_timeout_ms);
   return {
     runtime: await loadRuntime(setup, tools),
     bridge: new bridge.ContainerBridge(tools, {
       name: config.bridge,
       addresses: [config.bridge_ipv4, config.bridge_ipv6],
     }),
-    netfilter: new netfilter.AgentNftTable(tools, config.nft_table),
+    netfilter: new netfilter.AgentNftTable(tools, config.nft_table, config.tool_timeout_ms),
     images: new host.ImageDirectory(
       config.images_dir ? absolute(config.images_dir) : join(setup.stateDir, "images"),
     ),

@@ -3,7 +3,12 @@
  * container manager, reconciles the host with the state, then listens; stop closes every client
  * connection, the listener and the backends.
  */
-import type { Service, ServiceContext, StatusPageSource } from "../../core/mod.ts";
+import {
+  BackendHealth,
+  type Service,
+  type ServiceContext,
+  type StatusPageSource,
+} from "../../core/mod.ts";
 import type { IntervirtConfig } from "./config.ts";
 import type { IntervirtConnection } from "./connection.ts";
 import {
@@ -31,6 +36,8 @@ export class IntervirtService implements Service<IntervirtConfig> {
   /** This service's own listener, once bound. */
   #listener: string | null = null;
   #runtime = "";
+  /** Whether the runtime and network tools answer (`backend` in /healthz). */
+  #health: BackendHealth | null = null;
 
   /** `createBackends` builds the system side when the service starts (tests pass fakes). */
   constructor(createBackends: IntervirtBackendsFactory) {
@@ -81,9 +88,10 @@ export class IntervirtService implements Service<IntervirtConfig> {
 
   /** Backends, host check, state document and the manager over them. */
   async #openManager(ctx: ServiceContext<IntervirtConfig>): Promise<ContainerManager> {
+    const health = this.#health = new BackendHealth(() => this.#publishDetail(ctx));
     const backends = this.#backends = await this.#createBackends({
       config: ctx.config,
-      runner: ctx.runner,
+      runner: health.wrap(ctx.runner),
       stateDir: ctx.paths.state,
     });
     const missing = backends.host.missing([...backends.runtime.requiredTools(), ...NETWORK_TOOLS]);
@@ -127,6 +135,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
       forwards: s.forwards.length,
       clients: this.#connections.size,
       drift: [...manager.drift],
+      ...(this.#health ? { backend: this.#health.current } : {}),
     });
   }
 

@@ -1,7 +1,9 @@
 /**
  * Authentication on a session: the saved token first (`auth: <token>`, empty `msg`), the password
  * once when the token is missing, expired or rejected; the token and its expiry are saved in the
- * token document. Also the heartbeat's probe: a token re-authentication on a live link.
+ * token document. Also the heartbeat's probe: a token re-authentication on a live link. A token
+ * that cannot be saved (state disk full or read-only) is used from memory: the link comes up, and
+ * the next save that works puts it on disk.
  */
 import type { JsonDocument, Logger } from "../../core/mod.ts";
 import { authReplySchema } from "./schemas.ts";
@@ -26,6 +28,8 @@ export interface QuixAuthenticatorOptions {
 /** Authenticates sessions and keeps the saved token. */
 export class QuixAuthenticator {
   #o: QuixAuthenticatorOptions;
+  /** The token state in use when its last save failed. */
+  #unsaved: TokenState | null = null;
 
   constructor(options: QuixAuthenticatorOptions) {
     this.#o = options;
@@ -33,12 +37,28 @@ export class QuixAuthenticator {
 
   /** The saved token, if any. */
   get token(): string | null {
-    return this.#o.token.value.token;
+    return this.#state().token;
+  }
+
+  /** The token state in use: the one that could not be saved, else the saved one. */
+  #state(): TokenState {
+    return this.#unsaved ?? this.#o.token.value;
+  }
+
+  /** Saves `state`; when that fails, keeps it in memory (logged) and the link goes on. */
+  async #save(state: TokenState): Promise<void> {
+    try {
+      await this.#o.token.write(state);
+      this.#unsaved = null;
+    } catch (error) {
+      this.#unsaved = state;
+      this.#o.log.warn("token not saved; kept in memory", { error });
+    }
   }
 
   /** Authenticates with the saved token when it is still valid, else with the password. */
   async authenticate(request: QuixRequester): Promise<QuixAuthResult> {
-    const saved = this.#o.token.value;
+    const saved = this.#state();
     if (saved.token && (saved.expiresAt === null || saved.expiresAt > Date.now() + 1000)) {
       const parsed = authReplySchema.safeParse(await request("authenticate", {}, saved.token));
       if (parsed.success && parsed.data.success) {
@@ -60,7 +80,7 @@ export class QuixAuthenticator {
    * forgotten), else "ok" (accepted, or nothing to say: no token, malformed reply).
    */
   async probe(request: QuixRequester): Promise<"ok" | "rejected"> {
-    const token = this.#o.token.value.token;
+    const token = this.#state().token;
     if (!token) return "ok";
     const reply = authReplySchema.safeParse(await request("authenticate", {}, token));
     if (!reply.success) return "ok";
@@ -86,7 +106,7 @@ export class QuixAuthenticator {
       return { ok: false, error: parsed.data.reason ?? "rejected" };
     }
     const validity = parsed.data.validity ?? 86_400;
-    await this.#o.token.write({
+    await this.#save({
       token: parsed.data.token,
       expiresAt: Date.now() + validity * 1000,
       obtainedAt: Date.now(),
@@ -96,8 +116,8 @@ export class QuixAuthenticator {
   }
 
   async #saveValidity(token: string, validity: number | undefined): Promise<void> {
-    const prev = this.#o.token.value;
-    await this.#o.token.write({
+    const prev = this.#state();
+    await this.#save({
       token,
       expiresAt: validity === undefined ? prev.expiresAt : Date.now() + validity * 1000,
       obtainedAt: prev.obtainedAt ?? Date.now(),
@@ -105,6 +125,6 @@ export class QuixAuthenticator {
   }
 
   #forget(): Promise<void> {
-    return this.#o.token.write({ token: null, expiresAt: null, obtainedAt: null });
+    return this.#save({ token: null, expiresAt: null, obtainedAt: null });
   }
 }

@@ -66,6 +66,8 @@ export function quixConfigSchema() {
     /** Network namespace wg-quick runs in ("" = the agent's own). */
     vpn_netns: text().default(""),
     vpn_allow_dns: flag().default(false),
+    /** Longest `wg-quick up`/`down` may take; then it is killed with its children. */
+    vpn_timeout_ms: millis(100, 600_000).default(30_000),
     /** ctl socket ("" = `<agent.run_dir>/quix.sock`). */
     ctl_socket: text().default(""),
   });

@@ -7,6 +7,7 @@
 import { join, resolve } from "node:path";
 import {
   type Account,
+  BackendHealth,
   describeAccount,
   ForbiddenError,
   InvalidError,
@@ -80,6 +81,8 @@ export class QuixService implements Service<QuixConfig> {
   #tunnel: QuixTunnel | null = null;
   #ctx: ServiceContext<QuixConfig> | null = null;
   #vpnError: string | null = null;
+  /** Whether wg-quick answers (`backend` in /healthz). */
+  readonly #vpnHealth = new BackendHealth(() => this.#publish());
   #table: QuixHandlerTable | null = null;
 
   constructor(backends: QuixBackends) {
@@ -226,7 +229,8 @@ export class QuixService implements Service<QuixConfig> {
       ifname: c.vpn_interface,
       dir: resolve(c.vpn_dir || join(ctx.paths.state, "quix-wireguard")),
       netns: c.vpn_netns,
-      runner: ctx.runner,
+      runner: this.#vpnHealth.wrap(ctx.runner),
+      timeoutMs: c.vpn_timeout_ms,
       log: ctx.log,
       document,
       allowDns: c.vpn_allow_dns,
@@ -291,6 +295,7 @@ export class QuixService implements Service<QuixConfig> {
       tokenValid: link.token.valid,
       processes: this.#processes?.running().length ?? 0,
       vpnError: this.#vpnError,
+      backend: this.#vpnHealth.current,
     });
   }
 }

@@ -51,6 +51,8 @@ export class QuixControlServer {
   /** The session once logged in. */
   #online: RawWebSocket | null = null;
   #waiters: ((ws: RawWebSocket) => void)[] = [];
+  /** The WireGuard config `get_vpn_conf` returns (null: `no_vpn`, what the fuzzer wants). */
+  vpnConf: string | null = null;
   /** Receives every reply frame (no `req`) of the current session. */
   onReply: (text: string, binary: boolean) => void = () => {};
   sessions = 0;
@@ -127,7 +129,10 @@ export class QuixControlServer {
       return;
     }
     if (frame?.req === "get_vpn_conf") {
-      void ws.text(JSON.stringify({ rid: frame.rid, msg: { result: "error", reason: "no_vpn" } }));
+      const msg = this.vpnConf === null
+        ? { result: "error", reason: "no_vpn" }
+        : { result: "success", conf_type: "wireguard", conf_data: this.vpnConf };
+      void ws.text(JSON.stringify({ rid: frame.rid, msg }));
       return;
     }
     if (this.#session === ws) this.onReply(m.text, m.binary);
