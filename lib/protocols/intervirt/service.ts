@@ -4,10 +4,10 @@
  * connection, the listener and the backends.
  */
 import {
-  BackendHealth,
   type Service,
   type ServiceContext,
   type StatusPageSource,
+  ToolHealth,
 } from "../../core/mod.ts";
 import type { IntervirtConfig } from "./config.ts";
 import type { IntervirtConnection } from "./connection.ts";
@@ -37,7 +37,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
   #listener: string | null = null;
   #runtime = "";
   /** Whether the runtime and network tools answer (`backend` in /healthz). */
-  #health: BackendHealth | null = null;
+  #health: ToolHealth | null = null;
 
   /** `createBackends` builds the system side when the service starts (tests pass fakes). */
   constructor(createBackends: IntervirtBackendsFactory) {
@@ -88,7 +88,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
 
   /** Backends, host check, state document and the manager over them. */
   async #openManager(ctx: ServiceContext<IntervirtConfig>): Promise<ContainerManager> {
-    const health = this.#health = new BackendHealth(() => this.#publishDetail(ctx));
+    const health = this.#health = new ToolHealth(() => this.#publishDetail(ctx));
     const backends = this.#backends = await this.#createBackends({
       config: ctx.config,
       runner: health.wrap(ctx.runner),

@@ -7,13 +7,13 @@
 import { join, resolve } from "node:path";
 import {
   type Account,
-  BackendHealth,
   describeAccount,
   ForbiddenError,
   InvalidError,
   type Service,
   type ServiceContext,
   type StatusPageSource,
+  ToolHealth,
   UnavailableError,
 } from "../../core/mod.ts";
 import type { ProcessRecord, ProcReader } from "../../backends/processes/mod.ts";
@@ -82,7 +82,7 @@ export class QuixService implements Service<QuixConfig> {
   #ctx: ServiceContext<QuixConfig> | null = null;
   #vpnError: string | null = null;
   /** Whether wg-quick answers (`backend` in /healthz). */
-  readonly #vpnHealth = new BackendHealth(() => this.#publish());
+  readonly #vpnHealth = new ToolHealth(() => this.#publish());
   #table: QuixHandlerTable | null = null;
 
   constructor(backends: QuixBackends) {

@@ -16,7 +16,7 @@ export interface BackendState {
 }
 
 /** Tracks the outcome of a service's backend commands. */
-export class BackendHealth {
+export class ToolHealth {
   #state: BackendState = { state: "ok" };
   readonly #onChange: () => void;
 
