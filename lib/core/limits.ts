@@ -1,0 +1,287 @@
+/**
+ * Limits against abuse, shared by every listener: a config fragment (`[<service>.limits]`), a
+ * connection gate counting per listener and per client address, a frame deadline (the first
+ * complete frame within `frame_timeout_ms` of connecting, every later frame within
+ * `frame_timeout_ms` of its first byte: slowloris clients are closed), an idle timeout, and
+ * refusal counters. Refusals are counted per listener and reason, shown in `/metrics` (the
+ * supervisor appends {@linkcode listenerLimitsMetrics}) and logged at most once per
+ * `log_interval_ms` per listener (a summary of what was refused since the last line).
+ *
+ * One timer per listener sweeps its connections (no timer per connection), so an idle connection
+ * costs one small record here.
+ */
+import { z } from "zod";
+import type { Logger } from "./log.ts";
+import { millis, wholeNumber } from "./config_types.ts";
+
+/** The parsed `[<service>.limits]` table. */
+export interface LimitsConfig {
+  /** Concurrent connections on each listener of the service. */
+  max_connections: number;
+  /** Concurrent connections from one client address (TCP listeners); 0 = no cap. */
+  max_per_peer: number;
+  /** Deadline for the first complete frame (or request head) and for finishing a started one; 0 = off. */
+  frame_timeout_ms: number;
+  /** A connection with nothing in flight that sends nothing for this long is closed; 0 = off. */
+  idle_timeout_ms: number;
+  /** Refusals are logged at most once per this interval per listener. */
+  log_interval_ms: number;
+}
+
+/** The defaults every service starts from (a service may change some, see {@linkcode limitsSchema}). */
+export const DEFAULT_LIMITS: Readonly<LimitsConfig> = {
+  max_connections: 1024,
+  max_per_peer: 256,
+  frame_timeout_ms: 10_000,
+  idle_timeout_ms: 600_000,
+  log_interval_ms: 10_000,
+};
+
+/** The `limits` table of a service section, with `defaults` over {@linkcode DEFAULT_LIMITS}. */
+export function limitsSchema(defaults: Partial<LimitsConfig> = {}) {
+  const d = { ...DEFAULT_LIMITS, ...defaults };
+  return z.strictObject({
+    max_connections: wholeNumber(1, 1_000_000).default(d.max_connections),
+    max_per_peer: wholeNumber(0, 1_000_000).default(d.max_per_peer),
+    frame_timeout_ms: millis(0, 3_600_000).default(d.frame_timeout_ms),
+    idle_timeout_ms: millis(0, 86_400_000).default(d.idle_timeout_ms),
+    log_interval_ms: millis(100, 3_600_000).default(d.log_interval_ms),
+  }).prefault({} as never);
+}
+
+/** Why a connection or message was refused or closed. */
+export type RefusalReason =
+  | "connections"
+  | "per_peer"
+  | "frame_timeout"
+  | "idle_timeout"
+  | "oversize"
+  | "in_flight";
+
+/** A connection admitted by {@linkcode ListenerLimits.admit}. */
+export interface Admitted {
+  /** Gives the slot back (idempotent). */
+  release(): void;
+}
+
+/** What a protocol's connection tells its watch (see {@linkcode ListenerLimits.watch}). */
+export interface ConnectionWatch {
+  /**
+   * Bytes arrived: `completed` frames were finished by them, `pending` says whether an unfinished
+   * frame is left in the buffer.
+   */
+  received(completed: number, pending: boolean): void;
+  /** Something was sent, or a request started or ended (resets the idle clock). */
+  touch(): void;
+  /** Requests now running on the connection (the idle timeout waits while any runs). */
+  busy(running: number): void;
+  /** Stops watching (the connection ended). */
+  stop(): void;
+}
+
+interface Watched {
+  /** When the frame being waited for began (connect time for the first), or -1. */
+  frameSince: number;
+  lastActivity: number;
+  running: number;
+  expire: (reason: "frame_timeout" | "idle_timeout") => void;
+}
+
+const registry = new Set<ListenerLimits>();
+
+/** Connection gate, deadlines and refusal counters of one listener. */
+export class ListenerLimits {
+  readonly service: string;
+  readonly listener: string;
+  readonly config: LimitsConfig;
+  readonly #log: Logger;
+  #open = 0;
+  #perPeer = new Map<string, number>();
+  #refused = new Map<RefusalReason, number>();
+  #unlogged = new Map<RefusalReason, number>();
+  #lastLog = -Infinity;
+  #logTimer: ReturnType<typeof setTimeout> | undefined;
+  #watched = new Set<Watched>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+
+  constructor(service: string, listener: string, config: LimitsConfig, log: Logger) {
+    this.service = service;
+    this.listener = listener;
+    this.config = config;
+    this.#log = log;
+    registry.add(this);
+  }
+
+  /** Open connections. */
+  get open(): number {
+    return this.#open;
+  }
+
+  /** Refusals so far, by reason. */
+  refusals(): Record<string, number> {
+    return Object.fromEntries(this.#refused);
+  }
+
+  /**
+   * Takes a connection slot for a client at `peer` (null: no per-address cap, as on Unix
+   * sockets); on refusal counts and logs it and returns the reason. `cap` overrides
+   * `max_connections` when smaller (an older per-service key).
+   */
+  admit(peer: string | null, cap = Infinity): Admitted | { refused: RefusalReason } {
+    if (this.#open >= Math.min(cap, this.config.max_connections)) {
+      this.refuse("connections");
+      return { refused: "connections" };
+    }
+    const perPeer = this.config.max_per_peer;
+    const mine = peer === null ? 0 : this.#perPeer.get(peer) ?? 0;
+    if (peer !== null && perPeer > 0 && mine >= perPeer) {
+      this.refuse("per_peer");
+      return { refused: "per_peer" };
+    }
+    this.#open++;
+    if (peer !== null) this.#perPeer.set(peer, mine + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#open--;
+        if (peer === null) return;
+        const left = (this.#perPeer.get(peer) ?? 1) - 1;
+        if (left <= 0) this.#perPeer.delete(peer);
+        else this.#perPeer.set(peer, left);
+      },
+    };
+  }
+
+  /** Counts a refusal and logs it (at most one line per interval, summing the others). */
+  refuse(reason: RefusalReason): void {
+    this.#refused.set(reason, (this.#refused.get(reason) ?? 0) + 1);
+    this.#unlogged.set(reason, (this.#unlogged.get(reason) ?? 0) + 1);
+    const wait = this.#lastLog + this.config.log_interval_ms - performance.now();
+    if (wait <= 0) this.#flushLog();
+    else if (this.#logTimer === undefined) {
+      this.#logTimer = setTimeout(() => this.#flushLog(), wait);
+      Deno.unrefTimer(this.#logTimer as unknown as number);
+    }
+  }
+
+  #flushLog(): void {
+    this.#logTimer = undefined;
+    if (this.#unlogged.size === 0) return;
+    this.#lastLog = performance.now();
+    const refused = Object.fromEntries(this.#unlogged);
+    this.#unlogged.clear();
+    this.#log.warn("listener limits refused clients", {
+      listener: this.listener,
+      refused,
+      open: this.#open,
+      max_connections: this.config.max_connections,
+    });
+  }
+
+  /**
+   * Watches one connection's deadlines; `expire` is called once, with the reason, when the frame
+   * deadline or the idle timeout passes (the refusal is already counted). The caller closes the
+   * connection in the protocol's form.
+   */
+  watch(expire: (reason: "frame_timeout" | "idle_timeout") => void): ConnectionWatch {
+    const now = performance.now();
+    const entry: Watched = { frameSince: now, lastActivity: now, running: 0, expire };
+    const frameMs = this.config.frame_timeout_ms;
+    const idleMs = this.config.idle_timeout_ms;
+    if (frameMs > 0 || idleMs > 0) {
+      this.#watched.add(entry);
+      this.#startSweeper();
+    }
+    return {
+      received: (completed, pending) => {
+        const t = performance.now();
+        entry.lastActivity = t;
+        if (!pending) entry.frameSince = -1;
+        else if (completed > 0 || entry.frameSince < 0) entry.frameSince = t;
+      },
+      touch: () => {
+        entry.lastActivity = performance.now();
+      },
+      busy: (running) => {
+        entry.running = running;
+        entry.lastActivity = performance.now();
+      },
+      stop: () => {
+        this.#watched.delete(entry);
+        if (this.#watched.size === 0) this.#stopSweeper();
+      },
+    };
+  }
+
+  #startSweeper(): void {
+    if (this.#sweeper !== undefined) return;
+    const shortest = Math.min(
+      ...[this.config.frame_timeout_ms, this.config.idle_timeout_ms].filter((ms) => ms > 0),
+    );
+    const period = Math.max(25, Math.min(1000, Math.floor(shortest / 4)));
+    this.#sweeper = setInterval(() => this.#sweep(), period);
+    Deno.unrefTimer(this.#sweeper as unknown as number);
+  }
+
+  #stopSweeper(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    const frameMs = this.config.frame_timeout_ms;
+    const idleMs = this.config.idle_timeout_ms;
+    for (const entry of this.#watched) {
+      let reason: "frame_timeout" | "idle_timeout" | null = null;
+      if (frameMs > 0 && entry.frameSince >= 0 && now - entry.frameSince > frameMs) {
+        reason = "frame_timeout";
+      } else if (
+        idleMs > 0 && entry.running === 0 && entry.frameSince < 0 &&
+        now - entry.lastActivity > idleMs
+      ) reason = "idle_timeout";
+      if (reason === null) continue;
+      this.#watched.delete(entry);
+      this.refuse(reason);
+      try {
+        entry.expire(reason);
+      } catch (error) {
+        this.#log.debug("closing an expired connection failed", { error });
+      }
+    }
+    if (this.#watched.size === 0) this.#stopSweeper();
+  }
+
+  /** Stops the timers and drops the listener from `/metrics`. */
+  close(): void {
+    this.#stopSweeper();
+    clearTimeout(this.#logTimer);
+    this.#logTimer = undefined;
+    this.#flushLog();
+    this.#watched.clear();
+    registry.delete(this);
+  }
+}
+
+function label(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+/** Prometheus lines for every open listener's limits (connections, refusals by reason). */
+export function listenerLimitsMetrics(): string {
+  if (registry.size === 0) return "";
+  let open = "# HELP polyagent_listener_connections Open connections per listener.\n" +
+    "# TYPE polyagent_listener_connections gauge\n";
+  let refused = "# HELP polyagent_listener_refused_total Connections or messages refused or " +
+    "closed by the listener limits, by reason.\n# TYPE polyagent_listener_refused_total counter\n";
+  for (const l of registry) {
+    const labels = `service="${label(l.service)}",listener="${label(l.listener)}"`;
+    open += `polyagent_listener_connections{${labels}} ${l.open}\n`;
+    for (const [reason, n] of Object.entries(l.refusals())) {
+      refused += `polyagent_listener_refused_total{${labels},reason="${reason}"} ${n}\n`;
+    }
+  }
+  return open + refused;
+}
