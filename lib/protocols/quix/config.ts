@@ -2,6 +2,7 @@
 import { z } from "zod";
 import {
   flag,
+  limitsSchema,
   millis,
   pathString,
   section,
@@ -68,6 +69,8 @@ export function quixConfigSchema() {
     vpn_allow_dns: flag().default(false),
     /** ctl socket ("" = `<agent.run_dir>/quix.sock`). */
     ctl_socket: text().default(""),
+    /** `[quix.limits]`: the ctl socket's connection cap, frame deadline, idle timeout. */
+    limits: limitsSchema(),
   });
 }
 

@@ -1,6 +1,15 @@
 /** The `[sozu]` config section. */
 import { z } from "zod";
-import { flag, millis, oneOf, pathString, section, text, wholeNumber } from "../../core/mod.ts";
+import {
+  flag,
+  limitsSchema,
+  millis,
+  oneOf,
+  pathString,
+  section,
+  text,
+  wholeNumber,
+} from "../../core/mod.ts";
 import { isSocketAddress } from "./address.ts";
 
 const socketAddressList = z.array(
@@ -45,6 +54,8 @@ export function sozuConfigSchema() {
     processing_after_ms: millis(1, 600_000).default(1000),
     /** Requests in flight per client before reading from it pauses. */
     max_in_flight: wholeNumber(1, 1_000_000).default(10_000),
+    /** `[sozu.limits]`: the command socket's connection cap, frame deadline, idle timeout. */
+    limits: limitsSchema(),
     /** Default timeout of `polyagent ctl sozu` calls. */
     ctl_timeout_ms: millis(100, 3_600_000).default(10_000),
     /** Time a soft stop on agent shutdown may take before in-flight requests are dropped. */

@@ -6,7 +6,9 @@
  */
 import {
   concatBytes,
+  type ConnectionWatch,
   InvalidError,
+  type ListenerLimits,
   type Logger,
   nulFramer,
   UnavailableError,
@@ -35,7 +37,16 @@ export interface SozuConnectionOptions {
   refusal(): string | null;
   /** Told the status of every final reply (for metrics). */
   onReply?(status: "OK" | "ERROR"): void;
+  /** The listener's deadlines; none in tests that drive a connection alone. */
+  limits?: ListenerLimits;
 }
+
+const NO_WATCH: ConnectionWatch = {
+  received() {},
+  touch() {},
+  busy() {},
+  stop() {},
+};
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -163,6 +174,7 @@ class SozuConnection {
   #clock: ProcessingClock;
   #inFlight = new Set<Promise<void>>();
   #sequence = 0;
+  #watch: ConnectionWatch = NO_WATCH;
 
   constructor(conn: Deno.Conn, options: SozuConnectionOptions) {
     this.#conn = conn;
@@ -174,10 +186,17 @@ class SozuConnection {
   /** Reads until the client closes; then waits for the requests in flight. */
   async serve(): Promise<void> {
     const framer = nulFramer(this.#options.maxFrame);
+    const limits = this.#options.limits;
+    this.#watch = limits?.watch((reason) => this.#expire(reason)) ?? NO_WATCH;
+    // a small read buffer of our own: `conn.readable` would hold 64 KiB per idle connection
+    const buf = new Uint8Array(4096);
     try {
-      for await (const chunk of this.#conn.readable) {
-        for (const event of framer.push(chunk)) {
+      for (let n = await this.#conn.read(buf); n !== null; n = await this.#conn.read(buf)) {
+        const events = framer.push(buf.subarray(0, n));
+        this.#watch.received(events.length, framer.buffered > 0);
+        for (const event of events) {
           if (event.kind === "oversized") {
+            limits?.refuse("oversize");
             const limit = this.#options.maxFrame;
             const message = `message too large: ${event.size} bytes (the limit is ${limit})`;
             void this.#replies.send(response("", "ERROR", message));
@@ -188,20 +207,42 @@ class SozuConnection {
       }
     } catch (error) {
       if (
-        !(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset)
+        !(error instanceof Deno.errors.BadResource ||
+          error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.Interrupted)
       ) {
         this.#options.log.debug("command connection ended", { error });
       }
     }
+    this.#watch.stop();
     await Promise.allSettled(this.#inFlight);
     this.#clock.stop();
     await this.#replies.close();
   }
 
+  /** The deadlines closed the connection: an ERROR reply saying why, then close. */
+  #expire(reason: "frame_timeout" | "idle_timeout"): void {
+    const config = this.#options.limits!.config;
+    const message = reason === "frame_timeout"
+      ? `message not complete after ${config.frame_timeout_ms} ms: closing the connection`
+      : `connection idle for ${config.idle_timeout_ms} ms: closing it`;
+    void this.#replies.send(response("", "ERROR", message)).finally(() => {
+      try {
+        this.#conn.close();
+      } catch {
+        // already closed
+      }
+    });
+  }
+
   /** Tracks a running request; waits while too many are in flight. */
   async #start(job: Promise<void>): Promise<void> {
     this.#inFlight.add(job);
-    void job.finally(() => this.#inFlight.delete(job));
+    this.#watch.busy(this.#inFlight.size);
+    void job.finally(() => {
+      this.#inFlight.delete(job);
+      this.#watch.busy(this.#inFlight.size);
+    });
     while (this.#inFlight.size >= this.#options.maxInFlight) await Promise.race(this.#inFlight);
   }
 
