@@ -13,7 +13,7 @@ import type { CryptodedDialect, CryptodedReply } from "./dialect.ts";
 import { cryptodedFailure } from "./errors.ts";
 import type { CryptodedHandlerContext, CryptodedHandlerTable } from "./handlers.ts";
 import { type CryptodedRequest, describeCryptodedIssue, requestSchema } from "./schemas.ts";
-import { closeQuietly, writeAllText } from "./socket_io.ts";
+import { closeQuietly, drainAndClose, writeAllText } from "./socket_io.ts";
 import { JsonStreamParser, type ParsedItem } from "./stream_parser.ts";
 
 /** What a connection works with. */
@@ -72,6 +72,7 @@ export async function serveCryptodedConnection(
           const reply = failed("JSON_INVALID", `request larger than ${o.maxRequestBytes} bytes`);
           logRequest(o, null, reply, `${item.size} bytes`);
           await send(o.dialect.encode(reply, true)).catch(() => {});
+          await drainAndClose(conn);
           return;
         }
         watch.busy(1);

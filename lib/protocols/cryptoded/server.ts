@@ -17,7 +17,7 @@ import type { CryptodedPeerIdentifier } from "./backends.ts";
 import { serveCryptodedConnection } from "./connection.ts";
 import type { CryptodedDialect } from "./dialect.ts";
 import type { CryptodedHandlerContext, CryptodedHandlerTable } from "./handlers.ts";
-import { closeQuietly, writeAllText } from "./socket_io.ts";
+import { closeQuietly, drainAndClose, writeAllText } from "./socket_io.ts";
 
 /** Options for {@linkcode CryptodedServer}. */
 export interface CryptodedServerOptions {
@@ -128,21 +128,7 @@ export class CryptodedServer {
 
 /** Answers NO_MEMORY to a client over the limit and closes it (within 2 s). */
 async function refuse(conn: Deno.UnixConn, dialect: CryptodedDialect): Promise<void> {
-  const timer = setTimeout(() => closeQuietly(conn), 2000);
-  try {
-    const failure = { resp: "NO_MEMORY", message: "too many clients" } as const;
-    await writeAllText(conn, dialect.encode({ kind: "failure", failure }, true));
-    await conn.closeWrite();
-    // drain what the client sent so closing does not reset the reply away
-    const sink = new Uint8Array(4096);
-    let total = 0;
-    for (let n = await conn.read(sink); n !== null && total < 1 << 20; n = await conn.read(sink)) {
-      total += n;
-    }
-  } catch {
-    // gone
-  } finally {
-    clearTimeout(timer);
-    closeQuietly(conn);
-  }
+  const failure = { resp: "NO_MEMORY", message: "too many clients" } as const;
+  await writeAllText(conn, dialect.encode({ kind: "failure", failure }, true)).catch(() => {});
+  await drainAndClose(conn);
 }
