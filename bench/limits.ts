@@ -15,7 +15,8 @@
  */
 import { join } from "node:path";
 import { percentile, printTable } from "./_util.ts";
-import { agentSection, freePort, ROOT, spawnAgent, tempDir } from "../tests/_helpers/mod.ts";
+import { freePort, ROOT, spawnAgent, tempDir } from "../tests/_helpers/mod.ts";
+import { SozuClient } from "../lib/protocols/sozu/mod.ts";
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
@@ -88,11 +89,15 @@ function held(conn: Deno.Conn): { close(): void; open(): boolean } {
   };
 }
 
+/** One request on a fresh connection; throws when the reply is a refusal (a cap, a deadline). */
 async function request(connect: () => Promise<Deno.Conn>, bytes: string, end: RegExp) {
   const conn = await connect();
   try {
     await conn.write(enc.encode(bytes));
-    await readUntil(conn, (t) => end.test(t));
+    const reply = await readUntil(conn, (t) => end.test(t));
+    if (reply === "" || /too many|HTTP\/1\.1 50[23]/.test(reply)) {
+      throw new Error(`refused: ${reply.slice(0, 80)}`);
+    }
   } finally {
     conn.close();
   }
@@ -181,6 +186,31 @@ function targets(dir: string, ports: Record<string, number>): Target[] {
   ];
 }
 
+/** Routes every request on the proxy listener to the bench's backend. */
+async function route(socket: string, proxyPort: number, backendPort: number): Promise<void> {
+  const c = await SozuClient.connect(socket, 10_000);
+  const order = async (type: string, data: unknown) => {
+    const r = await c.request({ type: "PROXY", data: { type, data } }, { timeoutMs: 10_000 });
+    if (r.status !== "OK") throw new Error(`${type}: ${r.message}`);
+  };
+  try {
+    await order("ADD_APPLICATION", { app_id: "bench" });
+    await order("ADD_HTTP_FRONT", {
+      app_id: "bench",
+      address: `127.0.0.1:${proxyPort}`,
+      hostname: "127.0.0.1",
+      path_begin: "/",
+    });
+    await order("ADD_BACKEND", {
+      app_id: "bench",
+      backend_id: "b0",
+      address: `127.0.0.1:${backendPort}`,
+    });
+  } finally {
+    c.close();
+  }
+}
+
 /** Opens `n` clients with `open`, 50 at a time; failures are counted, not fatal. */
 async function crowd<T>(
   n: number,
@@ -262,13 +292,17 @@ export async function run(args: string[]): Promise<void> {
     `masq.ui_port=${ports.masq}`,
     `masq.data_root=${dir.path}/masq`,
   ].flatMap((s) => ["--set", s]);
-  void agentSection; // the dev config supplies the sections
   await using agent = spawnAgent({
     args: ["serve", "--config", join(ROOT, "config/dev.toml"), ...sets],
   });
   await agent.waitForLine(/masq/i, 30_000).catch(() => {});
   await sleep(1000);
   await raiseNofile(agent.pid, nofile);
+  const backend = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("ok\n"),
+  );
+  await route(join(dir.path, "run/sozu.sock"), ports.proxy, backend.addr.port);
   const base = await rssKiB(agent.pid);
   console.log(
     `agent pid ${agent.pid}, RSS at start ${(base / 1024).toFixed(1)} MB; ` +
@@ -308,6 +342,7 @@ export async function run(args: string[]): Promise<void> {
   ], rows);
   await idleRow(targets(dir.path, ports), idleN, agent.pid);
   await agent.stop();
+  await backend.shutdown();
 }
 
 /** `idleN` idle WebSockets on MASQ and on Intervirt and idle keep-alive proxy connections at once. */
