@@ -354,7 +354,9 @@ async function idleRow(all: Target[], idleN: number, pid: number): Promise<void>
   for (const name of ["masq", "intervirt", "proxy"]) {
     const c = await crowd(idleN, () => pick(name).idle());
     held.push(...c.items);
-    opened.push(`${name} ${c.items.length}${c.failed ? ` (${c.failed} refused)` : ""}`);
+    await sleep(500);
+    const rss = ((await rssKiB(pid)) / 1024).toFixed(1);
+    opened.push(`${name} ${c.items.length}${c.failed ? ` (${c.failed} refused)` : ""} → ${rss} MB`);
   }
   await sleep(2000);
   const under = await rssKiB(pid);

@@ -7,8 +7,10 @@
  * supervisor appends {@linkcode listenerLimitsMetrics}) and logged at most once per
  * `log_interval_ms` per listener (a summary of what was refused since the last line).
  *
- * One timer per listener sweeps its connections (no timer per connection), so an idle connection
- * costs one small record here.
+ * At a cap the longest-idle connection with nothing running is closed to make room ("evicted"),
+ * so a crowd of idle or slow clients cannot lock real clients out; only when every connection is
+ * busy is the new one refused. One timer per listener sweeps its connections (no timer per
+ * connection), so an idle connection costs one small record here.
  */
 import { z } from "zod";
 import type { Logger } from "./log.ts";
@@ -55,36 +57,47 @@ export type RefusalReason =
   | "per_peer"
   | "frame_timeout"
   | "idle_timeout"
+  | "evicted"
   | "oversize"
   | "in_flight";
 
-/** A connection admitted by {@linkcode ListenerLimits.admit}. */
-export interface Admitted {
-  /** Gives the slot back (idempotent). */
-  release(): void;
-}
+/** Why the limits close a connection they admitted. */
+export type ExpiryReason = "frame_timeout" | "idle_timeout" | "evicted";
 
-/** What a protocol's connection tells its watch (see {@linkcode ListenerLimits.watch}). */
-export interface ConnectionWatch {
+/**
+ * A connection admitted by {@linkcode ListenerLimits.admit}: its slot and its deadlines. The
+ * protocol tells it what arrives; the limits call `expire` once when the connection has to go.
+ */
+export interface AdmittedConnection {
   /**
    * Bytes arrived: `completed` frames were finished by them, `pending` says whether an unfinished
    * frame is left in the buffer.
    */
   received(completed: number, pending: boolean): void;
-  /** Something was sent, or a request started or ended (resets the idle clock). */
+  /** Something was sent or received outside frames (resets the idle clock). */
   touch(): void;
-  /** Requests now running on the connection (the idle timeout waits while any runs). */
+  /** Requests now running on the connection (idle timeout and eviction wait while any runs). */
   busy(running: number): void;
-  /** Stops watching (the connection ended). */
-  stop(): void;
+  /** The connection ended: gives the slot back and stops the deadlines (idempotent). */
+  release(): void;
 }
 
-interface Watched {
+/** Options of {@linkcode ListenerLimits.admit}. */
+export interface AdmitOptions {
+  /** A cap smaller than `max_connections` (an older per-service key). */
+  cap?: number;
+  /** Closes the connection in the protocol's form; called at most once. */
+  expire(reason: ExpiryReason): void;
+}
+
+interface Entry {
+  peer: string | null;
   /** When the frame being waited for began (connect time for the first), or -1. */
   frameSince: number;
   lastActivity: number;
   running: number;
-  expire: (reason: "frame_timeout" | "idle_timeout") => void;
+  released: boolean;
+  expire: (reason: ExpiryReason) => void;
 }
 
 const registry = new Set<ListenerLimits>();
@@ -95,13 +108,12 @@ export class ListenerLimits {
   readonly listener: string;
   readonly config: LimitsConfig;
   readonly #log: Logger;
-  #open = 0;
+  #entries = new Set<Entry>();
   #perPeer = new Map<string, number>();
   #refused = new Map<RefusalReason, number>();
   #unlogged = new Map<RefusalReason, number>();
   #lastLog = -Infinity;
   #logTimer: ReturnType<typeof setTimeout> | undefined;
-  #watched = new Set<Watched>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(service: string, listener: string, config: LimitsConfig, log: Logger) {
@@ -114,7 +126,7 @@ export class ListenerLimits {
 
   /** Open connections. */
   get open(): number {
-    return this.#open;
+    return this.#entries.size;
   }
 
   /** Refusals so far, by reason. */
@@ -124,34 +136,89 @@ export class ListenerLimits {
 
   /**
    * Takes a connection slot for a client at `peer` (null: no per-address cap, as on Unix
-   * sockets); on refusal counts and logs it and returns the reason. `cap` overrides
-   * `max_connections` when smaller (an older per-service key).
+   * sockets). At a cap, the connection that has been idle longest with no request running (an
+   * idle keep-alive connection, a client still dribbling its first frame) is closed to make room,
+   * as nginx reuses idle keep-alive connections; when there is none the new one is refused: the
+   * refusal is counted and logged, and the caller answers it in the protocol's form.
    */
-  admit(peer: string | null, cap = Infinity): Admitted | { refused: RefusalReason } {
-    if (this.#open >= Math.min(cap, this.config.max_connections)) {
+  admit(peer: string | null, options: AdmitOptions): AdmittedConnection | {
+    refused: RefusalReason;
+  } {
+    const cap = Math.min(options.cap ?? Infinity, this.config.max_connections);
+    const perPeer = this.config.max_per_peer;
+    if (this.#entries.size >= cap && !this.#evict(null)) {
       this.refuse("connections");
       return { refused: "connections" };
     }
-    const perPeer = this.config.max_per_peer;
-    const mine = peer === null ? 0 : this.#perPeer.get(peer) ?? 0;
-    if (peer !== null && perPeer > 0 && mine >= perPeer) {
+    if (
+      peer !== null && perPeer > 0 && (this.#perPeer.get(peer) ?? 0) >= perPeer &&
+      !this.#evict(peer)
+    ) {
       this.refuse("per_peer");
       return { refused: "per_peer" };
     }
-    this.#open++;
-    if (peer !== null) this.#perPeer.set(peer, mine + 1);
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#open--;
-        if (peer === null) return;
-        const left = (this.#perPeer.get(peer) ?? 1) - 1;
-        if (left <= 0) this.#perPeer.delete(peer);
-        else this.#perPeer.set(peer, left);
-      },
+    const now = performance.now();
+    const entry: Entry = {
+      peer,
+      frameSince: now,
+      lastActivity: now,
+      running: 0,
+      released: false,
+      expire: options.expire,
     };
+    this.#entries.add(entry);
+    if (peer !== null) this.#perPeer.set(peer, (this.#perPeer.get(peer) ?? 0) + 1);
+    if (this.config.frame_timeout_ms > 0 || this.config.idle_timeout_ms > 0) this.#startSweeper();
+    return {
+      received: (completed, pending) => {
+        const t = performance.now();
+        entry.lastActivity = t;
+        if (!pending) entry.frameSince = -1;
+        else if (completed > 0 || entry.frameSince < 0) entry.frameSince = t;
+      },
+      touch: () => {
+        entry.lastActivity = performance.now();
+      },
+      busy: (running) => {
+        entry.running = running;
+        entry.lastActivity = performance.now();
+      },
+      release: () => this.#release(entry),
+    };
+  }
+
+  #release(entry: Entry): void {
+    if (entry.released) return;
+    entry.released = true;
+    this.#entries.delete(entry);
+    if (entry.peer !== null) {
+      const left = (this.#perPeer.get(entry.peer) ?? 1) - 1;
+      if (left <= 0) this.#perPeer.delete(entry.peer);
+      else this.#perPeer.set(entry.peer, left);
+    }
+    if (this.#entries.size === 0) this.#stopSweeper();
+  }
+
+  /** Closes the longest idle connection with nothing running (of `peer` when given). */
+  #evict(peer: string | null): boolean {
+    let oldest: Entry | null = null;
+    for (const e of this.#entries) {
+      if (e.running > 0 || (peer !== null && e.peer !== peer)) continue;
+      if (oldest === null || e.lastActivity < oldest.lastActivity) oldest = e;
+    }
+    if (oldest === null) return false;
+    this.#close(oldest, "evicted");
+    return true;
+  }
+
+  #close(entry: Entry, reason: ExpiryReason): void {
+    this.#release(entry);
+    this.refuse(reason);
+    try {
+      entry.expire(reason);
+    } catch (error) {
+      this.#log.debug("closing a connection failed", { error });
+    }
   }
 
   /** Counts a refusal and logs it (at most one line per interval, summing the others). */
@@ -172,47 +239,12 @@ export class ListenerLimits {
     this.#lastLog = performance.now();
     const refused = Object.fromEntries(this.#unlogged);
     this.#unlogged.clear();
-    this.#log.warn("listener limits refused clients", {
+    this.#log.warn("listener limits refused or closed clients", {
       listener: this.listener,
       refused,
-      open: this.#open,
+      open: this.#entries.size,
       max_connections: this.config.max_connections,
     });
-  }
-
-  /**
-   * Watches one connection's deadlines; `expire` is called once, with the reason, when the frame
-   * deadline or the idle timeout passes (the refusal is already counted). The caller closes the
-   * connection in the protocol's form.
-   */
-  watch(expire: (reason: "frame_timeout" | "idle_timeout") => void): ConnectionWatch {
-    const now = performance.now();
-    const entry: Watched = { frameSince: now, lastActivity: now, running: 0, expire };
-    const frameMs = this.config.frame_timeout_ms;
-    const idleMs = this.config.idle_timeout_ms;
-    if (frameMs > 0 || idleMs > 0) {
-      this.#watched.add(entry);
-      this.#startSweeper();
-    }
-    return {
-      received: (completed, pending) => {
-        const t = performance.now();
-        entry.lastActivity = t;
-        if (!pending) entry.frameSince = -1;
-        else if (completed > 0 || entry.frameSince < 0) entry.frameSince = t;
-      },
-      touch: () => {
-        entry.lastActivity = performance.now();
-      },
-      busy: (running) => {
-        entry.running = running;
-        entry.lastActivity = performance.now();
-      },
-      stop: () => {
-        this.#watched.delete(entry);
-        if (this.#watched.size === 0) this.#stopSweeper();
-      },
-    };
   }
 
   #startSweeper(): void {
@@ -234,33 +266,24 @@ export class ListenerLimits {
     const now = performance.now();
     const frameMs = this.config.frame_timeout_ms;
     const idleMs = this.config.idle_timeout_ms;
-    for (const entry of this.#watched) {
-      let reason: "frame_timeout" | "idle_timeout" | null = null;
+    for (const entry of this.#entries) {
       if (frameMs > 0 && entry.frameSince >= 0 && now - entry.frameSince > frameMs) {
-        reason = "frame_timeout";
+        this.#close(entry, "frame_timeout");
       } else if (
         idleMs > 0 && entry.running === 0 && entry.frameSince < 0 &&
         now - entry.lastActivity > idleMs
-      ) reason = "idle_timeout";
-      if (reason === null) continue;
-      this.#watched.delete(entry);
-      this.refuse(reason);
-      try {
-        entry.expire(reason);
-      } catch (error) {
-        this.#log.debug("closing an expired connection failed", { error });
-      }
+      ) this.#close(entry, "idle_timeout");
     }
-    if (this.#watched.size === 0) this.#stopSweeper();
   }
 
-  /** Stops the timers and drops the listener from `/metrics`. */
+  /** Stops the timers and drops the listener from `/metrics` (admitted connections stay open). */
   close(): void {
     this.#stopSweeper();
     clearTimeout(this.#logTimer);
     this.#logTimer = undefined;
     this.#flushLog();
-    this.#watched.clear();
+    this.#entries.clear();
+    this.#perPeer.clear();
     registry.delete(this);
   }
 }

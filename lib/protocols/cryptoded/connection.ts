@@ -7,7 +7,7 @@
  * complete request it sent has been answered; a bad client only loses its own connection. Every
  * request is logged with its reply code: at debug level, or at info when it was refused.
  */
-import type { ListenerLimits, Logger } from "../../core/mod.ts";
+import type { AdmittedConnection, ExpiryReason, ListenerLimits, Logger } from "../../core/mod.ts";
 import { respName } from "./codes.ts";
 import type { CryptodedDialect, CryptodedReply } from "./dialect.ts";
 import { cryptodedFailure } from "./errors.ts";
@@ -25,9 +25,23 @@ export interface CryptodedConnectionOptions {
   log: Logger;
   /** Whether the peer is root (asked on the first privileged command). */
   isRoot(): Promise<boolean>;
-  /** The listener's deadlines (frame timeout, idle timeout). */
+  /** The listener's limits, and this connection's slot and deadlines in them. */
   limits: ListenerLimits;
+  admitted: AdmittedConnection;
+  /** Set here to close the connection in the protocol's form when the limits say so. */
+  hook: ExpiryHook;
 }
+
+/** Where the limits' decision to close a connection goes (set once the connection can answer). */
+export interface ExpiryHook {
+  expire(reason: ExpiryReason): void;
+}
+
+const EXPIRED: Record<ExpiryReason, string> = {
+  frame_timeout: "request not complete after the deadline",
+  idle_timeout: "connection idle too long",
+  evicted: "closed to make room for another client",
+};
 
 /** Reads once; null at EOF, "gone" on an error (or a connection the deadlines closed). */
 async function readChunk(conn: Deno.UnixConn, buf: Uint8Array): Promise<number | null | "gone"> {
@@ -51,15 +65,12 @@ export async function serveCryptodedConnection(
   const buf = new Uint8Array(4096);
   let replies = 0;
   const send = (text: string) => writeAllText(conn, replies++ === 0 ? text : `\n${text}`);
-  const watch = o.limits.watch((reason) => {
-    const ms = reason === "frame_timeout"
-      ? o.limits.config.frame_timeout_ms
-      : o.limits.config.idle_timeout_ms;
-    const what = reason === "frame_timeout" ? "request not complete" : "connection idle";
-    const reply = failed("JSON_INVALID", `${what} after ${ms} ms`);
+  const watch = o.admitted;
+  o.hook.expire = (reason) => {
+    const reply = failed("JSON_INVALID", EXPIRED[reason]);
     logRequest(o, null, reply);
     void send(o.dialect.encode(reply, true)).catch(() => {}).finally(() => closeQuietly(conn));
-  });
+  };
   try {
     for (;;) {
       const n = await readChunk(conn, buf);
@@ -88,7 +99,7 @@ export async function serveCryptodedConnection(
       if (items.length > 0 && parser.pending === 0) return; // answered everything it sent
     }
   } finally {
-    watch.stop();
+    watch.release();
   }
 }
 

@@ -14,7 +14,7 @@ import {
 } from "../../core/mod.ts";
 import type { ConnectionIdentity } from "../../backends/peercred/mod.ts";
 import type { CryptodedPeerIdentifier } from "./backends.ts";
-import { serveCryptodedConnection } from "./connection.ts";
+import { type ExpiryHook, serveCryptodedConnection } from "./connection.ts";
 import type { CryptodedDialect } from "./dialect.ts";
 import type { CryptodedHandlerContext, CryptodedHandlerTable } from "./handlers.ts";
 import { closeQuietly, drainAndClose, writeAllText } from "./socket_io.ts";
@@ -78,7 +78,11 @@ export class CryptodedServer {
       // serialised on purpose: the next accept waits until this connection is identified
       const identity = this.#o.peersAreRoot ? null : await this.#peers.identify().catch(() => null);
       const limits = this.#limits!;
-      const slot = limits.admit(null, this.#o.maxClients);
+      const hook: ExpiryHook = { expire: () => closeQuietly(conn) };
+      const slot = limits.admit(null, {
+        cap: this.#o.maxClients,
+        expire: (reason) => hook.expire(reason),
+      });
       if ("refused" in slot) { // counted and logged (once per interval) by the limits
         void refuse(conn, this.#o.dialect);
         continue;
@@ -92,6 +96,8 @@ export class CryptodedServer {
         log: this.#o.log,
         isRoot: this.#rootCheck(identity),
         limits,
+        admitted: slot,
+        hook,
       }).finally(() => {
         slot.release();
         this.#clients.delete(conn);

@@ -4,8 +4,10 @@
  * server for the WireGuard config and applies it.
  */
 import {
+  type AdmittedConnection,
   closeUnix,
   DEFAULT_LIMITS,
+  type ExpiryReason,
   type FrameEvent,
   type LimitsConfig,
   lineFramer,
@@ -65,12 +67,12 @@ export class QuixStatusSocket {
   async #accept(listener: Deno.UnixListener): Promise<void> {
     try {
       for await (const conn of listener) {
-        const slot = this.#limits.admit(null);
+        const slot = this.#limits.admit(null, { expire: (reason) => this.#expired(conn, reason) });
         if ("refused" in slot) {
           void this.#refuse(conn, "too many clients");
           continue;
         }
-        void this.#serve(conn).finally(() => slot.release());
+        void this.#serve(conn, slot).finally(() => slot.release());
       }
     } catch {
       // listener closed
@@ -84,22 +86,24 @@ export class QuixStatusSocket {
     closeQuietly(conn);
   }
 
-  async #serve(conn: Deno.UnixConn): Promise<void> {
+  #expired(conn: Deno.UnixConn, reason: ExpiryReason): void {
+    void this.#refuse(
+      conn,
+      reason === "frame_timeout"
+        ? `request not complete after ${this.#limits.config.frame_timeout_ms} ms`
+        : reason === "idle_timeout"
+        ? `connection idle for ${this.#limits.config.idle_timeout_ms} ms`
+        : "closed to make room for another client",
+    );
+  }
+
+  async #serve(conn: Deno.UnixConn, watch: AdmittedConnection): Promise<void> {
     this.#conns.add(conn);
     const framer = lineFramer(64 * 1024);
     const encoder = new TextEncoder();
     const reply = async (value: unknown) => {
       await conn.write(encoder.encode(JSON.stringify(value) + "\n"));
     };
-    const config = this.#limits.config;
-    const watch = this.#limits.watch((reason) =>
-      void this.#refuse(
-        conn,
-        reason === "frame_timeout"
-          ? `request not complete after ${config.frame_timeout_ms} ms`
-          : `connection idle for ${config.idle_timeout_ms} ms`,
-      )
-    );
     const buf = new Uint8Array(4096);
     try {
       for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
@@ -115,7 +119,7 @@ export class QuixStatusSocket {
     } catch (error) {
       this.#log.debug("ctl connection ended", { error });
     } finally {
-      watch.stop();
+      watch.release();
       this.#conns.delete(conn);
       closeQuietly(conn);
     }

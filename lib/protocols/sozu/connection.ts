@@ -5,8 +5,9 @@
  * costs only an ERROR reply — the connection stays open.
  */
 import {
+  type AdmittedConnection,
   concatBytes,
-  type ConnectionWatch,
+  type ExpiryReason,
   InvalidError,
   type ListenerLimits,
   type Logger,
@@ -37,15 +38,28 @@ export interface SozuConnectionOptions {
   refusal(): string | null;
   /** Told the status of every final reply (for metrics). */
   onReply?(status: "OK" | "ERROR"): void;
-  /** The listener's deadlines; none in tests that drive a connection alone. */
+  /** The listener's limits; none in tests that drive a connection alone. */
   limits?: ListenerLimits;
 }
 
-const NO_WATCH: ConnectionWatch = {
+/** This connection's slot in the listener's limits, and where its expiry goes. */
+export interface SozuAdmission {
+  admitted: AdmittedConnection;
+  /** Set by the connection: closes it with an ERROR reply saying why. */
+  expire: (reason: ExpiryReason) => void;
+}
+
+const NO_WATCH: AdmittedConnection = {
   received() {},
   touch() {},
   busy() {},
-  stop() {},
+  release() {},
+};
+
+const EXPIRED: Record<ExpiryReason, string> = {
+  frame_timeout: "message not complete after the deadline: closing the connection",
+  idle_timeout: "connection idle too long: closing it",
+  evicted: "closing this connection to make room for another client",
 };
 
 const encoder = new TextEncoder();
@@ -174,11 +188,13 @@ class SozuConnection {
   #clock: ProcessingClock;
   #inFlight = new Set<Promise<void>>();
   #sequence = 0;
-  #watch: ConnectionWatch = NO_WATCH;
+  #watch: AdmittedConnection;
 
-  constructor(conn: Deno.Conn, options: SozuConnectionOptions) {
+  constructor(conn: Deno.Conn, options: SozuConnectionOptions, admission?: SozuAdmission) {
     this.#conn = conn;
     this.#options = options;
+    this.#watch = admission?.admitted ?? NO_WATCH;
+    if (admission) admission.expire = (reason) => this.#expire(reason);
     this.#replies = new ReplyWriter(conn.writable);
     this.#clock = new ProcessingClock(options.processingAfterMs);
   }
@@ -187,7 +203,6 @@ class SozuConnection {
   async serve(): Promise<void> {
     const framer = nulFramer(this.#options.maxFrame);
     const limits = this.#options.limits;
-    this.#watch = limits?.watch((reason) => this.#expire(reason)) ?? NO_WATCH;
     // a small read buffer of our own: `conn.readable` would hold 64 KiB per idle connection
     const buf = new Uint8Array(4096);
     try {
@@ -214,19 +229,15 @@ class SozuConnection {
         this.#options.log.debug("command connection ended", { error });
       }
     }
-    this.#watch.stop();
+    this.#watch.release();
     await Promise.allSettled(this.#inFlight);
     this.#clock.stop();
     await this.#replies.close();
   }
 
   /** The deadlines closed the connection: an ERROR reply saying why, then close. */
-  #expire(reason: "frame_timeout" | "idle_timeout"): void {
-    const config = this.#options.limits!.config;
-    const message = reason === "frame_timeout"
-      ? `message not complete after ${config.frame_timeout_ms} ms: closing the connection`
-      : `connection idle for ${config.idle_timeout_ms} ms: closing it`;
-    void this.#replies.send(response("", "ERROR", message)).finally(() => {
+  #expire(reason: ExpiryReason): void {
+    void this.#replies.send(response("", "ERROR", EXPIRED[reason])).finally(() => {
       try {
         this.#conn.close();
       } catch {
@@ -294,6 +305,7 @@ class SozuConnection {
 export function serveSozuConnection(
   conn: Deno.Conn,
   options: SozuConnectionOptions,
+  admission?: SozuAdmission,
 ): Promise<void> {
-  return new SozuConnection(conn, options).serve();
+  return new SozuConnection(conn, options, admission).serve();
 }

@@ -4,7 +4,11 @@
  * server does.
  */
 import { closeUnix, listenUnix } from "../../core/mod.ts";
-import { serveSozuConnection, type SozuConnectionOptions } from "./connection.ts";
+import {
+  serveSozuConnection,
+  type SozuAdmission,
+  type SozuConnectionOptions,
+} from "./connection.ts";
 import { response } from "./schemas.ts";
 
 /** The listening command socket and its open connections. */
@@ -61,6 +65,19 @@ export class SozuCommandServer {
     this.#options.limits?.close();
   }
 
+  /** A slot in the limits (answered ERROR and closed when there is none). */
+  #admit(conn: Deno.Conn, options: SozuConnectionOptions): SozuAdmission | undefined | "refused" {
+    if (!options.limits) return undefined;
+    const admission = { expire: () => closeQuietly(conn) } as Partial<SozuAdmission>;
+    const slot = options.limits.admit(null, { expire: (reason) => admission.expire!(reason) });
+    if ("refused" in slot) {
+      void refuse(conn, options.limits.config.max_connections);
+      return "refused";
+    }
+    admission.admitted = slot;
+    return admission as SozuAdmission;
+  }
+
   async #accept(
     listener: Deno.UnixListener,
     options: SozuConnectionOptions,
@@ -68,14 +85,11 @@ export class SozuCommandServer {
   ): Promise<void> {
     try {
       for await (const conn of listener) {
-        const slot = options.limits?.admit(null) ?? { release() {} };
-        if ("refused" in slot) {
-          void refuse(conn, options.limits!.config.max_connections);
-          continue;
-        }
+        const admission = this.#admit(conn, options);
+        if (admission === "refused") continue;
         this.#conns.add(conn);
-        void serveSozuConnection(conn, options).finally(() => {
-          slot.release();
+        void serveSozuConnection(conn, options, admission).finally(() => {
+          admission?.admitted.release();
           this.#conns.delete(conn);
           closeQuietly(conn);
         });
