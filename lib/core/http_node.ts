@@ -258,6 +258,22 @@ async function onUpgrade(
   if (!entry.done) await rawResponse(socket, response);
 }
 
+const active = new WeakMap<http.Server, Set<Socket>>();
+
+/**
+ * Stops listening, closes idle connections, gives requests in flight a second, then closes the
+ * rest; upgraded sockets are left to their protocol.
+ */
+async function stop(server: http.Server, finished: () => void): Promise<void> {
+  server.close();
+  server.closeIdleConnections();
+  const open = active.get(server) ?? new Set();
+  const deadline = Date.now() + 1000;
+  while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  for (const socket of open) socket.destroy();
+  finished();
+}
+
 /**
  * Starts a node:http server on `hostname:port` (SO_REUSEPORT) whose requests go to what
  * `route()` returns at the time (a takeover's held server swaps it when claimed).
@@ -284,6 +300,13 @@ export async function startNodeServer(
   });
   const finished = Promise.withResolvers<void>();
   server.once("close", () => finished.resolve());
+  const open = new Set<Socket>(); // HTTP connections; an upgraded socket is its protocol's
+  server.on("connection", (socket: Socket) => {
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+  });
+  server.on("upgrade", (_req, socket: Socket) => open.delete(socket));
+  active.set(server, open);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: hostname, port, reusePort: true } as never, () => {
@@ -297,22 +320,7 @@ export async function startNodeServer(
     addr: { transport: "tcp", hostname: bound.address, port: bound.port },
     server: {
       finished: finished.promise,
-      shutdown: () =>
-        stopping ??= (async () => {
-          server.close();
-          server.closeIdleConnections();
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          await Promise.race([
-            finished.promise,
-            new Promise((resolve) => {
-              timer = setTimeout(() => {
-                server.closeAllConnections(); // upgraded sockets are their protocol's to close
-                resolve(undefined);
-              }, 1000);
-            }),
-          ]);
-          clearTimeout(timer);
-        })(),
+      shutdown: () => stopping ??= stop(server, finished.resolve),
     },
   };
 }
