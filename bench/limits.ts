@@ -6,10 +6,13 @@
  * connected and silent) are opened, then a normal client is timed (a fresh connection, one
  * request, its reply). Prints per listener the normal client's latency, how many of the crowd the
  * agent still holds after `--seconds S`, and the agent's RSS (VmRSS of its process) before,
- * under the crowd, and after the crowd left; then one row with `--idle N` idle WebSocket clients
- * on MASQ and Intervirt and N idle keep-alive proxy connections at once.
+ * under the crowd, and after the crowd left; then rows with `--idle N` idle WebSocket clients on
+ * MASQ and Intervirt and N idle keep-alive proxy connections at once (past a listener's cap the
+ * longest idle are closed, so "held" shows what the agent kept).
  *
- * Options: --clients N (200), --idle N (= clients), --seconds S (5), --samples N (20).
+ * Options: --clients N (200), --idle N (= clients), --seconds S (5), --samples N (20),
+ * --rounds N (2: idle crowd rounds; RSS climbing round after round would be a leak),
+ * --idle-on masq,intervirt,proxy (the listeners of the idle rounds).
  *
  * @module
  */
@@ -264,6 +267,9 @@ export async function run(args: string[]): Promise<void> {
   const idleN = arg(args, "--idle", clients);
   const seconds = arg(args, "--seconds", 5);
   const samples = arg(args, "--samples", 20);
+  const rounds = arg(args, "--rounds", 2);
+  const on = args.indexOf("--idle-on");
+  const idleOn = on >= 0 ? args[on + 1]!.split(",") : ["masq", "intervirt", "proxy"];
   const nofile = Math.max(4096, 2 * (6 * 2 * clients + 3 * idleN) + 1024);
   await raiseNofile(Deno.pid, nofile);
   await using dir = await tempDir("bench-limits");
@@ -340,34 +346,69 @@ export async function run(args: string[]): Promise<void> {
     "RSS under crowd MB",
     "RSS after MB",
   ], rows);
-  await idleRow(targets(dir.path, ports), idleN, agent.pid);
+  await idleRows(targets(dir.path, ports), idleN, agent.pid, ports.admin, rounds, idleOn);
   await agent.stop();
   await backend.shutdown();
 }
 
-/** `idleN` idle WebSockets on MASQ and on Intervirt and idle keep-alive proxy connections at once. */
-async function idleRow(all: Target[], idleN: number, pid: number): Promise<void> {
-  const pick = (name: string) => all.find((t) => t.name === name)!;
-  const before = await rssKiB(pid);
-  const held: { close(): void; open(): boolean }[] = [];
-  const opened: string[] = [];
-  for (const name of ["masq", "intervirt", "proxy"]) {
-    const c = await crowd(idleN, () => pick(name).idle());
-    held.push(...c.items);
-    await sleep(500);
-    const rss = ((await rssKiB(pid)) / 1024).toFixed(1);
-    opened.push(`${name} ${c.items.length}${c.failed ? ` (${c.failed} refused)` : ""} → ${rss} MB`);
+/** The main isolate's V8 heap in use, MB, from the admin listener's /metrics. */
+async function heapMB(adminPort: number): Promise<string> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    const m = /^polyagent_heap_used_bytes (\d+)/m.exec(text);
+    return m ? (Number(m[1]) / 1048576).toFixed(1) : "?";
+  } catch {
+    return "?";
   }
-  await sleep(2000);
-  const under = await rssKiB(pid);
-  for (const c of held) c.close();
-  await sleep(3000);
-  const after = await rssKiB(pid);
+}
+
+/**
+ * `idleN` idle WebSockets on MASQ and on Intervirt and idle keep-alive proxy connections at once,
+ * `rounds` times (a leak shows as RSS climbing round after round).
+ */
+async function idleRows(
+  all: Target[],
+  idleN: number,
+  pid: number,
+  adminPort: number,
+  rounds: number,
+  only: readonly string[],
+): Promise<void> {
+  const pick = (name: string) => all.find((t) => t.name === name)!;
+  const rows: string[][] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const before = await rssKiB(pid);
+    const held: { close(): void; open(): boolean }[] = [];
+    const opened: string[] = [];
+    for (const name of only) {
+      const c = await crowd(idleN, () => pick(name).idle());
+      held.push(...c.items);
+      await sleep(500);
+      const rss = ((await rssKiB(pid)) / 1024).toFixed(1);
+      const still = c.items.filter((x) => x.open()).length;
+      opened.push(`${name} ${still} held of ${idleN} → ${rss} MB`);
+    }
+    await sleep(2000);
+    const under = await rssKiB(pid);
+    for (const c of held) c.close();
+    await sleep(3000);
+    const after = await rssKiB(pid);
+    rows.push([
+      String(round),
+      opened.join(", "),
+      (before / 1024).toFixed(1),
+      (under / 1024).toFixed(1),
+      (after / 1024).toFixed(1),
+      await heapMB(adminPort),
+    ]);
+  }
   console.log();
-  printTable(["idle crowd at once", "RSS before MB", "RSS with crowd MB", "RSS after MB"], [[
-    opened.join(", "),
-    (before / 1024).toFixed(1),
-    (under / 1024).toFixed(1),
-    (after / 1024).toFixed(1),
-  ]]);
+  printTable([
+    "round",
+    "idle crowd at once (clients still open → agent RSS)",
+    "RSS before MB",
+    "RSS with crowd MB",
+    "RSS after MB",
+    "heap after MB",
+  ], rows);
 }

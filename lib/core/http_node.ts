@@ -49,6 +49,7 @@ export function upgradeWebSocket(
 ): { socket: WebSocket; response: Response } {
   const entry = upgrades.get(request);
   if (!entry) return Deno.upgradeWebSocket(request, options);
+  upgrades.delete(request);
   const upgraded = Deno.upgradeWebSocket(request, {
     ...options,
     socket: entry.socket,
@@ -57,6 +58,18 @@ export function upgradeWebSocket(
   entry.done = true;
   const ws = upgraded.socket;
   const socket = entry.socket;
+  // Deno 2.9 takes the node socket's handle for the WebSocket and never emits the socket's
+  // "close": the limits' slot and node:http's own connection list kept every upgraded socket
+  // (about 8 KB each). Once the WebSocket has closed, say so on the socket.
+  let closed = false;
+  socket.once("close", () => closed = true);
+  ws.addEventListener("close", () => {
+    socket.destroy();
+    if (!closed) socket.emit("close", false);
+    // and let go of everything hung on it: Deno keeps the socket object itself (~1 KB)
+    states.delete(socket);
+    socket.removeAllListeners();
+  }, { once: true });
   socketState(socket).closeWebSocket = (reason) => {
     if (reason === "evicted") ws.close(1013, "too many clients: try again later");
     else ws.close(1008, reason === "idle_timeout" ? "idle too long" : "too slow");
@@ -254,6 +267,7 @@ async function onUpgrade(
   const entry = { socket, head, done: false };
   upgrades.set(request, entry);
   const response = await respond(await route(), request, socket, Promise.resolve());
+  upgrades.delete(request);
   state.admitted?.busy(0);
   if (!entry.done) await rawResponse(socket, response);
 }
