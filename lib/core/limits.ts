@@ -14,7 +14,7 @@
  */
 import { z } from "zod";
 import type { Logger } from "./log.ts";
-import { millis, wholeNumber } from "./config_types.ts";
+import { flag, millis, wholeNumber } from "./config_types.ts";
 
 /** The parsed `[<service>.limits]` table. */
 export interface LimitsConfig {
@@ -28,6 +28,8 @@ export interface LimitsConfig {
   idle_timeout_ms: number;
   /** Refusals are logged at most once per this interval per listener. */
   log_interval_ms: number;
+  /** At a cap, close the longest idle connection to make room instead of refusing the new one. */
+  evict_idle: boolean;
 }
 
 /** The defaults every service starts from (a service may change some, see {@linkcode limitsSchema}). */
@@ -37,6 +39,7 @@ export const DEFAULT_LIMITS: Readonly<LimitsConfig> = {
   frame_timeout_ms: 10_000,
   idle_timeout_ms: 600_000,
   log_interval_ms: 10_000,
+  evict_idle: true,
 };
 
 /** The `limits` table of a service section, with `defaults` over {@linkcode DEFAULT_LIMITS}. */
@@ -48,6 +51,7 @@ export function limitsSchema(defaults: Partial<LimitsConfig> = {}) {
     frame_timeout_ms: millis(0, 3_600_000).default(d.frame_timeout_ms),
     idle_timeout_ms: millis(0, 86_400_000).default(d.idle_timeout_ms),
     log_interval_ms: millis(100, 3_600_000).default(d.log_interval_ms),
+    evict_idle: flag().default(d.evict_idle),
   }).prefault({} as never);
 }
 
@@ -201,6 +205,7 @@ export class ListenerLimits {
 
   /** Closes the longest idle connection with nothing running (of `peer` when given). */
   #evict(peer: string | null): boolean {
+    if (!this.config.evict_idle) return false;
     let oldest: Entry | null = null;
     for (const e of this.#entries) {
       if (e.running > 0 || (peer !== null && e.peer !== peer)) continue;
