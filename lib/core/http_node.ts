@@ -280,11 +280,15 @@ const active = new WeakMap<http.Server, Set<Socket>>();
  */
 async function stop(server: http.Server, finished: () => void): Promise<void> {
   server.close();
-  server.closeIdleConnections();
   const open = active.get(server) ?? new Set();
+  // not server.closeIdleConnections(): node:http still lists upgraded sockets and would cut them
+  for (const socket of open) {
+    if (!states.get(socket)?.inRequest && !states.get(socket)?.closeWebSocket) socket.destroy();
+  }
+  // requests in flight finish, and WebSockets their protocol is closing get their last frames out
   const deadline = Date.now() + 1000;
   while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  for (const socket of open) socket.destroy();
+  for (const socket of open) if (!states.get(socket)?.closeWebSocket) socket.destroy();
   finished();
 }
 
@@ -314,12 +318,11 @@ export async function startNodeServer(
   });
   const finished = Promise.withResolvers<void>();
   server.once("close", () => finished.resolve());
-  const open = new Set<Socket>(); // HTTP connections; an upgraded socket is its protocol's
+  const open = new Set<Socket>(); // until closed (an upgraded one: until its WebSocket closed)
   server.on("connection", (socket: Socket) => {
     open.add(socket);
     socket.once("close", () => open.delete(socket));
   });
-  server.on("upgrade", (_req, socket: Socket) => open.delete(socket));
   active.set(server, open);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
