@@ -132,15 +132,25 @@ async function respond(
   }
 }
 
-/** Writes `response` (streamed) to `res`; resolves when it is sent or the client left. */
+/**
+ * Writes `response` to `res`: with its length like `Deno.serve` when the body is not a stream
+ * (read whole first), streamed (chunked) for an event stream; resolves when it is sent or the
+ * client left.
+ */
 async function writeResponse(response: Response, res: http.ServerResponse): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of response.headers) {
     if (name === "set-cookie") headers[name] = response.headers.getSetCookie();
     else headers[name] = value;
   }
+  const streamed = /^text\/event-stream/.test(response.headers.get("content-type") ?? "");
+  if (!response.body || !streamed) {
+    const body = response.body ? new Uint8Array(await response.arrayBuffer()) : null;
+    if (body) headers["content-length"] = String(body.length);
+    res.writeHead(response.status, response.statusText || undefined, headers);
+    return void res.end(body ?? undefined);
+  }
   res.writeHead(response.status, response.statusText || undefined, headers);
-  if (!response.body) return void res.end();
   const reader = response.body.getReader();
   res.once("close", () => void reader.cancel().catch(() => {}));
   try {
