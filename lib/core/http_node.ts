@@ -92,7 +92,11 @@ function toRequest(req: http.IncomingMessage, body: Uint8Array | null): Request 
     }
   }
   const host = headers.get("host") ?? "localhost";
-  const url = new URL(req.url ?? "/", `http://${/^[A-Za-z0-9.:\[\]-]+$/.test(host) ? host : "x"}`);
+  const base = `http://${/^[A-Za-z0-9.:\[\]-]+$/.test(host) ? host : "x"}`;
+  const target = req.url ?? "/";
+  const url = /^https?:\/\//i.test(target)
+    ? new URL(target) // absolute form
+    : new URL(target.startsWith("/") ? target : `/${target}`, base);
   return new Request(url, {
     method: req.method ?? "GET",
     headers,
@@ -259,7 +263,12 @@ async function onRequest(
     r.limits?.refuse("oversize");
     return writeResponse(new Response("request body too large\n", { status: 413 }), res);
   }
-  const request = toRequest(req, body);
+  let request: Request;
+  try {
+    request = toRequest(req, body);
+  } catch { // a method fetch refuses (CONNECT, TRACE, TRACK) or a target it cannot parse
+    return writeResponse(new Response("method or target not supported\n", { status: 405 }), res);
+  }
   await writeResponse(await respond(r, request, req.socket, completed.promise), res);
 }
 
@@ -273,7 +282,12 @@ async function onUpgrade(
   state.inRequest = true;
   state.admitted?.received(1, false);
   state.admitted?.busy(1);
-  const request = toRequest(req, null);
+  let request: Request;
+  try {
+    request = toRequest(req, null);
+  } catch {
+    return rawResponse(socket, new Response("bad upgrade request\n", { status: 400 }));
+  }
   const entry = { socket, head, done: false };
   upgrades.set(request, entry);
   const response = await respond(await route(), request, socket, Promise.resolve());
@@ -320,6 +334,9 @@ export async function startNodeServer(
   });
   server.on("upgrade", (req, socket: Socket, head: Uint8Array) => {
     void onUpgrade(route, req, socket, head).catch(() => socket.destroy());
+  });
+  server.on("connect", (_req, socket: Socket) => {
+    void rawResponse(socket, new Response("CONNECT is not supported\n", { status: 405 }));
   });
   server.on("clientError", (_error, socket: Socket) => {
     if (socket.writable) {
