@@ -33,11 +33,7 @@ export function intervirtConfigSchema() {
     allowed_origins: stringList().default([]),
     /** Most WebSocket clients at once (also caps `limits.max_connections`). */
     max_clients: wholeNumber(1, 10_000).default(64),
-    /**
-     * `[intervirt.limits]`: connection caps (past them the longest idle client is closed with
-     * 1013, or the new one refused with 503), request head deadline (408), idle timeout.
-     */
-    limits: limitsSchema(),
+    limits: limitsSchema(), // `[intervirt.limits]` (README "Limits against abuse")
     /** Container runtime. */
     runtime: oneOf(["lxc", "incus"]).default("lxc"),
     /** LXC path (`-P`) holding the agent's containers. */

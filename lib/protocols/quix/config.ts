@@ -69,8 +69,7 @@ export function quixConfigSchema() {
     vpn_allow_dns: flag().default(false),
     /** ctl socket ("" = `<agent.run_dir>/quix.sock`). */
     ctl_socket: text().default(""),
-    /** `[quix.limits]`: the ctl socket's connection cap, frame deadline, idle timeout. */
-    limits: limitsSchema(),
+    limits: limitsSchema(), // `[quix.limits]`: the ctl socket's (README "Limits against abuse")
   });
 }
 
