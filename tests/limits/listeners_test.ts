@@ -11,6 +11,17 @@ import { closeCode, connect, limitsAgent, openWebSocket, untilClosed } from "./_
 
 const HTTP_HEAD = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
 
+/** Asserts that each service counted at least one refusal for `reason` in the /metrics text. */
+function assertCounted(metrics: string, reason: string): void {
+  for (const service of ["admin", "masq", "sozu", "cryptoded"]) {
+    const line = new RegExp(
+      `^polyagent_listener_refused_total\\{service="${service}",.*reason="${reason}"\\} [1-9]`,
+      "m",
+    );
+    assert.match(metrics, line, `${service} ${reason}`);
+  }
+}
+
 function sozuReplies(text: string): { status: string; message: string }[] {
   return text.replace(/\(still open\)$/, "").split("\0").filter((f) => f.trim() !== "")
     .map((f) => JSON.parse(f));
@@ -41,16 +52,7 @@ Deno.test("limits: silent and slow clients are closed in each protocol's form", 
   // a normal request still works, and the closes were counted
   const metrics = await a.metrics();
   assert.match(metrics, /^HTTP\/1\.1 200 /);
-  for (const service of ["admin", "masq", "sozu", "cryptoded"]) {
-    assert.match(
-      metrics,
-      new RegExp(
-        `^polyagent_listener_refused_total\\{service="${service}",.*reason="frame_timeout"\\} [1-9]`,
-        "m",
-      ),
-      service,
-    );
-  }
+  assertCounted(metrics, "frame_timeout");
 });
 
 Deno.test("limits: the cap refuses the N+1th in each protocol's form, then lets one in", async () => {
@@ -91,16 +93,7 @@ Deno.test("limits: the cap refuses the N+1th in each protocol's form, then lets 
     const text = await a.metrics();
     return /^HTTP\/1\.1 200 /.test(text) ? text : null;
   }, { what: "metrics once the held connections are gone" });
-  for (const service of ["admin", "masq", "sozu", "cryptoded"]) {
-    assert.match(
-      metrics,
-      new RegExp(
-        `^polyagent_listener_refused_total\\{service="${service}",.*reason="connections"\\} [1-9]`,
-        "m",
-      ),
-      service,
-    );
-  }
+  assertCounted(metrics, "connections");
 });
 
 Deno.test("limits: oversize frames are refused in each protocol's form", async () => {
@@ -122,16 +115,7 @@ Deno.test("limits: oversize frames are refused in each protocol's form", async (
   ws.send("x".repeat(2000));
   assert.equal(await code, 1009);
   const metrics = await a.metrics();
-  for (const service of ["admin", "masq", "sozu", "cryptoded"]) {
-    assert.match(
-      metrics,
-      new RegExp(
-        `^polyagent_listener_refused_total\\{service="${service}",.*reason="oversize"\\} [1-9]`,
-        "m",
-      ),
-      service,
-    );
-  }
+  assertCounted(metrics, "oversize");
 });
 
 Deno.test("limits: at the cap an idle WebSocket makes room (1013) for a new client", async () => {

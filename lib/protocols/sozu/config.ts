@@ -1,15 +1,7 @@
 /** The `[sozu]` config section. */
 import { z } from "zod";
-import {
-  flag,
-  limitsSchema,
-  millis,
-  oneOf,
-  pathString,
-  section,
-  text,
-  wholeNumber,
-} from "../../core/mod.ts";
+import { flag, millis, oneOf, pathString, section, text, wholeNumber } from "../../core/mod.ts";
+import { limitsSchema } from "../../core/mod.ts";
 import { isSocketAddress } from "./address.ts";
 
 const socketAddressList = z.array(
