@@ -120,10 +120,16 @@ export class ListenerLimits {
   #logTimer: ReturnType<typeof setTimeout> | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
-  constructor(service: string, listener: string, config: LimitsConfig, log: Logger) {
+  /** `config` may be partial or absent (a section built by hand, not parsed): defaults fill it. */
+  constructor(
+    service: string,
+    listener: string,
+    config: Partial<LimitsConfig> | undefined,
+    log: Logger,
+  ) {
     this.service = service;
     this.listener = listener;
-    this.config = config;
+    this.config = { ...DEFAULT_LIMITS, ...config };
     this.#log = log;
     registry.add(this);
   }

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { Context, Next } from "hono";
 import {
+  DEFAULT_LIMITS,
   type LimitsConfig,
   ListenerLimits,
   type Logger,
@@ -181,10 +182,11 @@ export async function serveIntervirt(
 /** The listener's limits: `[intervirt.limits]`, capped at `max_clients` connections. */
 export function intervirtLimits(
   listen: string,
-  limits: LimitsConfig,
+  limits: LimitsConfig | undefined,
   maxClients: number,
   log: Logger,
 ): ListenerLimits {
-  const config = { ...limits, max_connections: Math.min(limits.max_connections, maxClients) };
+  const max = Math.min(limits?.max_connections ?? DEFAULT_LIMITS.max_connections, maxClients);
+  const config = { ...limits, max_connections: max };
   return new ListenerLimits("intervirt", listen, config, log);
 }
