@@ -58,6 +58,9 @@ export function upgradeWebSocket(
   entry.done = true;
   const ws = upgraded.socket;
   const socket = entry.socket;
+  const admitted = socketState(socket).admitted;
+  admitted?.longLived();
+  ws.addEventListener("message", () => admitted?.touch()); // the longest quiet goes first
   // Deno 2.9 takes the node socket's handle for the WebSocket and never emits the socket's
   // "close": the limits' slot and node:http's own connection list kept every upgraded socket
   // (about 8 KB each). Once the WebSocket has closed, say so on the socket.
@@ -199,9 +202,8 @@ function admitSocket(socket: Socket, limits: ListenerLimits | null): boolean {
     return false;
   }
   state.admitted = slot;
-  socket.on("data", () => {
-    if (state.closeWebSocket) slot.touch(); // pings, pongs and messages of an upgraded socket
-    else if (!state.inRequest) slot.received(0, true); // a request head has begun
+  socket.on("data", () => { // (no longer called once the WebSocket has taken the socket)
+    if (!state.inRequest) slot.received(0, true); // a request head has begun
   });
   socket.once("close", () => slot.release());
   return true;

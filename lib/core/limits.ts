@@ -82,6 +82,11 @@ export interface AdmittedConnection {
   touch(): void;
   /** Requests now running on the connection (idle timeout and eviction wait while any runs). */
   busy(running: number): void;
+  /**
+   * A session meant to stay open while quiet (an upgraded WebSocket, whose dead peers the ping
+   * finds): no idle timeout from now on; at a cap it can still be evicted, longest quiet first.
+   */
+  longLived(): void;
   /** The connection ended: gives the slot back and stops the deadlines (idempotent). */
   release(): void;
 }
@@ -101,6 +106,7 @@ interface Entry {
   lastActivity: number;
   running: number;
   released: boolean;
+  longLived: boolean;
   expire: (reason: ExpiryReason) => void;
 }
 
@@ -174,6 +180,7 @@ export class ListenerLimits {
       lastActivity: now,
       running: 0,
       released: false,
+      longLived: false,
       expire: options.expire,
     };
     this.#entries.add(entry);
@@ -192,6 +199,10 @@ export class ListenerLimits {
       busy: (running) => {
         entry.running = running;
         entry.lastActivity = performance.now();
+      },
+      longLived: () => {
+        entry.longLived = true;
+        entry.frameSince = -1;
       },
       release: () => this.#release(entry),
     };
@@ -281,7 +292,7 @@ export class ListenerLimits {
       if (frameMs > 0 && entry.frameSince >= 0 && now - entry.frameSince > frameMs) {
         this.#close(entry, "frame_timeout");
       } else if (
-        idleMs > 0 && entry.running === 0 && entry.frameSince < 0 &&
+        idleMs > 0 && entry.running === 0 && entry.frameSince < 0 && !entry.longLived &&
         now - entry.lastActivity > idleMs
       ) this.#close(entry, "idle_timeout");
     }

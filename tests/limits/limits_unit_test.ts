@@ -89,6 +89,7 @@ Deno.test("limits: the idle timeout waits while a request runs", async () => {
   running.busy(1);
   const idle = track(l, expired, "idle");
   idle.received(1, false);
+  track(l, expired, "websocket").longLived();
   await waitFor(() => expired.length > 0 ? true : null, { what: "an idle expiry" });
   await new Promise((r) => setTimeout(r, 250));
   assert.deepEqual(expired, ["idle idle_timeout"]);
