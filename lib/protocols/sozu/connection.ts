@@ -53,6 +53,7 @@ const NO_WATCH: AdmittedConnection = {
   received() {},
   touch() {},
   busy() {},
+  longLived() {},
   release() {},
 };
 
