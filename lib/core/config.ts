@@ -205,7 +205,9 @@ function setPath(target: Raw, sectionName: string, key: string, value: unknown):
     typeof existing === "object" && existing !== null && !Array.isArray(existing)
       ? existing as Raw
       : {};
-  sectionObject[key] = value;
+  const [first, ...rest] = key.split(".");
+  if (rest.length === 0) sectionObject[key] = value;
+  else setPath(sectionObject, first!, rest.join("."), value); // `--set sozu.limits.key=…`
   target[sectionName] = sectionObject;
 }
 
@@ -249,7 +251,7 @@ function parseSet(item: string): SetOverride {
 
 function applySets(raw: Raw, root: AnySchema, sets: readonly SetOverride[]): void {
   for (const { sectionName, key, value } of sets) {
-    const wantsString = typeAt(root, [sectionName, key]) === "string";
+    const wantsString = typeAt(root, [sectionName, ...key.split(".")]) === "string";
     setPath(raw, sectionName, key, overrideValue(value, wantsString));
   }
 }

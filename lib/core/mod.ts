@@ -18,6 +18,7 @@ export * from "./errors.ts";
 export * from "./framing.ts";
 export * from "./handler_table.ts";
 export * from "./handover.ts";
+export * from "./limits.ts";
 export * from "./log.ts";
 export * from "./service.ts";
 export * from "./signals.ts";

@@ -9,6 +9,7 @@ import type { CommandRunner } from "./command_runner.ts";
 import type { AgentConfig } from "./config.ts";
 import { ensureDir } from "./dirs.ts";
 import { type AgentHandover, collectHandovers, upgradeContext } from "./handover.ts";
+import { listenerLimitsMetrics } from "./limits.ts";
 import { errorText, type Logger } from "./log.ts";
 import {
   type AnyServiceDefinition,
@@ -140,7 +141,7 @@ export class Supervisor {
         this.#log.warn("metrics failed", { service: slot.def.name, error });
       }
     }
-    return out;
+    return out + listenerLimitsMetrics();
   }
 
   /** Offers `signal` to every running service; resolves with the names of those that acted. */

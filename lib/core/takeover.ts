@@ -94,7 +94,7 @@ export async function takeOver(socket: string, host: TakeoverHost): Promise<Take
     await peer.send({ t: "ready", ms: steps });
     await expect(peer, "move", timeout);
     for (const s of sockets) await s.moveIn();
-    const { failed } = holdTcpServers(handover.tcp);
+    const { failed } = await holdTcpServers(handover.tcp);
     for (const note of failed) {
       log.warn("takeover: TCP address not shared; bound at start", { note });
     }

@@ -7,10 +7,16 @@
  * and claims the server through {@linkcode serveTcp}; the old agent then closes its own.
  */
 
-/** A handler of the agent's TCP servers. */
-export type TcpHandler = (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
-  | Response
-  | Promise<Response>;
+import {
+  type NodeServerRoute,
+  startNodeServer,
+  type TcpHandler,
+  type TcpHttpServer,
+} from "./http_node.ts";
+import type { ListenerLimits } from "./limits.ts";
+
+export type { TcpHandler, TcpHttpServer } from "./http_node.ts";
+export { upgradeWebSocket } from "./http_node.ts";
 
 /** Options for {@linkcode serveTcp}. */
 export interface ServeTcpOptions {
@@ -21,11 +27,16 @@ export interface ServeTcpOptions {
   signal?: AbortSignal;
   /** Answers a request whose handler threw. @default a plain 500 */
   onError?: (error: unknown) => Response | Promise<Response>;
+  /**
+   * The listener's limits (connection gate, request head deadline, keep-alive idle timeout);
+   * closed with the server. None: no limits (tests).
+   */
+  limits?: ListenerLimits;
 }
 
 /** A listening server and the address it bound. */
 export interface TcpServer {
-  server: Deno.HttpServer<Deno.NetAddr>;
+  server: TcpHttpServer;
   addr: Deno.NetAddr;
 }
 
@@ -84,46 +95,41 @@ export async function serveTcp(options: ServeTcpOptions, handler: TcpHandler): P
     return track(waiting);
   }
   const port = probe(options.hostname, options.port);
-  const ready = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: options.hostname,
-    port,
-    reusePort: true,
-    ...(options.signal ? { signal: options.signal } : {}),
-    onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
+  const route: NodeServerRoute = {
+    handler,
     onError: options.onError ?? internalError,
-  }, handler);
-  server.finished.catch(() => {});
-  return track({ server, addr: await ready.promise });
+    limits: options.limits ?? null,
+  };
+  const started = await startNodeServer(options.hostname, port, () => route, () => route.limits);
+  closeWith(started.server, options);
+  return track(started);
+}
+
+/** Shuts `server` down when `options.signal` aborts, and closes its limits when it stops. */
+function closeWith(server: TcpHttpServer, options: ServeTcpOptions): void {
+  options.signal?.addEventListener("abort", () => void server.shutdown().catch(() => {}), {
+    once: true,
+  });
+  server.finished.catch(() => {}).finally(() => options.limits?.close());
 }
 
 /** Starts a server on `address` (beside the old agent's) that holds requests until claimed. */
-function holdOne(address: TcpAddress): HeldServer {
-  const gate = Promise.withResolvers<{ handler: TcpHandler; options: ServeTcpOptions }>();
-  const ready = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: address.hostname,
-    port: address.port,
-    reusePort: true,
-    onListen: (addr) => ready.resolve(addr as Deno.NetAddr),
-    onError: internalError,
-  }, async (request, info) => {
-    const { handler, options } = await gate.promise;
-    try {
-      return await handler(request, info);
-    } catch (error) {
-      return await (options.onError ?? internalError)(error);
-    }
-  });
-  server.finished.catch(() => {});
+async function holdOne(address: TcpAddress): Promise<HeldServer> {
+  const gate = Promise.withResolvers<NodeServerRoute>();
+  let limits: ListenerLimits | null = null;
+  const started = await startNodeServer(
+    address.hostname,
+    address.port,
+    () => gate.promise,
+    () => limits,
+  );
   return {
-    server,
+    ...started,
     addr: { transport: "tcp", hostname: address.hostname, port: address.port },
     claim(handler, options) {
-      options.signal?.addEventListener("abort", () => void server.shutdown().catch(() => {}), {
-        once: true,
-      });
-      gate.resolve({ handler, options });
+      limits = options.limits ?? null;
+      closeWith(started.server, options);
+      gate.resolve({ handler, onError: options.onError ?? internalError, limits });
     },
   };
 }
@@ -133,12 +139,14 @@ function holdOne(address: TcpAddress): HeldServer {
  * Addresses that cannot be shared (an old agent that bound without SO_REUSEPORT) are returned
  * with the reason; their service binds them when it starts, after the old agent closed them.
  */
-export function holdTcpServers(addresses: readonly TcpAddress[]): { failed: string[] } {
+export async function holdTcpServers(
+  addresses: readonly TcpAddress[],
+): Promise<{ failed: string[] }> {
   const failed: string[] = [];
   for (const address of addresses) {
     const key = keyOf(address.hostname, address.port);
     try {
-      held.set(key, holdOne(address));
+      held.set(key, await holdOne(address));
     } catch (error) {
       failed.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
     }

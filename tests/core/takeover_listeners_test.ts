@@ -100,7 +100,7 @@ Deno.test("held TCP servers serve beside the old one and answer once a service c
   const other = freePort();
   const unused = await serveTcp({ hostname: "127.0.0.1", port: other }, () => new Response("o"));
   assert.deepEqual(
-    holdTcpServers([{ hostname: "127.0.0.1", port }, { hostname: "127.0.0.1", port: other }]),
+    await holdTcpServers([{ hostname: "127.0.0.1", port }, { hostname: "127.0.0.1", port: other }]),
     { failed: [] },
   );
   await old.server.shutdown();

@@ -366,7 +366,12 @@ backendTest("cryptoded service-level codes: conf dir, DNS utilities, client limi
   tools: ["ss"],
   root: true,
 }, async (t) => {
-  await using env = await agentEnv({ max_clients: 1, dns_method: "resolvconf" });
+  // evict_idle off: at the cap an idle client would otherwise be closed to make room (limits)
+  await using env = await agentEnv({
+    max_clients: 1,
+    "limits.evict_idle": false,
+    dns_method: "resolvconf",
+  });
   await Deno.remove(env.profiles, { recursive: true });
   await Deno.writeTextFile(env.profiles, "not a directory");
   await env.start();

@@ -142,7 +142,12 @@ Deno.test("SUBSCRIBE_EVENTS: BACKEND_DOWN/UP once over 2 workers, REMOVED_…, N
 Deno.test("SozuEventHub: a subscriber that never reads gets at most maxQueued events, the rest are counted as dropped", async () => {
   const hub = new SozuEventHub(3);
   let closed: (() => void) | null = null;
-  const stuck: ReplyStream = { send: () => new Promise(() => {}), onClose: (fn) => closed = fn };
+  let keptOpen = 0;
+  const stuck: ReplyStream = {
+    send: () => new Promise(() => {}),
+    onClose: (fn) => closed = fn,
+    keepOpen: () => keptOpen++,
+  };
   const got: unknown[] = [];
   const reader: ReplyStream = {
     send: (r) => {
@@ -150,9 +155,12 @@ Deno.test("SozuEventHub: a subscriber that never reads gets at most maxQueued ev
       return Promise.resolve();
     },
     onClose: () => {},
+    keepOpen: () => keptOpen++,
   };
   hub.subscribe(stuck);
   hub.subscribe(reader);
+  // A subscriber is exempt from the listener's idle timeout (events may be hours apart).
+  assert.equal(keptOpen, 2);
   for (let i = 0; i < 10; i++) {
     hub.publish({ type: "NO_AVAILABLE_BACKENDS", clusterId: `app${i}`, workerId: 0 });
     await new Promise((r) => setTimeout(r, 0)); // events come in separate worker messages

@@ -1,6 +1,6 @@
 /** The `[admin]` config section. */
 import type { z } from "zod";
-import { flag, listenAddress, section, text } from "../../core/mod.ts";
+import { flag, limitsSchema, listenAddress, section, text } from "../../core/mod.ts";
 
 /** The `[admin]` section. */
 export function adminConfigSchema() {
@@ -15,6 +15,8 @@ export function adminConfigSchema() {
     token: text().default(""),
     /** Offer the status page's operator actions (disconnect, out of rotation, restart). */
     actions: flag().default(false),
+    /** `[admin.limits]`: connection caps, request head deadline (408), keep-alive idle timeout. */
+    limits: limitsSchema({ max_connections: 256, max_per_peer: 0, idle_timeout_ms: 60_000 }),
   });
 }
 

@@ -1,9 +1,11 @@
 /** The `[admin]` service: serves the admin app on a loopback TCP address. */
 import {
+  ListenerLimits,
   serveTcp,
   type Service,
   type ServiceContext,
   splitHostPort,
+  type TcpHttpServer,
   VERSION,
 } from "../../core/mod.ts";
 import type { AdminConfig } from "./config.ts";
@@ -28,7 +30,7 @@ function hostName(): string {
 
 /** One running admin endpoint. */
 export class AdminService implements Service<AdminConfig> {
-  #server: Deno.HttpServer | null = null;
+  #server: TcpHttpServer | null = null;
   #lag = new LoopLagMonitor();
 
   async start(ctx: ServiceContext<AdminConfig>): Promise<void> {
@@ -67,6 +69,7 @@ export class AdminService implements Service<AdminConfig> {
       hostname,
       port,
       signal: ctx.signal,
+      limits: new ListenerLimits("admin", ctx.config.listen, ctx.config.limits, ctx.log),
       onError: (error) => {
         ctx.log.error("admin request failed", { error });
         return new Response("internal error\n", { status: 500 });

@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import {
   flag,
+  limitsSchema,
   millis,
   oneOf,
   pathString,
@@ -66,8 +67,10 @@ export function cryptodedConfigSchema() {
     import_max_bytes: wholeNumber(1, 16 * 1024 * 1024).default(10_240),
     /** Largest request accepted (JSON_INVALID above). */
     max_request_bytes: wholeNumber(512, 16 * 1024 * 1024).default(65_536),
-    /** Concurrent client connections (NO_MEMORY above). */
+    /** Concurrent client connections per socket (NO_MEMORY above; also caps limits). */
     max_clients: wholeNumber(1, 10_000).default(64),
+    /** `[cryptoded.limits]` (README "Limits against abuse"). */
+    limits: limitsSchema({ idle_timeout_ms: 30_000 }),
     /** DNS_OVERRIDE mechanism. */
     dns_method: oneOf(["auto", "resolvectl", "resolvconf", "file"]).default("auto"),
     /** resolv.conf managed by the `file` method. */

@@ -7,16 +7,14 @@
  * complete request it sent has been answered; a bad client only loses its own connection. Every
  * request is logged with its reply code: at debug level, or at info when it was refused.
  */
-import type { Logger } from "../../core/mod.ts";
+import type { AdmittedConnection, ExpiryReason, ListenerLimits, Logger } from "../../core/mod.ts";
 import { respName } from "./codes.ts";
 import type { CryptodedDialect, CryptodedReply } from "./dialect.ts";
 import { cryptodedFailure } from "./errors.ts";
 import type { CryptodedHandlerContext, CryptodedHandlerTable } from "./handlers.ts";
 import { type CryptodedRequest, describeCryptodedIssue, requestSchema } from "./schemas.ts";
-import { closeQuietly, writeAllText } from "./socket_io.ts";
+import { closeQuietly, drainAndClose, writeAllText } from "./socket_io.ts";
 import { JsonStreamParser, type ParsedItem } from "./stream_parser.ts";
-
-const IDLE_MS = 30_000;
 
 /** What a connection works with. */
 export interface CryptodedConnectionOptions {
@@ -27,18 +25,30 @@ export interface CryptodedConnectionOptions {
   log: Logger;
   /** Whether the peer is root (asked on the first privileged command). */
   isRoot(): Promise<boolean>;
+  /** The listener's limits, and this connection's slot and deadlines in them. */
+  limits: ListenerLimits;
+  admitted: AdmittedConnection;
+  /** Set here to close the connection in the protocol's form when the limits say so. */
+  hook: ExpiryHook;
 }
 
-/** Reads once; null at EOF, on an error, or when the peer stays quiet for IDLE_MS. */
+/** Where the limits' decision to close a connection goes (set once the connection can answer). */
+export interface ExpiryHook {
+  expire(reason: ExpiryReason): void;
+}
+
+const EXPIRED: Record<ExpiryReason, string> = {
+  frame_timeout: "request not complete after the deadline",
+  idle_timeout: "connection idle too long",
+  evicted: "closed to make room for another client",
+};
+
+/** Reads once; null at EOF, "gone" on an error (or a connection the deadlines closed). */
 async function readChunk(conn: Deno.UnixConn, buf: Uint8Array): Promise<number | null | "gone"> {
-  // a client that goes quiet mid-request loses its connection, nothing else
-  const idle = setTimeout(() => closeQuietly(conn), IDLE_MS);
   try {
     return await conn.read(buf);
   } catch {
     return "gone";
-  } finally {
-    clearTimeout(idle);
   }
 }
 
@@ -52,28 +62,44 @@ export async function serveCryptodedConnection(
   o: CryptodedConnectionOptions,
 ): Promise<void> {
   const parser = new JsonStreamParser(o.maxRequestBytes);
-  const buf = new Uint8Array(16 * 1024);
+  const buf = new Uint8Array(4096);
   let replies = 0;
   const send = (text: string) => writeAllText(conn, replies++ === 0 ? text : `\n${text}`);
-  for (;;) {
-    const n = await readChunk(conn, buf);
-    if (n === "gone") return;
-    const items = n === null ? parser.end() : parser.push(buf.subarray(0, n));
-    for (const item of items) {
-      if (item.kind === "oversized") {
-        const reply = failed("JSON_INVALID", `request larger than ${o.maxRequestBytes} bytes`);
-        logRequest(o, null, reply, `${item.size} bytes`);
-        await send(o.dialect.encode(reply, true)).catch(() => {});
-        return;
+  const watch = o.admitted;
+  o.hook.expire = (reason) => {
+    const reply = failed("JSON_INVALID", EXPIRED[reason]);
+    logRequest(o, null, reply);
+    void send(o.dialect.encode(reply, true)).catch(() => {}).finally(() => closeQuietly(conn));
+  };
+  try {
+    for (;;) {
+      const n = await readChunk(conn, buf);
+      if (n === "gone") return;
+      const items = n === null ? parser.end() : parser.push(buf.subarray(0, n));
+      watch.received(items.length, parser.pending > 0);
+      for (const item of items) {
+        if (item.kind === "oversized") {
+          o.limits.refuse("oversize");
+          const reply = failed("JSON_INVALID", `request larger than ${o.maxRequestBytes} bytes`);
+          logRequest(o, null, reply, `${item.size} bytes`);
+          await send(o.dialect.encode(reply, true)).catch(() => {});
+          await drainAndClose(conn);
+          return;
+        }
+        watch.busy(1);
+        try {
+          await send(await answer(item, o));
+        } catch {
+          return;
+        } finally {
+          watch.busy(0);
+        }
       }
-      try {
-        await send(await answer(item, o));
-      } catch {
-        return;
-      }
+      if (n === null) return;
+      if (items.length > 0 && parser.pending === 0) return; // answered everything it sent
     }
-    if (n === null) return;
-    if (items.length > 0 && parser.pending === 0) return; // answered everything it sent
+  } finally {
+    watch.release();
   }
 }
 

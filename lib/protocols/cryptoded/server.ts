@@ -5,13 +5,19 @@
  * connection.ts.
  */
 import { basename, dirname, join } from "node:path";
-import { closeUnix, listenUnix, type Logger } from "../../core/mod.ts";
+import {
+  closeUnix,
+  type LimitsConfig,
+  ListenerLimits,
+  listenUnix,
+  type Logger,
+} from "../../core/mod.ts";
 import type { ConnectionIdentity } from "../../backends/peercred/mod.ts";
 import type { CryptodedPeerIdentifier } from "./backends.ts";
-import { serveCryptodedConnection } from "./connection.ts";
+import { type ExpiryHook, serveCryptodedConnection } from "./connection.ts";
 import type { CryptodedDialect } from "./dialect.ts";
 import type { CryptodedHandlerContext, CryptodedHandlerTable } from "./handlers.ts";
-import { closeQuietly, writeAllText } from "./socket_io.ts";
+import { closeQuietly, drainAndClose, writeAllText } from "./socket_io.ts";
 
 /** Options for {@linkcode CryptodedServer}. */
 export interface CryptodedServerOptions {
@@ -21,6 +27,8 @@ export interface CryptodedServerOptions {
   gid: number | null;
   maxRequestBytes: number;
   maxClients: number;
+  /** `[cryptoded.limits]`: the connection cap is the smaller of it and `maxClients`. */
+  limits: LimitsConfig;
   table: CryptodedHandlerTable;
   context: CryptodedHandlerContext;
   /** Makes the peer identifier for the socket's names (bind name and final name). */
@@ -37,6 +45,7 @@ export class CryptodedServer {
   readonly #peers: CryptodedPeerIdentifier;
   readonly #clients = new Set<Deno.UnixConn>();
   #loop: Promise<void> | null = null;
+  #limits: ListenerLimits | null = null;
 
   constructor(options: CryptodedServerOptions) {
     this.#o = options;
@@ -51,6 +60,7 @@ export class CryptodedServer {
       ...(this.#o.gid === null ? {} : { gid: this.#o.gid }),
     });
     this.#listener = listener;
+    this.#limits = new ListenerLimits("cryptoded", this.#o.path, this.#o.limits, this.#o.log);
     this.#loop = this.#acceptLoop(listener).catch((error) => {
       if (this.#listener === listener) onFatal(error);
     });
@@ -67,8 +77,13 @@ export class CryptodedServer {
       }
       // serialised on purpose: the next accept waits until this connection is identified
       const identity = this.#o.peersAreRoot ? null : await this.#peers.identify().catch(() => null);
-      if (this.#clients.size >= this.#o.maxClients) {
-        this.#o.log.warn("too many clients; refusing a connection", { max: this.#o.maxClients });
+      const limits = this.#limits!;
+      const hook: ExpiryHook = { expire: () => closeQuietly(conn) };
+      const slot = limits.admit(null, {
+        cap: this.#o.maxClients,
+        expire: (reason) => hook.expire(reason),
+      });
+      if ("refused" in slot) { // counted and logged (once per interval) by the limits
         void refuse(conn, this.#o.dialect);
         continue;
       }
@@ -80,7 +95,11 @@ export class CryptodedServer {
         context: this.#o.context,
         log: this.#o.log,
         isRoot: this.#rootCheck(identity),
+        limits,
+        admitted: slot,
+        hook,
       }).finally(() => {
+        slot.release();
         this.#clients.delete(conn);
         closeQuietly(conn);
       });
@@ -109,26 +128,13 @@ export class CryptodedServer {
     for (const c of this.#clients) closeQuietly(c);
     this.#clients.clear();
     await this.#loop?.catch(() => {});
+    this.#limits?.close();
   }
 }
 
 /** Answers NO_MEMORY to a client over the limit and closes it (within 2 s). */
 async function refuse(conn: Deno.UnixConn, dialect: CryptodedDialect): Promise<void> {
-  const timer = setTimeout(() => closeQuietly(conn), 2000);
-  try {
-    const failure = { resp: "NO_MEMORY", message: "too many clients" } as const;
-    await writeAllText(conn, dialect.encode({ kind: "failure", failure }, true));
-    await conn.closeWrite();
-    // drain what the client sent so closing does not reset the reply away
-    const sink = new Uint8Array(4096);
-    let total = 0;
-    for (let n = await conn.read(sink); n !== null && total < 1 << 20; n = await conn.read(sink)) {
-      total += n;
-    }
-  } catch {
-    // gone
-  } finally {
-    clearTimeout(timer);
-    closeQuietly(conn);
-  }
+  const failure = { resp: "NO_MEMORY", message: "too many clients" } as const;
+  await writeAllText(conn, dialect.encode({ kind: "failure", failure }, true)).catch(() => {});
+  await drainAndClose(conn);
 }

@@ -124,6 +124,7 @@ export class CryptodedService implements Service<CryptodedConfig> {
         gid,
         maxRequestBytes: config.max_request_bytes,
         maxClients: config.max_clients,
+        limits: config.limits,
         table: dialect === documentDialect ? this.#table : createCryptodedHandlers(dialect),
         context,
         peers: (paths) => backends.peers(paths),

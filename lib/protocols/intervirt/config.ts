@@ -2,6 +2,7 @@
 import { z } from "zod";
 import {
   flag,
+  limitsSchema,
   listenAddress,
   oneOf,
   pathString,
@@ -30,8 +31,9 @@ export function intervirtConfigSchema() {
      * web page cannot drive the agent through the user's browser; native clients send none.
      */
     allowed_origins: stringList().default([]),
-    /** Most WebSocket clients at once. */
+    /** Most WebSocket clients at once (also caps `limits.max_connections`). */
     max_clients: wholeNumber(1, 10_000).default(64),
+    limits: limitsSchema(), // `[intervirt.limits]` (README "Limits against abuse")
     /** Container runtime. */
     runtime: oneOf(["lxc", "incus"]).default("lxc"),
     /** LXC path (`-P`) holding the agent's containers. */

@@ -23,6 +23,8 @@ export interface IntervirtConnectionOptions {
   maxInFlight: number;
   /** Closes the underlying socket. */
   closeSocket?: () => void;
+  /** A message refused by the size or in-flight cap (for the listener limits' counters). */
+  onRefusal?: (reason: "oversize" | "in_flight") => void;
 }
 
 /** A request ready to run: its raw body, its refID and its handler. */
@@ -98,6 +100,7 @@ export class IntervirtConnection {
   #parse(data: unknown): Record<string, unknown> {
     if (typeof data !== "string") throw new InvalidError("Expected a JSON text frame");
     if (data.length > this.#o.maxMessageBytes) {
+      this.#o.onRefusal?.("oversize");
       throw new InvalidError(
         `Message too large: ${data.length} bytes (at most ${this.#o.maxMessageBytes})`,
       );
@@ -125,6 +128,7 @@ export class IntervirtConnection {
       });
     }
     if (this.#inFlight >= this.#o.maxInFlight) {
+      this.#o.onRefusal?.("in_flight");
       throw new BusyError(`Too many requests in flight (at most ${this.#o.maxInFlight})`);
     }
     return handler;

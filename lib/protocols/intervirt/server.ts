@@ -5,8 +5,16 @@
  */
 import { Hono } from "hono";
 import type { Context, Next } from "hono";
-import { upgradeWebSocket } from "hono/deno";
-import { type Logger, serveTcp, splitHostPort } from "../../core/mod.ts";
+import {
+  DEFAULT_LIMITS,
+  type LimitsConfig,
+  ListenerLimits,
+  type Logger,
+  serveTcp,
+  splitHostPort,
+  type TcpHttpServer,
+  upgradeWebSocket,
+} from "../../core/mod.ts";
 import { inSubnet, parseCidr, sameAddress } from "./containers/mod.ts";
 import type { ContainerManager } from "./containers/mod.ts";
 import { IntervirtConnection } from "./connection.ts";
@@ -27,6 +35,8 @@ export interface IntervirtAppOptions {
   /** Every open connection (for /healthz counts and shutdown). */
   connections: Set<IntervirtConnection>;
   onConnectionsChanged?: () => void;
+  /** A message refused by a size or in-flight cap (counted by the listener limits). */
+  onRefusal?: (reason: "oversize" | "in_flight") => void;
 }
 
 /** Hono's env under Deno.serve: the peer address. */
@@ -61,7 +71,10 @@ function tokenMatches(given: string | undefined, token: string): boolean {
   return diff === 0;
 }
 
-/** The checks before the upgrade: allow-list, origin, client count, token, upgrade header. */
+/**
+ * The checks before the upgrade: allow-list, origin, token, upgrade header (the client count is
+ * the listener limits' cap: `max_clients`, or `limits.max_connections` when smaller).
+ */
 function admission(options: IntervirtAppOptions) {
   return async (c: Context<IntervirtAppEnv>, next: Next) => {
     const peer = c.env?.remoteAddr?.hostname ?? "";
@@ -73,9 +86,6 @@ function admission(options: IntervirtAppOptions) {
     if (origin !== undefined && !options.allowedOrigins.includes(origin)) {
       options.log.warn("client refused: browser origin not allowed", { peer, origin });
       return c.text("forbidden origin\n", 403);
-    }
-    if (options.connections.size >= options.maxClients) {
-      return c.text("too many clients\n", 503);
     }
     if (options.token !== "") {
       const header = c.req.header("authorization");
@@ -95,38 +105,35 @@ function admission(options: IntervirtAppOptions) {
 
 /** The WebSocket side: one {@linkcode IntervirtConnection} per socket. */
 function socketEvents(options: IntervirtAppOptions) {
-  return upgradeWebSocket(() => {
-    let connection: IntervirtConnection | null = null;
-    return {
-      onOpen: (_event, ws) => {
-        connection = new IntervirtConnection({
-          table: options.table,
-          manager: options.manager,
-          log: options.log,
-          maxMessageBytes: options.maxMessageBytes,
-          maxInFlight: options.maxInFlight,
-          closeSocket: () => ws.close(1001, "agent stopping"),
-          send: (frame) => {
-            if (ws.readyState === 1) ws.send(JSON.stringify(frame));
-          },
-        });
-        options.connections.add(connection);
-        options.onConnectionsChanged?.();
+  return (c: Context<IntervirtAppEnv>) => {
+    const { socket: ws, response } = upgradeWebSocket(c.req.raw);
+    const connection = new IntervirtConnection({
+      table: options.table,
+      manager: options.manager,
+      log: options.log,
+      maxMessageBytes: options.maxMessageBytes,
+      maxInFlight: options.maxInFlight,
+      closeSocket: () => ws.close(1001, "agent stopping"),
+      send: (frame) => {
+        if (ws.readyState === 1) ws.send(JSON.stringify(frame));
       },
-      onMessage: (event, _ws) => {
-        connection?.receive(event.data).catch((error) =>
-          options.log.error("session failed", { error })
-        );
-      },
-      onClose: () => {
-        if (connection) {
-          connection.close();
-          options.connections.delete(connection);
-          options.onConnectionsChanged?.();
-        }
-      },
+      ...(options.onRefusal ? { onRefusal: options.onRefusal } : {}),
+    });
+    ws.onopen = () => {
+      options.connections.add(connection);
+      options.onConnectionsChanged?.();
     };
-  });
+    ws.onmessage = (event) => {
+      connection.receive(event.data).catch((error) =>
+        options.log.error("session failed", { error })
+      );
+    };
+    ws.onclose = () => {
+      connection.close();
+      if (options.connections.delete(connection)) options.onConnectionsChanged?.();
+    };
+    return response;
+  };
 }
 
 /** Builds the app. */
@@ -143,11 +150,13 @@ export interface IntervirtListenOptions {
   listen: string;
   signal: AbortSignal;
   log: Logger;
+  /** `[intervirt.limits]` with `max_clients` folded into `max_connections`. */
+  limits: ListenerLimits;
 }
 
 /** A listening server and its bound address. */
 export interface IntervirtListener {
-  server: Deno.HttpServer;
+  server: TcpHttpServer;
   address: Deno.NetAddr;
 }
 
@@ -161,10 +170,23 @@ export async function serveIntervirt(
     hostname,
     port,
     signal: options.signal,
+    limits: options.limits,
     onError: (error) => {
       options.log.error("intervirt request failed", { error });
       return new Response("internal error\n", { status: 500 });
     },
   }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
   return { server, address: addr };
+}
+
+/** The listener's limits: `[intervirt.limits]`, capped at `max_clients` connections. */
+export function intervirtLimits(
+  listen: string,
+  limits: LimitsConfig | undefined,
+  maxClients: number,
+  log: Logger,
+): ListenerLimits {
+  const max = Math.min(limits?.max_connections ?? DEFAULT_LIMITS.max_connections, maxClients);
+  const config = { ...limits, max_connections: max };
+  return new ListenerLimits("intervirt", listen, config, log);
 }

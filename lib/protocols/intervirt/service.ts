@@ -7,6 +7,7 @@ import {
   type Service,
   type ServiceContext,
   type StatusPageSource,
+  type TcpHttpServer,
   ToolHealth,
 } from "../../core/mod.ts";
 import type { IntervirtConfig } from "./config.ts";
@@ -20,7 +21,7 @@ import {
   parseState,
 } from "./containers/mod.ts";
 import { buildIntervirtHandlers } from "./handlers.ts";
-import { createIntervirtApp, serveIntervirt } from "./server.ts";
+import { createIntervirtApp, intervirtLimits, serveIntervirt } from "./server.ts";
 import { intervirtStatusPage } from "./status_page.ts";
 
 /** Tools every runtime needs besides its own. */
@@ -30,7 +31,7 @@ const NETWORK_TOOLS = ["ip", "nft", "sysctl", "nsenter", "ss"];
 export class IntervirtService implements Service<IntervirtConfig> {
   readonly #createBackends: IntervirtBackendsFactory;
   #backends: IntervirtBackends | null = null;
-  #server: Deno.HttpServer | null = null;
+  #server: TcpHttpServer | null = null;
   #connections = new Set<IntervirtConnection>();
   #manager: ContainerManager | null = null;
   /** This service's own listener, once bound. */
@@ -60,6 +61,7 @@ export class IntervirtService implements Service<IntervirtConfig> {
       ctx.log.error("reconcile failed; serving anyway", { error });
     }
     detail();
+    const limits = intervirtLimits(config.listen, config.limits, config.max_clients, ctx.log);
     const app = createIntervirtApp({
       path: config.path,
       token: config.token,
@@ -73,11 +75,13 @@ export class IntervirtService implements Service<IntervirtConfig> {
       maxInFlight: config.max_in_flight,
       connections: this.#connections,
       onConnectionsChanged: detail,
+      onRefusal: (reason) => limits.refuse(reason),
     });
     const listener = await serveIntervirt(app, {
       listen: config.listen,
       signal: ctx.signal,
       log: ctx.log,
+      limits,
     });
     this.#server = listener.server;
     const { hostname, port } = listener.address;

@@ -1,7 +1,19 @@
 /** The `[masq]` config section and the Daemon's state document. */
 import { z } from "zod";
-import { flag, millis, pathString, section, stringList, wholeNumber } from "../../core/mod.ts";
+import {
+  flag,
+  type LimitsConfig,
+  limitsSchema,
+  millis,
+  pathString,
+  section,
+  stringList,
+  wholeNumber,
+} from "../../core/mod.ts";
 import { DEFAULT_UI_PORT } from "./codes.ts";
+
+/** The UI port's limits unless configured: loopback clients only, so no per-address cap. */
+export const MASQ_LIMITS: Partial<LimitsConfig> = { max_connections: 256, max_per_peer: 0 };
 
 /** The `[masq]` section. */
 export function masqConfigSchema() {
@@ -19,6 +31,12 @@ export function masqConfigSchema() {
     launch_timeout_ms: millis(100, 120_000).default(10_000),
     /** Largest accepted text frame; a larger one disconnects that client. */
     max_message_bytes: wholeNumber(1024, 64 << 20).default(1 << 20),
+    /**
+     * `[masq.limits]`: the UI port's connection cap (UI clients are few; past it the longest idle
+     * is closed with 1013), request head deadline (408), idle timeout. The Node's UI port uses
+     * the same defaults.
+     */
+    limits: limitsSchema(MASQ_LIMITS),
   });
 }
 

@@ -26,6 +26,8 @@ export interface MasqConnectionHost {
   detach(connection: MasqConnection): void;
   /** Every well-formed inbound message. */
   onMessage(client: ClientId, message: UiMessage): void;
+  /** A message over `maxMessageBytes` arrived (counted by the listener limits). */
+  onOversize?(): void;
   onConnect?(client: ClientId): void;
   onDisconnect?(client: ClientId): void;
 }
@@ -78,6 +80,7 @@ export class MasqConnection {
         client: this.id,
         bytes: data.length,
       });
+      this.#host.onOversize?.();
       this.drop(1009, "message too big");
       return;
     }

@@ -4,8 +4,18 @@
  * `Origin` outside the allow-list (403), numbers clients from 0 (each a `connection.ts`), and
  * routes replies to one client, all clients, or all but one.
  */
-import { errorText, type Logger, serveTcp } from "../../core/mod.ts";
+import {
+  DEFAULT_LIMITS,
+  errorText,
+  type LimitsConfig,
+  ListenerLimits,
+  type Logger,
+  serveTcp,
+  type TcpHttpServer,
+  upgradeWebSocket,
+} from "../../core/mod.ts";
 import { NODE_UI_PROTOCOL } from "./codes.ts";
+import { MASQ_LIMITS } from "./config.ts";
 import type { UiMessage } from "./codec.ts";
 import { type ClientId, MasqConnection, type MasqConnectionHost } from "./connection.ts";
 
@@ -25,6 +35,10 @@ export interface MasqServerOptions {
   /** A client whose unsent data exceeds this is dropped. @default {8388608} */
   maxBufferedBytes?: number;
   log: Logger;
+  /** The port's limits (connection cap, head deadline, idle timeout). */
+  limits?: LimitsConfig;
+  /** The service name the limits are shown under in /metrics. @default {"masq"} */
+  service?: string;
   /** Every well-formed inbound message. */
   onMessage(client: ClientId, message: UiMessage): void;
   onConnect?(client: ClientId): void;
@@ -77,12 +91,20 @@ export class MasqServer {
   #host: MasqConnectionHost;
   #nextId = 0;
   #closing = false;
-  #server: Deno.HttpServer | null = null;
+  #server: TcpHttpServer | null = null;
   #port = 0;
+  #limits: ListenerLimits;
 
   private constructor(options: MasqServerOptions) {
     this.#o = options;
     this.#hostname = options.hostname ?? "127.0.0.1";
+    this.#limits = new ListenerLimits(
+      options.service ?? "masq",
+      `${this.#hostname}:${options.port}`,
+      options.limits ?? { ...DEFAULT_LIMITS, ...MASQ_LIMITS },
+      options.log,
+    );
+    const limits = this.#limits;
     const clients = this.#clients;
     this.#host = {
       log: options.log,
@@ -92,6 +114,7 @@ export class MasqServer {
       attach: (connection) => clients.set(connection.id, connection),
       detach: (connection) => clients.delete(connection.id),
       onMessage: options.onMessage,
+      onOversize: () => limits.refuse("oversize"),
       ...(options.onConnect ? { onConnect: options.onConnect } : {}),
       ...(options.onDisconnect ? { onDisconnect: options.onDisconnect } : {}),
     };
@@ -119,6 +142,7 @@ export class MasqServer {
       const { server, addr } = await serveTcp({
         hostname: this.#hostname,
         port: this.#o.port,
+        limits: this.#limits,
         onError: (error) => {
           this.#o.log.error("UI request failed", { error: errorText(error) });
           return new Response("internal error\n", { status: 500 });
@@ -127,6 +151,7 @@ export class MasqServer {
       this.#server = server;
       this.#port = addr.port;
     } catch (error) {
+      this.#limits.close();
       if (error instanceof Deno.errors.AddrInUse) {
         throw new PortBusyError(this.#hostname, this.#o.port, { cause: error });
       }
@@ -139,7 +164,7 @@ export class MasqServer {
     if (refused) return refused;
     let upgraded: { socket: WebSocket; response: Response };
     try {
-      upgraded = Deno.upgradeWebSocket(request, { protocol: NODE_UI_PROTOCOL });
+      upgraded = upgradeWebSocket(request, { protocol: NODE_UI_PROTOCOL });
     } catch (error) {
       return new Response(`Bad WebSocket upgrade: ${errorText(error)}\n`, { status: 400 });
     }

@@ -72,6 +72,7 @@ export class MasqService implements Service<MasqConfig> {
         port: config.ui_port,
         allowedOrigins: config.allowed_origins,
         maxMessageBytes: config.max_message_bytes,
+        limits: config.limits,
         log: ctx.log,
         onMessage: (client, message) => daemon.dispatch(client, message),
       });

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import {
   flag,
+  limitsSchema,
   millis,
   pathString,
   section,
@@ -70,6 +71,7 @@ export function quixConfigSchema() {
     vpn_timeout_ms: millis(100, 600_000).default(30_000),
     /** ctl socket ("" = `<agent.run_dir>/quix.sock`). */
     ctl_socket: text().default(""),
+    limits: limitsSchema(), // `[quix.limits]`: the ctl socket's (README "Limits against abuse")
   });
 }
 

@@ -126,10 +126,15 @@ export class QuixService implements Service<QuixConfig> {
       onChange: () => this.#publish(),
     });
     const socketPath = resolve(c.ctl_socket || join(ctx.paths.run, "quix.sock"));
-    this.#statusSocket = new QuixStatusSocket(socketPath, {
-      status: () => this.status(),
-      vpnRefresh: () => this.refreshVpn(),
-    }, ctx.log);
+    this.#statusSocket = new QuixStatusSocket(
+      socketPath,
+      {
+        status: () => this.status(),
+        vpnRefresh: () => this.refreshVpn(),
+      },
+      ctx.log,
+      c.limits,
+    );
     await this.#statusSocket.listen();
     this.#dialer.start();
     this.#publish();

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import type { DataPlaneOptions } from "../../backends/http_proxy/mod.ts";
 import { flag, millis, oneOf, pathString, section, text, wholeNumber } from "../../core/mod.ts";
+import { limitsSchema } from "../../core/mod.ts";
 import { isSocketAddress } from "./address.ts";
 
 const socketAddressList = z.array(
@@ -52,6 +53,8 @@ export function sozuConfigSchema() {
     processing_after_ms: millis(1, 600_000).default(1000),
     /** Requests in flight per client before reading from it pauses. */
     max_in_flight: wholeNumber(1, 1_000_000).default(10_000),
+    /** `[sozu.limits]`: the command socket's connection cap, frame deadline, idle timeout. */
+    limits: limitsSchema(),
     /** Default timeout of `polyagent ctl sozu` calls. */
     ctl_timeout_ms: millis(100, 3_600_000).default(10_000),
     /** Time a soft stop on agent shutdown may take before in-flight requests are dropped. */

@@ -5,8 +5,11 @@
  * costs only an ERROR reply — the connection stays open.
  */
 import {
+  type AdmittedConnection,
   concatBytes,
+  type ExpiryReason,
   InvalidError,
+  type ListenerLimits,
   type Logger,
   nulFramer,
   UnavailableError,
@@ -35,7 +38,30 @@ export interface SozuConnectionOptions {
   refusal(): string | null;
   /** Told the status of every final reply (for metrics). */
   onReply?(status: "OK" | "ERROR"): void;
+  /** The listener's limits; none in tests that drive a connection alone. */
+  limits?: ListenerLimits;
 }
+
+/** This connection's slot in the listener's limits, and where its expiry goes. */
+export interface SozuAdmission {
+  admitted: AdmittedConnection;
+  /** Set by the connection: closes it with an ERROR reply saying why. */
+  expire: (reason: ExpiryReason) => void;
+}
+
+const NO_WATCH: AdmittedConnection = {
+  received() {},
+  touch() {},
+  busy() {},
+  longLived() {},
+  release() {},
+};
+
+const EXPIRED: Record<ExpiryReason, string> = {
+  frame_timeout: "message not complete after the deadline: closing the connection",
+  idle_timeout: "connection idle too long: closing it",
+  evicted: "closing this connection to make room for another client",
+};
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -164,10 +190,13 @@ class SozuConnection {
   #inFlight = new Set<Promise<void>>();
   #sequence = 0;
   #onClose: (() => void)[] = [];
+  #watch: AdmittedConnection;
 
-  constructor(conn: Deno.Conn, options: SozuConnectionOptions) {
+  constructor(conn: Deno.Conn, options: SozuConnectionOptions, admission?: SozuAdmission) {
     this.#conn = conn;
     this.#options = options;
+    this.#watch = admission?.admitted ?? NO_WATCH;
+    if (admission) admission.expire = (reason) => this.#expire(reason);
     this.#replies = new ReplyWriter(conn.writable);
     this.#clock = new ProcessingClock(options.processingAfterMs);
   }
@@ -175,10 +204,16 @@ class SozuConnection {
   /** Reads until the client closes; then waits for the requests in flight. */
   async serve(): Promise<void> {
     const framer = nulFramer(this.#options.maxFrame);
+    const limits = this.#options.limits;
+    // a small read buffer of our own: `conn.readable` would hold 64 KiB per idle connection
+    const buf = new Uint8Array(4096);
     try {
-      for await (const chunk of this.#conn.readable) {
-        for (const event of framer.push(chunk)) {
+      for (let n = await this.#conn.read(buf); n !== null; n = await this.#conn.read(buf)) {
+        const events = framer.push(buf.subarray(0, n));
+        this.#watch.received(events.length, framer.buffered > 0);
+        for (const event of events) {
           if (event.kind === "oversized") {
+            limits?.refuse("oversize");
             const limit = this.#options.maxFrame;
             const message = `message too large: ${event.size} bytes (the limit is ${limit})`;
             void this.#replies.send(response("", "ERROR", message));
@@ -189,21 +224,39 @@ class SozuConnection {
       }
     } catch (error) {
       if (
-        !(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset)
+        !(error instanceof Deno.errors.BadResource ||
+          error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.Interrupted)
       ) {
         this.#options.log.debug("command connection ended", { error });
       }
     }
     for (const fn of this.#onClose.splice(0)) fn();
+    this.#watch.release();
     await Promise.allSettled(this.#inFlight);
     this.#clock.stop();
     await this.#replies.close();
   }
 
+  /** The deadlines closed the connection: an ERROR reply saying why, then close. */
+  #expire(reason: ExpiryReason): void {
+    void this.#replies.send(response("", "ERROR", EXPIRED[reason])).finally(() => {
+      try {
+        this.#conn.close();
+      } catch {
+        // already closed
+      }
+    });
+  }
+
   /** Tracks a running request; waits while too many are in flight. */
   async #start(job: Promise<void>): Promise<void> {
     this.#inFlight.add(job);
-    void job.finally(() => this.#inFlight.delete(job));
+    this.#watch.busy(this.#inFlight.size);
+    void job.finally(() => {
+      this.#inFlight.delete(job);
+      this.#watch.busy(this.#inFlight.size);
+    });
     while (this.#inFlight.size >= this.#options.maxInFlight) await Promise.race(this.#inFlight);
   }
 
@@ -247,6 +300,7 @@ class SozuConnection {
         stream: {
           send: (reply) => this.#replies.send(reply),
           onClose: (fn) => this.#onClose.push(fn),
+          keepOpen: () => this.#watch.longLived(),
         },
       });
     } finally {
@@ -259,6 +313,7 @@ class SozuConnection {
 export function serveSozuConnection(
   conn: Deno.Conn,
   options: SozuConnectionOptions,
+  admission?: SozuAdmission,
 ): Promise<void> {
-  return new SozuConnection(conn, options).serve();
+  return new SozuConnection(conn, options, admission).serve();
 }

@@ -15,6 +15,11 @@ export interface ReplyStream {
   send(reply: CommandResponse): Promise<void>;
   /** Runs `fn` when the connection ends. */
   onClose(fn: () => void): void;
+  /**
+   * The connection now stays open while quiet (a subscriber may see no event for hours): the
+   * listener's idle timeout no longer applies to it; at the connection cap it can still be evicted.
+   */
+  keepOpen(): void;
 }
 
 interface Subscriber {
@@ -53,6 +58,7 @@ export class SozuEventHub {
   /** Adds a subscriber until its connection ends. */
   subscribe(stream: ReplyStream): void {
     const subscriber: Subscriber = { stream, queued: 0 };
+    stream.keepOpen();
     this.#subscribers.add(subscriber);
     stream.onClose(() => this.#subscribers.delete(subscriber));
   }

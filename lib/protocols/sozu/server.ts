@@ -4,7 +4,12 @@
  * server does.
  */
 import { closeUnix, listenUnix } from "../../core/mod.ts";
-import { serveSozuConnection, type SozuConnectionOptions } from "./connection.ts";
+import {
+  serveSozuConnection,
+  type SozuAdmission,
+  type SozuConnectionOptions,
+} from "./connection.ts";
+import { response } from "./schemas.ts";
 
 /** The listening command socket and its open connections. */
 export class SozuCommandServer {
@@ -13,6 +18,7 @@ export class SozuCommandServer {
   #conns = new Set<Deno.Conn>();
   #closing = false;
   #accepting: Promise<void>;
+  #options: SozuConnectionOptions;
 
   private constructor(
     listener: Deno.UnixListener,
@@ -22,6 +28,7 @@ export class SozuCommandServer {
   ) {
     this.#listener = listener;
     this.#path = path;
+    this.#options = options;
     this.#accepting = this.#accept(listener, options, onError);
   }
 
@@ -55,6 +62,20 @@ export class SozuCommandServer {
     if (!options.keepClients) { for (const conn of this.#conns) closeQuietly(conn); }
     this.#conns.clear();
     await this.#accepting.catch(() => {});
+    this.#options.limits?.close();
+  }
+
+  /** A slot in the limits (answered ERROR and closed when there is none). */
+  #admit(conn: Deno.Conn, options: SozuConnectionOptions): SozuAdmission | undefined | "refused" {
+    if (!options.limits) return undefined;
+    const admission = { expire: () => closeQuietly(conn) } as Partial<SozuAdmission>;
+    const slot = options.limits.admit(null, { expire: (reason) => admission.expire!(reason) });
+    if ("refused" in slot) {
+      void refuse(conn, options.limits.config.max_connections);
+      return "refused";
+    }
+    admission.admitted = slot;
+    return admission as SozuAdmission;
   }
 
   async #accept(
@@ -64,8 +85,11 @@ export class SozuCommandServer {
   ): Promise<void> {
     try {
       for await (const conn of listener) {
+        const admission = this.#admit(conn, options);
+        if (admission === "refused") continue;
         this.#conns.add(conn);
-        void serveSozuConnection(conn, options).finally(() => {
+        void serveSozuConnection(conn, options, admission).finally(() => {
+          admission?.admitted.release();
           this.#conns.delete(conn);
           closeQuietly(conn);
         });
@@ -81,5 +105,19 @@ function closeQuietly(conn: Deno.Conn): void {
     conn.close();
   } catch {
     // already closed
+  }
+}
+
+/** Answers ERROR to a client over the connection cap and closes it. */
+async function refuse(conn: Deno.Conn, max: number): Promise<void> {
+  const reply = response("", "ERROR", `too many clients (the limit is ${max}): try again later`);
+  const timer = setTimeout(() => closeQuietly(conn), 2000);
+  try {
+    await conn.write(new TextEncoder().encode(JSON.stringify(reply) + "\0"));
+  } catch {
+    // gone
+  } finally {
+    clearTimeout(timer);
+    closeQuietly(conn);
   }
 }

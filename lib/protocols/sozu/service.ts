@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import {
   errorText,
   type JsonDocument,
+  ListenerLimits,
   type Service,
   type ServiceContext,
   type ServiceHandover,
@@ -250,6 +251,7 @@ export class SozuService implements Service<SozuConfig> {
       maxInFlight: config.max_in_flight,
       refusal: () => this.#proxyStopped ? "the proxy is stopped" : null,
       onReply: (status) => this.#replies[status]++,
+      limits: new ListenerLimits("sozu", this.#socketPath, config.limits, ctx.log),
     }, (error) => ctx.fail(error));
   }
 

@@ -67,6 +67,7 @@ class NodeProgram {
     this.#server = await MasqServer.listen({
       port,
       allowedOrigins: env.allowedOrigins,
+      service: "masq-node",
       ...(env.maxMessageBytes !== null ? { maxMessageBytes: env.maxMessageBytes } : {}),
       log,
       onMessage: (client, message) => actor.dispatch(client, message),

@@ -6,7 +6,7 @@
  * document, the orders that rebuild it and the data-plane orders that rebuild a worker.
  */
 import type { ProxyOrder } from "../../../backends/http_proxy/mod.ts";
-import type { HttpFront, TcpFront } from "../order_schemas.ts";
+import type { TcpFront } from "../order_schemas.ts";
 import { frontendJson, type HttpFrontendJson } from "./frontends.ts";
 import type { ListenerDefaults, StateOrder } from "./orders.ts";
 import {
