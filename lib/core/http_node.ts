@@ -337,6 +337,14 @@ export async function startNodeServer(
   server.on("request", (req, res) => {
     void onRequest(route, req, res).catch(() => res.destroy());
   });
+  // Expect: 100-continue. node:http under Deno sends its automatic "100 Continue" late when the
+  // request was pipelined behind another: between the head and the body of the final response.
+  // It is sent here only when no earlier response is pending on the connection (a pipelining
+  // client has sent the body already; a 100 is optional, RFC 9110 §10.1.1).
+  server.on("checkContinue", (req, res) => {
+    if (!socketState(req.socket).inRequest) res.writeContinue();
+    void onRequest(route, req, res).catch(() => res.destroy());
+  });
   server.on("upgrade", (req, socket: Socket, head: Uint8Array) => {
     void onUpgrade(route, req, socket, head).catch(() => socket.destroy());
   });

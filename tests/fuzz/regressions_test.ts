@@ -71,3 +71,42 @@ Deno.test("ChunkedScanner refuses a trailer that is not a field line", () => {
   const trailers = "0\r\nX-T: 1\r\nY:\r\n\r\n";
   assert.equal(scan(trailers), trailers.length);
 });
+
+Deno.test("a pipelined Expect: 100-continue request gets its whole answer after the first one (no 100 inside it); a lone one gets its 100 first", async () => {
+  const { serveTcp } = await import("../../lib/core/mod.ts");
+  const { server, addr } = await serveTcp(
+    { hostname: "127.0.0.1", port: 0 },
+    async (req) => new Response(`got ${(await req.text()).length}`, { status: 404 }),
+  );
+  const exchange = async (raw: string, wanted: number): Promise<string> => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: addr.port });
+    await conn.write(new TextEncoder().encode(raw));
+    const buf = new Uint8Array(65536);
+    let out = "";
+    while ((out.match(/got \d+/g) ?? []).length < wanted) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      out += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    conn.close();
+    return out.replace(/\r\ndate: [^\r]*/gi, "");
+  };
+  try {
+    const piped = await exchange(
+      "PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde" +
+        "PUT /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n" +
+        "5\r\nWnf_Z\r\n0\r\n\r\n",
+      2,
+    );
+    const answers = piped.split("HTTP/1.1 ").filter((s) => s !== "");
+    assert.deepEqual(answers.map((a) => a.slice(0, 3)), ["404", "404"], piped);
+    assert.ok(answers.every((a) => /\r\n\r\ngot 5$/.test(a)), piped);
+    const lone = await exchange(
+      "PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nxyz",
+      1,
+    );
+    assert.match(lone, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 404 /);
+  } finally {
+    await server.shutdown();
+  }
+});
