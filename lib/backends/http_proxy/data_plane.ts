@@ -285,7 +285,9 @@ export class WorkerDataPlane implements DataPlane {
     this.#stopping = true;
     for (const slot of this.#slots) slot.state = "STOPPING";
     await Promise.allSettled(
-      this.#slots.map((slot) => this.#send(slot, { t: "hard_stop" }, 1000)),
+      // The worker closes its listeners before it answers; a loaded machine may take a while, and
+      // a terminated worker can keep its sockets open for some time, so it is given 5 s.
+      this.#slots.map((slot) => this.#send(slot, { t: "hard_stop" }, 5000)),
     );
     this.#terminateAll();
   }
