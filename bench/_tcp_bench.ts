@@ -68,6 +68,17 @@ backend be
       "1",
     ], "piped");
     children.push(poly);
+    const floorPort = freePort();
+    const floor = spawn("bare pipe", Deno.execPath(), [
+      "run",
+      "-q",
+      "-A",
+      join(ROOT, "bench", "_bare_pipe.ts"),
+      String(floorPort),
+      String(options.backendPort),
+    ]);
+    children.push(floor);
+    await waitPort(floorPort, "bare pipe (floor)");
     await waitPort(haproxyPort, "haproxy (mode tcp)");
     await waitPort(polyPort, "polyagent TCP proxy");
     const reference = { name: "haproxy mode tcp", port: haproxyPort, pid: haproxy.pid };
@@ -77,14 +88,19 @@ backend be
       "| target | req/s | p99 ms | haproxy tcp req/s | haproxy tcp p99 ms | req/s ×hap |",
     );
     console.log("|---|---|---|---|---|---|");
-    const pairs = await options.interleaved(target, reference, 64, options.seconds, options.rounds);
-    console.log(
-      `| ${target.name} | ${fmt(median(pairs.map((p) => p.target.rps)))} | ${
-        fmt(median(pairs.map((p) => p.target.p99)), 2)
-      } | ${fmt(median(pairs.map((p) => p.nginx.rps)))} | ${
-        fmt(median(pairs.map((p) => p.nginx.p99)), 2)
-      } | ${fmt(median(pairs.map((p) => p.target.rps / p.nginx.rps)), 2)} (target ≥ 0.9) |`,
-    );
+    const floorTarget = { name: "floor: bare Deno pipe", port: floorPort, pid: floor.pid };
+    for (const t of [target, floorTarget]) {
+      const pairs = await options.interleaved(t, reference, 64, options.seconds, options.rounds);
+      console.log(
+        `| ${t.name} | ${fmt(median(pairs.map((p) => p.target.rps)))} | ${
+          fmt(median(pairs.map((p) => p.target.p99)), 2)
+        } | ${fmt(median(pairs.map((p) => p.nginx.rps)))} | ${
+          fmt(median(pairs.map((p) => p.nginx.p99)), 2)
+        } | ${fmt(median(pairs.map((p) => p.target.rps / p.nginx.rps)), 2)}${
+          t === target ? " (target ≥ 0.9)" : ""
+        } |`,
+      );
+    }
   } finally {
     for (const c of children.reverse()) await c.stop();
   }
