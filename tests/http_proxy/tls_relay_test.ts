@@ -30,66 +30,55 @@ function splitBackend(body: string, cut: boolean) {
   });
 }
 
-async function proxyTo(engine: TlsEngineChoice, backend: string) {
+/** A TLS client connected through an `engine` proxy to {@linkcode splitBackend}. */
+async function through(engine: TlsEngineChoice, body: string, cut: boolean) {
+  const backend = splitBackend(body, cut);
   const ca = await startCa();
   const cert = await ca.issue({ cn: "a.test" });
   const proxy = await startProxy({
     listener: { protocol: "https" },
     engine: { tlsEngine: engine },
-    clusters: { c: [backend] },
+    clusters: { c: [backend.address] },
     fronts: [["a.test", "", "c"]],
     certificates: [specOf(cert, ["a.test"])],
   });
+  const conn = await tlsConnect(proxy.port, "a.test", ca.caCertificate);
   return {
-    proxy,
-    ca,
+    backend,
+    conn,
     async [Symbol.asyncDispose]() {
+      try {
+        conn.close();
+      } catch {
+        // closed by the proxy
+      }
       await proxy[Symbol.asyncDispose]();
       await ca[Symbol.asyncDispose]();
+      await backend[Symbol.asyncDispose]();
     },
   };
 }
 
 const GET = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+const NEEDS = { tools: ["openssl"] };
 
 for (const engine of ["native", "node"] as TlsEngineChoice[]) {
-  backendTest(`${engine}: a body sent after its head arrives whole, twice on one connection`, {
-    tools: ["openssl"],
-  }, async () => {
-    await using backend = splitBackend("0123456789", false);
-    await using t = await proxyTo(engine, backend.address);
-    const conn = await tlsConnect(t.proxy.port, "a.test", t.ca.caCertificate);
-    try {
-      for (let i = 0; i < 2; i++) {
-        await send(conn, GET);
-        const text = await readUntil(conn, responses(1));
-        assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n0123456789$/, text);
-      }
-      assert.equal(backend.connections, 1, "the backend connection was reused");
-    } finally {
-      conn.close();
+  backendTest(`${engine}: a body sent after its head arrives whole, twice`, NEEDS, async () => {
+    await using t = await through(engine, "0123456789", false);
+    for (let i = 0; i < 2; i++) {
+      await send(t.conn, GET);
+      const text = await readUntil(t.conn, responses(1));
+      assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n0123456789$/, text);
     }
+    assert.equal(t.backend.connections, 1, "the backend connection was reused");
   });
 
-  backendTest(`${engine}: a backend dying mid-body ends the client connection`, {
-    tools: ["openssl"],
-  }, async () => {
-    await using backend = splitBackend("01234", true);
-    await using t = await proxyTo(engine, backend.address);
-    const conn = await tlsConnect(t.proxy.port, "a.test", t.ca.caCertificate);
-    try {
-      await send(conn, GET);
-      const text = await readUntil(conn, () => false);
-      // Ended by the proxy (a read after the end gives null), not by readUntil's timer.
-      const after = await conn.read(new Uint8Array(1)).catch(() => "closed by the timer");
-      assert.equal(after, null);
-      assert.match(
-        text,
-        /^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: 10\r\n[\s\S]*\r\n\r\n01234$/,
-        text,
-      );
-    } finally {
-      conn.close();
-    }
+  backendTest(`${engine}: a backend dying mid-body ends the client connection`, NEEDS, async () => {
+    await using t = await through(engine, "01234", true);
+    await send(t.conn, GET);
+    const text = await readUntil(t.conn, () => false);
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: 10\r\n[\s\S]*01234$/, text);
+    // Ended by the proxy (a read after the end gives null), not by readUntil's timer.
+    assert.equal(await t.conn.read(new Uint8Array(1)).catch(() => "closed by the timer"), null);
   });
 }

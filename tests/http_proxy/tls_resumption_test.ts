@@ -6,30 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { backendTest, sh } from "../_helpers/mod.ts";
+import { backendTest } from "../_helpers/mod.ts";
 import { startCa } from "../sozu/_certs.ts";
 import { startHttpBackend, startProxy } from "./_helpers.ts";
-import { specOf } from "./_tls.ts";
+import { servedCertificate, specOf } from "./_tls.ts";
 
 /** One `Connection: close` GET with s_client; returns its output. */
 async function closingGet(port: number, version: string, session: string[]): Promise<string> {
-  const out = await sh([
-    "timeout",
-    "10",
-    "openssl",
-    "s_client",
-    "-connect",
-    `127.0.0.1:${port}`,
-    "-servername",
-    "a.test",
-    `-${version}`,
-    "-ign_eof",
-    ...session,
-  ], {
-    check: false,
-    stdin: "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
-  });
-  return out.stdout + out.stderr;
+  const request = "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+  const extra = [`-${version}`, "-ign_eof", ...session];
+  return (await servedCertificate(port, "a.test", extra, request)).text;
 }
 
 backendTest(
