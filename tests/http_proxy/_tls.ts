@@ -13,11 +13,15 @@ export function specOf(c: IssuedCertificate, names: string[]): CertificateSpec {
   return { fingerprint: c.fingerprint, certificate: c.certificate, chain: [], key: c.key, names };
 }
 
-/** What openssl s_client saw: the subject CN served (null: no handshake) and its output. */
+/**
+ * What openssl s_client saw: the subject CN served (null: no handshake) and its output. `stdin`
+ * is sent once connected.
+ */
 export async function servedCertificate(
   port: number,
   name: string | null,
   extra: string[] = [],
+  stdin = "",
 ): Promise<{ cn: string | null; code: number; text: string }> {
   const out = await sh([
     "timeout",
@@ -28,7 +32,7 @@ export async function servedCertificate(
     `127.0.0.1:${port}`,
     ...(name === null ? ["-noservername"] : ["-servername", name]),
     ...extra,
-  ], { check: false, stdin: "" });
+  ], { check: false, stdin });
   const cn = /subject=.*CN\s*=\s*([^\s,/]+)/.exec(out.stdout)?.[1] ?? null;
   return { cn, code: out.code, text: out.stdout + out.stderr };
 }

@@ -202,6 +202,10 @@ export async function relayResponse(
     }
 
     const noBody = req.method === "HEAD" || head.status === 204 || head.status === 304;
+    if (
+      s.coalesce && !noBody && !head.chunked && head.contentLength > re - he &&
+      he + head.contentLength <= rbuf.byteLength
+    ) re = await readBody(s, bc, rbuf, re, he + head.contentLength);
     const untilClose = !noBody && !head.chunked && head.contentLength < 0;
     const keepClient = !req.close && !untilClose && !host.stopping;
     let bodyAvail = 0;
@@ -297,6 +301,34 @@ export async function relayResponse(
   } finally {
     if (pooled) host.ioBuffers.release(pooled);
   }
+}
+
+/**
+ * Reads the backend's response into `rbuf` from `re` until `want` bytes are there (see
+ * `ProxySession.coalesce`); returns the new end. A backend that ends, fails or times out first
+ * just stops the reading: the relay's own loop then sees that again and handles it.
+ */
+async function readBody(
+  s: ProxySession,
+  bc: BackendConn,
+  rbuf: Uint8Array,
+  re: number,
+  want: number,
+): Promise<number> {
+  while (re < want) {
+    s.backendDeadline = s.host.deadlineBase + s.listener.backTimeoutMs;
+    let n: number | null;
+    try {
+      n = await bc.conn.read(rbuf.subarray(re));
+    } catch {
+      return re;
+    } finally {
+      s.backendDeadline = 0;
+    }
+    if (n === null) return re;
+    re += n;
+  }
+  return re;
 }
 
 /** A canned answer when nothing was sent yet, else just the end of the connection. */

@@ -168,6 +168,13 @@ export class ProxySession implements StickyState {
   readonly accessLog: AccessLog | null;
   /** "ip:port" ("[ip]:port" for IPv6) of the client, for the access log. */
   readonly clientLabel: string;
+  /**
+   * The client connection cannot turn Nagle's algorithm off (a `Deno.TlsConn` has no
+   * `setNoDelay`), so a response must leave in one write: a second small write waits for the
+   * client's delayed ACK of the first (about 40 ms). The relay then reads a small
+   * Content-Length body whole before it writes (relay.ts).
+   */
+  readonly coalesce: boolean;
   #state = IDLE;
   #active = false;
 
@@ -181,6 +188,7 @@ export class ProxySession implements StickyState {
     this.clientIp = ip;
     this.clientLabel = ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
     this.accessLog = host.accessLogFor(listener.address);
+    this.coalesce = typeof conn.setNoDelay !== "function";
     this.xffLine = `X-Forwarded-For: ${ip}\r\n`;
     this.fwdFor = `proto=${listener.proto};for=${
       ip.includes(":") ? `"[${ip}]:${port}"` : `${ip}:${port}`

@@ -20,6 +20,9 @@ import { bindError, type BoundFront, TCP_BACKLOG, type TlsFrontOptions } from ".
 /** Bytes buffered from a client before its socket is paused. */
 const HIGH_WATER = 256 * 1024;
 
+/** Longest a closing connection may take to send its close_notify before it is dropped, ms. */
+const CLOSE_GRACE_MS = 1000;
+
 /** A handshaken `node:tls` socket as the proxy's byte connection. */
 export class NodeTlsConn implements ByteConn {
   readonly remoteAddr: Deno.NetAddr;
@@ -32,6 +35,7 @@ export class NodeTlsConn implements ByteConn {
   #error: Error | null = null;
   #reader: { p: Uint8Array; resolve(n: number | null): void; reject(e: Error): void } | null = null;
   #paused = false;
+  #closing = false;
 
   /** `addresses`: the client's, when the socket does not know them (TLS over a stream). */
   constructor(socket: Socket, addresses?: { remote: Deno.NetAddr; local: Deno.NetAddr }) {
@@ -142,9 +146,25 @@ export class NodeTlsConn implements ByteConn {
     this.#socket.setNoDelay(noDelay);
   }
 
+  /**
+   * Closes with a TLS close_notify when the socket can still write: a client whose connection
+   * ends without one (OpenSSL: "unexpected EOF") marks its session unresumable, so a plain
+   * destroy cost every `Connection: close` client its TLS 1.3 resumption. The socket is
+   * destroyed once the alert is out, or after {@linkcode CLOSE_GRACE_MS} at the latest.
+   */
   close(): void {
-    this.#socket.destroy();
+    const socket = this.#socket;
     this.#finish(null);
+    if (socket.destroyed || this.#closing) return;
+    this.#closing = true;
+    if (!socket.writable || socket.writableNeedDrain) {
+      socket.destroy();
+      return;
+    }
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    Deno.unrefTimer(timer);
+    socket.once("close", () => clearTimeout(timer));
+    socket.end(() => socket.destroy());
   }
 }
 
