@@ -115,7 +115,7 @@ backendTest(
   "HTTPS shares the balancing: smooth weighted round robin 1:3 and a backup over TLS",
   { tools: ["openssl"] },
   async () => {
-    const ca = await startCa();
+    await using ca = await startCa();
     const cert = await ca.issue({ cn: "app.test" });
     await using a = startHttpBackend(() => new Response("a"));
     await using b = startHttpBackend(() => new Response("b"));
