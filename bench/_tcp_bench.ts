@@ -28,7 +28,7 @@ export interface TcpBenchOptions {
     connections: number,
     seconds: number,
     rounds: number,
-  ): Promise<{ target: WrkResult; nginx: WrkResult }[]>;
+  ): Promise<{ target: WrkResult; nginx: WrkResult; targetCpu: number; nginxCpu: number }[]>;
 }
 
 /** Runs and prints the TCP rows. */
@@ -85,9 +85,9 @@ backend be
     const target = { name: "polyagent TCP", port: polyPort, pid: poly.pid };
     console.log("\n## TCP proxy: 1 KiB HTTP exchange, L4 (wrk -t2 -c64)\n");
     console.log(
-      "| target | req/s | p99 ms | haproxy tcp req/s | haproxy tcp p99 ms | req/s ×hap |",
+      "| target | req/s | p99 ms | haproxy tcp req/s | haproxy tcp p99 ms | req/s ×hap | CPU/req ×hap |",
     );
-    console.log("|---|---|---|---|---|---|");
+    console.log("|---|---|---|---|---|---|---|");
     const floorTarget = { name: "floor: bare Deno pipe", port: floorPort, pid: floor.pid };
     for (const t of [target, floorTarget]) {
       const pairs = await options.interleaved(t, reference, 64, options.seconds, options.rounds);
@@ -98,6 +98,11 @@ backend be
           fmt(median(pairs.map((p) => p.nginx.p99)), 2)
         } | ${fmt(median(pairs.map((p) => p.target.rps / p.nginx.rps)), 2)}${
           t === target ? " (target ≥ 0.9)" : ""
+        } | ${
+          fmt(
+            median(pairs.map((p) => (p.targetCpu / p.target.rps) / (p.nginxCpu / p.nginx.rps))),
+            2,
+          )
         } |`,
       );
     }
