@@ -298,6 +298,9 @@ export async function run(args: string[]): Promise<void> {
     `admin.listen=127.0.0.1:${ports.admin}`,
     `sozu.command_socket=${dir.path}/run/sozu.sock`,
     `sozu.listeners=["127.0.0.1:${ports.proxy}"]`,
+    // every bench client comes from 127.0.0.1: the proxy's per-address cap (256) would refuse the
+    // crowd past 256 and then the normal client too; the rows measure the listener caps instead
+    "sozu.max_connections_per_client=0",
     `cryptoded.socket=${dir.path}/run/rvd`,
     `cryptoded.pid_file=${dir.path}/run/rvd.pid`,
     `cryptoded.v1_socket=${dir.path}/run/cryptoded.sock`,
