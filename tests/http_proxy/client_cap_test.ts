@@ -55,20 +55,30 @@ function connect(port: number): Promise<Deno.TcpConn> {
   return Deno.connect({ hostname: "127.0.0.1", port });
 }
 
-Deno.test("proxy client cap: an HTTP client past the cap is closed at accept, a freed slot is reused", async () => {
-  await using backend = startHttpBackend(() => new Response("ok"));
-  await using proxy = await startProxy({
+/** An HTTP proxy with `maxConnectionsPerClient` in front of a backend answering "ok". */
+async function capProxy(backend: { address: string }, maxConnectionsPerClient: number) {
+  return await startProxy({
     clusters: { app: [backend.address] },
     fronts: [["cap.test", "/", "app"]],
-    engine: { maxConnectionsPerClient: 3 },
+    engine: { maxConnectionsPerClient },
   });
+}
+
+/** Opens `n` keep-alive connections (pushed to `open`), each served one request. */
+async function openServed(port: number, n: number, open: Deno.Conn[]): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const conn = await connect(port);
+    open.push(conn);
+    assert.match(await keepAlive(conn), /^HTTP\/1\.1 200 /);
+  }
+}
+
+Deno.test("proxy client cap: an HTTP client past the cap is closed at accept, a freed slot is reused", async () => {
+  await using backend = startHttpBackend(() => new Response("ok"));
+  await using proxy = await capProxy(backend, 3);
   const open: Deno.Conn[] = [];
   try {
-    for (let i = 0; i < 3; i++) {
-      const conn = await connect(proxy.port);
-      open.push(conn);
-      assert.match(await keepAlive(conn), /^HTTP\/1\.1 200 /);
-    }
+    await openServed(proxy.port, 3, open);
     const extra = await connect(proxy.port);
     await extra.write(enc.encode("GET / HTTP/1.1\r\nHost: cap.test\r\n\r\n")).catch(() => 0);
     assert.equal(await untilClosed(extra), "", "the fourth connection is closed without a byte");
@@ -94,18 +104,10 @@ Deno.test("proxy client cap: an HTTP client past the cap is closed at accept, a 
 
 Deno.test("proxy client cap: 0 turns it off", async () => {
   await using backend = startHttpBackend(() => new Response("ok"));
-  await using proxy = await startProxy({
-    clusters: { app: [backend.address] },
-    fronts: [["cap.test", "/", "app"]],
-    engine: { maxConnectionsPerClient: 0 },
-  });
+  await using proxy = await capProxy(backend, 0);
   const open: Deno.Conn[] = [];
   try {
-    for (let i = 0; i < 8; i++) {
-      const conn = await connect(proxy.port);
-      open.push(conn);
-      assert.match(await keepAlive(conn), /^HTTP\/1\.1 200 /);
-    }
+    await openServed(proxy.port, 8, open);
     assert.equal((await closedCounts(proxy.dp)).per_client, undefined);
   } finally {
     for (const conn of open) closeQuietly(conn);
