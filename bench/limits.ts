@@ -4,9 +4,11 @@
  * unfinished frame or request head, one more byte every 2 s) and N idle clients (connected after
  * one complete exchange — an open WebSocket, a keep-alive connection — or, on the Unix sockets,
  * connected and silent) are opened, then a normal client is timed (a fresh connection, one
- * request, its reply). Prints per listener the normal client's latency, how many of the crowd the
- * agent still holds after `--seconds S`, and the agent's RSS (VmRSS of its process) before,
- * under the crowd, and after the crowd left; then rows with `--idle N` idle WebSocket clients on
+ * request, its reply) right after the crowd's burst of connects (a Unix socket's accept queue may
+ * still be draining) and again once the crowd has been held for `--seconds S`. Prints per
+ * listener the normal client's latencies, how many of the crowd the agent still holds after
+ * `--seconds S`, and the agent's RSS (VmRSS of its process) before, under the crowd, and after
+ * the crowd left; then rows with `--idle N` idle WebSocket clients on
  * MASQ and Intervirt and N idle keep-alive proxy connections at once (past a listener's cap the
  * longest idle are closed, so "held" shows what the agent kept).
  *
@@ -336,6 +338,7 @@ export async function run(args: string[]): Promise<void> {
     const idle = await crowd(clients, () => t.idle());
     const latency = await timeNormal(t, samples);
     await sleep(seconds * 1000);
+    const settled = await timeNormal(t, samples);
     const under = await rssKiB(agent.pid);
     const slowOpen = slow.items.filter((c) => c.open()).length;
     const idleOpen = idle.items.filter((c) => c.open()).length;
@@ -345,6 +348,7 @@ export async function run(args: string[]): Promise<void> {
     rows.push([
       t.name,
       latency,
+      settled,
       `${slowOpen}/${slow.items.length}${slow.failed ? ` (${slow.failed} refused)` : ""}`,
       `${idleOpen}/${idle.items.length}${idle.failed ? ` (${idle.failed} refused)` : ""}`,
       (before / 1024).toFixed(1),
@@ -354,7 +358,8 @@ export async function run(args: string[]): Promise<void> {
   }
   printTable([
     "listener",
-    "normal client ms p50 / p95 / max",
+    "normal client ms p50 / p95 / max, just after the crowd arrived",
+    `same, the crowd held for ${seconds} s`,
     `slow still open after ${seconds} s`,
     `idle still open after ${seconds} s`,
     "RSS before MB",
