@@ -4,15 +4,18 @@
  * unfinished frame or request head, one more byte every 2 s) and N idle clients (connected after
  * one complete exchange — an open WebSocket, a keep-alive connection — or, on the Unix sockets,
  * connected and silent) are opened, then a normal client is timed (a fresh connection, one
- * request, its reply). Prints per listener the normal client's latency, how many of the crowd the
- * agent still holds after `--seconds S`, and the agent's RSS (VmRSS of its process) before,
- * under the crowd, and after the crowd left; then rows with `--idle N` idle WebSocket clients on
+ * request, its reply) right after the crowd's burst of connects (a Unix socket's accept queue may
+ * still be draining) and again once the crowd has been held for `--seconds S`. Prints per
+ * listener the normal client's latencies, how many of the crowd the agent still holds after
+ * `--seconds S`, and the agent's RSS (VmRSS of its process) before, under the crowd, and after
+ * the crowd left; then rows with `--idle N` idle WebSocket clients on
  * MASQ and Intervirt and N idle keep-alive proxy connections at once (past a listener's cap the
  * longest idle are closed, so "held" shows what the agent kept).
  *
  * Options: --clients N (200), --idle N (= clients), --seconds S (5), --samples N (20),
  * --rounds N (2: idle crowd rounds; RSS climbing round after round would be a leak),
- * --idle-on masq,intervirt,proxy (the listeners of the idle rounds).
+ * --idle-on masq,intervirt,proxy (the listeners of the idle rounds; "" for none),
+ * --only admin,proxy,masq,intervirt,sozu,cryptoded (the listeners of the crowd rows).
  *
  * @module
  */
@@ -20,6 +23,7 @@ import { join } from "node:path";
 import { percentile, printTable } from "./_util.ts";
 import { freePort, ROOT, spawnAgent, tempDir } from "../tests/_helpers/mod.ts";
 import { SozuClient } from "../lib/protocols/sozu/mod.ts";
+import { connectUnix } from "../lib/core/mod.ts";
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
@@ -57,8 +61,13 @@ function tcp(port: number) {
   return () => Deno.connect({ hostname: "127.0.0.1", port });
 }
 
+/**
+ * A Unix client connects as a blocking connect(2) would (sozu's and cryptoded's own clients do
+ * too): while the agent's accept queue is full after a burst, it waits instead of failing at once
+ * with EAGAIN; the wait counts in the normal client's time.
+ */
 function unix(path: string) {
-  return () => Deno.connect({ transport: "unix", path });
+  return () => connectUnix(path, 5000);
 }
 
 /** Reads until `done(text)` or EOF. */
@@ -269,7 +278,11 @@ export async function run(args: string[]): Promise<void> {
   const samples = arg(args, "--samples", 20);
   const rounds = arg(args, "--rounds", 2);
   const on = args.indexOf("--idle-on");
-  const idleOn = on >= 0 ? args[on + 1]!.split(",") : ["masq", "intervirt", "proxy"];
+  const idleOn = on >= 0
+    ? args[on + 1]!.split(",").filter(Boolean)
+    : ["masq", "intervirt", "proxy"];
+  const o = args.indexOf("--only");
+  const only = o >= 0 ? args[o + 1]!.split(",") : null;
   const nofile = Math.max(4096, 2 * (6 * 2 * clients + 3 * idleN) + 1024);
   await raiseNofile(Deno.pid, nofile);
   await using dir = await tempDir("bench-limits");
@@ -287,6 +300,9 @@ export async function run(args: string[]): Promise<void> {
     `admin.listen=127.0.0.1:${ports.admin}`,
     `sozu.command_socket=${dir.path}/run/sozu.sock`,
     `sozu.listeners=["127.0.0.1:${ports.proxy}"]`,
+    // every bench client comes from 127.0.0.1: the proxy's per-address cap (256) would refuse the
+    // crowd past 256 and then the normal client too; the rows measure the listener caps instead
+    "sozu.max_connections_per_client=0",
     `cryptoded.socket=${dir.path}/run/rvd`,
     `cryptoded.pid_file=${dir.path}/run/rvd.pid`,
     `cryptoded.v1_socket=${dir.path}/run/cryptoded.sock`,
@@ -316,11 +332,13 @@ export async function run(args: string[]): Promise<void> {
   );
   const rows: string[][] = [];
   for (const t of targets(dir.path, ports)) {
+    if (only && !only.includes(t.name)) continue;
     const before = await rssKiB(agent.pid);
     const slow = await crowd(clients, () => slowClient(t));
     const idle = await crowd(clients, () => t.idle());
     const latency = await timeNormal(t, samples);
     await sleep(seconds * 1000);
+    const settled = await timeNormal(t, samples);
     const under = await rssKiB(agent.pid);
     const slowOpen = slow.items.filter((c) => c.open()).length;
     const idleOpen = idle.items.filter((c) => c.open()).length;
@@ -330,6 +348,7 @@ export async function run(args: string[]): Promise<void> {
     rows.push([
       t.name,
       latency,
+      settled,
       `${slowOpen}/${slow.items.length}${slow.failed ? ` (${slow.failed} refused)` : ""}`,
       `${idleOpen}/${idle.items.length}${idle.failed ? ` (${idle.failed} refused)` : ""}`,
       (before / 1024).toFixed(1),
@@ -339,14 +358,17 @@ export async function run(args: string[]): Promise<void> {
   }
   printTable([
     "listener",
-    "normal client ms p50 / p95 / max",
+    "normal client ms p50 / p95 / max, just after the crowd arrived",
+    `same, the crowd held for ${seconds} s`,
     `slow still open after ${seconds} s`,
     `idle still open after ${seconds} s`,
     "RSS before MB",
     "RSS under crowd MB",
     "RSS after MB",
   ], rows);
-  await idleRows(targets(dir.path, ports), idleN, agent.pid, ports.admin, rounds, idleOn);
+  if (idleOn.length > 0) {
+    await idleRows(targets(dir.path, ports), idleN, agent.pid, ports.admin, rounds, idleOn);
+  }
   await agent.stop();
   await backend.shutdown();
 }

@@ -186,3 +186,21 @@ export async function closeUnix(listener: Deno.UnixListener | null, path: string
     // gone already
   }
 }
+
+/**
+ * Connects to a Unix socket as a blocking `connect(2)` would: Deno's connect is non-blocking, so
+ * a listener whose accept queue is full (a burst of clients faster than it accepts; the queue
+ * holds 1024) fails it at once with `WouldBlock` (EAGAIN). This retries every few milliseconds
+ * until `timeoutMs` has passed, then throws the last error. Any other error is thrown at once.
+ */
+export async function connectUnix(path: string, timeoutMs = 10_000): Promise<Deno.UnixConn> {
+  const deadline = performance.now() + timeoutMs;
+  for (let wait = 1;; wait = Math.min(wait * 2, 20)) {
+    try {
+      return await Deno.connect({ transport: "unix", path });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.WouldBlock) || performance.now() >= deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}

@@ -94,6 +94,8 @@ Deno.test("limits: the cap refuses the N+1th in each protocol's form, then lets 
     return /^HTTP\/1\.1 200 /.test(text) ? text : null;
   }, { what: "metrics once the held connections are gone" });
   assertCounted(metrics, "connections");
+  // the proxy's own refusals (per-client cap, timeouts) are a series of the sozu service
+  assert.match(metrics, /^polyagent_sozu_proxy_closed_total\{reason="per_client"\} \d+\r?$/m);
 });
 
 Deno.test("limits: oversize frames are refused in each protocol's form", async () => {

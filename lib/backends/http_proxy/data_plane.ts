@@ -92,6 +92,8 @@ export class WorkerDataPlane implements DataPlane {
     const { metrics, accessLog } = options;
     this.#engine = { ...options.engine, ...(accessLog ? { accessLog } : {}) };
     if (metrics !== undefined) this.#engine.metrics = metrics;
+    const perClient = options.maxConnectionsPerClient;
+    if (perClient !== undefined) this.#engine.maxConnectionsPerClient = perClient;
   }
 
   /** Starts the workers and feeds them the current state. */

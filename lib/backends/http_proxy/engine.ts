@@ -8,6 +8,7 @@ import { parseAddress } from "./address.ts";
 import { BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import { rollBackends } from "./backend_stats.ts";
 import { BufferPool } from "./buffer_pool.ts";
+import { ClientGate, type ProxyCloseReason } from "./client_gate.ts";
 import { ListenerSet } from "./listener_set.ts";
 import type { FrontLog, TlsEngineName } from "./listeners.ts";
 import type {
@@ -42,6 +43,11 @@ export interface ProxyEngineOptions {
   ioBufferSize?: number;
   /** Client connections at once, at most (more are closed at accept). @default {10000} */
   maxConnections?: number;
+  /**
+   * Client connections at once from one address, at most (more are closed at accept); 0 = no
+   * cap. Not applied on listeners that expect a PROXY header. @default {256}
+   */
+  maxConnectionsPerClient?: number;
   /** Timer resolution for timeouts, ms. @default {100} */
   tickMs?: number;
   /** Idle keep-alive connections kept per backend. @default {256} */
@@ -117,6 +123,10 @@ export class ProxyEngine implements SessionHost, TcpHost {
   #idCounter = 0;
   #accepted = 0;
   #maxConnections: number;
+  /** Per-client-address cap and the counts of connections closed by a limit. */
+  #gate: ClientGate;
+  /** The address each capped session is counted under. */
+  #peerOf = new Map<ProxySession | TcpSession, string>();
   #fairnessThreshold: number;
   #crowded = false;
   #second = 0; // the Unix second of the last tick: the backends' series close when it changes
@@ -127,6 +137,7 @@ export class ProxyEngine implements SessionHost, TcpHost {
     this.#log = options.log ?? (() => {});
     this.#tickMs = options.tickMs ?? 100;
     this.#maxConnections = options.maxConnections ?? 10_000;
+    this.#gate = new ClientGate(options.maxConnectionsPerClient ?? 256);
     this.#fairnessThreshold = options.fairnessThreshold ?? 128;
     this.metrics = new TrafficMetrics(options.metrics ?? true);
     if (options.accessLog) {
@@ -193,6 +204,11 @@ export class ProxyEngine implements SessionHost, TcpHost {
 
   sessionEnded(session: ProxySession | TcpSession): void {
     this.#sessions.delete(session);
+    const peer = this.#peerOf.get(session);
+    if (peer !== undefined) {
+      this.#peerOf.delete(session);
+      this.#gate.release(peer);
+    }
     if (this.#sessions.size === 0 && this.#drained) {
       const done = this.#drained;
       this.#drained = null;
@@ -208,7 +224,12 @@ export class ProxyEngine implements SessionHost, TcpHost {
   /** This worker's traffic figures (sozu METRICS). */
   traffic(): WorkerTraffic {
     return this.metrics.snapshot(
-      { workerId: this.#workerId, accepted: this.#accepted, sessions: this.#sessions.size },
+      {
+        workerId: this.#workerId,
+        accepted: this.#accepted,
+        sessions: this.#sessions.size,
+        closed: this.#gate.counts(),
+      },
       this.routing.backends(),
       (id) => this.routing.cluster(id) !== undefined,
     );
@@ -223,6 +244,11 @@ export class ProxyEngine implements SessionHost, TcpHost {
   configureMetrics(change: MetricsChange): void {
     if (change === "clear") this.metrics.clear();
     else this.metrics.enabled = change === "enable";
+  }
+
+  /** A session closed by a timeout (or a connection refused at accept): counted by reason. */
+  closedBy(reason: ProxyCloseReason): void {
+    this.#gate.count(reason);
   }
 
   debug(msg: string, fields: Record<string, unknown>): void {
@@ -330,11 +356,20 @@ export class ProxyEngine implements SessionHost, TcpHost {
       acceptProxied(conn, runtime, this.#log, (proxied) => this.#serve(proxied, runtime, noDelay));
       return;
     }
-    this.#serve(conn, runtime, noDelay);
+    const peer = this.#gate.admit(conn);
+    if (peer === false) return closeQuietly(conn);
+    this.#serve(conn, runtime, noDelay, peer);
   }
 
-  #serve(conn: DuplexConn, runtime: ListenerRuntime, noDelay: boolean): void {
+  /** `peer`: the address the connection is counted under (released when it ends), or null. */
+  #serve(
+    conn: DuplexConn,
+    runtime: ListenerRuntime,
+    noDelay: boolean,
+    peer = null as string | null,
+  ): void {
     if (this.#stopping && (this.lingerUntil === 0 || this.#stopped)) {
+      if (peer !== null) this.#gate.release(peer);
       closeQuietly(conn);
       return;
     }
@@ -348,16 +383,20 @@ export class ProxyEngine implements SessionHost, TcpHost {
     if (runtime.proto === "tcp") {
       const tcp = new TcpSession(conn, runtime, this);
       this.#sessions.add(tcp);
+      if (peer !== null) this.#peerOf.set(tcp, peer);
       tcp.run();
       return;
     }
     const buf = this.requestBuffers.acquire();
     if (buf === null) {
+      if (peer !== null) this.#gate.release(peer);
+      this.#gate.count("max_connections");
       closeQuietly(conn);
       return;
     }
     const session = new ProxySession(conn, runtime, this, buf);
     this.#sessions.add(session);
+    if (peer !== null) this.#peerOf.set(session, peer);
     session.run();
   }
 

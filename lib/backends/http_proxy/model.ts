@@ -264,6 +264,8 @@ export interface WorkerTraffic {
   /** Client connections accepted since the worker started, and open now. */
   accepted: number;
   sessions: number;
+  /** Client connections refused at accept or closed by a timeout, by reason (see client_gate.ts). */
+  closed?: Record<string, number>;
   proxy: TrafficFigures;
   /** Per application (cluster) id. */
   applications: Record<string, TrafficFigures>;
@@ -299,6 +301,8 @@ export interface DataPlaneOptions {
   metrics?: boolean;
   /** The access log, off when absent. */
   accessLog?: AccessLogOptions;
+  /** Client connections at once from one address, per worker (0 = no cap). @default {256} */
+  maxConnectionsPerClient?: number;
   /**
    * Turn on net.ipv4.tcp_migrate_req before a worker upgrade closes the old worker's listeners
    * (root only; see core `tcp_migrate.ts`). @default {false}

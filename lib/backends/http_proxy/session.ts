@@ -11,6 +11,7 @@ import type { AccessLog } from "./access_log.ts";
 import { type BackendConn, type BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import { cannedAnswer, redirectAnswer } from "./canned.ts";
+import type { ProxyCloseReason } from "./client_gate.ts";
 import type { ChunkedScanner } from "./chunked.ts";
 import { exchange } from "./exchange.ts";
 import { beginExchange, endExchange } from "./exchange_end.ts";
@@ -62,6 +63,8 @@ export interface SessionHost {
   /** The HTTPS port an `https_redirect` for this host and path points to (null: 443). */
   httpsRedirectPort(hostname: string, path: string): number | null;
   sessionEnded(session: ProxySession): void;
+  /** Counts a session closed by a timeout. */
+  closedBy(reason: ProxyCloseReason): void;
   debug(msg: string, fields: Record<string, unknown>): void;
 }
 
@@ -242,11 +245,13 @@ export class ProxySession implements StickyState {
     if (this.clientDeadline !== 0 && now >= this.clientDeadline) {
       this.clientDeadline = 0;
       if (this.#state === HEAD) {
+        this.host.closedBy("head_timeout");
         const conn = this.conn;
         this.closed = true;
         conn.write(cannedAnswer(408)).catch(() => {}).finally(() => closeQuietly(conn));
         return;
       }
+      this.host.closedBy(this.#state === IDLE ? "idle_timeout" : "client_timeout");
       this.close();
       return;
     }

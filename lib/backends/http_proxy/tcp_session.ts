@@ -10,6 +10,7 @@
  */
 import { type ByteConn, closeQuietly, ConnectError, connectWithTimeout } from "./backend_pool.ts";
 import type { BufferPool } from "./buffer_pool.ts";
+import type { ProxyCloseReason } from "./client_gate.ts";
 import { CONNECT_ATTEMPTS } from "./exchange.ts";
 import type { BackendSpec } from "./model.ts";
 import { type DuplexConn, ProxiedConn, proxyHeaderFor } from "./proxied_conn.ts";
@@ -26,6 +27,8 @@ export interface TcpHost {
   /** The cluster the TCP listener at `address` forwards to, or null (no front). */
   tcpCluster(address: string): string | null;
   sessionEnded(session: TcpSession): void;
+  /** Counts a session closed by a timeout. */
+  closedBy(reason: ProxyCloseReason): void;
   debug(msg: string, fields: Record<string, unknown>): void;
 }
 
@@ -92,6 +95,7 @@ export class TcpSession {
       (this.#backDeadline !== 0 && now >= this.#backDeadline)
     ) {
       this.#host.debug("TCP session timed out", { listener: this.listener.address });
+      this.#host.closedBy("idle_timeout");
       this.close();
     }
   }

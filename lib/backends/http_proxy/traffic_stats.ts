@@ -146,7 +146,7 @@ export class TrafficMetrics {
    * on the exchange path).
    */
   snapshot(
-    head: { workerId: number; accepted: number; sessions: number },
+    head: { workerId: number; accepted: number; sessions: number; closed?: Record<string, number> },
     backends: Iterable<RoutedBackend>,
     hasCluster: (id: string) => boolean,
   ): WorkerTraffic {

@@ -37,6 +37,8 @@ export interface WorkerEngineOptions {
   requestBufferSize?: number;
   ioBufferSize?: number;
   maxConnections?: number;
+  /** Client connections at once from one address (0 = no cap). @default {256} */
+  maxConnectionsPerClient?: number;
   tickMs?: number;
   maxIdlePerBackend?: number;
   fairnessThreshold?: number;

@@ -2,7 +2,7 @@
  * A cryptoded client: one request per connection, reply read to EOF. Connection failures become
  * the document's client-side codes (COD_NOT_RUNNING when nobody listens, SOCK_CONN otherwise).
  */
-import { concatBytes } from "../../core/mod.ts";
+import { concatBytes, connectUnix } from "../../core/mod.ts";
 import { Resp } from "./codes.ts";
 import { closeQuietly } from "./socket_io.ts";
 
@@ -22,7 +22,7 @@ export async function sendRaw(
 ): Promise<string> {
   let conn: Deno.UnixConn;
   try {
-    conn = await Deno.connect({ transport: "unix", path });
+    conn = await connectUnix(path, timeoutMs);
   } catch (error) {
     throw connectError(path, error);
   }

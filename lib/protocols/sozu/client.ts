@@ -3,7 +3,7 @@
  * PROCESSING replies passed to a callback, and a deadline on every call — sozu's own CLI could
  * wait forever; this one cannot.
  */
-import { nulFramer } from "../../core/mod.ts";
+import { connectUnix, nulFramer } from "../../core/mod.ts";
 import { type CommandResponse, MAX_FRAME } from "./schemas.ts";
 
 /** No final reply arrived in time. */
@@ -55,7 +55,7 @@ export class SozuClient {
   /** Connects, failing after `timeoutMs`. */
   static async connect(path: string, timeoutMs: number): Promise<SozuClient> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const connecting = Deno.connect({ transport: "unix", path });
+    const connecting = connectUnix(path, timeoutMs);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new SozuTimeoutError(`could not connect to ${path} within ${timeoutMs} ms`)),

@@ -53,6 +53,12 @@ export function sozuConfigSchema() {
     processing_after_ms: millis(1, 600_000).default(1000),
     /** Requests in flight per client before reading from it pauses. */
     max_in_flight: wholeNumber(1, 1_000_000).default(10_000),
+    /**
+     * Proxy client connections at once from one address, per worker (HTTP, HTTPS and TCP
+     * listeners; more are closed at accept); 0 = no cap. Listeners that expect a PROXY header
+     * are not capped (their peer is the load balancer).
+     */
+    max_connections_per_client: wholeNumber(0, 1_000_000).default(256),
     /** `[sozu.limits]`: the command socket's connection cap, frame deadline, idle timeout. */
     limits: limitsSchema(),
     /** Default timeout of `polyagent ctl sozu` calls. */
@@ -85,10 +91,14 @@ export type SozuConfig = z.infer<ReturnType<typeof sozuConfigSchema>>;
 export function trafficOptions(
   config: SozuConfig,
   logDir: string,
-): Pick<DataPlaneOptions, "metrics" | "accessLog"> {
-  if (config.access_log === "") return { metrics: config.metrics };
+): Pick<DataPlaneOptions, "metrics" | "accessLog" | "maxConnectionsPerClient"> {
+  const perClient = config.max_connections_per_client;
+  if (config.access_log === "") {
+    return { metrics: config.metrics, maxConnectionsPerClient: perClient };
+  }
   return {
     metrics: config.metrics,
+    maxConnectionsPerClient: perClient,
     accessLog: {
       path: resolve(logDir, config.access_log),
       listeners: config.access_log_listeners,

@@ -66,15 +66,20 @@ const EXPIRED: Record<ExpiryReason, string> = {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Writes replies; those queued while a write is in progress go out together in the next. */
+/**
+ * Writes replies; those queued while a write is in progress go out together in the next. The
+ * connection's stream writer is made at the first reply: a client that never asks (an idle one,
+ * one evicted at a cap) costs no stream, and accepting a crowd is cheaper.
+ */
 class ReplyWriter {
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #conn: Deno.Conn;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #queue: Uint8Array[] = [];
   #flushing: Promise<void> | null = null;
   #broken = false;
 
-  constructor(writable: WritableStream<Uint8Array>) {
-    this.#writer = writable.getWriter();
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
   }
 
   /** Queues a reply; resolves once it has been written (or the connection broke). */
@@ -87,7 +92,8 @@ class ReplyWriter {
 
   /** Closes the write side. */
   async close(): Promise<void> {
-    await this.#writer.close().catch(() => {});
+    if (this.#writer) await this.#writer.close().catch(() => {});
+    else await this.#conn.closeWrite().catch(() => {});
   }
 
   async #flush(): Promise<void> {
@@ -95,6 +101,7 @@ class ReplyWriter {
       const parts = this.#queue;
       this.#queue = [];
       try {
+        this.#writer ??= this.#conn.writable.getWriter();
         await this.#writer.write(concatBytes(parts));
       } catch {
         this.#broken = true;
@@ -197,7 +204,7 @@ class SozuConnection {
     this.#options = options;
     this.#watch = admission?.admitted ?? NO_WATCH;
     if (admission) admission.expire = (reason) => this.#expire(reason);
-    this.#replies = new ReplyWriter(conn.writable);
+    this.#replies = new ReplyWriter(conn);
     this.#clock = new ProcessingClock(options.processingAfterMs);
   }
 

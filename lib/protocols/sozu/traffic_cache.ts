@@ -33,6 +33,32 @@ export class TrafficCache {
     return proxyPrometheus(this.#traffic, {
       maxSeries,
       enabled: this.#traffic.some((w) => w.enabled),
-    });
+    }) + closedSeries(this.#traffic);
   }
+}
+
+/**
+ * `polyagent_sozu_proxy_closed_total{reason}`: client connections the proxy refused at accept
+ * (max_connections, per_client) or closed by a timeout (head_timeout, idle_timeout,
+ * client_timeout), summed over the workers; every reason is shown, 0 included.
+ */
+export function closedSeries(workers: readonly WorkerTraffic[]): string {
+  const sums: Record<string, number> = {
+    max_connections: 0,
+    per_client: 0,
+    head_timeout: 0,
+    idle_timeout: 0,
+    client_timeout: 0,
+  };
+  for (const w of workers) {
+    for (const [reason, n] of Object.entries(w.closed ?? {})) {
+      sums[reason] = (sums[reason] ?? 0) + n;
+    }
+  }
+  let out = "# HELP polyagent_sozu_proxy_closed_total Client connections the proxy refused at " +
+    "accept or closed by a timeout, by reason.\n# TYPE polyagent_sozu_proxy_closed_total counter\n";
+  for (const [reason, n] of Object.entries(sums)) {
+    out += `polyagent_sozu_proxy_closed_total{reason="${reason}"} ${n}\n`;
+  }
+  return out;
 }
