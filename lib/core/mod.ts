@@ -17,6 +17,7 @@ export * from "./dirs.ts";
 export * from "./errors.ts";
 export * from "./framing.ts";
 export * from "./handler_table.ts";
+export * from "./ip.ts";
 export * from "./handover.ts";
 export * from "./limits.ts";
 export * from "./log.ts";

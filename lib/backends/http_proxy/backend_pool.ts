@@ -35,6 +35,11 @@ export class ConnectError extends Error {
   }
 }
 
+/** A connect failure's text for logs and the status page: the message and its cause's. */
+export function connectErrorText(error: ConnectError): string {
+  return error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
+}
+
 /** Opens TCP connections with a timeout (the late connection, if any, is closed). */
 export function connectWithTimeout(address: string, timeoutMs: number): Promise<Deno.TcpConn> {
   const { hostname, port } = parseAddress(address);

@@ -4,6 +4,8 @@
  * lookup each); the request path never does. Connections of a listener that expects a PROXY
  * header are not capped: their peer is the load balancer in front, not the client.
  */
+// The file itself, not core's mod.ts: a proxy worker loads only what its data plane needs.
+import { unmappedIp } from "../../core/ip.ts";
 import type { ByteConn } from "./backend_pool.ts";
 
 /** Why the proxy refused or closed a client connection. */
@@ -23,8 +25,7 @@ export type ProxyCloseReason =
 function clientKey(conn: ByteConn): string | null {
   const addr = conn.remoteAddr;
   if (!addr || !("hostname" in addr)) return null;
-  const host = addr.hostname;
-  return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
+  return unmappedIp(addr.hostname);
 }
 
 /** Per-client-address connection counts and refusal counters of one worker. */

@@ -5,7 +5,7 @@
  * connection is retried on a new one), stream the rest of the body while the response is relayed
  * (relay.ts), and give the backend connection back to the pool.
  */
-import { type BackendConn, ConnectError } from "./backend_pool.ts";
+import { type BackendConn, ConnectError, connectErrorText } from "./backend_pool.ts";
 import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.ts";
 import type { BackendSpec } from "./model.ts";
 import { pumpBody, R_KEEP, R_RETRY, R_TUNNEL, relayResponse } from "./relay.ts";
@@ -81,9 +81,7 @@ async function openBackend(
     return bc;
   } catch (error) {
     if (!(error instanceof ConnectError)) throw error;
-    const text = error.cause instanceof Error
-      ? `${error.message}: ${error.cause.message}`
-      : String(error);
+    const text = connectErrorText(error);
     s.host.routing.connectFailed(backend, text, pool.clock);
     pool.dropAddress(backend.address);
     s.host.debug("backend connect failed", { backend: backend.address, error: String(error) });
@@ -183,8 +181,10 @@ export async function exchange(
     }
     if (sticky) stickyResponse(s, backend, pinned);
     // Latency is timed on a sample (a clock read costs ~0.4 µs); the count is always kept. An
-    // access-logged connection times every exchange.
-    const t0 = backend.counters.timing() || s.accessLog !== null ? performance.now() : -1;
+    // access-logged connection times every exchange for its log line, but only the sample feeds
+    // the backend's histogram and load average.
+    const sampled = backend.counters.timing();
+    const t0 = sampled || s.accessLog !== null ? performance.now() : -1;
     const bc = (forceNew || sendProxy ? null : host.pool.take(backend.address)) ??
       await openBackend(s, cluster!, backend, sendProxy);
     if (bc === null) {
@@ -246,9 +246,11 @@ export async function exchange(
       backend.counters.requests++;
       s.routedBackend = backend;
       if (t0 >= 0) {
-        const t1 = performance.now();
-        backend.counters.record(s.backendMs = t1 - t0);
-        backend.health.sample(t1 - t0, host.pool.clock);
+        const ms = s.backendMs = performance.now() - t0;
+        if (sampled) {
+          backend.counters.record(ms);
+          backend.health.sample(ms, host.pool.clock);
+        }
       }
       if (result === R_TUNNEL) return false;
       if (pump !== null) {

@@ -8,13 +8,19 @@
  * halves have, or on an error. The listener's front and back timeouts are idle timeouts of each
  * side (any read or write on it re-arms its deadline).
  */
-import { type ByteConn, closeQuietly, ConnectError, connectWithTimeout } from "./backend_pool.ts";
+import {
+  type ByteConn,
+  closeQuietly,
+  ConnectError,
+  connectErrorText,
+  connectWithTimeout,
+} from "./backend_pool.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import type { ProxyCloseReason } from "./client_gate.ts";
 import { CONNECT_ATTEMPTS } from "./exchange.ts";
-import type { BackendSpec } from "./model.ts";
+import type { BackendSpec, ProxyProtocolMode } from "./model.ts";
 import { type DuplexConn, ProxiedConn, proxyHeaderFor } from "./proxied_conn.ts";
-import type { RoutedBackend, RoutingTable } from "./routing.ts";
+import type { ClusterState, RoutedBackend, RoutingTable } from "./routing.ts";
 import type { ListenerRuntime } from "./session.ts";
 import { writeAll } from "./write.ts";
 
@@ -41,11 +47,14 @@ export function headerExpected(runtime: ListenerRuntime, host: TcpHost): boolean
   if (runtime.proto === "https") return false;
   if (runtime.spec.expectProxy) return true;
   if (runtime.proto !== "tcp") return false;
-  const clusterId = host.tcpCluster(runtime.address);
-  const mode = clusterId === null
-    ? undefined
-    : host.routing.cluster(clusterId)?.spec?.proxyProtocol;
+  const mode = listenerCluster(host, runtime.address)?.spec?.proxyProtocol;
   return mode === "EXPECT_HEADER" || mode === "RELAY_HEADER";
+}
+
+/** The cluster a TCP listener's front names, if any. */
+function listenerCluster(host: TcpHost, address: string): ClusterState | undefined {
+  const clusterId = host.tcpCluster(address);
+  return clusterId === null ? undefined : host.routing.cluster(clusterId);
 }
 
 /** One proxied TCP connection. */
@@ -105,12 +114,17 @@ export class TcpSession {
     const buffers: Uint8Array[] = [];
     try {
       this.#touchFront();
-      const backend = await this.#connect();
+      const cluster = listenerCluster(this.#host, this.listener.address);
+      if (cluster === undefined) {
+        this.#host.debug("TCP listener has no front", { listener: this.listener.address });
+        return;
+      }
+      const backend = await this.#connect(cluster);
       if (backend === null) return;
       if (this.#closed) return closeQuietly(backend);
       this.#backend = backend;
       this.#touchBack();
-      await this.#sendHeader(backend);
+      await this.#sendHeader(backend, cluster.spec?.proxyProtocol);
       for (let i = 0; i < 2; i++) {
         const buf = this.#host.ioBuffers.acquire();
         if (buf === null) return;
@@ -131,14 +145,8 @@ export class TcpSession {
   }
 
   /** A connection to a backend of the listener's cluster, or null (then the client is closed). */
-  async #connect(): Promise<Deno.TcpConn | null> {
+  async #connect(cluster: ClusterState): Promise<Deno.TcpConn | null> {
     const routing = this.#host.routing;
-    const clusterId = this.#host.tcpCluster(this.listener.address);
-    const cluster = clusterId === null ? undefined : routing.cluster(clusterId);
-    if (cluster === undefined) {
-      this.#host.debug("TCP listener has no front", { listener: this.listener.address });
-      return null;
-    }
     let tried: BackendSpec[] | null = null;
     for (let attempt = 0; attempt < CONNECT_ATTEMPTS && !this.#closed; attempt++) {
       const backend: RoutedBackend | null = routing.pickBackend(cluster, tried);
@@ -154,9 +162,7 @@ export class TcpSession {
         return conn;
       } catch (error) {
         if (!(error instanceof ConnectError)) throw error;
-        const text = error.cause instanceof Error
-          ? `${error.message}: ${error.cause.message}`
-          : error.message;
+        const text = connectErrorText(error);
         routing.connectFailed(backend, text, this.#host.clock);
         this.#host.debug("backend connect failed", { backend: backend.address, error: text });
         (tried ??= []).push(backend);
@@ -165,12 +171,8 @@ export class TcpSession {
     return null;
   }
 
-  /** The cluster's `proxy_protocol` towards the backend. */
-  async #sendHeader(backend: Deno.TcpConn): Promise<void> {
-    const clusterId = this.#host.tcpCluster(this.listener.address);
-    const mode = clusterId === null
-      ? undefined
-      : this.#host.routing.cluster(clusterId)?.spec?.proxyProtocol;
+  /** The cluster's `proxy_protocol` (`mode`) towards the backend. */
+  async #sendHeader(backend: Deno.TcpConn, mode: ProxyProtocolMode | undefined): Promise<void> {
     if (mode === "SEND_HEADER") await writeAll(backend, proxyHeaderFor(this.client));
     else if (mode === "RELAY_HEADER" && this.client instanceof ProxiedConn) {
       await writeAll(backend, this.client.rawHeader);

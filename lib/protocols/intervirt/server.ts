@@ -13,6 +13,7 @@ import {
   serveTcp,
   splitHostPort,
   type TcpHttpServer,
+  unmappedIp,
   upgradeWebSocket,
 } from "../../core/mod.ts";
 import { inSubnet, parseCidr, sameAddress } from "./containers/mod.ts";
@@ -47,9 +48,7 @@ export interface IntervirtAppEnv {
 /** Whether `address` matches one allow-list entry (an address or a CIDR). */
 export function allowed(address: string, allow: readonly string[]): boolean {
   if (allow.length === 0) return true;
-  const ip = address.toLowerCase().startsWith("::ffff:") && address.includes(".")
-    ? address.slice(7)
-    : address;
+  const ip = unmappedIp(address);
   for (const entry of allow) {
     try {
       if (entry.includes("/") ? inSubnet(ip, parseCidr(entry)) : sameAddress(ip, entry)) {
