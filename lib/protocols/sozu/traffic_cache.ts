@@ -1,35 +1,51 @@
 /**
  * The workers' traffic figures for admin /metrics, whose answer is built synchronously: asked
- * from the data plane once a second while the proxy runs, and rendered as Prometheus text from
- * the last answer (at most a second old).
+ * from the data plane once a second while someone reads them, and rendered as Prometheus text
+ * from the last answer (at most a second old while scraped). Nobody scraping for 30 s stops the
+ * asking (no worker round trip per second for figures no one reads); the next scrape then gets
+ * the last figures and starts it again.
  */
 import type { DataPlane, WorkerTraffic } from "../../backends/http_proxy/mod.ts";
 import { proxyPrometheus } from "./prometheus.ts";
+
+/** How long after the last scrape the figures keep being refreshed. */
+const KEEP_FRESH_MS = 30_000;
 
 /** Refreshes and renders the proxy's traffic figures. */
 export class TrafficCache {
   #traffic: WorkerTraffic[] = [];
   #timer: ReturnType<typeof setInterval> | null = null;
+  #plane: DataPlane | null = null;
+  #lastAsked = 0;
 
   /** Starts asking `plane` once a second (no-op when it keeps no metrics). */
   start(plane: DataPlane, refreshMs = 1000): void {
     if (!plane.metrics || this.#timer !== null) return;
-    const refresh = () => {
-      plane.metrics!().then((t) => this.#traffic = t, () => {});
-    };
-    refresh();
-    this.#timer = setInterval(refresh, refreshMs);
+    this.#plane = plane;
+    this.#lastAsked = performance.now();
+    this.#refresh();
+    this.#timer = setInterval(() => {
+      if (performance.now() - this.#lastAsked < KEEP_FRESH_MS) this.#refresh();
+    }, refreshMs);
     Deno.unrefTimer(this.#timer);
+  }
+
+  #refresh(): void {
+    this.#plane?.metrics!().then((t) => this.#traffic = t, () => {});
   }
 
   stop(): void {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    this.#plane = null;
   }
 
   /** Prometheus text of the last figures ("" when not started). */
   prometheus(maxSeries: number): string {
     if (this.#timer === null) return "";
+    const now = performance.now();
+    if (now - this.#lastAsked >= KEEP_FRESH_MS) this.#refresh();
+    this.#lastAsked = now;
     return proxyPrometheus(this.#traffic, {
       maxSeries,
       enabled: this.#traffic.some((w) => w.enabled),
