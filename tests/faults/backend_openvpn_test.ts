@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { backendTest, ROOT, sh, waitFor } from "../_helpers/mod.ts";
+import { backendTest, ROOT, sh, waitFor, worldTempDir } from "../_helpers/mod.ts";
 import { startFaultAgent } from "./fault_agent.ts";
 import { mountSmallDisk } from "./tmpfs.ts";
 import { CRYPTODED, cryptoded, PROFILE } from "../../scripts/crash/clients.ts";
@@ -60,49 +60,43 @@ backendTest(
   "faults: an openvpn whose management socket never answers fails CONNECT with an error, is killed, and cryptoded stays up",
   { root: true },
   async () => {
-    const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-ovpn-" });
-    await Deno.chmod(base, 0o755);
-    let pid = 0;
-    try {
-      await using fault = await startFaultAgent({
-        label: "ovpn",
-        overrides: [
-          `cryptoded.openvpn=${await fakeOpenvpn(base)}`,
-          "cryptoded.connect_timeout=3000",
-          "cryptoded.stop_timeout=500",
-        ],
-      });
-      await using _standIns = standInsKiller(fault.agent.dir);
-      const agent = fault.agent;
-      const socket = agent.endpoints.cryptodedSocket;
-      const imported = await cryptoded(socket, CRYPTODED.IMPORT, {
-        name: "silent",
-        content: PROFILE,
-      });
-      assert.equal(imported.code, 0, imported.raw);
-      // CONNECT answers at once (CONNECTING, as rvd did); the tunnel then fails on its own
-      const connect = await cryptoded(socket, CRYPTODED.CONNECT, "silent");
-      assert.equal(connect.code, 0, connect.raw);
-      const pidPath = join(agent.dir, "run", "cryptoded-tunnels", "silent.pid");
-      pid = await waitFor(async () => {
-        const text = await Deno.readTextFile(pidPath).catch(() => "");
-        return Number(text.trim()) || null;
-      }, { what: "the openvpn stand-in's pid file" });
-      const failed = await waitFor(async () => {
-        const r = await cryptoded(socket, CRYPTODED.STATUS, "silent", { detail: true });
-        const view = r.data as Record<string, unknown>;
-        return view?.status === "DISCONNECTED" && view["last-error"] ? view : null;
-      }, { timeoutMs: 20_000, what: "the tunnel to fail" });
-      assert.match(String(failed["last-error"]), /management interface did not answer/);
-      await waitFor(async () => !(await alive(pid)), { what: `openvpn stand-in ${pid} gone` });
-      const detail = await fault.detail("cryptoded");
-      const backend = detail.backend as { state: string; lastError?: string };
-      assert.equal(backend.state, "degraded", JSON.stringify(detail));
-      assert.match(backend.lastError ?? "", /management interface did not answer/);
-      assert.equal(await agent.health(), null);
-    } finally {
-      await Deno.remove(base, { recursive: true }).catch(() => {});
-    }
+    await using base = await worldTempDir("ovpn");
+    await using fault = await startFaultAgent({
+      label: "ovpn",
+      overrides: [
+        `cryptoded.openvpn=${await fakeOpenvpn(base.path)}`,
+        "cryptoded.connect_timeout=3000",
+        "cryptoded.stop_timeout=500",
+      ],
+    });
+    await using _standIns = standInsKiller(fault.agent.dir);
+    const agent = fault.agent;
+    const socket = agent.endpoints.cryptodedSocket;
+    const imported = await cryptoded(socket, CRYPTODED.IMPORT, {
+      name: "silent",
+      content: PROFILE,
+    });
+    assert.equal(imported.code, 0, imported.raw);
+    // CONNECT answers at once (CONNECTING, as rvd did); the tunnel then fails on its own
+    const connect = await cryptoded(socket, CRYPTODED.CONNECT, "silent");
+    assert.equal(connect.code, 0, connect.raw);
+    const pidPath = join(agent.dir, "run", "cryptoded-tunnels", "silent.pid");
+    const pid = await waitFor(async () => {
+      const text = await Deno.readTextFile(pidPath).catch(() => "");
+      return Number(text.trim()) || null;
+    }, { what: "the openvpn stand-in's pid file" });
+    const failed = await waitFor(async () => {
+      const r = await cryptoded(socket, CRYPTODED.STATUS, "silent", { detail: true });
+      const view = r.data as Record<string, unknown>;
+      return view?.status === "DISCONNECTED" && view["last-error"] ? view : null;
+    }, { timeoutMs: 20_000, what: "the tunnel to fail" });
+    assert.match(String(failed["last-error"]), /management interface did not answer/);
+    await waitFor(async () => !(await alive(pid)), { what: `openvpn stand-in ${pid} gone` });
+    const detail = await fault.detail("cryptoded");
+    const backend = detail.backend as { state: string; lastError?: string };
+    assert.equal(backend.state, "degraded", JSON.stringify(detail));
+    assert.match(backend.lastError ?? "", /management interface did not answer/);
+    assert.equal(await agent.health(), null);
   },
 );
 
@@ -110,32 +104,27 @@ backendTest(
   "faults: CONNECT on a full state disk answers the error naming ENOSPC and starts no openvpn",
   { root: true, tools: ["mount", "umount", "dd"] },
   async () => {
-    const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-ovpn-" });
-    await Deno.chmod(base, 0o755);
-    try {
-      await using disk = await mountSmallDisk(join(base, "disk"), 512);
-      await using fault = await startFaultAgent({
-        label: "ovpn",
-        stateDir: join(disk.path, "state"),
-        overrides: [`cryptoded.openvpn=${await fakeOpenvpn(base)}`],
-      });
-      await using _standIns = standInsKiller(fault.agent.dir);
-      const socket = fault.agent.endpoints.cryptodedSocket;
-      const profile = { name: "full", content: PROFILE };
-      assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
-      await disk.fill();
-      // the connect is recorded before it is acknowledged: no record, no tunnel
-      const connect = await cryptoded(socket, CRYPTODED.CONNECT, "full");
-      assert.notEqual(connect.code, 0, connect.raw);
-      assert.match(String(connect.data), /ENOSPC/);
-      const status = await cryptoded(socket, CRYPTODED.STATUS, "full");
-      assert.equal((status.data as { status?: string }).status, "DISCONNECTED", status.raw);
-      const pidPath = join(fault.agent.dir, "run", "cryptoded-tunnels", "full.pid");
-      assert.equal(await Deno.stat(pidPath).then(() => true, () => false), false);
-      assert.equal(await fault.agent.health(), null);
-    } finally {
-      await Deno.remove(base, { recursive: true }).catch(() => {});
-    }
+    await using base = await worldTempDir("ovpn");
+    await using disk = await mountSmallDisk(join(base.path, "disk"), 512);
+    await using fault = await startFaultAgent({
+      label: "ovpn",
+      stateDir: join(disk.path, "state"),
+      overrides: [`cryptoded.openvpn=${await fakeOpenvpn(base.path)}`],
+    });
+    await using _standIns = standInsKiller(fault.agent.dir);
+    const socket = fault.agent.endpoints.cryptodedSocket;
+    const profile = { name: "full", content: PROFILE };
+    assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
+    await disk.fill();
+    // the connect is recorded before it is acknowledged: no record, no tunnel
+    const connect = await cryptoded(socket, CRYPTODED.CONNECT, "full");
+    assert.notEqual(connect.code, 0, connect.raw);
+    assert.match(String(connect.data), /ENOSPC/);
+    const status = await cryptoded(socket, CRYPTODED.STATUS, "full");
+    assert.equal((status.data as { status?: string }).status, "DISCONNECTED", status.raw);
+    const pidPath = join(fault.agent.dir, "run", "cryptoded-tunnels", "full.pid");
+    assert.equal(await Deno.stat(pidPath).then(() => true, () => false), false);
+    assert.equal(await fault.agent.health(), null);
   },
 );
 
@@ -143,37 +132,31 @@ backendTest(
   "faults: an openvpn whose management falls silent once connected: DISCONNECT still ends it, by signal",
   { root: true },
   async () => {
-    const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "polyagent-ovpn-" });
-    await Deno.chmod(base, 0o755);
-    let pid = 0;
-    try {
-      await using fault = await startFaultAgent({
-        label: "ovpn",
-        overrides: [
-          `cryptoded.openvpn=${await fakeOpenvpn(base, "--answer-until-connected")}`,
-          "cryptoded.stop_timeout=500",
-        ],
-      });
-      await using _standIns = standInsKiller(fault.agent.dir);
-      const socket = fault.agent.endpoints.cryptodedSocket;
-      const profile = { name: "mute", content: PROFILE };
-      assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
-      assert.equal((await cryptoded(socket, CRYPTODED.CONNECT, "mute")).code, 0);
-      await waitFor(async () => {
-        const r = await cryptoded(socket, CRYPTODED.STATUS, "mute");
-        return (r.data as { status?: string }).status === "CONNECTED";
-      }, { timeoutMs: 20_000, what: "CONNECTED" });
-      const pidPath = join(fault.agent.dir, "run", "cryptoded-tunnels", "mute.pid");
-      pid = Number((await Deno.readTextFile(pidPath)).trim());
-      // management says nothing now: the stop falls back to a signal after the command timeout
-      const off = await cryptoded(socket, CRYPTODED.DISCONNECT, "mute");
-      assert.equal(off.code, 0, off.raw);
-      await waitFor(async () => !(await alive(pid)), { what: `openvpn stand-in ${pid} gone` });
-      const status = await cryptoded(socket, CRYPTODED.STATUS, "mute");
-      assert.equal((status.data as { status?: string }).status, "DISCONNECTED", status.raw);
-      assert.equal(await fault.agent.health(), null);
-    } finally {
-      await Deno.remove(base, { recursive: true }).catch(() => {});
-    }
+    await using base = await worldTempDir("ovpn");
+    await using fault = await startFaultAgent({
+      label: "ovpn",
+      overrides: [
+        `cryptoded.openvpn=${await fakeOpenvpn(base.path, "--answer-until-connected")}`,
+        "cryptoded.stop_timeout=500",
+      ],
+    });
+    await using _standIns = standInsKiller(fault.agent.dir);
+    const socket = fault.agent.endpoints.cryptodedSocket;
+    const profile = { name: "mute", content: PROFILE };
+    assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
+    assert.equal((await cryptoded(socket, CRYPTODED.CONNECT, "mute")).code, 0);
+    await waitFor(async () => {
+      const r = await cryptoded(socket, CRYPTODED.STATUS, "mute");
+      return (r.data as { status?: string }).status === "CONNECTED";
+    }, { timeoutMs: 20_000, what: "CONNECTED" });
+    const pidPath = join(fault.agent.dir, "run", "cryptoded-tunnels", "mute.pid");
+    const pid = Number((await Deno.readTextFile(pidPath)).trim());
+    // management says nothing now: the stop falls back to a signal after the command timeout
+    const off = await cryptoded(socket, CRYPTODED.DISCONNECT, "mute");
+    assert.equal(off.code, 0, off.raw);
+    await waitFor(async () => !(await alive(pid)), { what: `openvpn stand-in ${pid} gone` });
+    const status = await cryptoded(socket, CRYPTODED.STATUS, "mute");
+    assert.equal((status.data as { status?: string }).status, "DISCONNECTED", status.raw);
+    assert.equal(await fault.agent.health(), null);
   },
 );
