@@ -53,7 +53,36 @@ export const TCP_BACKLOG = 4096;
  * Accepts connections until `isCurrent()` turns false or the listener closes; a transient
  * failure (out of file descriptors) backs off briefly instead of spinning.
  */
-export async function acceptLoop(
+export function acceptLoop(
+  listener: Deno.Listener,
+  isCurrent: () => boolean,
+  options: FrontOptions,
+): Promise<void> {
+  const loop = acceptUntilClosed(listener, isCurrent, options);
+  running.add(loop);
+  return loop.finally(() => running.delete(loop));
+}
+
+/** The accept loops of this isolate still running (a closed listener's ends at its next turn). */
+const running = new Set<Promise<void>>();
+
+/**
+ * Resolves once every accept loop of this isolate has ended (or after `timeoutMs`). A closed
+ * listener's socket is only released when its pending accept has been cancelled, one event-loop
+ * turn after `close()`: a stop awaits this before it reports, so a worker terminated right after
+ * leaves no port open.
+ */
+export async function acceptLoopsEnded(timeoutMs: number): Promise<void> {
+  if (running.size === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.allSettled([...running]),
+    new Promise((r) => timer = setTimeout(r, timeoutMs)),
+  ]);
+  clearTimeout(timer);
+}
+
+async function acceptUntilClosed(
   listener: Deno.Listener,
   isCurrent: () => boolean,
   options: FrontOptions,

@@ -4,6 +4,7 @@
  */
 import { backendFigures } from "./backend_stats.ts";
 import { ProxyEngine } from "./engine.ts";
+import { acceptLoopsEnded } from "./listeners.ts";
 import type { ProxyLogLevel } from "./model.ts";
 import type { FromWorker, ToWorker } from "./worker_protocol.ts";
 
@@ -61,11 +62,13 @@ async function handle(message: ToWorker): Promise<void> {
     }
     case "soft_stop":
       await engine?.softStop(message.idleGraceMs);
+      await acceptLoopsEnded(1000);
       await engine?.closeAccessLog();
       post({ t: "done", seq: message.seq });
       return;
     case "hard_stop":
       engine?.hardStop();
+      await acceptLoopsEnded(1000);
       await engine?.closeAccessLog();
       post({ t: "done", seq: message.seq });
       return;
