@@ -1,98 +1,50 @@
 /**
- * The access log of one worker: one JSON line per request on the listeners that log, kept in
- * memory and appended to the file in batches (on the engine's tick, or sooner when a batch grows
- * past 64 KiB), never one write per request. The file is created mode 0640; every worker appends
- * to it with O_APPEND, so lines from several workers never interleave within a batch.
+ * The access log of one worker: one JSON line per request on the listeners that log, written as
+ * bytes into a batch buffer (access_line.ts) and appended to the file in batches (on the engine's
+ * tick, or sooner when a batch passes 64 KiB), never one write per request. The file is created
+ * mode 0640; every worker appends to it with O_APPEND, so lines from several workers never
+ * interleave within a batch. A file that cannot be written is tried again at most every 5 s; the
+ * lines in between are dropped and counted (said once when writing works again).
  */
 import { dirname } from "node:path";
+import { type AccessRecord, lineBound, putAccessLine } from "./access_line.ts";
 
-/** One request's facts, as logged. */
-export interface AccessRecord {
-  /** Unix ms when the request head was complete. */
-  time: number;
-  client: string;
-  listener: string;
-  method: string;
-  host: string | null;
-  path: string;
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** The whole exchange, ms. */
-  durationMs: number;
-  /** From writing the request to the backend to the end of the response, ms (-1: none). */
-  backendMs: number;
-  app: string | null;
-  backend: string | null;
-  sozuId: string | null;
-}
+export type { AccessRecord } from "./access_line.ts";
 
 /** A batch is written once it holds this many bytes, without waiting for the tick. */
 const FLUSH_BYTES = 64 * 1024;
-
-const encoder = new TextEncoder();
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
-
-/** Whether a string can be quoted as it is in JSON (printable ASCII without `"` and `\`). */
-function plain(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
-  }
-  return true;
-}
-
-/** A JSON string (most values need no escaping: they are quoted as they are). */
-function str(value: string | null): string {
-  if (value === null) return "null";
-  return plain(value) ? `"${value}"` : JSON.stringify(value);
-}
-
-let isoSecond = -1;
-let isoPrefix = "";
-
-/** ISO 8601 time of a Unix ms, the date part made once a second. */
-function isoTime(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  if (second !== isoSecond) {
-    isoSecond = second;
-    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
-  }
-  const rest = ms - second * 1000;
-  return `${isoPrefix}${rest < 10 ? "00" : rest < 100 ? "0" : ""}${Math.floor(rest)}Z`;
-}
-
-/** Renders a record as one JSON line (the same keys, in order, as JSON.stringify would). */
-export function accessLine(r: AccessRecord): string {
-  return `{"time":"${isoTime(r.time)}","client":${str(r.client)},"listener":${
-    str(r.listener)
-  },"method":${str(r.method)},"host":${str(r.host)},"path":${str(r.path)},"status":${r.status},` +
-    `"bytes_in":${r.bytesIn},"bytes_out":${r.bytesOut},"duration_ms":${
-      round(r.durationMs)
-    },"backend_ms":${r.backendMs < 0 ? "null" : round(r.backendMs)},"app":${str(r.app)},` +
-    `"backend":${str(r.backend)},"sozu_id":${str(r.sozuId)}}\n`;
-}
+/** The size of a batch buffer: a flush threshold plus room for the line that crossed it. */
+const BATCH_BYTES = FLUSH_BYTES + 16 * 1024;
+/** How long a failed file is left alone before the next try. */
+const RETRY_MS = 5_000;
 
 /** The buffered writer of one worker. */
 export class AccessLog {
   readonly path: string;
   #all: boolean;
   #listeners: Set<string>;
-  #lines: string[] = [];
-  #bytes = 0;
+  #batch = new Uint8Array(BATCH_BYTES);
+  #used = 0;
+  /** Written batch buffers, reused. */
+  #spare: Uint8Array<ArrayBuffer>[] = [];
   #file: Deno.FsFile | null = null;
   #writing: Promise<void> = Promise.resolve();
   #onError: (error: unknown) => void;
-  #failed = false;
+  #onRecover: (dropped: number) => void;
+  #failedUntil = 0;
+  #dropped = 0;
 
-  constructor(path: string, listeners: string[], onError: (error: unknown) => void) {
+  constructor(
+    path: string,
+    listeners: string[],
+    onError: (error: unknown) => void,
+    onRecover: (dropped: number) => void = () => {},
+  ) {
     this.path = path;
     this.#all = listeners.includes("*");
     this.#listeners = new Set(listeners);
     this.#onError = onError;
+    this.#onRecover = onRecover;
   }
 
   /** Whether requests on this listener are logged. */
@@ -100,25 +52,43 @@ export class AccessLog {
     return this.#all || this.#listeners.has(listener);
   }
 
-  /** Queues one request's line. */
+  /** Queues one request's line (the record is read at once and may be reused). */
   add(record: AccessRecord): void {
-    const line = accessLine(record);
-    this.#lines.push(line);
-    this.#bytes += line.length;
-    if (this.#bytes >= FLUSH_BYTES) this.flush();
+    if (this.#failedUntil !== 0) {
+      if (Date.now() < this.#failedUntil) {
+        this.#dropped++;
+        return;
+      }
+      this.#failedUntil = 0;
+    }
+    const bound = lineBound(record);
+    if (this.#used + bound > this.#batch.byteLength) {
+      this.flush();
+      if (bound > this.#batch.byteLength) this.#batch = new Uint8Array(bound);
+    }
+    this.#used = putAccessLine(this.#batch, this.#used, record);
+    if (this.#used >= FLUSH_BYTES) this.flush();
   }
 
   /** Writes the queued lines (one write per batch); resolves when they are written. */
   flush(): Promise<void> {
-    if (this.#lines.length === 0) return this.#writing;
-    const text = this.#lines.join("");
-    this.#lines = [];
-    this.#bytes = 0;
-    this.#writing = this.#writing.then(() => this.#write(encoder.encode(text)));
+    if (this.#used === 0) return this.#writing;
+    const batch = this.#batch;
+    const bytes = batch.subarray(0, this.#used);
+    this.#batch = this.#spare.pop() ?? new Uint8Array(BATCH_BYTES);
+    this.#used = 0;
+    this.#writing = this.#writing.then(async () => {
+      await this.#write(bytes);
+      if (batch.byteLength === BATCH_BYTES && this.#spare.length < 4) this.#spare.push(batch);
+    });
     return this.#writing;
   }
 
   async #write(bytes: Uint8Array): Promise<void> {
+    if (this.#failedUntil !== 0) {
+      this.#dropped += countLines(bytes);
+      return;
+    }
     try {
       if (this.#file === null) {
         await Deno.mkdir(dirname(this.path), { recursive: true, mode: 0o750 });
@@ -130,14 +100,26 @@ export class AccessLog {
       });
       let off = 0;
       while (off < bytes.byteLength) off += await this.#file.write(bytes.subarray(off));
+      if (this.#dropped > 0) {
+        this.#onRecover(this.#dropped);
+        this.#dropped = 0;
+      }
     } catch (error) {
-      if (!this.#failed) this.#onError(error);
-      this.#failed = true;
+      if (this.#dropped === 0) this.#onError(error);
+      this.#dropped += countLines(bytes);
+      this.#failedUntil = Date.now() + RETRY_MS;
+      try {
+        this.#file?.close();
+      } catch {
+        // already closed
+      }
+      this.#file = null;
     }
   }
 
   /** Writes what is queued and closes the file. */
   async close(): Promise<void> {
+    this.#failedUntil = 0;
     await this.flush();
     try {
       this.#file?.close();
@@ -146,4 +128,11 @@ export class AccessLog {
     }
     this.#file = null;
   }
+}
+
+/** Lines in a batch (each ends with a newline). */
+function countLines(bytes: Uint8Array): number {
+  let n = 0;
+  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) n++;
+  return n;
 }

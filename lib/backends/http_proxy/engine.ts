@@ -146,7 +146,11 @@ export class ProxyEngine implements SessionHost, TcpHost {
         path,
         listeners,
         (error) =>
-          this.#log("error", "cannot write the access log", { path, error: String(error) }),
+          this.#log("error", "cannot write the access log; lines are dropped until it works", {
+            path,
+            error: String(error),
+          }),
+        (dropped) => this.#log("info", "the access log is written again", { path, dropped }),
       );
     }
     this.pool = new BackendPool({ maxIdlePerBackend: options.maxIdlePerBackend ?? 256 });

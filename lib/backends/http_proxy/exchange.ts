@@ -246,7 +246,8 @@ export async function exchange(
       backend.counters.requests++;
       s.routedBackend = backend;
       if (t0 >= 0) {
-        const ms = s.backendMs = performance.now() - t0;
+        const now = s.backendEnd = performance.now();
+        const ms = s.backendMs = now - t0;
         if (sampled) {
           backend.counters.record(ms);
           backend.health.sample(ms, host.pool.clock);

@@ -166,6 +166,8 @@ export class ProxySession implements StickyState {
   routedCluster: string | null = null;
   routedBackend: RoutedBackend | null = null;
   backendMs = -1;
+  /** performance.now() when the timed backend answer ended (0: not timed). */
+  backendEnd = 0;
   requestId: string | null = null;
   /** Where this connection's requests are logged, or null. */
   readonly accessLog: AccessLog | null;
