@@ -131,7 +131,7 @@ backend be
     children.push(spawn("backend", "nginx", nginxArgs("backend.conf")));
     if (args.includes("--features")) {
       await waitPort(backendPort, "backend nginx");
-      return await featureCosts(backendPort, dir, seconds, rounds);
+      return await featureCosts(backendPort, dir, temp, seconds, rounds);
     }
     if (args.includes("--tcp")) {
       await waitPort(backendPort, "backend nginx");
@@ -290,7 +290,7 @@ backend be
       }× req/s, ${fmt(median(floorPairs.map((p) => p.target.p99 / p.nginx.p99)), 2)}× p99.`,
     );
     await tcpBench({ dir, backendPort, seconds, rounds, interleaved });
-    await featureCosts(backendPort, dir, seconds, rounds);
+    await featureCosts(backendPort, dir, temp, seconds, rounds);
   } finally {
     for (const c of children.reverse()) await c.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
