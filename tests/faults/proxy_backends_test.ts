@@ -138,3 +138,52 @@ for (const [what, behave, status] of CASES) {
     if (status !== "200") assert.equal(settled.idleBackendConnections, 0);
   });
 }
+
+/** A backend that answers the head and half of a 10-byte body, then dies. */
+const diesMidBody = async (conn: Deno.Conn) => {
+  await readHead(conn);
+  await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"));
+  await sleep(20);
+  await conn.write(enc.encode("dead-"));
+  await sleep(20);
+  conn.close();
+};
+
+Deno.test("faults: a backend dying in the middle of a small answer costs a GET nothing: another backend answers", async () => {
+  await using dying = faultyBackend(diesMidBody);
+  await using healthy = faultyBackend(async (conn) => {
+    while (await readHead(conn)) {
+      await conn.write(enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfrom-other"));
+    }
+  });
+  await using proxy = await startProxy({
+    clusters: { c: [dying.address, healthy.address] },
+    fronts: [[HOST, "/", "c"]],
+  });
+  for (let i = 0; i < 6; i++) {
+    const answer = await rawExchange(proxy.port, REQUEST, {
+      until: (t) => t.endsWith("from-other"),
+      timeoutMs: 5_000,
+    });
+    assert.deepEqual(statusLines(answer), ["200"], `round ${i}: ${answer}`);
+    assert.ok(answer.endsWith("\r\n\r\nfrom-other"), `round ${i}: ${answer}`);
+  }
+});
+
+Deno.test("faults: a POST whose backend dies in the middle of its answer is never sent again", async () => {
+  let requests = 0;
+  await using dying = faultyBackend((conn) => (requests++, diesMidBody(conn)));
+  await using proxy = await startProxy({
+    clusters: { c: [dying.address] },
+    fronts: [[HOST, "/", "c"]],
+  });
+  const answer = await rawExchange(
+    proxy.port,
+    `POST /x HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 2\r\n\r\nhi`,
+    { timeoutMs: 5_000 },
+  );
+  // the head went out as it came; the client sees the answer cut short
+  assert.deepEqual(statusLines(answer), ["200"], answer);
+  assert.ok(answer.endsWith("\r\n\r\ndead-"), answer);
+  assert.equal(requests, 1);
+});

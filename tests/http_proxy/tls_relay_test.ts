@@ -4,7 +4,8 @@
  * so there the relay reads a small Content-Length body whole before writing (session.ts
  * `coalesce`). The answers must be the same as on a connection that writes as it reads: the full
  * response and a reusable connection, or, when the backend dies mid-body, the bytes it sent and
- * then the end of the client connection.
+ * then the end of the client connection (a POST; a GET is tried again, and with no backend
+ * left gets 503).
  */
 import assert from "node:assert/strict";
 import type { TlsEngineChoice } from "../../lib/backends/http_proxy/mod.ts";
@@ -60,6 +61,7 @@ async function through(engine: TlsEngineChoice, body: string, cut: boolean) {
 }
 
 const GET = "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n";
+const POST = "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n";
 const NEEDS = { tools: ["openssl"] };
 
 for (const engine of ["native", "node"] as TlsEngineChoice[]) {
@@ -75,10 +77,22 @@ for (const engine of ["native", "node"] as TlsEngineChoice[]) {
 
   backendTest(`${engine}: a backend dying mid-body ends the client connection`, NEEDS, async () => {
     await using t = await through(engine, "01234", true);
-    await send(t.conn, GET);
+    await send(t.conn, POST);
     const text = await readUntil(t.conn, () => false);
     assert.match(text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: 10\r\n[\s\S]*01234$/, text);
     // Ended by the proxy (a read after the end gives null), not by readUntil's timer.
     assert.equal(await t.conn.read(new Uint8Array(1)).catch(() => "closed by the timer"), null);
   });
+
+  backendTest(
+    `${engine}: a GET whose every backend dies mid-body gets 503, not a cut answer`,
+    NEEDS,
+    async () => {
+      await using t = await through(engine, "01234", true);
+      await send(t.conn, GET);
+      const text = await readUntil(t.conn, responses(1));
+      assert.match(text, /^HTTP\/1\.1 503 /, text);
+      assert.ok(!text.includes("01234"), text);
+    },
+  );
 }

@@ -8,7 +8,16 @@
 import { type BackendConn, ConnectError, connectErrorText } from "./backend_pool.ts";
 import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.ts";
 import type { BackendSpec } from "./model.ts";
-import { pumpBody, R_KEEP, R_RETRY, R_TUNNEL, relayResponse } from "./relay.ts";
+import {
+  pumpBody,
+  R_KEEP,
+  R_RETRY,
+  R_TUNNEL,
+  relayResponse,
+  RETRY_NONE,
+  RETRY_PARTIAL,
+  RETRY_UNANSWERED,
+} from "./relay.ts";
 import type { RequestHead } from "./request_head.ts";
 import { proxyHeaderFor } from "./proxied_conn.ts";
 import { type ClusterState, hostForLookup, type RoutedBackend } from "./routing.ts";
@@ -229,10 +238,17 @@ export async function exchange(
       if (out.pooled) host.ioBuffers.release(out.pooled);
       forceNew = false;
       const pump = bodyDone ? null : startPump(s, bc, head.chunked, clRemaining);
-      // Sent again when no answer byte came: on a reused connection (it was stale) or, for a
-      // safe method, on a fresh one (the backend died under it: another backend is tried).
-      const retryable = bodyDone && round < 4 && (bc.reused || SAFE_METHODS.has(head.method));
-      const result = await relayResponse(s, head, bc, requestId, retryable);
+      // Sent again when no answer byte came on a reused connection (it was stale), and for a
+      // safe method also when the backend died before anything reached the client (another
+      // backend is tried when the connection was fresh).
+      const retry = !bodyDone || round >= 4
+        ? RETRY_NONE
+        : SAFE_METHODS.has(head.method)
+        ? RETRY_PARTIAL
+        : bc.reused
+        ? RETRY_UNANSWERED
+        : RETRY_NONE;
+      const result = await relayResponse(s, head, bc, requestId, retry);
       if (result === R_RETRY) {
         s.backend = null;
         host.pool.discard(bc);

@@ -24,10 +24,20 @@ const CONNECTION_KEEP_ALIVE = "Connection: keep-alive\r\n";
 export const R_KEEP = 0;
 /** Close the client connection. */
 export const R_CLOSE = 1;
-/** The backend connection closed before any answer and the exchange allowed a retry. */
+/** The backend connection failed before anything reached the client and the exchange allowed a retry. */
 export const R_RETRY = 2;
 /** The exchange became a tunnel, now over. */
 export const R_TUNNEL = 3;
+
+/** `relayResponse`'s retry permission: none (the request may have had effects). */
+export const RETRY_NONE = 0;
+/** Retry when the backend connection ends before any answer byte (a stale reused connection). */
+export const RETRY_UNANSWERED = 1;
+/**
+ * A safe method: also retry when the backend dies in the middle of a small answer nothing of
+ * which reached the client yet (the answer is read whole before it is written).
+ */
+export const RETRY_PARTIAL = 2;
 
 /**
  * Rewrites a response head in place: drops its hop-by-hop lines and inserts `insert` (whole
@@ -117,7 +127,7 @@ export async function relayResponse(
   req: RequestHead,
   bc: BackendConn,
   requestId: string,
-  retryable: boolean,
+  retry: number,
 ): Promise<number> {
   const host = s.host;
   const pooled = host.ioBuffers.acquire();
@@ -157,14 +167,14 @@ export async function relayResponse(
             n = await bc.conn.read(rbuf.subarray(re));
           } catch (error) {
             if (s.backendTimedOut) return await fail(s, 504, sentAny);
-            if (retryable && !receivedAny && !s.closed) return R_RETRY;
+            if (retry !== RETRY_NONE && !receivedAny && !s.closed) return R_RETRY;
             host.debug("backend read failed", { error: String(error) });
             return await fail(s, receivedAny ? 502 : 503, sentAny);
           } finally {
             s.backendDeadline = 0;
           }
           if (n === null) {
-            if (retryable && !receivedAny && !s.closed) return R_RETRY;
+            if (retry !== RETRY_NONE && !receivedAny && !s.closed) return R_RETRY;
             return await fail(s, receivedAny ? 502 : 503, sentAny);
           }
           receivedAny = true;
@@ -203,9 +213,15 @@ export async function relayResponse(
 
     const noBody = req.method === "HEAD" || head.status === 204 || head.status === 304;
     if (
-      s.coalesce && !noBody && !head.chunked && head.contentLength > re - he &&
-      he + head.contentLength <= rbuf.byteLength
-    ) re = await readBody(s, bc, rbuf, re, he + head.contentLength);
+      (s.coalesce || retry === RETRY_PARTIAL) && !noBody && !head.chunked &&
+      head.contentLength > re - he && he + head.contentLength <= rbuf.byteLength
+    ) {
+      re = await readBody(s, bc, rbuf, re, he + head.contentLength);
+      if (
+        re < he + head.contentLength && retry === RETRY_PARTIAL && !sentAny && !s.closed &&
+        !s.backendTimedOut
+      ) return R_RETRY;
+    }
     const untilClose = !noBody && !head.chunked && head.contentLength < 0;
     const keepClient = !req.close && !untilClose && !host.stopping;
     let bodyAvail = 0;
