@@ -7,12 +7,23 @@
  * forwarding headers. It only serves the benchmark's GET of a file with a Content-Length; it is
  * not a proxy. Every backend connection is either back in the pool or closed once a request is
  * done (`_bare_forwarder_check.ts` shows no descriptor is kept under `Connection: close` churn).
+ * With `CERT_FILE KEY_FILE` after the ports it terminates TLS with that one certificate
+ * (`Deno.listenTls`, the floor of `deno task bench https`'s keep-alive rows); it reads each
+ * response whole before its one write, as the proxy does on such connections.
  *
  * @module
  */
-const [listenPort = "9101", backendPort = "9001"] = Deno.args;
+const [listenPort = "9101", backendPort = "9001", certFile, keyFile] = Deno.args;
 const idle: Deno.TcpConn[] = [];
-const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(listenPort) });
+const listener: Deno.Listener<Deno.TcpConn | Deno.TlsConn> = certFile && keyFile
+  ? Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: Number(listenPort),
+    cert: Deno.readTextFileSync(certFile),
+    key: Deno.readTextFileSync(keyFile),
+    alpnProtocols: ["http/1.1"],
+  })
+  : Deno.listen({ hostname: "127.0.0.1", port: Number(listenPort) });
 
 /** A parsed response head: the whole response's length and whether the backend will close. */
 interface ResponseShape {
@@ -102,8 +113,8 @@ async function forward(request: Uint8Array, response: Uint8Array): Promise<numbe
   }
 }
 
-async function serve(client: Deno.TcpConn): Promise<void> {
-  client.setNoDelay(true);
+async function serve(client: Deno.TcpConn | Deno.TlsConn): Promise<void> {
+  if ("setNoDelay" in client) client.setNoDelay(true);
   const request = new Uint8Array(16 * 1024);
   const response = new Uint8Array(64 * 1024);
   try {

@@ -8,7 +8,9 @@
  * (node:tls with SNICallback, D3), and `tls_engine = "native"` with several (Deno's internal SNI
  * resolver, D5).
  *
- * - keep-alive: wrk -t2 -c64 https://localhost:PORT/1k.txt — req/s, p99, CPU per request;
+ * - keep-alive: wrk -t2 -c64 https://localhost:PORT/1k.txt — req/s, p99, CPU per request; with
+ *   the floor of any Deno data plane beside it: a bare TLS forwarder (bench/_bare_forwarder.ts
+ *   on `Deno.listenTls`, the same socket calls and nothing else);
  * - full handshakes: hsbench (bench/_hsbench.c, 64 threads, a new TCP connection and a TLS
  *   handshake that never resumes per request), ECDSA P-256 and RSA-2048 — conns/s, CPU per conn;
  * - resumed handshakes: hsbench offering its last session, against nginx with its session cache
@@ -22,7 +24,8 @@
  *
  * @module
  */
-import { sh } from "../tests/_helpers/mod.ts";
+import { join } from "node:path";
+import { freePort, RUNTIME_FLAGS, sh } from "../tests/_helpers/mod.ts";
 import {
   buildHsbench,
   certList,
@@ -42,8 +45,11 @@ import {
   fmt,
   median,
   requireTools,
+  ROOT,
   rssMb,
   runOptions,
+  spawn,
+  waitPort,
   wrk,
 } from "./_load.ts";
 
@@ -192,6 +198,8 @@ interface Servers {
   rsaResolver: Server;
   /** 1,000 certificates: auto (node) and native resolver. */
   many: Server;
+  /** The floor: bench/_bare_forwarder.ts terminating TLS with `ec` on Deno.listenTls. */
+  floor: Server;
   manyResolver: Server;
   ecOff: Server;
   ecOn: Server;
@@ -215,8 +223,27 @@ async function startServers(
     return { name, port: p.port, pid: p.child.pid };
   };
   const pid = ng.proxy.pid;
+  const floorPort = freePort();
+  const floor = spawn("floor", Deno.execPath(), [
+    "run",
+    "-q",
+    "-A",
+    ...RUNTIME_FLAGS,
+    join(ROOT, "bench", "_bare_forwarder.ts"),
+    String(floorPort),
+    String(ng.ports.backend),
+    c.ec.certFile,
+    c.ec.keyFile,
+  ]);
+  children.push(floor);
+  await waitPort(floorPort, "floor");
   return {
     polys,
+    floor: {
+      name: "floor: bare Deno TLS forwarder, 1 certificate",
+      port: floorPort,
+      pid: floor.pid,
+    },
     one: await poly("auto, 1 certificate (native D2)", "auto", certList(null, c.ec)),
     sni: await poly("auto, SNI (node D3)", "auto", certList(c.fallback, c.ec)),
     resolver: await poly("native resolver, SNI (D5)", "native", certList(c.fallback, c.ec)),
@@ -272,6 +299,7 @@ async function measure(s: Servers, hsbench: string, seconds: number, rounds: num
   const fullWarm = handshakes(hsbench, 2, "new");
   const res = handshakes(hsbench, seconds, "resume");
   const ec: [Server, Server][] = [[s.one, s.ecOff], [s.sni, s.ecOff], [s.resolver, s.ecOff]];
+  const keepAliveRows: [Server, Server][] = [[s.floor, s.ecOff], ...ec];
   const rsa: [Server, Server][] = [
     [s.rsaOne, s.rsaOff],
     [s.rsaSni, s.rsaOff],
@@ -284,7 +312,7 @@ async function measure(s: Servers, hsbench: string, seconds: number, rounds: num
     "Keep-alive, wrk -t2 -c64 (ECDSA P-256)",
     "req/s",
     "nginx",
-    ec,
+    keepAliveRows,
     ka,
     kaWarm,
     rounds,
