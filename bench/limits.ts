@@ -10,7 +10,10 @@
  * `--seconds S`, and the agent's RSS (VmRSS of its process) before, under the crowd, and after
  * the crowd left; then rows with `--idle N` idle WebSocket clients on
  * MASQ and Intervirt and N idle keep-alive proxy connections at once (past a listener's cap the
- * longest idle are closed, so "held" shows what the agent kept).
+ * longest idle are closed, so "held" shows what the agent kept). Last, the floor any Deno
+ * server pays per idle connection: `--idle N` connections held by bench/_idle_floor.ts (one
+ * 64-byte read pending each, nothing else), its RSS per connection, and what that floor plus the
+ * agent's RSS at start comes to for N idle clients.
  *
  * Options: --clients N (200), --idle N (= clients), --seconds S (5), --samples N (20),
  * --rounds N (2: idle crowd rounds; RSS climbing round after round would be a leak),
@@ -368,6 +371,7 @@ export async function run(args: string[]): Promise<void> {
   ], rows);
   if (idleOn.length > 0) {
     await idleRows(targets(dir.path, ports), idleN, agent.pid, ports.admin, rounds, idleOn);
+    await idleFloor(idleN, base, nofile);
   }
   await agent.stop();
   await backend.shutdown();
@@ -433,4 +437,49 @@ async function idleRows(
     "RSS after MB",
     "heap after MB",
   ], rows);
+}
+
+/**
+ * The floor: `n` idle connections on bench/_idle_floor.ts; prints its RSS before and with them,
+ * the cost per connection, and the agent's RSS at start (`agentBase` KiB) plus `n` times that.
+ */
+async function idleFloor(n: number, agentBase: number, nofile: number): Promise<void> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-q", "--allow-net", join(ROOT, "bench", "_idle_floor.ts"), String(port)],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  try {
+    await reader.read(); // "ready"
+    await raiseNofile(child.pid, nofile);
+    await sleep(500);
+    const before = await rssKiB(child.pid);
+    const conns = await crowd(n, () => Deno.connect({ hostname: "127.0.0.1", port }));
+    await sleep(2000);
+    const under = await rssKiB(child.pid);
+    for (const c of conns.items) c.close();
+    const perConn = (under - before) / conns.items.length;
+    console.log();
+    printTable([
+      "floor: bare Deno server, idle connections",
+      "RSS before MB",
+      "RSS with them MB",
+      "KiB per connection",
+      `agent at start + ${n} × floor, MB`,
+    ], [[
+      `${conns.items.length} of ${n}${conns.failed ? ` (${conns.failed} refused)` : ""}`,
+      (before / 1024).toFixed(1),
+      (under / 1024).toFixed(1),
+      perConn.toFixed(2),
+      ((agentBase + n * perConn) / 1024).toFixed(1),
+    ]]);
+  } finally {
+    reader.releaseLock();
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
 }
