@@ -1,9 +1,9 @@
 /**
  * One access-log line written as bytes straight into the log's batch buffer: no intermediate
- * strings (a line built as a string lived until the batch was written, survived the young
- * generation and made every scavenge copy it; measured at ~6 µs per request in a worker). The
- * output is exactly `JSON.stringify` of the record with the keys in this order, durations rounded
- * to the microsecond.
+ * strings (a line built as a string lived until its batch was written, survived the young
+ * generation and was copied by every scavenge; the log then cost 4.6–6.8 µs of proxy CPU per
+ * request, 2.95 µs since). The output is exactly `JSON.stringify` of the record with the keys in
+ * this order, durations rounded to the microsecond.
  */
 
 /** One request's facts, as logged. */
