@@ -2,7 +2,9 @@
  * The admin HTTP listener under fuzz: each frame is one connection carrying one to three
  * pipelined requests for /healthz, /metrics or an unknown path, valid or mutated with the HTTP
  * corpus's head and framing mutations. Every response must parse, with a status the listener
- * may give (200, 302 from `/` to the status page, 404, or a refusal: 400, 405, 408, 413, 414, 431, 501, 505); a connection
+ * may give (200, 302 from `/` to the status page, 404, or a refusal: 400, 405, 408, 413, 414, 417,
+ * 431, 501, 505; 417 is node:http's answer to an `Expect` other than `100-continue`, RFC 9110
+ * §10.1.1); a connection
  * whose requests were complete must get at least one response before the listener closes it.
  *
  * @module
@@ -16,7 +18,7 @@ import { requestText, setHeader, wireBytes, type WireRequest } from "../http/wir
 import type { Rng } from "../rng.ts";
 import type { FrameProblem, FuzzFrame, FuzzTarget, GroupOutcome } from "../target.ts";
 
-const STATUSES = new Set([200, 302, 404, 400, 405, 408, 413, 414, 431, 501, 505]);
+const STATUSES = new Set([200, 302, 404, 400, 405, 408, 413, 414, 417, 431, 501, 505]);
 const PATHS = ["/healthz", "/metrics", "/nope", "/healthz?x=1", "/"];
 
 /** The admin target. */
