@@ -25,6 +25,8 @@ export interface BackendConn {
   reused: boolean;
   /** Set by the exchange: the response ended cleanly and the connection may go back. */
   reusable: boolean;
+  /** Its index among the pool's lent connections (-1: not lent). */
+  slot: number;
 }
 
 /** Raised when a backend cannot be reached in time. */
@@ -80,8 +82,12 @@ export class BackendPool {
   #idle = new Map<string, BackendConn[]>();
   #maxIdle: number;
   #idleTimeoutMs: number;
-  /** Connections lent out, per address (used to close them on hard stop). */
-  #open = new Set<BackendConn>();
+  /**
+   * Connections lent out (closed on hard stop), each knowing its index: taking and giving back
+   * are a push and a swap-remove. A Set did the same with hashing, and V8 shrank and regrew its
+   * table as the lent count swung between 0 and the concurrency (runtime calls on the hot path).
+   */
+  #open: BackendConn[] = [];
   /**
    * Now, ms, as the owner last set it (the engine's tick does, so taking and giving back read no
    * clock); idle ages are measured with it.
@@ -103,7 +109,7 @@ export class BackendPool {
       if (now - bc.idleSince < this.#idleTimeoutMs) {
         bc.reused = true;
         bc.reusable = false;
-        this.#open.add(bc);
+        this.#lend(bc);
         return bc;
       }
       closeQuietly(bc.conn);
@@ -114,14 +120,37 @@ export class BackendPool {
   /** A new connection to `address`. */
   async open(address: string, timeoutMs: number): Promise<BackendConn> {
     const conn = await connectWithTimeout(address, timeoutMs);
-    const bc: BackendConn = { conn, address, idleSince: 0, reused: false, reusable: false };
-    this.#open.add(bc);
+    const bc: BackendConn = {
+      conn,
+      address,
+      idleSince: 0,
+      reused: false,
+      reusable: false,
+      slot: -1,
+    };
+    this.#lend(bc);
     return bc;
+  }
+
+  #lend(bc: BackendConn): void {
+    bc.slot = this.#open.length;
+    this.#open.push(bc);
+  }
+
+  #unlend(bc: BackendConn): void {
+    const i = bc.slot;
+    if (i < 0 || this.#open[i] !== bc) return;
+    const last = this.#open.pop()!;
+    if (last !== bc) {
+      this.#open[i] = last;
+      last.slot = i;
+    }
+    bc.slot = -1;
   }
 
   /** Gives a connection back for reuse. */
   give(bc: BackendConn): void {
-    this.#open.delete(bc);
+    this.#unlend(bc);
     let list = this.#idle.get(bc.address);
     if (!list) {
       list = [];
@@ -137,7 +166,7 @@ export class BackendPool {
 
   /** Closes a connection that will not be reused. */
   discard(bc: BackendConn): void {
-    this.#open.delete(bc);
+    this.#unlend(bc);
     closeQuietly(bc.conn);
   }
 
@@ -180,8 +209,11 @@ export class BackendPool {
   closeAll(): void {
     for (const list of this.#idle.values()) for (const bc of list) closeQuietly(bc.conn);
     this.#idle.clear();
-    for (const bc of this.#open) closeQuietly(bc.conn);
-    this.#open.clear();
+    for (const bc of this.#open) {
+      bc.slot = -1;
+      closeQuietly(bc.conn);
+    }
+    this.#open = [];
   }
 }
 
