@@ -31,7 +31,7 @@ export class TrafficCache {
   }
 
   #refresh(): void {
-    this.#plane?.metrics!().then((t) => this.#traffic = t, () => {});
+    this.#plane?.metrics?.().then((t) => this.#traffic = t, () => {});
   }
 
   stop(): void {
