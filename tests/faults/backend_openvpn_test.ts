@@ -56,20 +56,38 @@ async function fakeOpenvpn(dir: string, mode = ""): Promise<string> {
   return path;
 }
 
+/**
+ * An agent whose cryptoded runs the stand-in (`mode`) as openvpn, started with `overrides` and
+ * `stateDir`; disposing kills any stand-in it left, then stops the agent.
+ */
+async function standInAgent(
+  base: string,
+  mode: string,
+  o: { overrides?: string[]; stateDir?: string } = {},
+) {
+  const fault = await startFaultAgent({
+    label: "ovpn",
+    ...(o.stateDir ? { stateDir: o.stateDir } : {}),
+    overrides: [`cryptoded.openvpn=${await fakeOpenvpn(base, mode)}`, ...(o.overrides ?? [])],
+  });
+  const standIns = standInsKiller(fault.agent.dir);
+  const stopAgent = fault[Symbol.asyncDispose].bind(fault);
+  return Object.assign(fault, {
+    async [Symbol.asyncDispose]() {
+      await standIns[Symbol.asyncDispose]();
+      await stopAgent();
+    },
+  });
+}
+
 backendTest(
   "faults: an openvpn whose management socket never answers fails CONNECT with an error, is killed, and cryptoded stays up",
   { root: true },
   async () => {
     await using base = await worldTempDir("ovpn");
-    await using fault = await startFaultAgent({
-      label: "ovpn",
-      overrides: [
-        `cryptoded.openvpn=${await fakeOpenvpn(base.path)}`,
-        "cryptoded.connect_timeout=3000",
-        "cryptoded.stop_timeout=500",
-      ],
+    await using fault = await standInAgent(base.path, "", {
+      overrides: ["cryptoded.connect_timeout=3000", "cryptoded.stop_timeout=500"],
     });
-    await using _standIns = standInsKiller(fault.agent.dir);
     const agent = fault.agent;
     const socket = agent.endpoints.cryptodedSocket;
     const imported = await cryptoded(socket, CRYPTODED.IMPORT, {
@@ -106,12 +124,7 @@ backendTest(
   async () => {
     await using base = await worldTempDir("ovpn");
     await using disk = await mountSmallDisk(join(base.path, "disk"), 512);
-    await using fault = await startFaultAgent({
-      label: "ovpn",
-      stateDir: join(disk.path, "state"),
-      overrides: [`cryptoded.openvpn=${await fakeOpenvpn(base.path)}`],
-    });
-    await using _standIns = standInsKiller(fault.agent.dir);
+    await using fault = await standInAgent(base.path, "", { stateDir: join(disk.path, "state") });
     const socket = fault.agent.endpoints.cryptodedSocket;
     const profile = { name: "full", content: PROFILE };
     assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
@@ -133,14 +146,9 @@ backendTest(
   { root: true },
   async () => {
     await using base = await worldTempDir("ovpn");
-    await using fault = await startFaultAgent({
-      label: "ovpn",
-      overrides: [
-        `cryptoded.openvpn=${await fakeOpenvpn(base.path, "--answer-until-connected")}`,
-        "cryptoded.stop_timeout=500",
-      ],
+    await using fault = await standInAgent(base.path, "--answer-until-connected", {
+      overrides: ["cryptoded.stop_timeout=500"],
     });
-    await using _standIns = standInsKiller(fault.agent.dir);
     const socket = fault.agent.endpoints.cryptodedSocket;
     const profile = { name: "mute", content: PROFILE };
     assert.equal((await cryptoded(socket, CRYPTODED.IMPORT, profile)).code, 0);
