@@ -196,7 +196,7 @@ export class ProxySession implements StickyState {
     this.coalesce = typeof conn.setNoDelay !== "function";
     this.xffLine = `X-Forwarded-For: ${ip}\r\n`;
     this.fwdFor = `proto=${listener.proto};for=${
-      ip.includes(":") ? `"[${ip}]:${port}"` : `${ip}:${port}`
+      ip.includes(":") ? `"${this.clientLabel}"` : this.clientLabel
     };by=${listener.byAddress.includes(":") ? `"[${listener.byAddress}]"` : listener.byAddress}`;
     this.protoLine = `X-Forwarded-Proto: ${listener.proto}\r\n`;
     this.portLine = `X-Forwarded-Port: ${listener.publicPort}\r\n`;
