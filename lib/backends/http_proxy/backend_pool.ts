@@ -4,6 +4,7 @@
  * timeout, and gives it back when the response ended cleanly.
  */
 import { parseAddress } from "./address.ts";
+import { type Reader, readerOf } from "./direct_read.ts";
 
 /** The subset of `Deno.Conn` the proxy uses, so a TLS connection can be plugged in too. */
 export interface ByteConn {
@@ -18,6 +19,8 @@ export interface ByteConn {
 /** A pooled backend connection. */
 export interface BackendConn {
   conn: ByteConn;
+  /** Reads from `conn` (direct_read.ts): resolves to the bytes read, 0 or null at its end. */
+  read: Reader;
   address: string;
   /** The pool's clock when it went idle. */
   idleSince: number;
@@ -75,6 +78,8 @@ export interface BackendPoolOptions {
   maxIdlePerBackend?: number;
   /** Idle connections older than this are closed, ms. @default {55000} */
   idleTimeoutMs?: number;
+  /** Read with Deno's read op directly (direct_read.ts). @default {true} */
+  directReads?: boolean;
 }
 
 /** Idle keep-alive backend connections, per address. */
@@ -82,6 +87,7 @@ export class BackendPool {
   #idle = new Map<string, BackendConn[]>();
   #maxIdle: number;
   #idleTimeoutMs: number;
+  #direct: boolean;
   /**
    * Connections lent out (closed on hard stop), each knowing its index: taking and giving back
    * are a push and a swap-remove. A Set did the same with hashing, and V8 shrank and regrew its
@@ -95,6 +101,7 @@ export class BackendPool {
   clock: number = Date.now();
 
   constructor(options: BackendPoolOptions = {}) {
+    this.#direct = options.directReads ?? true;
     this.#maxIdle = options.maxIdlePerBackend ?? 1024;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 55_000;
   }
@@ -122,6 +129,7 @@ export class BackendPool {
     const conn = await connectWithTimeout(address, timeoutMs);
     const bc: BackendConn = {
       conn,
+      read: readerOf(conn, this.#direct),
       address,
       idleSince: 0,
       reused: false,

@@ -362,6 +362,7 @@ export class WorkerDataPlane implements DataPlane {
         options: {
           ...this.#engine,
           ...(this.#options.tlsEngine ? { tlsEngine: this.#options.tlsEngine } : {}),
+          ...(this.#options.directReads === false ? { directReads: false } : {}),
         },
       } satisfies ToWorker,
     );

@@ -59,6 +59,11 @@ export interface ProxyEngineOptions {
   fairnessThreshold?: number;
   /** TLS engine of HTTPS listeners. @default {"auto"} */
   tlsEngine?: TlsEngineChoice;
+  /**
+   * Read sockets with Deno's read op directly (direct_read.ts); false reads with `conn.read`.
+   * @default {true}
+   */
+  directReads?: boolean;
   /** Seed of the balancing / back-off random source (tests). @default {from crypto} */
   seed?: number;
   /** One retry back-off unit, ms (sozu: 1 s; tests shorten it). @default {1000} */
@@ -100,6 +105,8 @@ export interface EngineStats {
 export class ProxyEngine implements SessionHost, TcpHost {
   readonly routing: RoutingTable;
   readonly pool: BackendPool;
+  /** Sockets are read with Deno's read op directly (direct_read.ts). */
+  readonly directReads: boolean;
   readonly requestBuffers: BufferPool;
   readonly ioBuffers: BufferPool;
   readonly metrics: TrafficMetrics;
@@ -153,7 +160,11 @@ export class ProxyEngine implements SessionHost, TcpHost {
         (dropped) => this.#log("info", "the access log is written again", { path, dropped }),
       );
     }
-    this.pool = new BackendPool({ maxIdlePerBackend: options.maxIdlePerBackend ?? 256 });
+    this.directReads = options.directReads ?? true;
+    this.pool = new BackendPool({
+      maxIdlePerBackend: options.maxIdlePerBackend ?? 256,
+      directReads: this.directReads,
+    });
     this.routing = new RoutingTable({
       clock: this.pool,
       random: createRandom(options.seed),

@@ -16,3 +16,4 @@ export type { WorkerEngineOptions } from "./worker_protocol.ts";
 export type { ByteConn } from "./backend_pool.ts";
 export { CertificateStore } from "./certificates.ts";
 export { nativeResolverSymbol } from "./tls_native.ts";
+export { directReadSupport, type Reader, readerOf } from "./direct_read.ts";

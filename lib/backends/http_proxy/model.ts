@@ -292,6 +292,8 @@ export interface DataPlaneOptions {
   workerCount: number;
   /** TLS engine of HTTPS listeners. @default {"auto"} */
   tlsEngine?: TlsEngineChoice;
+  /** Read sockets with Deno's read op directly (direct_read.ts). @default {true} */
+  directReads?: boolean;
   /**
    * The orders that rebuild the current state from nothing, in dependency order; used to feed a
    * worker that replaces a crashed one.

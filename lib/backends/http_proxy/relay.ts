@@ -6,6 +6,7 @@
  */
 import type { BackendConn, ByteConn } from "./backend_pool.ts";
 import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from "./chunked.ts";
+import type { Reader } from "./direct_read.ts";
 import { HeadError, MAX_HEAD } from "./head_bytes.ts";
 import type { RequestHead } from "./request_head.ts";
 import { type ResponseHead, scanResponseHead } from "./response_head.ts";
@@ -91,9 +92,9 @@ export async function pumpBody(
   let remaining = clRemaining;
   while (true) {
     s.clientDeadline = s.host.deadlineBase + s.listener.frontTimeoutMs;
-    const n = await s.conn.read(buf);
+    const n = await s.read(buf);
     s.clientDeadline = 0;
-    if (n === null) return false;
+    if (!n) return false;
     let take = n;
     let done = false;
     if (chunked) {
@@ -164,7 +165,7 @@ export async function relayResponse(
           s.backendDeadline = s.host.deadlineBase + backTimeout;
           let n: number | null;
           try {
-            n = await bc.conn.read(rbuf.subarray(re));
+            n = (await bc.read(rbuf.subarray(re))) || null;
           } catch (error) {
             if (s.backendTimedOut) return await fail(s, 504, sentAny);
             if (retry !== RETRY_NONE && !receivedAny && !s.closed) return R_RETRY;
@@ -271,7 +272,7 @@ export async function relayResponse(
       s.backendDeadline = s.host.deadlineBase + backTimeout;
       let n: number | null;
       try {
-        n = await bc.conn.read(rbuf);
+        n = (await bc.read(rbuf)) || null;
       } catch {
         n = null;
       } finally {
@@ -335,7 +336,7 @@ async function readBody(
     s.backendDeadline = s.host.deadlineBase + s.listener.backTimeoutMs;
     let n: number | null;
     try {
-      n = await bc.conn.read(rbuf.subarray(re));
+      n = (await bc.read(rbuf.subarray(re))) || null;
     } catch {
       return re;
     } finally {
@@ -385,11 +386,11 @@ async function tunnel(
   // WebSocket cannot hold a soft stop forever).
   const idleMs = s.listener.frontTimeoutMs;
   s.clientDeadline = s.host.deadlineBase + idleMs;
-  const pipe = async (src: ByteConn, dst: ByteConn, buf: Uint8Array) => {
+  const pipe = async (read: Reader, dst: ByteConn, buf: Uint8Array) => {
     try {
       while (true) {
-        const n = await src.read(buf);
-        if (n === null) break;
+        const n = await read(buf);
+        if (!n) break;
         s.clientDeadline = s.host.deadlineBase + idleMs;
         await writeAll(dst, buf.subarray(0, n));
       }
@@ -397,7 +398,7 @@ async function tunnel(
       // either side went away
     }
   };
-  const both = [pipe(s.conn, bc.conn, s.pooledBuf), pipe(bc.conn, s.conn, rbuf)];
+  const both = [pipe(s.read, bc.conn, s.pooledBuf), pipe(bc.read, s.conn, rbuf)];
   await Promise.race(both);
   s.close();
   await Promise.all(both);

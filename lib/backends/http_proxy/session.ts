@@ -10,6 +10,7 @@
 import type { AccessLog } from "./access_log.ts";
 import { type BackendConn, type BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import type { BufferPool } from "./buffer_pool.ts";
+import { type Reader, readerOf } from "./direct_read.ts";
 import { cannedAnswer, redirectAnswer } from "./canned.ts";
 import type { ProxyCloseReason } from "./client_gate.ts";
 import type { ChunkedScanner } from "./chunked.ts";
@@ -57,6 +58,8 @@ export interface SessionHost {
   readonly deadlineBase: number;
   /** Traffic counters (sozu METRICS); recorded only while `enabled`. */
   readonly metrics: TrafficMetrics;
+  /** Read sockets with Deno's read op directly (direct_read.ts). */
+  readonly directReads: boolean;
   /** The access log of a listener's requests, or null when it does not log. */
   accessLogFor(listener: string): AccessLog | null;
   nextRequestId(): string;
@@ -121,6 +124,8 @@ function ipOf(addr: Deno.Addr | undefined): { ip: string; port: number } {
  */
 export class ProxySession implements StickyState {
   readonly conn: ByteConn;
+  /** Reads from `conn`: resolves to the bytes read, 0 or null at its end (direct_read.ts). */
+  readonly read: Reader;
   readonly listener: ListenerRuntime;
   readonly host: SessionHost;
   /** The request buffer: the pooled one, or a bigger one while a long head is read. */
@@ -185,6 +190,7 @@ export class ProxySession implements StickyState {
 
   constructor(conn: ByteConn, listener: ListenerRuntime, host: SessionHost, buf: Uint8Array) {
     this.conn = conn;
+    this.read = readerOf(conn, host.directReads);
     this.listener = listener;
     this.host = host;
     this.buf = buf;
@@ -311,8 +317,8 @@ export class ProxySession implements StickyState {
         if (this.end - this.start > MAX_HEAD) return await this.answer(431);
         this.#makeRoom();
         scanned = this.end;
-        const n = await this.conn.read(this.end === 0 ? this.buf : this.buf.subarray(this.end));
-        if (n === null || this.closed) return;
+        const n = await this.read(this.end === 0 ? this.buf : this.buf.subarray(this.end));
+        if (!n || this.closed) return;
         if (this.#state === IDLE) {
           this.#state = HEAD;
           this.clientDeadline = this.host.deadlineBase + this.listener.requestTimeoutMs;

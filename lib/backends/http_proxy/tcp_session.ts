@@ -9,7 +9,6 @@
  * side (any read or write on it re-arms its deadline).
  */
 import {
-  type ByteConn,
   closeQuietly,
   ConnectError,
   connectErrorText,
@@ -20,6 +19,7 @@ import type { ProxyCloseReason } from "./client_gate.ts";
 import { CONNECT_ATTEMPTS } from "./exchange.ts";
 import type { BackendSpec, ProxyProtocolMode } from "./model.ts";
 import { type DuplexConn, ProxiedConn, proxyHeaderFor } from "./proxied_conn.ts";
+import { type Reader, readerOf } from "./direct_read.ts";
 import type { ClusterState, RoutedBackend, RoutingTable } from "./routing.ts";
 import type { ListenerRuntime } from "./session.ts";
 import { writeAll } from "./write.ts";
@@ -30,6 +30,8 @@ export interface TcpHost {
   readonly ioBuffers: BufferPool;
   /** The engine's tick clock, ms. */
   readonly clock: number;
+  /** Read sockets with Deno's read op directly (direct_read.ts). */
+  readonly directReads: boolean;
   /** The cluster the TCP listener at `address` forwards to, or null (no front). */
   tcpCluster(address: string): string | null;
   sessionEnded(session: TcpSession): void;
@@ -131,8 +133,8 @@ export class TcpSession {
         buffers.push(buf);
       }
       await Promise.all([
-        this.#pump(this.client, backend, buffers[0]!, true),
-        this.#pump(backend, this.client, buffers[1]!, false),
+        this.#pump(readerOf(this.client, this.#host.directReads), backend, buffers[0]!, true),
+        this.#pump(readerOf(backend, this.#host.directReads), this.client, buffers[1]!, false),
       ]);
     } catch (error) {
       if (!this.#closed) this.#host.debug("TCP session ended", { error: String(error) });
@@ -190,11 +192,11 @@ export class TcpSession {
   }
 
   /** Copies `from` to `to` until `from` ends its half, then ends `to`'s sending half. */
-  async #pump(from: ByteConn, to: DuplexConn, buf: Uint8Array, fromClient: boolean): Promise<void> {
+  async #pump(read: Reader, to: DuplexConn, buf: Uint8Array, fromClient: boolean): Promise<void> {
     try {
       for (;;) {
-        const n = await from.read(buf);
-        if (n === null || this.#closed) break;
+        const n = await read(buf);
+        if (!n || this.#closed) break;
         if (fromClient) this.#touchFront();
         else this.#touchBack();
         await writeAll(to, n === buf.byteLength ? buf : buf.subarray(0, n));

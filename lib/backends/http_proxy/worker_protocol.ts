@@ -44,6 +44,8 @@ export interface WorkerEngineOptions {
   fairnessThreshold?: number;
   /** TLS engine of HTTPS listeners. */
   tlsEngine?: TlsEngineChoice;
+  /** Read sockets with Deno's read op directly (direct_read.ts). @default {true} */
+  directReads?: boolean;
   /** Seed of the balancing / back-off random source (tests; each worker adds its id). */
   seed?: number;
   /** One retry back-off unit, ms. @default {1000} */

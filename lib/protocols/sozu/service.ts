@@ -174,6 +174,7 @@ export class SozuService implements Service<SozuConfig> {
       refuseShared,
       workerCount: ctx.config.worker_count,
       tlsEngine: ctx.config.tls_engine,
+      directReads: ctx.config.direct_reads,
       ...trafficOptions(ctx.config, ctx.paths.log),
       currentOrders: () => state.proxyOrders(),
       log: ctx.log,
