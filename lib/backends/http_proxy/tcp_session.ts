@@ -199,7 +199,9 @@ export class TcpSession {
         if (!n || this.#closed) break;
         if (fromClient) this.#touchFront();
         else this.#touchBack();
-        await writeAll(to, n === buf.byteLength ? buf : buf.subarray(0, n));
+        // The write loop inline (not writeAll): one promise per chunk, as the bare pipe has.
+        let off = await to.write(n === buf.byteLength ? buf : buf.subarray(0, n));
+        while (off < n) off += await to.write(buf.subarray(off, n));
         if (fromClient) this.#touchBack();
         else this.#touchFront();
       }
