@@ -88,7 +88,11 @@ backend be
       "| target | req/s | p99 ms | haproxy tcp req/s | haproxy tcp p99 ms | req/s ×hap | CPU/req ×hap |",
     );
     console.log("|---|---|---|---|---|---|---|");
-    const floorTarget = { name: "floor: bare Deno pipe", port: floorPort, pid: floor.pid };
+    const floorTarget = {
+      name: "floor: bare Deno pipe (conn.read)",
+      port: floorPort,
+      pid: floor.pid,
+    };
     for (const t of [target, floorTarget]) {
       const pairs = await options.interleaved(t, reference, 64, options.seconds, options.rounds);
       console.log(

@@ -9,8 +9,9 @@
  * resolver, D5).
  *
  * - keep-alive: wrk -t2 -c64 https://localhost:PORT/1k.txt — req/s, p99, CPU per request; with
- *   the floor of any Deno data plane beside it: a bare TLS forwarder (bench/_bare_forwarder.ts
- *   on `Deno.listenTls`, the same socket calls and nothing else);
+ *   the floor of any Deno data plane on the public API beside it: a bare TLS forwarder
+ *   (bench/_bare_forwarder.ts on `Deno.listenTls`, the same socket calls with `conn.read` and
+ *   nothing else; the proxy reads with Deno's op directly, lib/backends/http_proxy/direct_read.ts);
  * - full handshakes: hsbench (bench/_hsbench.c, 64 threads, a new TCP connection and a TLS
  *   handshake that never resumes per request), ECDSA P-256 and RSA-2048 — conns/s, CPU per conn;
  * - resumed handshakes: hsbench offering its last session, against nginx with its session cache
@@ -240,7 +241,7 @@ async function startServers(
   return {
     polys,
     floor: {
-      name: "floor: bare Deno TLS forwarder, 1 certificate",
+      name: "floor: bare Deno TLS forwarder (conn.read), 1 certificate",
       port: floorPort,
       pid: floor.pid,
     },

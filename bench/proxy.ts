@@ -5,8 +5,9 @@
  * nginx proxy, and the same exchange through polyagent's TCP proxy vs haproxy `mode tcp`
  * (bench/_tcp_bench.ts). Prints req/s and p99 at 64 connections, p50 at 1 connection, p99 and RSS at 512
  * connections, polyagent with 10,000 fronts relative to 10, and the ratios polyagent/nginx. At
- * 64 connections it also measures the floor of any Deno data plane, a bare byte forwarder
- * (bench/_bare_forwarder.ts) making the same four socket calls per request and nothing else.
+ * 64 connections it also measures the floor of any Deno data plane on the public API, a bare byte
+ * forwarder (bench/_bare_forwarder.ts) making the same four socket calls per request with
+ * `conn.read` and nothing else (the proxy reads with Deno's op directly: direct_read.ts).
  * `--balance` runs the balancing scenarios instead (bench/_balance.ts).
  * Last, the cost of metrics, sticky sessions and the access log (bench/_feature_costs.ts);
  * `--features` runs only those rows, `--tcp` only the TCP ones.
@@ -197,7 +198,7 @@ backend be
     console.log("|---|---|---|---|---|---|---|---|---|");
     const c64 = new Map<string, PairResult[]>();
     const floorTarget: Target = {
-      name: "deno floor (bare forwarder)",
+      name: "deno floor (bare forwarder, conn.read)",
       port: floorPort,
       pid: floor.pid,
     };
