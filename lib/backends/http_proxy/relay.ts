@@ -25,7 +25,10 @@ const CONNECTION_KEEP_ALIVE = "Connection: keep-alive\r\n";
 export const R_KEEP = 0;
 /** Close the client connection. */
 export const R_CLOSE = 1;
-/** The backend connection failed before anything reached the client and the exchange allowed a retry. */
+/**
+ * The backend connection failed before anything reached the client and the exchange allowed a
+ * retry.
+ */
 export const R_RETRY = 2;
 /** The exchange became a tunnel, now over. */
 export const R_TUNNEL = 3;
@@ -165,7 +168,7 @@ export async function relayResponse(
           s.backendDeadline = s.host.deadlineBase + backTimeout;
           let n: number | null;
           try {
-            n = (await bc.read(rbuf.subarray(re))) || null;
+            n = await bc.read(rbuf.subarray(re));
           } catch (error) {
             if (s.backendTimedOut) return await fail(s, 504, sentAny);
             if (retry !== RETRY_NONE && !receivedAny && !s.closed) return R_RETRY;
@@ -174,7 +177,7 @@ export async function relayResponse(
           } finally {
             s.backendDeadline = 0;
           }
-          if (n === null) {
+          if (!n) {
             if (retry !== RETRY_NONE && !receivedAny && !s.closed) return R_RETRY;
             return await fail(s, receivedAny ? 502 : 503, sentAny);
           }
@@ -272,13 +275,13 @@ export async function relayResponse(
       s.backendDeadline = s.host.deadlineBase + backTimeout;
       let n: number | null;
       try {
-        n = (await bc.read(rbuf)) || null;
+        n = await bc.read(rbuf);
       } catch {
         n = null;
       } finally {
         s.backendDeadline = 0;
       }
-      if (n === null) {
+      if (!n) {
         if (untilClose) break;
         // Truncated response: the client must see the connection end.
         s.close();
@@ -336,13 +339,13 @@ async function readBody(
     s.backendDeadline = s.host.deadlineBase + s.listener.backTimeoutMs;
     let n: number | null;
     try {
-      n = (await bc.read(rbuf.subarray(re))) || null;
+      n = await bc.read(rbuf.subarray(re));
     } catch {
       return re;
     } finally {
       s.backendDeadline = 0;
     }
-    if (n === null) return re;
+    if (!n) return re;
     re += n;
   }
   return re;

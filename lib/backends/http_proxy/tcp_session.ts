@@ -199,9 +199,7 @@ export class TcpSession {
         if (!n || this.#closed) break;
         if (fromClient) this.#touchFront();
         else this.#touchBack();
-        // The write loop inline (not writeAll): one promise per chunk, as the bare pipe has.
-        let off = await to.write(n === buf.byteLength ? buf : buf.subarray(0, n));
-        while (off < n) off += await to.write(buf.subarray(off, n));
+        await writeAll(to, n === buf.byteLength ? buf : buf.subarray(0, n));
         if (fromClient) this.#touchBack();
         else this.#touchFront();
       }

@@ -29,6 +29,16 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * The end of a stop: waits for the closed listeners' sockets to be released and the access log to
+ * be written, then answers `seq`.
+ */
+async function stopped(seq: number): Promise<void> {
+  await acceptLoopsEnded(1000);
+  await engine?.closeAccessLog();
+  post({ t: "done", seq });
+}
+
 async function handle(message: ToWorker): Promise<void> {
   switch (message.t) {
     case "init": {
@@ -62,16 +72,10 @@ async function handle(message: ToWorker): Promise<void> {
     }
     case "soft_stop":
       await engine?.softStop(message.idleGraceMs);
-      await acceptLoopsEnded(1000);
-      await engine?.closeAccessLog();
-      post({ t: "done", seq: message.seq });
-      return;
+      return await stopped(message.seq);
     case "hard_stop":
       engine?.hardStop();
-      await acceptLoopsEnded(1000);
-      await engine?.closeAccessLog();
-      post({ t: "done", seq: message.seq });
-      return;
+      return await stopped(message.seq);
     case "metrics":
       post({ t: "done", seq: message.seq, value: engine?.traffic() ?? null });
       return;
