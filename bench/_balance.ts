@@ -10,13 +10,13 @@
  * @module
  */
 import { join } from "node:path";
-import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
+import { freePort } from "../tests/_helpers/mod.ts";
 import {
   benchDir,
   type Child,
+  denoRun,
   fmt,
   requireTools,
-  ROOT,
   runOptions,
   spawn,
   waitPort,
@@ -25,10 +25,6 @@ import {
 
 const FAST_MS = 2;
 const SLOW_MS = 20;
-
-function denoRun(script: string, ...args: string[]): string[] {
-  return ["run", "-q", "-P=agent", ...RUNTIME_FLAGS, join(ROOT, "bench", script), ...args];
-}
 
 /** Starts a delay backend; returns its address. */
 async function backend(
@@ -39,7 +35,7 @@ async function backend(
   const child = spawn(
     `backend ${delayMs} ms`,
     Deno.execPath(),
-    denoRun("_delay_backend.ts", String(port), String(delayMs)),
+    denoRun("_delay_backend.ts", [String(port), String(delayMs)]),
   );
   children.push(child);
   await waitPort(port, `backend ${delayMs} ms`);
@@ -53,7 +49,7 @@ async function polyagent(children: Child[], policy: string, metric: string, back
     spawn(
       `polyagent ${policy}`,
       Deno.execPath(),
-      denoRun("_balance_server.ts", `127.0.0.1:${port}`, policy, metric, backends.join(",")),
+      denoRun("_balance_server.ts", [`127.0.0.1:${port}`, policy, metric, backends.join(",")]),
       "piped",
     ),
   );

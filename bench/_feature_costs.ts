@@ -11,8 +11,8 @@
  * @module
  */
 import { join } from "node:path";
-import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
-import { type Child, cpuSeconds, fmt, median, ROOT, spawn, waitPort, wrk } from "./_load.ts";
+import { freePort } from "../tests/_helpers/mod.ts";
+import { type Child, cpuSeconds, denoRun, fmt, median, spawn, waitPort, wrk } from "./_load.ts";
 
 interface Variant {
   name: string;
@@ -39,18 +39,13 @@ export async function featureCosts(
   const children: Child[] = [];
   const start = (name: string, features: string): Target => {
     const port = freePort();
-    const args = [
-      "run",
-      "-q",
-      "-P=agent",
-      ...RUNTIME_FLAGS,
-      join(ROOT, "bench", "_proxy_server.ts"),
+    const args = denoRun("_proxy_server.ts", [
       `127.0.0.1:${port}`,
       `127.0.0.1:${backendPort}`,
       "10",
       "1",
       features,
-    ];
+    ]);
     const child = spawn(name, Deno.execPath(), args, "piped");
     children.push(child);
     return { port, pid: child.pid };

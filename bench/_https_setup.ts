@@ -9,9 +9,9 @@
  * @module
  */
 import { join } from "node:path";
-import { freePort, RUNTIME_FLAGS, sh } from "../tests/_helpers/mod.ts";
+import { freePort, sh } from "../tests/_helpers/mod.ts";
 import { type IssuedCertificate, selfSigned, startCa, type TestCa } from "../tests/sozu/_certs.ts";
-import { type Child, ROOT, spawn, waitPort } from "./_load.ts";
+import { type Child, denoRun, ROOT, spawn, waitPort } from "./_load.ts";
 
 /** Certificates of the run. */
 export interface BenchCertificates {
@@ -156,17 +156,12 @@ export async function startPoly(
   const port = freePort();
   const file = join(dir, `${name.replaceAll(/[^a-z0-9]+/gi, "-")}.json`);
   await Deno.writeTextFile(file, JSON.stringify({ certificates, alternate }));
-  const child = spawn(name, Deno.execPath(), [
-    "run",
-    "-q",
-    "-P=agent",
-    ...RUNTIME_FLAGS,
-    join(ROOT, "bench", "_https_server.ts"),
-    `127.0.0.1:${port}`,
-    `127.0.0.1:${backendPort}`,
-    engine,
-    file,
-  ], "piped");
+  const child = spawn(
+    name,
+    Deno.execPath(),
+    denoRun("_https_server.ts", [`127.0.0.1:${port}`, `127.0.0.1:${backendPort}`, engine, file]),
+    "piped",
+  );
   await waitPort(port, name);
   return { name, port, child };
 }

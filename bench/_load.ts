@@ -7,9 +7,23 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
 
 /** The repository root. */
 export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
+
+/**
+ * `deno run` arguments for `bench/<script>` with the runtime flags the agent runs with, under the
+ * agent's permissions unless a script needs others (`-A`: the floors, which read the benchmark's
+ * certificate files).
+ */
+export function denoRun(
+  script: string,
+  args: readonly string[],
+  permissions = "-P=agent",
+): string[] {
+  return ["run", "-q", permissions, ...RUNTIME_FLAGS, join(ROOT, "bench", script), ...args];
+}
 
 /** What one wrk run measured. */
 export interface WrkResult {

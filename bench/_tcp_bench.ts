@@ -6,8 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
-import { type Child, fmt, median, ROOT, spawn, waitPort, type WrkResult } from "./_load.ts";
+import { freePort } from "../tests/_helpers/mod.ts";
+import { type Child, denoRun, fmt, median, spawn, waitPort, type WrkResult } from "./_load.ts";
 
 /** A target as bench/proxy.ts measures it. */
 export interface TcpBenchTarget {
@@ -57,26 +57,23 @@ backend be
   try {
     const haproxy = spawn("haproxy tcp", "haproxy", ["-db", "-f", config]);
     children.push(haproxy);
-    const poly = spawn("polyagent tcp", Deno.execPath(), [
-      "run",
-      "-q",
-      "-P=agent",
-      ...RUNTIME_FLAGS,
-      join(ROOT, "bench", "_tcp_proxy_server.ts"),
-      `127.0.0.1:${polyPort}`,
-      `127.0.0.1:${options.backendPort}`,
-      "1",
-    ], "piped");
+    const poly = spawn(
+      "polyagent tcp",
+      Deno.execPath(),
+      denoRun("_tcp_proxy_server.ts", [
+        `127.0.0.1:${polyPort}`,
+        `127.0.0.1:${options.backendPort}`,
+        "1",
+      ]),
+      "piped",
+    );
     children.push(poly);
     const floorPort = freePort();
-    const floor = spawn("bare pipe", Deno.execPath(), [
-      "run",
-      "-q",
-      "-A",
-      join(ROOT, "bench", "_bare_pipe.ts"),
-      String(floorPort),
-      String(options.backendPort),
-    ]);
+    const floor = spawn(
+      "bare pipe",
+      Deno.execPath(),
+      denoRun("_bare_pipe.ts", [String(floorPort), String(options.backendPort)], "-A"),
+    );
     children.push(floor);
     await waitPort(floorPort, "bare pipe (floor)");
     await waitPort(haproxyPort, "haproxy (mode tcp)");

@@ -25,8 +25,7 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { freePort, RUNTIME_FLAGS, sh } from "../tests/_helpers/mod.ts";
+import { freePort, sh } from "../tests/_helpers/mod.ts";
 import {
   buildHsbench,
   certList,
@@ -43,10 +42,10 @@ import type { Child } from "./_load.ts";
 import {
   benchDir,
   cpuSeconds,
+  denoRun,
   fmt,
   median,
   requireTools,
-  ROOT,
   rssMb,
   runOptions,
   spawn,
@@ -225,17 +224,15 @@ async function startServers(
   };
   const pid = ng.proxy.pid;
   const floorPort = freePort();
-  const floor = spawn("floor", Deno.execPath(), [
-    "run",
-    "-q",
-    "-A",
-    ...RUNTIME_FLAGS,
-    join(ROOT, "bench", "_bare_forwarder.ts"),
-    String(floorPort),
-    String(ng.ports.backend),
-    c.ec.certFile,
-    c.ec.keyFile,
-  ]);
+  const floor = spawn(
+    "floor",
+    Deno.execPath(),
+    denoRun(
+      "_bare_forwarder.ts",
+      [String(floorPort), String(ng.ports.backend), c.ec.certFile, c.ec.keyFile],
+      "-A",
+    ),
+  );
   children.push(floor);
   await waitPort(floorPort, "floor");
   return {

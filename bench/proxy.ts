@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { freePort, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
+import { freePort } from "../tests/_helpers/mod.ts";
 import { balanceBench } from "./_balance.ts";
 import { featureCosts } from "./_feature_costs.ts";
 import { ordersBench } from "./_sozu_orders.ts";
@@ -23,10 +23,10 @@ import {
   benchDir,
   type Child,
   cpuSeconds,
+  denoRun,
   fmt,
   median,
   requireTools,
-  ROOT,
   rssMb,
   runOptions,
   spawn,
@@ -140,28 +140,19 @@ backend be
     }
     children.push(spawn("nginx", "nginx", nginxArgs("proxy.conf")));
     children.push(spawn("haproxy", "haproxy", ["-db", "-f", join(dir, "haproxy.cfg")]));
-    const denoRun = (script: string, ...args: string[]) => [
-      "run",
-      "-q",
-      "-P=agent",
-      ...RUNTIME_FLAGS,
-      join(ROOT, "bench", script),
-      ...args,
-    ];
     const denoArgs = (port: number, fronts: number) =>
-      denoRun(
-        "_proxy_server.ts",
+      denoRun("_proxy_server.ts", [
         `127.0.0.1:${port}`,
         `127.0.0.1:${backendPort}`,
         String(fronts),
         "1",
-      );
+      ]);
     const poly = spawn("polyagent", Deno.execPath(), denoArgs(polyPort, 10), "piped");
     children.push(poly);
     const floor = spawn(
       "deno floor",
       Deno.execPath(),
-      denoRun("_bare_forwarder.ts", String(floorPort), String(backendPort)),
+      denoRun("_bare_forwarder.ts", [String(floorPort), String(backendPort)]),
     );
     children.push(floor);
     const polyMany = spawn(
