@@ -43,6 +43,8 @@ export interface StartProxyOptions {
   certificates?: CertificateSpec[];
   /** Told every backend event. */
   onEvent?: (event: ProxyEvent) => void;
+  /** The data plane's `directReads` (as the sozu service passes it). */
+  directReads?: boolean;
 }
 
 /** Starts a data plane with one listener and the given clusters and fronts. */
@@ -56,6 +58,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<TestP
     ...(options.orderTimeoutMs ? { orderTimeoutMs: options.orderTimeoutMs } : {}),
     ...(options.faults ? { spawnWorker: options.faults.spawn } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.directReads === undefined ? {} : { directReads: options.directReads }),
     log: Deno.env.get("POLYAGENT_TEST_LOG")
       ? createLogger("http_proxy", { level: "debug" })
       : silentLogger("http_proxy"),

@@ -1,10 +1,12 @@
 /**
  * Direct reads (lib/backends/http_proxy/direct_read.ts): the Deno internals they use are still
  * there, a direct reader behaves like `conn.read` on TCP and TLS connections (data, end of stream,
- * a close under a pending read), and the proxy serves the same with the switch on and off.
+ * a close under a pending read), the proxy serves the same with the switch on and off (and the
+ * switch reaches its workers), and the sozu setting is checked.
  */
 import assert from "node:assert/strict";
 import { directReadSupport, readerOf } from "../../lib/backends/http_proxy/mod.ts";
+import { sozuConfigSchema } from "../../lib/protocols/sozu/config.ts";
 import { startCa } from "../sozu/_certs.ts";
 import { rawExchange, startHttpBackend, startProxy, statusLines } from "./_helpers.ts";
 
@@ -86,6 +88,7 @@ for (const [name, make] of [["TCP", tcpPair], ["TLS", tlsPair]] as const) {
         const end = await read(buf);
         assert.ok(!end, `end of stream is 0 or null, got ${end}`);
         if (!direct) assert.equal(end, null);
+        else assert.equal(end, 0, "the read op itself answered (0), not conn.read (null)");
       } finally {
         closeBoth(pair);
       }
@@ -115,8 +118,10 @@ for (const directReads of [true, false]) {
     await using proxy = await startProxy({
       clusters: { app: [backend.address] },
       fronts: [["d.test", "", "app"], ["127.0.0.1", "", "app"]],
-      engine: { directReads },
+      directReads,
     });
+    const [stats] = (await proxy.dp.stats()) as { directReads: boolean }[];
+    assert.equal(stats!.directReads, directReads, "the switch reached the worker");
     const body = "x".repeat(20_000);
     const answer = await rawExchange(
       proxy.port,
@@ -136,3 +141,9 @@ for (const directReads of [true, false]) {
     assert.equal(echoed, "echo hi");
   });
 }
+
+Deno.test("sozu direct_reads: on by default, false accepted, anything else refused naming it", () => {
+  assert.equal(sozuConfigSchema().parse({}).direct_reads, true);
+  assert.equal(sozuConfigSchema().parse({ direct_reads: false }).direct_reads, false);
+  assert.throws(() => sozuConfigSchema().parse({ direct_reads: "no" }), /direct_reads/);
+});

@@ -38,6 +38,9 @@ const opRead: OpRead | null = (() => {
   return typeof read === "function" ? read as OpRead : null;
 })();
 
+/** Whether this Deno has the read op direct reads call. */
+export const DIRECT_READ_OP: boolean = opRead !== null;
+
 /** The resource-id symbol, learnt from the first Deno connection that has it. */
 let ridSymbol: symbol | null = null;
 

@@ -9,6 +9,7 @@ import { BackendPool, type ByteConn, closeQuietly } from "./backend_pool.ts";
 import { rollBackends } from "./backend_stats.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { ClientGate, type ProxyCloseReason } from "./client_gate.ts";
+import { DIRECT_READ_OP } from "./direct_read.ts";
 import { ListenerSet } from "./listener_set.ts";
 import type { FrontLog, TlsEngineName } from "./listeners.ts";
 import type {
@@ -99,13 +100,15 @@ export interface EngineStats {
   tls: Record<string, TlsEngineName>;
   /** Pooled buffers lent out now (request heads, relay I/O): 0 once every session ended. */
   buffersInUse: { request: number; io: number };
+  /** Whether sockets are read with Deno's read op directly (direct_read.ts). */
+  directReads: boolean;
 }
 
 /** The proxy of one worker. */
 export class ProxyEngine implements SessionHost, TcpHost {
   readonly routing: RoutingTable;
   readonly pool: BackendPool;
-  /** Sockets are read with Deno's read op directly (direct_read.ts). */
+  /** Sockets are read with Deno's read op directly (direct_read.ts): asked for and available. */
   readonly directReads: boolean;
   readonly requestBuffers: BufferPool;
   readonly ioBuffers: BufferPool;
@@ -160,7 +163,7 @@ export class ProxyEngine implements SessionHost, TcpHost {
         (dropped) => this.#log("info", "the access log is written again", { path, dropped }),
       );
     }
-    this.directReads = options.directReads ?? true;
+    this.directReads = (options.directReads ?? true) && DIRECT_READ_OP;
     this.pool = new BackendPool({
       maxIdlePerBackend: options.maxIdlePerBackend ?? 256,
       directReads: this.directReads,
@@ -282,6 +285,7 @@ export class ProxyEngine implements SessionHost, TcpHost {
       ...heapFigures(),
       tls: this.#listeners.engines(),
       buffersInUse: { request: this.requestBuffers.inUse, io: this.ioBuffers.inUse },
+      directReads: this.directReads,
     };
   }
 
