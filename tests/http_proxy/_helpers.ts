@@ -147,11 +147,14 @@ export interface RawBackend extends AsyncDisposable {
 
 /**
  * Starts a raw backend. `respond` is called with the bytes of a connection so far; it returns
- * bytes to send (and whether to close), or null to wait for more.
+ * bytes to send (whether to close, and the received bytes it left for the next call: `rest`,
+ * default none), or null to wait for more.
  */
 export function startRawBackend(
-  respond: (received: string, conn: Deno.Conn) => { send: string; close?: boolean } | null =
-    defaultRespond,
+  respond: (
+    received: string,
+    conn: Deno.Conn,
+  ) => { send: string; close?: boolean; rest?: string } | null = defaultRespond,
 ): RawBackend {
   const port = freePort();
   const listener = Deno.listen({ hostname: "127.0.0.1", port });
@@ -191,7 +194,7 @@ export function startRawBackend(
         while (true) {
           const answer = respond(pending, conn);
           if (answer === null) break;
-          pending = (answer as { rest?: string }).rest ?? "";
+          pending = answer.rest ?? "";
           if (answer.send) await conn.write(new TextEncoder().encode(answer.send));
           if (answer.close) {
             conn.close();

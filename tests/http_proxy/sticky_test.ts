@@ -19,7 +19,7 @@ function named(name: string, extra = ""): RawBackend {
     return {
       send: `HTTP/1.1 200 OK\r\n${extra}Content-Length: ${name.length}\r\n\r\n${name}`,
       rest: received.slice(end + 4),
-    } as { send: string };
+    };
   });
 }
 

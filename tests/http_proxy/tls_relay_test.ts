@@ -25,9 +25,7 @@ function splitBackend(body: string, cut: boolean) {
         if (cut) conn.close();
       }).catch(() => {});
     }, 30);
-    return { send: HEAD, rest: received.slice(received.indexOf("\r\n\r\n") + 4) } as {
-      send: string;
-    };
+    return { send: HEAD, rest: received.slice(received.indexOf("\r\n\r\n") + 4) };
   });
 }
 

@@ -151,7 +151,7 @@ for (const engine of ENGINES) {
           send: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade" +
             "\r\n\r\n",
           rest: received.slice(received.indexOf("\r\n\r\n") + 4),
-        } as { send: string };
+        };
       }
       return null;
     });
