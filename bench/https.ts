@@ -105,7 +105,10 @@ interface Pair {
   baseCpu: number;
 }
 
-/** Base then target, `rounds` times, after one short warm-up of each. */
+/**
+ * Base and target `rounds` times after one short warm-up of each, the base first in even rounds
+ * and second in odd ones (so neither always runs on the heels of the other).
+ */
 async function interleave(
   load: Load,
   warmup: Load,
@@ -115,15 +118,17 @@ async function interleave(
 ): Promise<Pair[]> {
   await warmup(target.port);
   await warmup(base.port);
+  const measured = async (server: Server): Promise<[Run, number]> => {
+    const c0 = cpuSeconds(server.pid);
+    const r = await load(server.port);
+    return [r, cpuSeconds(server.pid) - c0];
+  };
   const out: Pair[] = [];
   for (let i = 0; i < rounds; i++) {
-    const b0 = cpuSeconds(base.pid);
-    const b = await load(base.port);
-    const b1 = cpuSeconds(base.pid);
-    const t0 = cpuSeconds(target.pid);
-    const t = await load(target.port);
-    const t1 = cpuSeconds(target.pid);
-    out.push({ target: t, base: b, targetCpu: t1 - t0, baseCpu: b1 - b0 });
+    const first = await measured(i % 2 === 0 ? base : target);
+    const second = await measured(i % 2 === 0 ? target : base);
+    const [[b, baseCpu], [t, targetCpu]] = i % 2 === 0 ? [first, second] : [second, first];
+    out.push({ target: t, base: b, targetCpu, baseCpu });
   }
   return out;
 }

@@ -49,7 +49,10 @@ interface PairResult {
   nginxCpu: number;
 }
 
-/** Runs target and nginx alternately `rounds` times; returns the per-pair results. */
+/**
+ * Runs target and nginx alternately `rounds` times, nginx first in even rounds and second in odd
+ * ones; returns the per-pair results.
+ */
 async function interleaved(
   target: Target,
   nginx: Target,
@@ -61,15 +64,17 @@ async function interleaved(
   const url = (port: number) => `http://127.0.0.1:${port}/1k.txt`;
   await wrk(url(target.port), connections, Math.min(2, seconds), threads);
   await wrk(url(nginx.port), connections, Math.min(2, seconds), threads);
+  const measured = async (t: Target): Promise<[WrkResult, number]> => {
+    const c0 = t.pid ? cpuSeconds(t.pid) : 0;
+    const r = await wrk(url(t.port), connections, seconds, threads);
+    return [r, t.pid ? cpuSeconds(t.pid) - c0 : 0];
+  };
   const out: PairResult[] = [];
   for (let i = 0; i < rounds; i++) {
-    const c0 = nginx.pid ? cpuSeconds(nginx.pid) : 0;
-    const n = await wrk(url(nginx.port), connections, seconds, threads);
-    const c1 = nginx.pid ? cpuSeconds(nginx.pid) : 0;
-    const t0 = target.pid ? cpuSeconds(target.pid) : 0;
-    const t = await wrk(url(target.port), connections, seconds, threads);
-    const t1 = target.pid ? cpuSeconds(target.pid) : 0;
-    out.push({ target: t, nginx: n, targetCpu: t1 - t0, nginxCpu: c1 - c0 });
+    const first = await measured(i % 2 === 0 ? nginx : target);
+    const second = await measured(i % 2 === 0 ? target : nginx);
+    const [[n, nginxCpu], [t, targetCpu]] = i % 2 === 0 ? [first, second] : [second, first];
+    out.push({ target: t, nginx: n, targetCpu, nginxCpu });
   }
   return out;
 }
