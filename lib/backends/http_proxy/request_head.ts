@@ -29,6 +29,8 @@ export const HEAD_BARE_LF = -2;
  * already scanned (pass the previous `to`).
  */
 export function findHeadEnd(buf: Uint8Array, from: number, to: number, scanFrom = from): number {
+  // indexOf runs on past `to` into whatever the buffer held before: nothing read, nothing to do.
+  if (to <= from) return HEAD_MORE;
   let i = scanFrom > from + 3 ? scanFrom - 3 : from;
   while (true) {
     i = buf.indexOf(10, i);

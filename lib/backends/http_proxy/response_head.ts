@@ -50,6 +50,8 @@ export function scanResponseHead(
   to: number,
   stickyName: string | null = null,
 ): ResponseHead | null {
+  // indexOf runs on past `to` into whatever the buffer held before: nothing read, nothing to do.
+  if (to <= from) return null;
   const lf = buf.indexOf(10, from);
   if (lf < 0 || lf >= to) {
     if (to - from > 12) checkStatusLine(buf, from, to, false);
