@@ -34,7 +34,8 @@ export function stickyValue(backend: BackendSpec): string {
 /**
  * Reads the request's Cookie lines for a sticky exchange: returns the sticky cookie's value (or
  * null), drops the Cookie lines from the forwarded head and keeps the other cookies in
- * `state.cookieLine`.
+ * `state.cookieLine`. Works on the bytes: the only strings made are the sticky value and, when
+ * other cookies are kept, the Cookie line.
  */
 export function stickyRequest(
   state: StickyState,
@@ -49,26 +50,60 @@ export function stickyRequest(
   if (head.cookieAt < 0) return null;
   const lines = cookieLines(buf, from, head);
   let value: string | null = null;
-  const kept: string[] = [];
+  let kept = "";
   for (let i = 0; i < lines.length; i += 2) {
-    const line = latin1(buf, from + lines[i]!, from + lines[i + 1]! - 2);
-    const text = line.slice(line.indexOf(":") + 1);
-    for (const part of text.split(";")) {
-      const pair = part.trim();
-      if (pair === "") continue;
-      const eq = pair.indexOf("=");
-      if (eq >= 0 && pair.slice(0, eq).trim() === name) {
-        value ??= pair.slice(eq + 1).trim();
-      } else kept.push(pair);
+    const lineEnd = from + lines[i + 1]! - 2;
+    // Each `;`-separated part, trimmed of spaces and tabs; the line's name and colon skipped.
+    for (let p = buf.indexOf(58, from + lines[i]!) + 1; p < lineEnd;) {
+      let semi = p;
+      while (semi < lineEnd && buf[semi] !== 59) semi++;
+      let a = p;
+      let b = semi;
+      while (a < b && isBlank(buf[a]!)) a++;
+      while (b > a && isBlank(buf[b - 1]!)) b--;
+      p = semi + 1;
+      if (a === b) continue;
+      let eq = a;
+      while (eq < b && buf[eq] !== 61) eq++;
+      let nameEnd = eq;
+      while (nameEnd > a && isBlank(buf[nameEnd - 1]!)) nameEnd--;
+      if (eq < b && nameEnd - a === name.length && bytesEqual(buf, a, name)) {
+        if (value === null) {
+          let v = eq + 1;
+          while (v < b && isBlank(buf[v]!)) v++;
+          value = latin1(buf, v, b);
+        }
+      } else kept = kept === "" ? latin1(buf, a, b) : `${kept}; ${latin1(buf, a, b)}`;
     }
   }
-  const drops = head.drops.concat(lines);
-  const pairs: [number, number][] = [];
-  for (let i = 0; i < drops.length; i += 2) pairs.push([drops[i]!, drops[i + 1]!]);
-  pairs.sort((a, b) => a[0] - b[0]);
-  head.drops = pairs.flat();
-  if (kept.length > 0) state.cookieLine = `Cookie: ${kept.join("; ")}\r\n`;
+  head.drops = head.drops.length === 0 ? lines : mergeRanges(head.drops, lines);
+  if (kept !== "") state.cookieLine = `Cookie: ${kept}\r\n`;
   return value;
+}
+
+/** Space or horizontal tab. */
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** Whether `buf[at, at + text.length)` equals `text` (exact case). */
+function bytesEqual(buf: Uint8Array, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (buf[at + i] !== text.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Two lists of [start, end) pairs, each sorted, merged into one sorted by start. */
+function mergeRanges(a: number[], b: number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]! <= b[j]!)) out.push(a[i++]!, a[i++]!);
+    else out.push(b[j++]!, b[j++]!);
+  }
+  return out;
 }
 
 /** [start, end) ranges (relative to the head) of every Cookie line, from the first one on. */
