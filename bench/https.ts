@@ -1,12 +1,12 @@
 /**
  * `deno task bench https [--duration S] [--rounds N] [--quick] [--only a,b]`: HTTPS termination
- * (sections: keepalive, full, rsa, resumed, many), polyagent
- * against nginx in one run, every target interleaved with its nginx baseline (nginx, target,
- * nginx, target…) against the same 1 KiB file from an nginx backend, TLS 1.3 with the same
- * certificates. Three polyagent designs are measured: the default (`tls_engine = "auto"`) with
- * one certificate (native: Deno.listenTls bound with it, D2) and with several chosen by SNI
- * (node:tls with SNICallback, D3), and `tls_engine = "native"` with several (Deno's internal SNI
- * resolver, D5).
+ * (sections: keepalive, full, rsa, resumed, many), polyagent against nginx in one run, every
+ * target interleaved with its nginx baseline (the baseline first in even rounds, second in odd
+ * ones) against the same 1 KiB file from an nginx backend, TLS 1.3 with the same certificates.
+ * Three polyagent designs are measured: the default (`tls_engine = "auto"`) with one
+ * certificate (native: Deno.listenTls bound with it, D2) and with several chosen by SNI (node:tls
+ * with SNICallback, D3), and `tls_engine = "native"` with several (Deno's internal SNI resolver,
+ * D5).
  *
  * - keep-alive: wrk -t2 -c64 https://localhost:PORT/1k.txt — req/s, p99, CPU per request; with
  *   the floor of any Deno data plane on the public API beside it: a bare TLS forwarder
