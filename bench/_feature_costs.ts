@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { freePort } from "../tests/_helpers/mod.ts";
 import { type Child, cpuSeconds, denoRun, fmt, median, spawn, waitPort, wrk } from "./_load.ts";
+import { inTurn } from "./_util.ts";
 
 interface Variant {
   name: string;
@@ -137,9 +138,7 @@ http { ${temp}
       await wrk(url(v.on), 64, Math.min(2, seconds), 2, v.headers);
       await wrk(url(v.off), 64, Math.min(2, seconds), 2, v.headers);
       for (let r = 0; r < rounds; r++) {
-        const b = r % 2 === 0 ? await run(v.on, v.headers) : null;
-        const a = await run(v.off, v.headers);
-        const b2 = b ?? await run(v.on, v.headers);
+        const [b2, a] = await inTurn(r, () => run(v.on, v.headers), () => run(v.off, v.headers));
         ratios.push(b2.rps / a.rps);
         cpuRatios.push(b2.cpuUs / a.cpuUs);
         on.rps.push(b2.rps), on.cpu.push(b2.cpuUs), on.p99.push(b2.p99);

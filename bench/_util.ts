@@ -1,4 +1,4 @@
-/** Small helpers shared by the benchmarks: percentiles and table printing. */
+/** Small helpers shared by the benchmarks: percentiles, interleaved pairs and table printing. */
 
 /** The p-th percentile (0–100) of the values, nearest-rank. */
 export function percentile(values: readonly number[], p: number): number {
@@ -11,6 +11,24 @@ export function percentile(values: readonly number[], p: number): number {
 /** Median of the values. */
 export function median(values: readonly number[]): number {
   return percentile(values, 50);
+}
+
+/**
+ * One interleaved pair of runs: `a` then `b` in even rounds, `b` then `a` in odd ones, so neither
+ * always runs on the heels of the other and machine noise hits both alike. Resolves to
+ * [a's result, b's result].
+ */
+export async function inTurn<A, B>(
+  round: number,
+  a: () => Promise<A>,
+  b: () => Promise<B>,
+): Promise<[A, B]> {
+  if (round % 2 === 0) {
+    const first = await a();
+    return [first, await b()];
+  }
+  const first = await b();
+  return [await a(), first];
 }
 
 /** Prints rows as an aligned Markdown table. */

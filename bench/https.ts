@@ -39,6 +39,7 @@ import {
 } from "./_https_setup.ts";
 import type { TestCa } from "../tests/sozu/_certs.ts";
 import type { Child } from "./_load.ts";
+import { inTurn } from "./_util.ts";
 import {
   benchDir,
   cpuSeconds,
@@ -125,9 +126,11 @@ async function interleave(
   };
   const out: Pair[] = [];
   for (let i = 0; i < rounds; i++) {
-    const first = await measured(i % 2 === 0 ? base : target);
-    const second = await measured(i % 2 === 0 ? target : base);
-    const [[b, baseCpu], [t, targetCpu]] = i % 2 === 0 ? [first, second] : [second, first];
+    const [[b, baseCpu], [t, targetCpu]] = await inTurn(
+      i,
+      () => measured(base),
+      () => measured(target),
+    );
     out.push({ target: t, base: b, targetCpu, baseCpu });
   }
   return out;

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../lib/core/mod.ts";
 import { IntervirtClient } from "../lib/protocols/intervirt/mod.ts";
+import { inTurn } from "./_util.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const dec = new TextDecoder();
@@ -254,13 +255,9 @@ export async function run(args: string[]): Promise<void> {
           });
           await call({ type: "StartContainer", id: `c${i}` });
         });
-      if (i % 2 === 0) {
-        a.add.push(await agentAdd());
-        r.add.push(await timed(() => raw.add(i)));
-      } else {
-        r.add.push(await timed(() => raw.add(i)));
-        a.add.push(await agentAdd());
-      }
+      const [viaAgent, plain] = await inTurn(i, agentAdd, () => timed(() => raw.add(i)));
+      a.add.push(viaAgent);
+      r.add.push(plain);
     }
     // Pairs at distance 1, 2 and 3 (57 distinct pairs for 20 containers), so the p99 is not
     // just the slowest of 19 samples.
@@ -268,13 +265,9 @@ export async function run(args: string[]): Promise<void> {
     for (let d = 1; d <= 3; d++) for (let i = 0; i + d < count; i++) pairs.push([i, i + d]);
     for (const [n, [i, j]] of pairs.entries()) {
       const agentConnect = () => timed(() => call({ type: "Connect", id1: `c${i}`, id2: `c${j}` }));
-      if (n % 2 === 0) {
-        a.connect.push(await agentConnect());
-        r.connect.push(await timed(() => raw.connect(i, j)));
-      } else {
-        r.connect.push(await timed(() => raw.connect(i, j)));
-        a.connect.push(await agentConnect());
-      }
+      const [viaAgent, plain] = await inTurn(n, agentConnect, () => timed(() => raw.connect(i, j)));
+      a.connect.push(viaAgent);
+      r.connect.push(plain);
     }
     for (const [n, [i, j]] of pairs.entries()) {
       durable.push(

@@ -34,6 +34,7 @@ import {
   wrk,
   type WrkResult,
 } from "./_load.ts";
+import { inTurn } from "./_util.ts";
 import { join } from "node:path";
 
 interface Target {
@@ -71,9 +72,11 @@ async function interleaved(
   };
   const out: PairResult[] = [];
   for (let i = 0; i < rounds; i++) {
-    const first = await measured(i % 2 === 0 ? nginx : target);
-    const second = await measured(i % 2 === 0 ? target : nginx);
-    const [[n, nginxCpu], [t, targetCpu]] = i % 2 === 0 ? [first, second] : [second, first];
+    const [[n, nginxCpu], [t, targetCpu]] = await inTurn(
+      i,
+      () => measured(nginx),
+      () => measured(target),
+    );
     out.push({ target: t, nginx: n, targetCpu, nginxCpu });
   }
   return out;

@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, polyagent, RUNTIME_FLAGS } from "../tests/_helpers/mod.ts";
-import { median, printTable } from "./_util.ts";
+import { inTurn, median, printTable } from "./_util.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -155,15 +155,7 @@ export async function run(args: string[]): Promise<void> {
         const r = await measured(url, seconds, agent.pid);
         return { ...r, updates: await page.stop() };
       };
-      let off: Awaited<ReturnType<typeof closed>>;
-      let on: Awaited<ReturnType<typeof open>>;
-      if (i % 2 === 0) {
-        off = await closed();
-        on = await open();
-      } else {
-        on = await open();
-        off = await closed();
-      }
+      const [off, on] = await inTurn(i, closed, open);
       ratios.push(on.rps / off.rps);
       cpuRatios.push(on.usPerRequest / off.usPerRequest);
       rows.push([

@@ -74,6 +74,15 @@ export function equalsLower(buf: Uint8Array, at: number, lower: string): boolean
   return true;
 }
 
+/** Whether `buf[from, to)` starts with `prefix` (ASCII, exact case). */
+export function startsWith(buf: Uint8Array, from: number, to: number, prefix: string): boolean {
+  if (to - from < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    if (buf[from + i] !== prefix.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Whether `c` is an ASCII digit. */
 export function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;

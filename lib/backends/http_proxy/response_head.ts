@@ -12,6 +12,7 @@ import {
   HeadError,
   isDigit,
   latin1,
+  startsWith,
 } from "./head_bytes.ts";
 
 /** The facts of a response head. */
@@ -150,15 +151,6 @@ export function scanResponseHead(
     if (!chunked) close = true;
   }
   return { status, minor, contentLength, chunked, close, drops, length: pos + 2 - from };
-}
-
-/** Whether `buf[from, to)` starts with `prefix` (ASCII, exact case). */
-function startsWith(buf: Uint8Array, from: number, to: number, prefix: string): boolean {
-  if (to - from < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) {
-    if (buf[from + i] !== prefix.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 /**

@@ -8,7 +8,7 @@
  * request head parser just notes where the first Cookie line is.
  */
 import { canOpen } from "./backend_health.ts";
-import { equalsLower, latin1 } from "./head_bytes.ts";
+import { equalsLower, latin1, startsWith } from "./head_bytes.ts";
 import type { BackendSpec } from "./model.ts";
 import type { RequestHead } from "./request_head.ts";
 import type { ClusterState, RoutedBackend } from "./routing.ts";
@@ -53,8 +53,8 @@ export function stickyRequest(
   let kept = "";
   for (let i = 0; i < lines.length; i += 2) {
     const lineEnd = from + lines[i + 1]! - 2;
-    // Each `;`-separated part, trimmed of spaces and tabs; the line's name and colon skipped.
-    for (let p = buf.indexOf(58, from + lines[i]!) + 1; p < lineEnd;) {
+    // Each `;`-separated part, trimmed of spaces and tabs, after the line's `Cookie:`.
+    for (let p = from + lines[i]! + 7; p < lineEnd;) {
       let semi = p;
       while (semi < lineEnd && buf[semi] !== 59) semi++;
       let a = p;
@@ -67,7 +67,7 @@ export function stickyRequest(
       while (eq < b && buf[eq] !== 61) eq++;
       let nameEnd = eq;
       while (nameEnd > a && isBlank(buf[nameEnd - 1]!)) nameEnd--;
-      if (eq < b && nameEnd - a === name.length && bytesEqual(buf, a, name)) {
+      if (eq < b && nameEnd - a === name.length && startsWith(buf, a, nameEnd, name)) {
         if (value === null) {
           let v = eq + 1;
           while (v < b && isBlank(buf[v]!)) v++;
@@ -84,14 +84,6 @@ export function stickyRequest(
 /** Space or horizontal tab. */
 function isBlank(c: number): boolean {
   return c === 32 || c === 9;
-}
-
-/** Whether `buf[at, at + text.length)` equals `text` (exact case). */
-function bytesEqual(buf: Uint8Array, at: number, text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    if (buf[at + i] !== text.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 /** Two lists of [start, end) pairs, each sorted, merged into one sorted by start. */
