@@ -2,7 +2,8 @@
  * The sticky cookie reader (sticky.ts `stickyRequest`) works on the request's bytes; this checks
  * it against the plain string reading it replaced (kept here as the reference) over generated
  * heads: Cookie lines with the sticky cookie, near-miss names, blanks, empty parts, parts without
- * `=`, several Cookie lines and other dropped lines (Connection) around them.
+ * `=`, several Cookie lines and other dropped lines (Connection) around them, the head at the
+ * buffer's start or after other bytes (as a pipelined one is).
  */
 import assert from "node:assert/strict";
 import { createRandom } from "../../lib/backends/http_proxy/prng.ts";
@@ -71,11 +72,15 @@ Deno.test("sticky cookie reader: the same value, kept cookies and drops as the s
       if (random() < 0.2) lines.push("Keep-Alive: timeout=5");
     }
     const text = `GET / HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n`;
-    const buf = new TextEncoder().encode(text);
-    const end = findHeadEnd(buf, 0, buf.length);
-    const expected = reference(parseRequestHead(buf, 0, end), buf, NAME);
-    const head = parseRequestHead(buf, 0, end);
-    const value = stickyRequest(state, head, buf, 0, NAME);
+    const alone = new TextEncoder().encode(text);
+    const expected = reference(parseRequestHead(alone, 0, alone.length), alone, NAME);
+    // The reader gets the head where a pipelined one sits: after other bytes in the buffer.
+    const from = n % 3 === 0 ? 0 : 1 + Math.floor(random() * 40);
+    const buf = new Uint8Array(from + alone.length).fill(0x3b);
+    buf.set(alone, from);
+    const end = findHeadEnd(buf, from, buf.length);
+    const head = parseRequestHead(buf, from, end);
+    const value = stickyRequest(state, head, buf, from, NAME);
     const context = JSON.stringify(text);
     assert.equal(value, expected.value, context);
     assert.equal(state.cookieLine, expected.cookieLine, context);
